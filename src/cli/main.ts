@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+/**
+ * `solution`: the SDK's command line. Thin by design: parse flags, call the library, print.
+ */
+import { Command } from '@commander-js/extra-typings';
+import { SDK_VERSION } from '../version.js';
+import { registerEmulatorCommands } from './commands/emulator.js';
+import { registerImagesCommands } from './commands/images.js';
+import { registerIsoCommands } from './commands/iso.js';
+import { registerSolutionCommands } from './commands/solution.js';
+import { formatError } from './_output.js';
+
+const program = new Command('solution')
+  .description('Describe, pack and run MetalK8s Solutions.')
+  .version(SDK_VERSION)
+  .showHelpAfterError('(run with --help for usage)');
+
+registerSolutionCommands(program);
+registerIsoCommands(program);
+registerImagesCommands(program);
+registerEmulatorCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  process.stderr.write(`${formatError(err)}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,8 @@
+/**
+ * Packaging: ISO images, container images and the MetalK8s archive layout. Does file and
+ * registry I/O; never talks to a cluster.
+ *
+ * @module packaging
+ */
+export * from './iso/index.js';
+export * from './images/index.js';
