@@ -1,7 +1,12 @@
 /**
- * The MetalK8s Solution SDK: the typed solution model.
+ * The MetalK8s Solution SDK: the typed solution model. Describe a solution with
+ * {@link defineSolution}, check it with {@link validateSolution}, turn it into the archive's files
+ * with {@link render}, and preview what MetalK8s deploys with {@link renderEnvironment}.
  *
  * @module
  */
 export * from './errors.js';
+export * from './solution/index.js';
 export { SDK_VERSION } from './version.js';
+/** zod, as the SDK uses it: write CRD schemas with this `z` so they are read the same way. */
+export { z } from 'zod';

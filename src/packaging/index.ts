@@ -6,3 +6,4 @@
  */
 export * from './iso/index.js';
 export * from './images/index.js';
+export * from './solution-file.js';

@@ -1,4 +1,128 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
+import { PackagingError } from '../../errors.js';
+import { loadSolutionFile } from '../../packaging/solution-file.js';
+import { toYamlDocuments } from '../../solution/_yaml.js';
+import { render } from '../../solution/render.js';
+import { renderEnvironment } from '../../solution/render-environment.js';
+import { action, formatIssues, Output } from '../_output.js';
+
+interface CommonOptions {
+  json?: boolean;
+  quiet?: boolean;
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Writes a rendered tree to `out` without ever leaving a half-written folder: the files go to a
+ * temporary sibling folder first, which then replaces `out`. A non-empty `out` that is not a
+ * previous render is refused, so a typo cannot wipe a folder.
+ */
+async function writeTree(out: string, files: ReadonlyMap<string, Uint8Array>): Promise<void> {
+  if (await exists(out)) {
+    const entries = await readdir(out);
+    if (entries.length > 0 && !entries.includes('manifest.yaml'))
+      throw new PackagingError('OUTPUT_NOT_EMPTY', `${out} is not empty and does not hold a previous render`, {
+        hint: 'Pick an empty or new folder for --out.',
+      });
+  }
+  const tmp = `${out}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  for (const [path, bytes] of files) {
+    const target = join(tmp, path);
+    await mkdir(dirname(target), { recursive: true });
+    await writeFile(target, bytes);
+  }
+  const old = `${out}.old-${process.pid}`;
+  if (await exists(out)) await rename(out, old);
+  await mkdir(dirname(out), { recursive: true });
+  await rename(tmp, out);
+  await rm(old, { recursive: true, force: true });
+}
 
 /** `solution validate` and `solution render`. */
-export function registerSolutionCommands(_program: Command): void {}
+export function registerSolutionCommands(program: Command): void {
+  program
+    .command('validate')
+    .description('Check a solution definition against MetalK8s\' rules; every problem is listed at once.')
+    .argument('[path]', 'solution file, or the folder holding solution.config.ts', '.')
+    .option('--json', 'print one JSON object')
+    .option('-q, --quiet', 'print errors only')
+    .action(
+      action(
+        async (path: string, opts: CommonOptions) => {
+          const out = new Output(opts);
+          const { solution, path: file } = await loadSolutionFile(path);
+          const w = solution.warnings;
+          out.result(
+            `${file}: ${solution.id} is valid${w.length ? ` (${w.length} warning${w.length > 1 ? 's' : ''})\n${formatIssues(w)}` : ''}`,
+            { valid: true, id: solution.id, file, issues: w },
+          );
+        },
+        (_p, opts) => new Output(opts),
+      ),
+    );
+
+  program
+    .command('render')
+    .description('Write the archive tree (manifest, CRDs, roles, platform objects) without the images.')
+    .argument('[path]', 'solution file, or the folder holding solution.config.ts', '.')
+    .requiredOption('-o, --out <dir>', 'folder to write; replaced if it holds a previous render')
+    .option('--json', 'print one JSON object')
+    .option('-q, --quiet', 'print errors only')
+    .action(
+      action(
+        async (path: string, opts: CommonOptions & { out: string }) => {
+          const out = new Output(opts);
+          const { solution } = await loadSolutionFile(path);
+          for (const w of solution.warnings) out.warn(`${w.path}: ${w.message} [${w.code}]`);
+          const epoch = process.env.SOURCE_DATE_EPOCH;
+          const rendered = render(solution, epoch && /^\d+$/.test(epoch) ? { buildTimestamp: new Date(Number(epoch) * 1000) } : {});
+          const dir = resolve(opts.out);
+          await writeTree(dir, rendered.files);
+          const files = [...rendered.files].map(([p, b]) => ({
+            path: p,
+            size: b.byteLength,
+            sha256: createHash('sha256').update(b).digest('hex'),
+          }));
+          const lines = [
+            `rendered ${solution.id} into ${opts.out}: ${files.length} files`,
+            ...files.map((f) => `  ${f.path} (${f.size} B)`),
+            `images to pack (${rendered.images.length}):`,
+            ...rendered.images.map((i) => `  ${i.name}:${i.tag} <- ${i.source.kind}${'reference' in i.source && i.source.reference ? ` ${i.source.reference}` : ''} (${i.platform})`),
+          ];
+          out.result(lines.join('\n'), { id: solution.id, out: dir, files, images: rendered.images });
+        },
+        (_p, opts) => new Output(opts),
+      ),
+    );
+
+  program
+    .command('preview-env')
+    .description('Print the objects MetalK8s creates when the solution is added to an environment.')
+    .argument('[path]', 'solution file, or the folder holding solution.config.ts', '.')
+    .requiredOption('-n, --namespace <namespace>', 'environment namespace')
+    .option('--metalk8s-only', 'leave out the operator args, env and resources the SDK applies on top')
+    .option('--json', 'print one JSON object')
+    .action(
+      action(
+        async (path: string, opts: CommonOptions & { namespace: string; metalk8sOnly?: boolean }) => {
+          const out = new Output(opts);
+          const { solution } = await loadSolutionFile(path);
+          const env = renderEnvironment(solution, { namespace: opts.namespace, sdkOverrides: !opts.metalk8sOnly });
+          out.result(toYamlDocuments(env.objects), env.objects);
+        },
+        (_p, opts) => new Output(opts),
+      ),
+    );
+}

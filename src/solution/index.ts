@@ -1,0 +1,23 @@
+export { type CrdDefinition, type CrdDefinitionOptions, type CrdInfo, type CrdVersionDefinition, type CustomResource, defineCrd, type PrinterColumn, toStructuralSchema } from './crd.js';
+export { defineSolution, isSolution } from './define-solution.js';
+export {
+  type KubernetesObject,
+  METALK8S_REGISTRY,
+  MONITOR_LABEL,
+  MONITORING_NAMESPACE,
+  ownershipLabels,
+  type RenderedImage,
+  type RenderedSolution,
+  type RenderOptions,
+  render,
+  renderImages,
+  renderManifest,
+  renderPlatform,
+  renderRoles,
+  SDK_MANAGER,
+  SOLUTIONS_API_VERSION,
+} from './render.js';
+export { type ImportedVersion, type RenderedEnvironment, type RenderEnvironmentOptions, renderEnvironment } from './render-environment.js';
+export * from './schema.js';
+export { Size, sizeInBytes } from './size.js';
+export { type Solution, type SolutionDefinition, type ValidationReport, validateSolution } from './validate.js';

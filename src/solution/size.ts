@@ -1,0 +1,70 @@
+/**
+ * Sizes of volumes and resources, as value objects that print as Kubernetes quantities.
+ *
+ * @module
+ */
+
+const UNITS: Readonly<Record<string, number>> = {
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+const QUANTITY_RE = /^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
+
+/** A storage size. Build it with the static constructors; it prints as a Kubernetes quantity. */
+export class Size {
+  private constructor(
+    /** Size in bytes. */
+    readonly bytes: number,
+    private readonly text: string,
+  ) {}
+
+  /** @example Size.mebibytes(512) // "512Mi" */
+  static mebibytes(n: number): Size {
+    return new Size(n * 2 ** 20, `${n}Mi`);
+  }
+  /** @example Size.gibibytes(10) // "10Gi" */
+  static gibibytes(n: number): Size {
+    return new Size(n * 2 ** 30, `${n}Gi`);
+  }
+  /** @example Size.tebibytes(2) // "2Ti" */
+  static tebibytes(n: number): Size {
+    return new Size(n * 2 ** 40, `${n}Ti`);
+  }
+  /** Exactly `n` bytes. */
+  static bytes(n: number): Size {
+    return new Size(n, String(n));
+  }
+  /**
+   * Parses a Kubernetes quantity such as `100Gi` or `500M`; `undefined` if it is not one.
+   */
+  static parse(text: string): Size | undefined {
+    const m = QUANTITY_RE.exec(text.trim());
+    if (!m) return undefined;
+    const bytes = Number(m[1]) * (UNITS[m[2] ?? ''] ?? 1);
+    return Number.isFinite(bytes) ? new Size(Math.round(bytes), text.trim()) : undefined;
+  }
+
+  /** The Kubernetes quantity, e.g. `10Gi`. */
+  toString(): string {
+    return this.text;
+  }
+  toJSON(): string {
+    return this.text;
+  }
+}
+
+/** Bytes of a size given as a {@link Size} or a quantity string; `undefined` if unparsable. */
+export function sizeInBytes(size: Size | string): number | undefined {
+  return typeof size === 'string' ? Size.parse(size)?.bytes : size.bytes;
+}

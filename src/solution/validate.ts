@@ -1,0 +1,570 @@
+/**
+ * Validation of a solution definition: every mistake at once, each with a stable code, the path
+ * to the field, a message and a hint. Schema problems come from zod, section by section, so a
+ * typo in `alerts` does not hide a wrong name in `images`; MetalK8s' own rules
+ * (metalk8s-reference.md §1.3, §1.6, §1.7, §7) and cross-field rules come after.
+ *
+ * @module
+ */
+import type { z } from 'zod';
+import type { Issue } from '../errors.js';
+import { checkPromql } from './_promql.js';
+import {
+  API_VERSION_NAME_RE,
+  DNS_LABEL_RE,
+  DNS_SUBDOMAIN_RE,
+  IMAGE_NAME_RE,
+  IMAGE_TAG_RE,
+  JINJA_RE,
+  KIND_RE,
+  LABEL_NAME_RE,
+  MAX_ID_LENGTH,
+  PLATFORM_RE,
+  PROM_DURATION_RE,
+  SOLUTION_NAME_RE,
+  VERSION_RE,
+} from './_names.js';
+import { buildCrd, type CrdInfo } from './crd.js';
+import { type SolutionInput, SolutionSchema } from './schema.js';
+import { sizeInBytes } from './size.js';
+
+/** A solution definition after schema validation (defaults not yet applied). */
+export type SolutionDefinition = z.output<typeof SolutionSchema>;
+
+/** A validated solution: what `render()` and `pack()` take. */
+export interface Solution {
+  /** Machine name. */
+  readonly name: string;
+  readonly version: string;
+  /** `<name>-<version>`: MetalK8s' id of this archive (mount point, registry repository prefix). */
+  readonly id: string;
+  readonly displayName: string;
+  /** The definition as validated. */
+  readonly definition: SolutionDefinition;
+  /** The CRDs, with their generated manifests. */
+  readonly crds: readonly CrdInfo[];
+  /** Warnings found while validating (errors would have thrown). */
+  readonly warnings: readonly Issue[];
+}
+
+/** What {@link validateSolution} found. */
+export interface ValidationReport {
+  /** True when there is no error (warnings allowed). */
+  readonly ok: boolean;
+  /** Every issue, errors and warnings. */
+  readonly issues: readonly Issue[];
+  /** The validated solution, when `ok`. */
+  readonly solution?: Solution;
+}
+
+const SEVERITIES = new Set(['critical', 'warning', 'info']);
+const RESERVED_GROUP_SUFFIXES = ['k8s.io', 'kubernetes.io', 'metalk8s.scality.com'];
+
+function pathOf(parts: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of parts) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else out += out === '' ? String(p) : `.${String(p)}`;
+  }
+  return out;
+}
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++)
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+  return d[a.length]![b.length]!;
+}
+
+function suggest(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Number.POSITIVE_INFINITY;
+  for (const k of known) {
+    const d = editDistance(key.toLowerCase(), k.toLowerCase());
+    if (d < bestD) {
+      bestD = d;
+      best = k;
+    }
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+}
+
+/** Field names known at a path of the schema, to suggest a fix for a misspelt key. */
+function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  let s: unknown = schema;
+  for (const p of path) {
+    s = unwrap(s);
+    const def = (s as { def?: Record<string, unknown> }).def;
+    if (!def) return [];
+    if (typeof p === 'number' && def.type === 'array') s = def.element;
+    else if (typeof p === 'string' && def.type === 'object') s = (def.shape as Record<string, unknown>)[p];
+    else return [];
+  }
+  s = unwrap(s);
+  const def = (s as { def?: Record<string, unknown> }).def;
+  return def?.type === 'object' ? Object.keys(def.shape as object) : [];
+}
+
+function unwrap(s: unknown): unknown {
+  let cur = s as { def?: Record<string, unknown> } | undefined;
+  for (let i = 0; i < 10 && cur?.def; i++) {
+    const t = cur.def.type;
+    if (t === 'optional' || t === 'nullable' || t === 'default') cur = cur.def.innerType as typeof cur;
+    else break;
+  }
+  return cur;
+}
+
+function zodIssues(err: z.ZodError, prefix: readonly PropertyKey[]): Issue[] {
+  const out: Issue[] = [];
+  for (const zi of err.issues) {
+    const full = [...prefix, ...zi.path];
+    switch (zi.code) {
+      case 'unrecognized_keys':
+        for (const key of zi.keys) {
+          const guess = suggest(key, knownKeys(SolutionSchema, full));
+          out.push({
+            code: 'UNKNOWN_FIELD',
+            path: pathOf([...full, key]),
+            message: `unknown field "${key}"`,
+            severity: 'error',
+            hint: guess ? `Did you mean "${guess}"?` : 'Remove it, or check the field names in docs/solution-file.md.',
+          });
+        }
+        break;
+      case 'invalid_type': {
+        const missing = (zi as { input?: unknown }).input === undefined;
+        out.push({
+          code: missing ? 'REQUIRED' : 'INVALID_TYPE',
+          path: pathOf(full),
+          message: missing ? `is required (${zi.expected})` : zi.message.replace(/^Invalid input: /, ''),
+          severity: 'error',
+        });
+        break;
+      }
+      case 'invalid_value':
+        out.push({
+          code: 'INVALID_VALUE',
+          path: pathOf(full),
+          message: `must be one of ${zi.values.map((v) => JSON.stringify(v)).join(', ')}`,
+          severity: 'error',
+        });
+        break;
+      case 'invalid_union': {
+        const disc = (zi as { note?: string }).note;
+        out.push({
+          code: 'INVALID_VALUE',
+          path: pathOf(full),
+          message: disc ? `does not match: ${disc}` : 'matches none of the allowed shapes',
+          severity: 'error',
+          hint: 'Check the allowed shapes of this field in docs/solution-file.md.',
+        });
+        break;
+      }
+      case 'too_small':
+        out.push({ code: 'TOO_SMALL', path: pathOf(full), message: zi.message.replace(/^Too small: /, ''), severity: 'error' });
+        break;
+      case 'too_big':
+        out.push({ code: 'TOO_BIG', path: pathOf(full), message: zi.message.replace(/^Too big: /, ''), severity: 'error' });
+        break;
+      default:
+        out.push({ code: 'INVALID', path: pathOf(full), message: zi.message, severity: 'error' });
+    }
+  }
+  return out;
+}
+
+/** Collects issues with small helpers, so rules read as sentences. */
+class Issues {
+  readonly list: Issue[] = [];
+  error(code: string, path: string, message: string, hint?: string): void {
+    this.list.push({ code, path, message, severity: 'error', ...(hint ? { hint } : {}) });
+  }
+  warn(code: string, path: string, message: string, hint?: string): void {
+    this.list.push({ code, path, message, severity: 'warning', ...(hint ? { hint } : {}) });
+  }
+}
+
+function duplicates<T>(items: readonly T[], key: (t: T) => string): Map<string, number[]> {
+  const seen = new Map<string, number[]>();
+  items.forEach((t, i) => {
+    const k = key(t);
+    seen.set(k, [...(seen.get(k) ?? []), i]);
+  });
+  return new Map([...seen].filter(([, idx]) => idx.length > 1));
+}
+
+function walkStrings(value: unknown, path: string, visit: (s: string, path: string) => void): void {
+  if (typeof value === 'string') visit(value, path);
+  else if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) walkStrings(v, `${path}[${i}]`, visit);
+  }
+  else if (value && typeof value === 'object')
+    for (const [k, v] of Object.entries(value)) {
+      visit(k, `${path}.${k}`);
+      walkStrings(v, `${path}.${k}`, visit);
+    }
+}
+
+function checkIdentity(d: Partial<SolutionDefinition>, is: Issues): void {
+  const { name, version } = d;
+  if (name !== undefined) {
+    if (!SOLUTION_NAME_RE.test(name))
+      is.error('NAME_INVALID', 'name', `"${name}" is not a valid solution name`, 'Use 1-63 lowercase letters, digits and dashes, not starting or ending with a dash (RFC 1123 label).');
+    if (name.startsWith('metalk8s-'))
+      is.error('NAME_RESERVED_PREFIX', 'name', `"${name}" starts with "metalk8s-", which MetalK8s reserves for itself`, 'MetalK8s skips such archives: pick another name.');
+  }
+  if (version !== undefined) {
+    if (!VERSION_RE.test(version))
+      is.error('VERSION_INVALID', 'version', `"${version}" has characters MetalK8s cannot carry`, 'Use lowercase letters, digits, dots and dashes only (no "+", "_" or uppercase), e.g. 2.6.0 or 2.7.0-dev.1.');
+    else if (/^\d+(\.\d+)?$/.test(version) || /^\d+e\d+$/i.test(version))
+      is.error('VERSION_NOT_STRING', 'version', `"${version}" would be read back as a number from YAML (MetalK8s writes versions as unquoted keys)`, 'Use three parts, e.g. 1.10.0.');
+    else if (!/^\d+\.\d+\.\d+(-[0-9a-z.-]+)?$/.test(version))
+      is.warn('VERSION_NOT_SEMVER', 'version', `"${version}" is not semantic versioning`, 'MetalK8s orders versions to find "latest": MAJOR.MINOR.PATCH[-suffix] orders as people expect.');
+  }
+  if (name !== undefined && version !== undefined) {
+    const id = `${name}-${version}`;
+    if (id.length > MAX_ID_LENGTH)
+      is.error('ID_TOO_LONG', 'name', `"${id}" is ${id.length} characters; MetalK8s needs <name>-<version> to be at most ${MAX_ID_LENGTH}`, 'It becomes a pod volume name "registry-<id>" (63 characters at most): shorten the name or the version.');
+    const volid = `${d.displayName ?? name} ${version}`;
+    if (Buffer.byteLength(volid) > 32)
+      is.warn('VOLUME_ID_TRUNCATED', 'displayName', `the ISO volume id "${volid}" is longer than 32 bytes and will be truncated`, 'Shorten the display name if the volume label matters to you; MetalK8s does not read it.');
+  }
+  if (d.labels) for (const k of Object.keys(d.labels)) checkLabelKey(k, `labels.${k}`, is);
+}
+
+function checkLabelKey(key: string, path: string, is: Issues): void {
+  const [prefix, name] = key.includes('/') ? key.split('/', 2) : [undefined, key];
+  if (!name || name.length > 63 || !/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(name) || (prefix !== undefined && !DNS_SUBDOMAIN_RE.test(prefix)))
+    is.error('LABEL_KEY_INVALID', path, `"${key}" is not a valid Kubernetes label key`);
+}
+
+function checkRules(rules: readonly { apiGroups?: string[] | undefined; resources?: string[] | undefined; nonResourceURLs?: string[] | undefined; verbs: string[] }[], path: string, cluster: boolean, is: Issues): void {
+  rules.forEach((r, i) => {
+    const p = `${path}[${i}]`;
+    if (r.nonResourceURLs && !cluster)
+      is.error('RBAC_NON_RESOURCE_NAMESPACED', `${p}.nonResourceURLs`, 'nonResourceURLs only work in cluster permissions', 'Move this rule to operator.permissions.cluster.');
+    if (!r.nonResourceURLs && (!r.resources || r.resources.length === 0))
+      is.error('RBAC_RULE_EMPTY', p, 'a rule needs resources (or nonResourceURLs)');
+    if (r.resources && !r.apiGroups)
+      is.error('RBAC_API_GROUPS_MISSING', `${p}.apiGroups`, 'a rule with resources needs apiGroups', 'Use [""] for the core group (pods, services, configmaps...).');
+    if (r.verbs.includes('*') || r.resources?.includes('*') || r.apiGroups?.includes('*'))
+      is.warn('RBAC_WILDCARD', p, 'grants "*"', 'Grant only what the operator needs: reviewers of on-prem installs read role.yaml.');
+  });
+}
+
+function checkOperator(d: Partial<SolutionDefinition>, is: Issues): void {
+  const op = d.operator;
+  if (!op) return;
+  if (d.images && !d.images.some((i) => i.name === op.image))
+    is.error('OPERATOR_IMAGE_NOT_SHIPPED', 'operator.image', `"${op.image}" is not one of images[].name`, `Ship it: add { name: "${op.image}", tag, source } to images.`);
+  if (d.name && op.image !== `${d.name}-operator`)
+    is.warn('OPERATOR_IMAGE_NAME', 'operator.image', `MetalK8s' convention is an operator image named "${d.name}-operator"`, 'It works with another name (the manifest says which), but tools that assume the convention will not find it.');
+  if (op.args?.some((a) => a === '--config' || a.startsWith('--config=')))
+    is.error('OPERATOR_ARGS_CONFIG', 'operator.args', 'MetalK8s already passes --config=/etc/config/operator.yaml', 'Remove --config from args; read the OperatorConfig from that file.');
+  if (op.args || op.env || op.resources)
+    is.warn('OPERATOR_OVERRIDES_SDK_ONLY', 'operator', 'args, env and resources are applied by the SDK when it adds the solution to an environment; `solutions.sh add-solution` ignores them', 'Deploy with `solution env add` (or cluster.environments.addSolution) to get them.');
+  if (op.env) for (const k of Object.keys(op.env)) if (['WATCH_NAMESPACE', 'POD_NAME', 'OPERATOR_NAME'].includes(k))
+    is.error('OPERATOR_ENV_RESERVED', `operator.env.${k}`, `${k} is set by MetalK8s`, 'Remove it from env.');
+  checkRules(op.permissions?.namespaced ?? [], 'operator.permissions.namespaced', false, is);
+  checkRules(op.permissions?.cluster ?? [], 'operator.permissions.cluster', true, is);
+  const m = op.metrics;
+  if (m?.port !== undefined && (m.port < 1 || m.port > 65535))
+    is.error('METRICS_PORT_INVALID', 'operator.metrics.port', `${m.port} is not a TCP port`);
+  if (m?.path !== undefined && !m.path.startsWith('/'))
+    is.error('METRICS_PATH_INVALID', 'operator.metrics.path', 'must start with "/"');
+}
+
+function checkImages(d: Partial<SolutionDefinition>, is: Issues): void {
+  const images = d.images;
+  if (!images) return;
+  images.forEach((img, i) => {
+    const p = `images[${i}]`;
+    if (!IMAGE_NAME_RE.test(img.name))
+      is.error('IMAGE_NAME_INVALID', `${p}.name`, `"${img.name}" is not a valid repository name`, 'Use lowercase letters, digits and separators (. _ -), optionally with / between components.');
+    if (!IMAGE_TAG_RE.test(img.tag))
+      is.error('IMAGE_TAG_INVALID', `${p}.tag`, `"${img.tag}" is not a valid tag`, 'Tags are up to 128 of [A-Za-z0-9_.-], not starting with . or -.');
+    if (img.tag === 'latest')
+      is.warn('IMAGE_TAG_LATEST', `${p}.tag`, 'the tag "latest" says nothing about what is inside', 'Tag images with their version so an upgrade can tell them apart.');
+    if (img.platform !== undefined && !PLATFORM_RE.test(img.platform))
+      is.error('IMAGE_PLATFORM_INVALID', `${p}.platform`, `"${img.platform}" is not os/arch[/variant]`, 'For example linux/amd64 or linux/arm64/v8.');
+    const src = img.source;
+    if (src.kind === 'registry') {
+      if (!/^[a-z0-9.-]+(:\d+)?\/.+|^[a-z0-9][a-z0-9._/-]*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/.test(src.reference) || /\s/.test(src.reference))
+        is.error('IMAGE_REFERENCE_INVALID', `${p}.source.reference`, `"${src.reference}" is not an image reference`, 'For example docker.io/library/redis:7.2.4 or registry.example.com/team/app@sha256:<64 hex>.');
+      else if (!src.reference.includes('@') && !/:[\w][\w.-]*$/.test(src.reference.split('/').pop() ?? ''))
+        is.warn('IMAGE_REFERENCE_UNTAGGED', `${p}.source.reference`, `"${src.reference}" has no tag or digest and means ":latest"`, 'Pin a tag, or better a digest, for reproducible archives.');
+    }
+    if (src.kind === 'build') {
+      const seen = new Set<string>();
+      src.layers.forEach((layer, li) => {
+        layer.files.forEach((f, fi) => {
+          const fp = `${p}.source.layers[${li}].files[${fi}]`;
+          if (!f.path.startsWith('/') || f.path.split('/').includes('..'))
+            is.error('BUILD_PATH_INVALID', `${fp}.path`, `"${f.path}" must be an absolute path without ".."`);
+          if ((f.from === undefined) === (f.content === undefined))
+            is.error('BUILD_FILE_SOURCE', fp, 'needs exactly one of `from` (a local file) or `content`');
+          if (f.from !== undefined && (f.from.startsWith('/') || f.from.split(/[\\/]/).includes('..')))
+            is.warn('BUILD_FROM_OUTSIDE', `${fp}.from`, `"${f.from}" points outside the solution folder`, 'Keep build inputs next to the solution file so the build is reproducible elsewhere.');
+          if (f.mode !== undefined && (f.mode < 0 || f.mode > 0o7777))
+            is.error('BUILD_MODE_INVALID', `${fp}.mode`, `${f.mode} is not a permission mode`, 'Write it in octal, e.g. 0o755.');
+          const key = `${li}:${f.path}`;
+          if (seen.has(key)) is.error('BUILD_DUPLICATE_PATH', `${fp}.path`, `"${f.path}" appears twice in the same layer`);
+          seen.add(key);
+        });
+      });
+    }
+  });
+  for (const [key, idx] of duplicates(images, (i) => `${i.name}:${i.tag}`))
+    is.error('IMAGE_DUPLICATE', `images[${idx[1]}]`, `${key} is declared ${idx.length} times`, 'Declare each name:tag once.');
+
+  const used = new Set<string>();
+  if (d.operator) used.add(d.operator.image);
+  for (const c of d.components ?? []) used.add(c.image);
+  images.forEach((img, i) => {
+    if (!used.has(img.name))
+      is.warn('IMAGE_UNUSED', `images[${i}]`, `"${img.name}:${img.tag}" is shipped but neither the operator nor a component uses it`, 'Reference it from components[].image, or drop it to make the archive smaller.');
+  });
+  if (d.name && d.operator) {
+    const op = images.find((i) => i.name === d.operator?.image);
+    if (op?.source.kind === 'build') {
+      const bin = `${d.name}-operator`;
+      const files = op.source.layers.flatMap((l) => l.files.map((f) => f.path));
+      if (!files.some((f) => f.endsWith(`/bin/${bin}`)))
+        is.warn('OPERATOR_BINARY_MISSING', `images[${images.indexOf(op)}].source`, `no layer installs a "${bin}" binary in a bin/ directory`, `MetalK8s runs the command "${bin}": install it as /usr/bin/${bin} or /usr/local/bin/${bin}.`);
+    }
+  }
+}
+
+function checkComponents(d: Partial<SolutionDefinition>, is: Issues): void {
+  const comps = d.components;
+  if (!comps) return;
+  const classes = new Set(['metalk8s', ...(d.storageClasses ?? []).map((s) => s.name)]);
+  comps.forEach((c, i) => {
+    const p = `components[${i}]`;
+    if (!DNS_LABEL_RE.test(c.name)) is.error('COMPONENT_NAME_INVALID', `${p}.name`, `"${c.name}" is not a DNS label`);
+    if (d.images && !d.images.some((img) => img.name === c.image))
+      is.error('IMAGE_NOT_SHIPPED', `${p}.image`, `"${c.image}" is not one of images[].name`, 'Every image the solution runs must be inside the archive: add it to images.');
+    c.volumes?.forEach((v, vi) => {
+      const vp = `${p}.volumes[${vi}]`;
+      const bytes = sizeInBytes(v.size);
+      if (bytes === undefined) is.error('SIZE_INVALID', `${vp}.size`, `"${String(v.size)}" is not a size`, 'Use a Kubernetes quantity such as 100Gi or 500Mi, or Size.gibibytes(100).');
+      else if (bytes <= 0) is.error('SIZE_INVALID', `${vp}.size`, 'must be more than zero');
+      if (!classes.has(v.storageClass))
+        is.error('STORAGE_CLASS_UNKNOWN', `${vp}.storageClass`, `"${v.storageClass}" is neither declared in storageClasses nor MetalK8s' default "metalk8s"`, 'Declare it in storageClasses.');
+      if (!DNS_LABEL_RE.test(v.name)) is.error('VOLUME_NAME_INVALID', `${vp}.name`, `"${v.name}" is not a DNS label`);
+    });
+    for (const [name, idx] of duplicates(c.volumes ?? [], (v) => v.name))
+      is.error('VOLUME_DUPLICATE', `${p}.volumes[${idx[1]}].name`, `volume "${name}" is declared twice`);
+  });
+  for (const [name, idx] of duplicates(comps, (c) => c.name))
+    is.error('COMPONENT_DUPLICATE', `components[${idx[1]}].name`, `component "${name}" is declared twice`);
+}
+
+function checkStorageClasses(d: Partial<SolutionDefinition>, is: Issues): void {
+  const scs = d.storageClasses;
+  if (!scs) return;
+  scs.forEach((sc, i) => {
+    const p = `storageClasses[${i}]`;
+    if (!DNS_SUBDOMAIN_RE.test(sc.name) || sc.name.length > 253) is.error('STORAGE_CLASS_NAME_INVALID', `${p}.name`, `"${sc.name}" is not a valid object name`);
+    if (sc.name === 'metalk8s')
+      is.error('STORAGE_CLASS_RESERVED', `${p}.name`, '"metalk8s" is MetalK8s\' own StorageClass', 'Name yours after the solution, e.g. "<name>-mongodb".');
+    else if (d.name && !sc.name.startsWith(`${d.name}-`))
+      is.warn('STORAGE_CLASS_NOT_PREFIXED', `${p}.name`, `StorageClasses are cluster-wide; "${sc.name}" does not start with "${d.name}-"`, 'Prefix it with the solution name so two solutions never collide.');
+    if (sc.mkfsOptions?.some((o) => o.startsWith('-U') || o === '-m' && sc.fsType === 'xfs'))
+      is.warn('MKFS_OPTIONS_SUSPECT', `${p}.mkfsOptions`, 'MetalK8s sets the filesystem UUID itself (-U / -m uuid=)', 'Do not set the UUID; on xfs, "-m" takes key=value pairs.');
+  });
+  for (const [name, idx] of duplicates(scs, (s) => s.name))
+    is.error('STORAGE_CLASS_DUPLICATE', `storageClasses[${idx[1]}].name`, `"${name}" is declared twice`);
+}
+
+function checkAlerts(d: Partial<SolutionDefinition>, is: Issues): void {
+  const groups = d.alerts;
+  if (!groups) return;
+  const alertNames = new Map<string, string>();
+  groups.forEach((g, gi) => {
+    const gp = `alerts[${gi}]`;
+    if (g.interval !== undefined && !(PROM_DURATION_RE.test(g.interval) && g.interval !== ''))
+      is.error('DURATION_INVALID', `${gp}.interval`, `"${g.interval}" is not a Prometheus duration`, 'For example 30s, 5m or 1h30m.');
+    const inGroup = new Set<string>();
+    g.rules.forEach((r, ri) => {
+      const rp = `${gp}.rules[${ri}]`;
+      if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(r.alert))
+        is.error('ALERT_NAME_INVALID', `${rp}.alert`, `"${r.alert}" is not a valid alert name`, 'Use letters, digits and underscores, e.g. ZenkoS3Down.');
+      if (inGroup.has(r.alert)) is.error('ALERT_DUPLICATE', `${rp}.alert`, `alert "${r.alert}" appears twice in group "${g.name}"`);
+      else if (alertNames.has(r.alert))
+        is.warn('ALERT_DUPLICATE', `${rp}.alert`, `alert "${r.alert}" is also defined in ${alertNames.get(r.alert)}`, 'Give each alert a unique name so silences and runbooks are unambiguous.');
+      inGroup.add(r.alert);
+      alertNames.set(r.alert, gp);
+      const err = checkPromql(r.expr);
+      if (err)
+        is.error('ALERT_EXPR_SYNTAX', `${rp}.expr`, `PromQL ${err.message} at line ${err.line}, column ${err.column}`, 'Check the expression with promtool or in the Prometheus UI.');
+      if (r.for !== undefined && (!PROM_DURATION_RE.test(r.for) || r.for === ''))
+        is.error('DURATION_INVALID', `${rp}.for`, `"${r.for}" is not a Prometheus duration`, 'For example 30s, 5m or 1h30m.');
+      const sev = r.labels?.severity;
+      if (sev === undefined)
+        is.error('ALERT_SEVERITY_MISSING', `${rp}.labels`, 'needs a "severity" label', 'MetalK8s routes and displays alerts by severity: critical, warning or info.');
+      else if (!SEVERITIES.has(sev))
+        is.warn('ALERT_SEVERITY_UNKNOWN', `${rp}.labels.severity`, `"${sev}" is not one of critical, warning, info`, 'MetalK8s\' UI knows only those.');
+      for (const k of Object.keys(r.labels ?? {}))
+        if (!LABEL_NAME_RE.test(k)) is.error('LABEL_NAME_INVALID', `${rp}.labels.${k}`, `"${k}" is not a valid Prometheus label name`);
+      if (!r.annotations?.summary)
+        is.warn('ALERT_SUMMARY_MISSING', `${rp}.annotations`, 'has no summary', 'Operators read the summary first: say what is broken in one line.');
+    });
+  });
+  for (const [name, idx] of duplicates(groups, (g) => g.name))
+    is.error('ALERT_GROUP_DUPLICATE', `alerts[${idx[1]}].name`, `rule group "${name}" is declared twice`, 'Prometheus refuses repeated group names in one rule file.');
+}
+
+function checkDashboards(d: Partial<SolutionDefinition>, is: Issues): void {
+  const dashes = d.dashboards;
+  if (!dashes) return;
+  dashes.forEach((db, i) => {
+    const p = `dashboards[${i}]`;
+    if (db.uid.length === 0 || db.uid.length > 40 || !/^[a-zA-Z0-9_-]+$/.test(db.uid))
+      is.error('DASHBOARD_UID_INVALID', `${p}.uid`, `"${db.uid}" is not a Grafana uid`, 'Use 1-40 letters, digits, dashes and underscores.');
+    if (db.title === undefined && typeof db.dashboard.title !== 'string')
+      is.error('DASHBOARD_TITLE_MISSING', `${p}.title`, 'the dashboard has no title', 'Set title, or a "title" in the dashboard JSON.');
+    if (!Array.isArray(db.dashboard.panels) && !Array.isArray(db.dashboard.rows))
+      is.warn('DASHBOARD_EMPTY', `${p}.dashboard`, 'the dashboard has no panels');
+    const size = Buffer.byteLength(JSON.stringify(db.dashboard));
+    if (size > 900 * 1024)
+      is.error('DASHBOARD_TOO_LARGE', `${p}.dashboard`, `the dashboard JSON is ${size} bytes; a ConfigMap holds at most 1 MiB`, 'Split it into several dashboards.');
+    walkStrings(db.dashboard, `${p}.dashboard`, (s, sp) => {
+      if (/\$\{DS_[A-Z_]+\}/.test(s) && !sp.includes('__inputs'))
+        is.warn('DASHBOARD_DATASOURCE_INPUT', sp, `"${s}" is an export placeholder that Grafana's sidecar does not resolve`, 'Use the datasource uid "metalk8s-prometheus" (or a templating variable) instead.');
+    });
+  });
+  for (const [uid, idx] of duplicates(dashes, (x) => x.uid))
+    is.error('DASHBOARD_UID_DUPLICATE', `dashboards[${idx[1]}].uid`, `uid "${uid}" is used twice`, 'Grafana keeps only one dashboard per uid.');
+}
+
+function checkMonitors(list: Partial<SolutionDefinition>['serviceMonitors'], field: string, is: Issues): void {
+  if (!list) return;
+  list.forEach((m, i) => {
+    const p = `${field}[${i}]`;
+    if (!DNS_SUBDOMAIN_RE.test(m.name)) is.error('MONITOR_NAME_INVALID', `${p}.name`, `"${m.name}" is not a valid object name`);
+    const empty = !m.selector.matchLabels && !m.selector.matchExpressions;
+    if (empty || (m.selector.matchLabels && Object.keys(m.selector.matchLabels).length === 0 && !m.selector.matchExpressions))
+      is.error('MONITOR_SELECTOR_EMPTY', `${p}.selector`, 'an empty selector scrapes every Service or Pod of the cluster', 'Select your own objects, e.g. matchLabels: { "app.kubernetes.io/part-of": "<name>" }.');
+    m.endpoints.forEach((e, ei) => {
+      if (e.interval !== undefined && !PROM_DURATION_RE.test(e.interval))
+        is.error('DURATION_INVALID', `${p}.endpoints[${ei}].interval`, `"${e.interval}" is not a Prometheus duration`);
+      if (e.path !== undefined && !e.path.startsWith('/')) is.error('MONITOR_PATH_INVALID', `${p}.endpoints[${ei}].path`, 'must start with "/"');
+    });
+  });
+  for (const [name, idx] of duplicates(list, (m) => m.name))
+    is.error('MONITOR_DUPLICATE', `${field}[${idx[1]}].name`, `"${name}" is declared twice`);
+}
+
+function checkCrds(d: Partial<SolutionDefinition>, is: Issues): CrdInfo[] {
+  const out: CrdInfo[] = [];
+  (d.crds ?? []).forEach((c, i) => {
+    const p = `crds[${i}]`;
+    const info = buildCrd(c, p, is.list);
+    if (!info) return;
+    out.push(info);
+    if (!DNS_SUBDOMAIN_RE.test(info.group) || !info.group.includes('.'))
+      is.error('CRD_GROUP_INVALID', `${p}.group`, `"${info.group}" is not a valid API group`, 'Use a domain you own with at least one dot, e.g. zenko.io.');
+    else if (RESERVED_GROUP_SUFFIXES.some((s) => info.group === s || info.group.endsWith(`.${s}`)))
+      is.error('CRD_GROUP_RESERVED', `${p}.group`, `"${info.group}" belongs to Kubernetes or MetalK8s`, 'Use your own domain.');
+    if (!KIND_RE.test(info.kind)) is.error('CRD_KIND_INVALID', `${p}.kind`, `"${info.kind}" must be UpperCamelCase`);
+    if (!DNS_LABEL_RE.test(info.plural)) is.error('CRD_PLURAL_INVALID', `${p}.plural`, `"${info.plural}" must be a lowercase DNS label`);
+    if (!('manifest' in c)) {
+      c.versions.forEach((v, vi) => {
+        if (!API_VERSION_NAME_RE.test(v.name))
+          is.error('CRD_VERSION_NAME_INVALID', `${p}.versions[${vi}].name`, `"${v.name}" is not a Kubernetes version name`, 'Use v1, v1alpha1, v2beta1...');
+        v.printerColumns?.forEach((col, ci) => {
+          if (!col.jsonPath.startsWith('.'))
+            is.error('CRD_PRINTER_COLUMN_PATH', `${p}.versions[${vi}].printerColumns[${ci}].jsonPath`, `"${col.jsonPath}" must start with "."`, 'For example .spec.replicas or .status.phase.');
+        });
+      });
+      const storage = c.versions.filter((v) => v.storage ?? c.versions.length === 1);
+      if (storage.length !== 1)
+        is.error('CRD_STORAGE_VERSION', `${p}.versions`, `exactly one version must have storage: true (found ${storage.length})`, 'Mark the version objects are stored in with storage: true.');
+      if (!c.versions.some((v) => v.served ?? true)) is.error('CRD_NOT_SERVED', `${p}.versions`, 'no version is served');
+      for (const [name, idx] of duplicates(c.versions, (v) => v.name))
+        is.error('CRD_VERSION_DUPLICATE', `${p}.versions[${idx[1]}].name`, `version "${name}" is declared twice`);
+    }
+    walkStrings(info.manifest, p, (s, sp) => {
+      if (JINJA_RE.test(s))
+        is.error('CRD_JINJA_SYNTAX', sp.replace(/^crds\[\d+\]\./, `${p}.manifest.`), `contains "{{", "{%" or "{#", which MetalK8s' Jinja rendering of CRD files would interpret`, 'Reword it (e.g. "{ {"), since MetalK8s renders every *_crd.yaml with Jinja before applying it.');
+    });
+  });
+  for (const [key, idx] of duplicates(out, (x) => `${x.plural}.${x.group}`))
+    is.error('CRD_DUPLICATE', `crds[${idx[1]}]`, `${key} is declared twice`);
+  return out;
+}
+
+function freezeDeep<T>(v: T): T {
+  const plain = Array.isArray(v) || (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype);
+  // Only plain data: zod schemas and value objects keep their own internal state.
+  if (plain && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) freezeDeep(x);
+  }
+  return v;
+}
+
+/**
+ * Validates a solution definition and reports every issue at once. Never throws for bad input.
+ *
+ * @example
+ * const report = validateSolution(JSON.parse(text));
+ * for (const i of report.issues) console.log(`${i.severity} ${i.path}: ${i.message}`);
+ */
+export function validateSolution(input: unknown): ValidationReport {
+  const is = new Issues();
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    is.error('INVALID_TYPE', '', 'a solution definition must be an object');
+    return { ok: false, issues: is.list };
+  }
+  const raw = input as Record<string, unknown>;
+  const shape = SolutionSchema.shape as Record<string, z.ZodType>;
+  const parsed: Record<string, unknown> = {};
+  for (const key of Object.keys(raw)) {
+    if (!(key in shape)) {
+      const guess = suggest(key, Object.keys(shape));
+      is.error('UNKNOWN_FIELD', key, `unknown field "${key}"`, guess ? `Did you mean "${guess}"?` : 'Remove it, or check the field names in docs/solution-file.md.');
+    }
+  }
+  for (const [key, schema] of Object.entries(shape)) {
+    const r = schema.safeParse(raw[key]);
+    if (r.success) {
+      if (r.data !== undefined) parsed[key] = r.data;
+    } else is.list.push(...zodIssues(r.error, [key]));
+  }
+  const d = parsed as Partial<SolutionDefinition>;
+  checkIdentity(d, is);
+  checkOperator(d, is);
+  checkImages(d, is);
+  checkComponents(d, is);
+  checkStorageClasses(d, is);
+  checkAlerts(d, is);
+  checkDashboards(d, is);
+  checkMonitors(d.serviceMonitors, 'serviceMonitors', is);
+  checkMonitors(d.podMonitors, 'podMonitors', is);
+  const crds = checkCrds(d, is);
+
+  const ok = !is.list.some((i) => i.severity === 'error');
+  if (!ok) return { ok, issues: is.list };
+  const def = parsed as SolutionDefinition;
+  return {
+    ok,
+    issues: is.list,
+    solution: freezeDeep({
+      name: def.name,
+      version: def.version,
+      id: `${def.name}-${def.version}`,
+      displayName: def.displayName ?? def.name,
+      definition: def,
+      crds,
+      warnings: is.list.filter((i) => i.severity === 'warning'),
+    }),
+  };
+}
+
+/** Re-exported for the JSON Schema generator and editors. */
+export type { SolutionInput };
