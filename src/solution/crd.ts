@@ -40,11 +40,15 @@ export interface CrdVersionDefinition<Spec extends z.ZodType = z.ZodType, Status
 }
 
 /** Options of {@link defineCrd}. */
-export interface CrdDefinitionOptions<V extends readonly CrdVersionDefinition[]> {
+export interface CrdDefinitionOptions<
+  V extends readonly CrdVersionDefinition[],
+  G extends string = string,
+  K extends string = string,
+> {
   /** API group, e.g. `zenko.io`. */
-  readonly group: string;
+  readonly group: G;
   /** Kind, UpperCamelCase, e.g. `Zenko`. */
-  readonly kind: string;
+  readonly kind: K;
   /** @default kind lowercased + "s" */
   readonly plural?: string;
   /** @default kind lowercased */
@@ -61,7 +65,11 @@ export interface CrdDefinitionOptions<V extends readonly CrdVersionDefinition[]>
 }
 
 /** A typed CRD, as returned by {@link defineCrd}. */
-export type CrdDefinition<V extends readonly CrdVersionDefinition[] = readonly CrdVersionDefinition[]> = CrdDefinitionOptions<V>;
+export type CrdDefinition<
+  V extends readonly CrdVersionDefinition[] = readonly CrdVersionDefinition[],
+  G extends string = string,
+  K extends string = string,
+> = CrdDefinitionOptions<V, G, K>;
 
 /**
  * The TypeScript type of a custom resource of a CRD defined with {@link defineCrd}, for one of
@@ -96,7 +104,9 @@ export type CustomResource<C extends CrdDefinition, Version extends string = str
  *   versions: [{ name: 'v1alpha2', spec: z.object({ replicas: z.number().int().min(1) }) }] as const,
  * });
  */
-export function defineCrd<const V extends readonly CrdVersionDefinition[]>(options: CrdDefinitionOptions<V>): CrdDefinition<V> {
+export function defineCrd<const V extends readonly CrdVersionDefinition[], const G extends string, const K extends string>(
+  options: CrdDefinitionOptions<V, G, K>,
+): CrdDefinition<V, G, K> {
   return options;
 }
 
@@ -321,7 +331,10 @@ export function buildCrd(input: CrdInput, path: string, issues: Issue[]): CrdInf
     const statusSchema = schemaOf(v.status, `${vPath}.status`, issues);
     let openAPIV3Schema: Json;
     if (v.openAPIV3Schema) {
-      openAPIV3Schema = v.openAPIV3Schema;
+      openAPIV3Schema =
+        input.description && v.openAPIV3Schema.description === undefined
+          ? { ...v.openAPIV3Schema, description: input.description }
+          : v.openAPIV3Schema;
       if (v.spec !== undefined) {
         issues.push({
           code: 'CRD_SCHEMA_TWICE',

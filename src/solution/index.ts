@@ -21,3 +21,4 @@ export { type ImportedVersion, type RenderedEnvironment, type RenderEnvironmentO
 export * from './schema.js';
 export { Size, sizeInBytes } from './size.js';
 export { type Solution, type SolutionDefinition, type ValidationReport, validateSolution } from './validate.js';
+export { solutionJsonSchema } from './json-schema.js';

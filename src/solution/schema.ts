@@ -326,14 +326,14 @@ export const SolutionSchema = z
     annotations: stringMap.optional().describe('Extra `metadata.annotations` of the manifest.'),
     build: BuildInfoSchema.optional(),
     operator: OperatorSchema,
-    crds: z.array(CrdSchema).optional(),
-    images: z.array(ImageSchema).min(1),
-    components: z.array(ComponentSchema).optional(),
-    storageClasses: z.array(StorageClassSchema).optional(),
-    dashboards: z.array(DashboardSchema).optional(),
-    alerts: z.array(AlertGroupSchema).optional(),
-    serviceMonitors: z.array(MonitorSchema).optional(),
-    podMonitors: z.array(MonitorSchema).optional(),
+    crds: z.array(CrdSchema).optional().describe('The operator\'s CRDs, applied by MetalK8s when the solution is activated.'),
+    images: z.array(ImageSchema).min(1).describe('Every image the solution runs; all are packed into the ISO.'),
+    components: z.array(ComponentSchema).optional().describe('The services the operator deploys, with their images and storage needs.'),
+    storageClasses: z.array(StorageClassSchema).optional().describe('StorageClasses for MetalK8s Volumes, applied by the SDK at activation.'),
+    dashboards: z.array(DashboardSchema).optional().describe('Grafana dashboards, applied by the SDK at activation.'),
+    alerts: z.array(AlertGroupSchema).optional().describe('Prometheus alert rule groups, applied by the SDK at activation.'),
+    serviceMonitors: z.array(MonitorSchema).optional().describe('Prometheus ServiceMonitors, applied by the SDK at activation.'),
+    podMonitors: z.array(MonitorSchema).optional().describe('Prometheus PodMonitors, applied by the SDK at activation.'),
   })
   .describe('A MetalK8s Solution, as described with the MetalK8s Solution SDK.');
 

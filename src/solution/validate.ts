@@ -117,7 +117,16 @@ function unwrap(s: unknown): unknown {
   return cur;
 }
 
-function zodIssues(err: z.ZodError, prefix: readonly PropertyKey[]): Issue[] {
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let cur = root;
+  for (const p of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[p];
+  }
+  return cur;
+}
+
+function zodIssues(err: z.ZodError, prefix: readonly PropertyKey[], raw: unknown): Issue[] {
   const out: Issue[] = [];
   for (const zi of err.issues) {
     const full = [...prefix, ...zi.path];
@@ -135,7 +144,7 @@ function zodIssues(err: z.ZodError, prefix: readonly PropertyKey[]): Issue[] {
         }
         break;
       case 'invalid_type': {
-        const missing = (zi as { input?: unknown }).input === undefined;
+        const missing = valueAt(raw, full) === undefined;
         out.push({
           code: missing ? 'REQUIRED' : 'INVALID_TYPE',
           path: pathOf(full),
@@ -534,7 +543,7 @@ export function validateSolution(input: unknown): ValidationReport {
     const r = schema.safeParse(raw[key]);
     if (r.success) {
       if (r.data !== undefined) parsed[key] = r.data;
-    } else is.list.push(...zodIssues(r.error, [key]));
+    } else is.list.push(...zodIssues(r.error, [key], raw));
   }
   const d = parsed as Partial<SolutionDefinition>;
   checkIdentity(d, is);
