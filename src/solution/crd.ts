@@ -119,7 +119,8 @@ export interface CrdInfo {
   readonly manifest: Record<string, unknown>;
 }
 
-type Json = Record<string, unknown>;
+/** A JSON object. */
+export type Json = Record<string, unknown>;
 
 /**
  * Converts a JSON Schema produced by `z.toJSONSchema` into a Kubernetes structural schema:

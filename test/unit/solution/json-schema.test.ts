@@ -14,3 +14,10 @@ describe('schema/solution.schema.json', () => {
       expect(props[key]?.description, key).toBeTruthy();
   });
 });
+
+describe('docs/solution-file.md', () => {
+  it('is generated from the current schema (run `npm run schema` if not)', async () => {
+    const { renderSolutionFileDoc } = await import('../../../scripts/solution-file-doc.mjs');
+    expect(readFileSync('docs/solution-file.md', 'utf8')).toBe(renderSolutionFileDoc(solutionJsonSchema()));
+  });
+});
