@@ -5,3 +5,4 @@
  * @module
  */
 export * from './iso-writer.js';
+export * from './iso-reader.js';
