@@ -62,13 +62,13 @@ export function pxEntry(mode: number, nlink: number): Uint8Array {
   return entry('PX', body);
 }
 
-/** TF: modification, access and attribute-change times, all equal, in 7-byte form. */
-export function tfEntry(date7: Uint8Array): Uint8Array {
+/** TF: modification, access (= modification) and attribute-change times, in 7-byte form. */
+export function tfEntry(modified7: Uint8Array, changed7: Uint8Array): Uint8Array {
   const body = new Uint8Array(1 + 21);
   body[0] = 0x0e;
-  body.set(date7, 1);
-  body.set(date7, 8);
-  body.set(date7, 15);
+  body.set(modified7, 1);
+  body.set(modified7, 8);
+  body.set(changed7, 15);
   return entry('TF', body);
 }
 

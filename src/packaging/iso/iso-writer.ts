@@ -105,14 +105,25 @@ export interface IsoFileEntry {
   readonly source: IsoFileSource;
   /** Permission bits. @default 0o644 */
   readonly mode?: number | undefined;
+  /** Modification time. @default the image `timestamp` */
+  readonly mtime?: Date | undefined;
+  /** Attribute change time. @default `mtime` */
+  readonly ctime?: Date | undefined;
 }
 
-/** A directory. Parents of other entries are created implicitly; list one to set its mode. */
+/**
+ * A directory. Parents of other entries are created implicitly; list one to set its mode or
+ * times. The path `''` (or `/`) describes the root directory.
+ */
 export interface IsoDirectoryEntry {
   readonly path: string;
   readonly type: 'directory';
   /** Permission bits. @default 0o755 */
   readonly mode?: number | undefined;
+  /** Modification time. @default the image `timestamp` */
+  readonly mtime?: Date | undefined;
+  /** Attribute change time. @default `mtime` */
+  readonly ctime?: Date | undefined;
 }
 
 /** A symbolic link (Rock Ridge only: it is absent from the Joliet tree). */
@@ -123,6 +134,10 @@ export interface IsoSymlinkEntry {
   readonly target: string;
   /** Permission bits. @default 0o777 */
   readonly mode?: number | undefined;
+  /** Modification time. @default the image `timestamp` */
+  readonly mtime?: Date | undefined;
+  /** Attribute change time. @default `mtime` */
+  readonly ctime?: Date | undefined;
 }
 
 /** One entry of the image. */
@@ -202,6 +217,8 @@ interface BaseNode {
   readonly name: string;
   readonly parent: DirNode | undefined;
   mode: number;
+  mtime: Date | undefined;
+  ctime: Date | undefined;
   primaryId: string;
   jolietId: string | undefined;
   /** Entries of the Rock Ridge SUA kept inside the record; the rest lives in `ce`. */
@@ -301,12 +318,26 @@ function checkMode(p: string, mode: number | undefined, fallback: number): numbe
   return mode;
 }
 
+function checkTime(p: string, date: Date | undefined): Date | undefined {
+  if (date === undefined) return undefined;
+  if (!(date instanceof Date) || Number.isNaN(date.getTime()) || date.getUTCFullYear() < 1900 || date.getUTCFullYear() > 2155) {
+    throw isoError(
+      'ISO_INVALID_TIMESTAMP',
+      `entry ${JSON.stringify(p)} has a time that ISO 9660 cannot store`,
+      'Use dates between 1900 and 2155.',
+    );
+  }
+  return date;
+}
+
 function newDir(name: string, parent: DirNode | undefined, mode: number, explicit: boolean): DirNode {
   return {
     kind: 'dir',
     name,
     parent,
     mode,
+    mtime: undefined,
+    ctime: undefined,
     primaryId: '',
     jolietId: undefined,
     keep: 0,
@@ -347,6 +378,12 @@ async function buildTree(
   let seen = 0;
   for await (const e of entries as AsyncIterable<IsoEntry>) {
     if (++seen % 4096 === 0) throwIfAborted(signal, 'ISO write');
+    if (e.type === 'directory' && /^\/*$/.test(e.path)) {
+      root.mode = checkMode('/', e.mode, 0o755);
+      root.mtime = checkTime(e.path, e.mtime);
+      root.ctime = checkTime(e.path, e.ctime);
+      continue;
+    }
     const parts = splitPath(e.path);
     let dir = root;
     for (let i = 0; i < parts.length - 1; i++) {
@@ -381,6 +418,8 @@ async function buildTree(
       if (e.type === 'directory' && existing.kind === 'dir' && !existing.explicit) {
         existing.explicit = true;
         existing.mode = checkMode(e.path, e.mode, 0o755);
+        existing.mtime = checkTime(e.path, e.mtime);
+        existing.ctime = checkTime(e.path, e.ctime);
         continue;
       }
       throw isoError(
@@ -389,10 +428,21 @@ async function buildTree(
         'Give each path once; to store identical content twice, use two paths (it is stored once).',
       );
     }
-    const base = { name, parent: dir, primaryId: '', jolietId: undefined, keep: 0, ce: undefined };
+    const base = {
+      name,
+      parent: dir,
+      mtime: checkTime(e.path, e.mtime),
+      ctime: checkTime(e.path, e.ctime),
+      primaryId: '',
+      jolietId: undefined,
+      keep: 0,
+      ce: undefined,
+    };
     if (e.type === 'directory') {
       if (dir.depth >= ISO_MAX_DEPTH) throw depthError(e.path);
       const d = newDir(name, dir, checkMode(e.path, e.mode, 0o755), true);
+      d.mtime = base.mtime;
+      d.ctime = base.ctime;
       dir.children.set(name, d);
       counts.dirs++;
     } else if (e.type === 'symlink') {
@@ -502,13 +552,18 @@ function primaryIdLength(node: Node): number {
   return node.primaryId.length;
 }
 
+/** The 7-byte date of a node's records: its mtime, else the image timestamp. */
+function nodeDate7(node: Node, fallback: Uint8Array): Uint8Array {
+  return node.mtime ? recordDate(node.mtime) : fallback;
+}
+
 /** The Rock Ridge entries describing `node` (in its parent, or as `.`), in emission order. */
 function nodeSusp(node: Node, date7: Uint8Array, withName: boolean): Uint8Array[] {
   const out: Uint8Array[] = [];
   if (node.kind === 'dir') out.push(pxEntry(S_IFDIR | node.mode, 2 + node.subdirs));
   else if (node.kind === 'file') out.push(pxEntry(S_IFREG | node.mode, 1));
   else out.push(pxEntry(S_IFLNK | node.mode, 1));
-  out.push(tfEntry(date7));
+  out.push(tfEntry(nodeDate7(node, date7), node.ctime ? recordDate(node.ctime) : nodeDate7(node, date7)));
   if (withName) out.push(...nmEntries(enc.encode(node.name)));
   if (node.kind === 'symlink') out.push(...slEntries(node.target));
   return out;
@@ -834,15 +889,21 @@ function dirBytes(dir: DirNode, p: Plan, joliet: boolean): Uint8Array {
   const self = nodeExtent(dir, p, joliet);
   const parent = nodeExtent(dir.parent ?? dir, p, joliet);
   if (joliet) {
-    put({ ...self, flags: 2, id: Uint8Array.of(0), sua: [], date7: p.date7 });
-    put({ ...parent, flags: 2, id: Uint8Array.of(1), sua: [], date7: p.date7 });
+    put({ ...self, flags: 2, id: Uint8Array.of(0), sua: [], date7: nodeDate7(dir, p.date7) });
+    put({ ...parent, flags: 2, id: Uint8Array.of(1), sua: [], date7: nodeDate7(dir.parent ?? dir, p.date7) });
   } else {
     const dotSua =
       dir === p.root
         ? [spEntry(), ...nodeSusp(dir, p.date7, false), ceFor(p.root.ce!)]
         : nodeSusp(dir, p.date7, false);
-    put({ ...self, flags: 2, id: Uint8Array.of(0), sua: dotSua, date7: p.date7 });
-    put({ ...parent, flags: 2, id: Uint8Array.of(1), sua: nodeSusp(dir.parent ?? dir, p.date7, false), date7: p.date7 });
+    put({ ...self, flags: 2, id: Uint8Array.of(0), sua: dotSua, date7: nodeDate7(dir, p.date7) });
+    put({
+      ...parent,
+      flags: 2,
+      id: Uint8Array.of(1),
+      sua: nodeSusp(dir.parent ?? dir, p.date7, false),
+      date7: nodeDate7(dir.parent ?? dir, p.date7),
+    });
   }
   for (const k of joliet ? dir.jSorted : dir.sorted) {
     const id = joliet ? ucs2(k.jolietId!) : enc.encode(k.primaryId);
@@ -854,7 +915,7 @@ function dirBytes(dir: DirNode, p: Plan, joliet: boolean): Uint8Array {
     }
     const ext = nodeExtent(k, p, joliet);
     if (k.kind === 'dir') {
-      put({ ...ext, flags: 2, id, sua, date7: p.date7 });
+      put({ ...ext, flags: 2, id, sua, date7: nodeDate7(k, p.date7) });
       continue;
     }
     const n = recordCount(k);
@@ -866,7 +927,7 @@ function dirBytes(dir: DirNode, p: Plan, joliet: boolean): Uint8Array {
         flags: s < n - 1 ? 0x80 : 0,
         id,
         sua,
-        date7: p.date7,
+        date7: nodeDate7(k, p.date7),
       });
     }
   }
@@ -916,7 +977,7 @@ function volumeDescriptor(p: Plan, ids: Identifiers, joliet: boolean): Uint8Arra
   dv.setUint32(140, joliet ? p.jPtL : p.ptL, true);
   dv.setUint32(148, joliet ? p.jPtM : p.ptM, false);
   const root = nodeExtent(p.root, p, joliet);
-  putRecord(buf, 156, { ...root, flags: 2, id: Uint8Array.of(0), sua: [], date7: p.date7 });
+  putRecord(buf, 156, { ...root, flags: 2, id: Uint8Array.of(0), sua: [], date7: nodeDate7(p.root, p.date7) });
   text(190, 128, '');
   text(318, 128, ids.publisherId);
   text(446, 128, `METALK8S-SOLUTION-SDK ${SDK_VERSION}`.toUpperCase());
