@@ -303,11 +303,15 @@ export class IsoImage {
   /** Reads the SUSP entries of one record, following continuation areas. */
   private async parseSusp(sua: Uint8Array, skip: number): Promise<RockRidge> {
     const rr: RockRidge = {};
-    let name = '';
+    // Names and link components may be split over entries, even inside a UTF-8 sequence: gather
+    // bytes, decode once complete.
+    const nameBytes: Uint8Array[] = [];
+    let nameLength = 0;
+    let nameSpecial: string | undefined;
     let nameDone = false;
     let target = '';
     let targetDone = false;
-    let componentOpen = false;
+    let component: Uint8Array[] = [];
     let area = sua.subarray(Math.min(skip, sua.length));
     for (let hop = 0; ; hop++) {
       let next: { lba: number; offset: number; length: number } | undefined;
@@ -322,12 +326,15 @@ export class IsoImage {
           next = { lba: le32(body, 0), offset: le32(body, 8), length: le32(body, 16) };
         } else if (sig === 'NM' && body.length >= 1 && !nameDone) {
           const flags = body[0]!;
-          if (flags & 0x02) name = '.';
-          else if (flags & 0x04) name = '..';
-          else name += utf8.decode(body.subarray(1));
+          if (flags & 0x02) nameSpecial = '.';
+          else if (flags & 0x04) nameSpecial = '..';
+          else {
+            nameBytes.push(body.subarray(1));
+            nameLength += body.length - 1;
+          }
           if ((flags & 0x01) === 0) nameDone = true;
-          if (name.length > 1024) throw malformed('a Rock Ridge name is longer than 1024 characters');
-          rr.name = name;
+          if (nameLength > 4096) throw malformed('a Rock Ridge name is longer than 4096 bytes');
+          rr.name = nameSpecial ?? utf8.decode(Buffer.concat(nameBytes));
         } else if (sig === 'PX' && body.length >= 8) {
           rr.mode = le32(body, 0);
         } else if (sig === 'TF') {
@@ -339,16 +346,23 @@ export class IsoImage {
             const cflags = body[c]!;
             const clen = body[c + 1]!;
             if (c + 2 + clen > body.length) throw malformed('a Rock Ridge symlink component runs past its entry');
-            let text: string;
+            let text: string | undefined;
             if (cflags & 0x08) {
               text = '/';
               target = '';
             } else if (cflags & 0x02) text = '.';
             else if (cflags & 0x04) text = '..';
-            else text = utf8.decode(body.subarray(c + 2, c + 2 + clen));
-            if (target !== '' && !componentOpen && !target.endsWith('/')) target += '/';
-            target += text;
-            componentOpen = (cflags & 0x01) !== 0;
+            else {
+              component.push(body.subarray(c + 2, c + 2 + clen));
+              if ((cflags & 0x01) === 0) {
+                text = utf8.decode(Buffer.concat(component));
+                component = [];
+              }
+            }
+            if (text !== undefined) {
+              if (target !== '' && !target.endsWith('/')) target += '/';
+              target += text;
+            }
             c += 2 + clen;
           }
           if ((body[0]! & 0x01) === 0) targetDone = true;
