@@ -175,7 +175,11 @@ export interface WriteIsoOptions {
    * @default `SOURCE_DATE_EPOCH` when set, else {@link DEFAULT_ISO_TIMESTAMP} (2000-01-01T00:00:00Z)
    */
   readonly timestamp?: Date | undefined;
-  /** When `output` is a stream, call `end()` on it once the image is written. @default true */
+  /**
+   * When `output` is a stream, call `end()` on it once the image is written. On failure the
+   * stream is destroyed (without an error event) and `writeIso` rejects.
+   * @default true
+   */
   readonly endStream?: boolean | undefined;
   /** Called as the write advances (about every 4 MiB). */
   readonly onProgress?: ((event: IsoWriteProgress) => void) | undefined;
@@ -295,12 +299,12 @@ function defaultTimestamp(): Date {
 }
 
 function splitPath(p: string): string[] {
-  const parts = p.split('/').filter((s, i, all) => !(s === '' && (i === 0 || i === all.length - 1)));
-  if (parts.length === 0 || parts.some((s) => s === '' || s === '.' || s === '..' || s.includes('\0'))) {
+  const parts = p.split('/').filter((s) => s !== '');
+  if (parts.length === 0 || parts.some((s) => s === '.' || s === '..' || s.includes('\0'))) {
     throw isoError(
       'ISO_INVALID_PATH',
       `entry path ${JSON.stringify(p)} is not a relative path made of plain names`,
-      'Use `/`-separated names without empty, `.` or `..` components.',
+      'Use `/`-separated names without `.` or `..` components.',
     );
   }
   return parts;
@@ -1263,7 +1267,9 @@ export async function writeIso(options: WriteIsoOptions): Promise<WriteIsoResult
       });
     }
   } catch (err) {
-    if (typeof output !== 'string' && !output.destroyed) output.destroy(err instanceof Error ? err : undefined);
+    // The promise carries the error; the stream is closed without one, so that a caller that
+    // does not listen for 'error' does not crash.
+    if (typeof output !== 'string' && !output.destroyed) output.destroy();
     throw err;
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
