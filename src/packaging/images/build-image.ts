@@ -104,7 +104,7 @@ function invalid(path: string, message: string, hint: string): ValidationError {
 
 function normalise(p: string, where: string): string {
   const n = posix.normalize(`/${p}`).replace(/^\/+/, '').replace(/\/+$/, '');
-  if (n === '' || n === '.' || n.split('/').includes('..')) {
+  if (n === '' || n === '.' || p.split('/').includes('..')) {
     throw invalid(where, `"${p}" is not a valid path inside the image`, 'Use paths such as /usr/local/bin/app.');
   }
   return n;
