@@ -5,7 +5,9 @@
  *
  * The tarball is streamed once and never extracted to disk: each large entry is hashed while it
  * is written into the blob store, small JSON entries stay in memory. Entries with absolute
- * paths, `..` components, hard links or symlinks are rejected before any byte is stored.
+ * paths or `..` components, links that point outside the archive, and devices or fifos are
+ * rejected. Links inside the archive (skopeo and older Docker write `<id>/layer.tar ->
+ * ../<hex>.tar`) are resolved in memory as aliases; nothing is ever written to disk by name.
  * Written on tar-stream: no npm package reads image archives without a Docker daemon.
  *
  * @module
@@ -71,8 +73,14 @@ async function isGzip(path: string): Promise<boolean> {
   }
 }
 
-async function scan(path: string, options: ReadDockerArchiveOptions): Promise<Map<string, Stored>> {
+interface Scanned {
+  readonly files: Map<string, Stored>;
+  readonly aliases: Map<string, string>;
+}
+
+async function scan(path: string, options: ReadDockerArchiveOptions): Promise<Scanned> {
   const files = new Map<string, Stored>();
+  const aliases = new Map<string, string>();
   const extract = tar.extract();
   const source = createReadStream(path, { highWaterMark: 1 << 20 });
   const piping = (await isGzip(path)) ? pipeline(source, createGunzip(), extract) : pipeline(source, extract);
@@ -87,14 +95,23 @@ async function scan(path: string, options: ReadDockerArchiveOptions): Promise<Ma
         throw hostile(path, `entry "${raw}" escapes the archive`);
       }
       if (h.type === 'symlink' || h.type === 'link') {
-        throw hostile(path, `entry "${raw}" is a ${h.type === 'link' ? 'hard link' : 'symlink'} (to "${h.linkname ?? ''}")`);
+        const link = h.linkname ?? '';
+        // Symlinks are relative to the entry's directory, hard links to the archive root.
+        const target = posix.normalize(h.type === 'symlink' ? posix.join(posix.dirname(name), link) : link).replace(/^\.\//, '');
+        if (link.startsWith('/') || target === '..' || target.startsWith('../') || link === '') {
+          throw hostile(path, `entry "${raw}" is a ${h.type === 'link' ? 'hard link' : 'symlink'} pointing outside the archive (to "${link}")`);
+        }
+        if (files.has(name) || aliases.has(name)) throw hostile(path, `entry "${raw}" appears twice`);
+        aliases.set(name, target);
+        entry.resume();
+        continue;
       }
       if (h.type === 'directory') {
         entry.resume();
         continue;
       }
       if (h.type !== 'file' && h.type !== 'contiguous-file') throw hostile(path, `entry "${raw}" has type ${h.type}`);
-      if (files.has(name)) throw hostile(path, `entry "${raw}" appears twice`);
+      if (files.has(name) || aliases.has(name)) throw hostile(path, `entry "${raw}" appears twice`);
       const size = h.size ?? 0;
       const blobMatch = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(name);
       if (size <= SMALL && buffered + size <= MAX_BUFFERED) {
@@ -128,7 +145,19 @@ async function scan(path: string, options: ReadDockerArchiveOptions): Promise<Ma
       hint: 'Pass a tarball written by docker save or skopeo copy … docker-archive:/oci-archive:.',
     });
   });
-  return files;
+  return { files, aliases };
+}
+
+function lookup(scanned: Scanned, name: string): Stored | undefined {
+  let current = posix.normalize(name).replace(/^\.\//, '');
+  for (let hops = 0; hops < 16; hops++) {
+    const f = scanned.files.get(current);
+    if (f) return f;
+    const next = scanned.aliases.get(current);
+    if (next === undefined) return undefined;
+    current = next;
+  }
+  return undefined;
 }
 
 async function ensureStored(store: BlobStore, file: Stored, expected: string, what: string): Promise<void> {
@@ -174,13 +203,13 @@ function sameRepoTag(a: string, b: string): boolean {
  */
 export async function readDockerArchive(path: string, options: ReadDockerArchiveOptions): Promise<FetchedImage> {
   const what = `archive ${path}`;
-  const files = await scan(path, options);
+  const scanned = await scan(path, options);
   const { store } = options;
-  const index = files.get('index.json');
-  const classic = files.get('manifest.json');
+  const index = lookup(scanned, 'index.json');
+  const classic = lookup(scanned, 'manifest.json');
   if (index?.small) {
     const blob = (digest: string): Stored => {
-      const f = isDigest(digest) ? files.get(`blobs/sha256/${digest.slice(7)}`) : undefined;
+      const f = isDigest(digest) ? lookup(scanned, `blobs/sha256/${digest.slice(7)}`) : undefined;
       if (!f) throw invalid(path, `blob ${digest} is missing from the archive`);
       return f;
     };
@@ -220,7 +249,7 @@ export async function readDockerArchive(path: string, options: ReadDockerArchive
     });
   }
   if (!entry.Config || !Array.isArray(entry.Layers)) throw invalid(path, 'manifest.json entry without Config or Layers');
-  const configFile = files.get(posix.normalize(entry.Config));
+  const configFile = lookup(scanned, entry.Config);
   if (!configFile?.small) throw invalid(path, `config ${entry.Config} is missing`);
   const configDigest = sha256Digest(configFile.small);
   await store.put(configFile.small, { expectedDigest: configDigest, what: `${what} config` });
@@ -231,7 +260,7 @@ export async function readDockerArchive(path: string, options: ReadDockerArchive
   }
   const layers = [];
   for (const [i, name] of entry.Layers.entries()) {
-    const f = files.get(posix.normalize(name));
+    const f = lookup(scanned, name);
     if (!f) throw invalid(path, `layer ${name} is missing`);
     const digest = f.blob?.digest ?? sha256Digest(f.small ?? new Uint8Array());
     if (digest !== diffIds[i]) {
