@@ -81,21 +81,40 @@ export interface FetchImageOptions {
   readonly onProgress?: ((event: FetchProgressEvent) => void) | undefined;
 }
 
-async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+/**
+ * Runs `fn` over `items`, `limit` at a time. On the first failure the others are cancelled
+ * (through the signal passed to `fn`) and awaited, so no download is left writing when the
+ * error reaches the caller.
+ */
+async function pool<T>(
+  items: readonly T[],
+  limit: number,
+  outer: AbortSignal | undefined,
+  fn: (item: T, signal: AbortSignal) => Promise<void>,
+): Promise<void> {
+  const ctl = new AbortController();
+  const onAbort = () => ctl.abort(outer?.reason);
+  outer?.addEventListener('abort', onAbort, { once: true });
   let next = 0;
-  let failed = false;
+  let first: { error: unknown } | undefined;
   const worker = async () => {
-    while (!failed && next < items.length) {
+    while (!ctl.signal.aborted && next < items.length) {
       const item = items[next++]!;
       try {
-        await fn(item);
-      } catch (err) {
-        failed = true;
-        throw err;
+        await fn(item, ctl.signal);
+      } catch (error) {
+        if (!first) first = { error };
+        ctl.abort(error);
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  } finally {
+    outer?.removeEventListener('abort', onAbort);
+  }
+  if (first) throw first.error;
+  throwIfAborted(outer, 'fetching an image');
 }
 
 async function fetchFromRegistry(source: RegistryImageSource, options: FetchImageOptions): Promise<FetchedImage> {
@@ -136,7 +155,7 @@ async function fetchFromRegistry(source: RegistryImageSource, options: FetchImag
     emit({ type: 'manifest', source: name, digest: manifest.digest });
     const blobs: Descriptor[] = [parsed.config, ...parsed.layers];
     const unique = [...new Map(blobs.map((b) => [b.digest, b])).values()];
-    await pool(unique, concurrency, async (d) => {
+    await pool(unique, concurrency, signal, async (d, signal) => {
       throwIfAborted(signal, `fetching ${name}`);
       let got = 0;
       const status = await store.ensure(d.digest, d.size, () => {

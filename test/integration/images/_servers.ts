@@ -249,3 +249,55 @@ http {
     },
   };
 }
+
+/** A faulty HTTP proxy in front of a real server: cuts or refuses chosen requests, records what it saw. */
+export interface FaultyProxy {
+  readonly host: string;
+  /** Requests seen: method, path and Range header. */
+  readonly seen: { path: string; range: string | undefined; status: number }[];
+  stop(): Promise<void>;
+}
+
+export type Fault = (req: http.IncomingMessage, n: number) => 'cut' | 429 | 503 | undefined;
+
+export async function startFaultyProxy(target: string, fault: Fault): Promise<FaultyProxy> {
+  const seen: { path: string; range: string | undefined; status: number }[] = [];
+  let count = 0;
+  const server = http.createServer((req, res) => {
+    const n = count++;
+    const f = fault(req, n);
+    const range = req.headers.range;
+    if (f === 429 || f === 503) {
+      seen.push({ path: req.url ?? '', range, status: f });
+      res.writeHead(f, { 'content-type': 'application/json', 'retry-after': '0' }).end('{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}');
+      return;
+    }
+    const up = http.request(`http://${target}${req.url}`, { method: req.method, headers: { ...req.headers, host: target } }, (ur) => {
+      seen.push({ path: req.url ?? '', range, status: ur.statusCode ?? 0 });
+      res.writeHead(ur.statusCode ?? 502, ur.headers);
+      if (f === 'cut') {
+        let sent = 0;
+        ur.on('data', (c: Buffer) => {
+          sent += c.length;
+          if (sent > 64 * 1024) {
+            ur.destroy();
+            res.socket?.destroy();
+          } else res.write(c);
+        });
+      } else ur.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return {
+    host: `127.0.0.1:${port}`,
+    seen,
+    stop: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}

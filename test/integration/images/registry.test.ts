@@ -12,7 +12,7 @@ import {
   parsePlatform,
 } from '../../../src/packaging/images/index.js';
 import { pushImages, skopeoDigest, testImage, writeMultiPlatformLayout, push } from './_images.js';
-import { makeCerts, type Registry, run, startRegistry, startTokenServer, type TestCerts, type TokenServer, tempDir } from './_servers.js';
+import { makeCerts, type Registry, run, startFaultyProxy, startRegistry, startTokenServer, type TestCerts, type TokenServer, tempDir } from './_servers.js';
 
 let dir: string;
 let src: BlobStore;
@@ -75,6 +75,46 @@ describe('pull from docker-registry without auth (plain HTTP)', () => {
     const pinned: FetchProgressEvent[] = [];
     await fetchImage({ kind: 'registry', reference: ga.pinned!, plainHttp: true }, { store, onProgress: (e) => pinned.push(e) });
     expect((pinned.find((e) => e.type === 'image-done') as { bytesDownloaded: number }).bytesDownloaded).toBe(0);
+  });
+
+  it('resumes a cut blob download with a Range request, and retries 429 and 503 with backoff', async () => {
+    const big = await testImage(src, base, 1_500_000);
+    await pushImages(src, dir, reg.host, [{ repo: 'demo/big', tag: '1.0', image: big }]);
+    const bigLayer = big.layers[1]!.digest;
+    let cut = false;
+    let limited = 0;
+    const proxy = await startFaultyProxy(reg.host, (req) => {
+      if (req.url?.includes('/manifests/') && limited < 2) return limited++ === 0 ? 429 : 503;
+      if (req.url?.endsWith(bigLayer) && !cut) {
+        cut = true;
+        return 'cut';
+      }
+      return undefined;
+    });
+    try {
+      const store = await freshStore();
+      const got = await fetchImage({ kind: 'registry', reference: `${proxy.host}/demo/big:1.0`, plainHttp: true }, { store });
+      expect(got.sourceDigest).toBe(big.sourceDigest);
+      await store.verify(bigLayer);
+      const blobReqs = proxy.seen.filter((s) => s.path.endsWith(bigLayer));
+      expect(blobReqs).toHaveLength(2);
+      expect(blobReqs[0]!.range).toBeUndefined();
+      expect(blobReqs[1]!.range).toMatch(/^bytes=[1-9][0-9]*-$/);
+      expect(blobReqs[1]!.status).toBe(206);
+      expect(proxy.seen.filter((s) => s.status === 429 || s.status === 503)).toHaveLength(2);
+    } finally {
+      await proxy.stop();
+    }
+    // A registry that keeps rate-limiting gives a typed, retryable error.
+    const always = await startFaultyProxy(reg.host, () => 429);
+    try {
+      const err = await fetchImage({ kind: 'registry', reference: `${always.host}/demo/big:1.0`, plainHttp: true, retries: 2 }, { store: await freshStore() }).catch((e) => e);
+      expect(err.code).toBe('REGISTRY_RATE_LIMITED');
+      expect(err.retryable).toBe(true);
+      expect(err.hint).toMatch(/authenticate|mirror|Wait/);
+    } finally {
+      await always.stop();
+    }
   });
 
   it('maps a missing tag to REGISTRY_NOT_FOUND with a hint', async () => {
