@@ -1,7 +1,7 @@
 /**
  * OCI distribution API client (pull side): authentication challenges (anonymous, basic,
  * bearer tokens with a cache), retries with backoff, resumable blob downloads, and registry
- * errors mapped to typed {@link RegistryError}s. Written here because the npm clients are
+ * errors mapped to typed `RegistryError`s. Written here because the npm clients are
  * read-only wrappers that cannot stream into a verifying store or resume (dependencies.md §4).
  */
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -58,6 +58,28 @@ export interface BuildImageSource {
 /** Where an image comes from. */
 export type ImageSource = RegistryImageSource | OciLayoutImageSource | DockerArchiveImageSource | BuildImageSource;
 
+/**
+ * Parses a source written the way skopeo names transports: `docker://REF`, `oci:PATH[:REF]`,
+ * `docker-archive:PATH[:REF]` (also `oci-archive:`). A bare reference means `docker://`.
+ *
+ * @example
+ * ```ts
+ * parseImageSource('oci:./build/oci:1.0.0'); // { kind: 'oci-layout', path: './build/oci', reference: '1.0.0' }
+ * ```
+ */
+export function parseImageSource(text: string): RegistryImageSource | OciLayoutImageSource | DockerArchiveImageSource {
+  const m = /^(docker|oci|docker-archive|oci-archive):(.*)$/.exec(text);
+  if (!m) return { kind: 'registry', reference: text };
+  const [, transport, rest = ''] = m;
+  if (transport === 'docker') return { kind: 'registry', reference: rest.replace(/^\/\//, '') };
+  // PATH[:REF], split at the first colon as skopeo does (REF may hold colons: vendor/app:1.0).
+  const colon = rest.indexOf(':');
+  const path = colon > 0 ? rest.slice(0, colon) : rest;
+  const reference = colon > 0 ? rest.slice(colon + 1) : undefined;
+  if (transport === 'oci') return reference === undefined ? { kind: 'oci-layout', path } : { kind: 'oci-layout', path, reference };
+  return reference === undefined ? { kind: 'docker-archive', path } : { kind: 'docker-archive', path, reference };
+}
+
 /** Progress of {@link fetchImage}. */
 export type FetchProgressEvent =
   | { readonly type: 'manifest'; readonly source: string; readonly digest: string }
@@ -180,8 +202,8 @@ async function fetchFromRegistry(source: RegistryImageSource, options: FetchImag
  * Brings an image into the store from a registry, an OCI layout, a docker archive, or files.
  * Blobs already in the store are not fetched again; every blob is verified against its digest.
  *
- * @throws {@link RegistryError} (`REGISTRY_AUTH_FAILED`, `REGISTRY_NOT_FOUND`, `REGISTRY_RATE_LIMITED`,
- *   `REGISTRY_DIGEST_MISMATCH`, `IMAGE_PLATFORM_NOT_FOUND`, …) and {@link PackagingError} (`IMAGE_LAYER_ZSTD`, …).
+ * @throws `RegistryError` (`REGISTRY_AUTH_FAILED`, `REGISTRY_NOT_FOUND`, `REGISTRY_RATE_LIMITED`,
+ *   `REGISTRY_DIGEST_MISMATCH`, `IMAGE_PLATFORM_NOT_FOUND`, …) and `PackagingError` (`IMAGE_LAYER_ZSTD`, …).
  * @example
  * ```ts
  * const store = await openBlobStore();

@@ -66,7 +66,7 @@ function descriptor(what: string, value: unknown): Descriptor {
  * Parses manifest or index bytes. `contentType` (the registry's `Content-Type`, or the index
  * descriptor's media type) is used when the document has no `mediaType` field (allowed by OCI).
  *
- * @throws {@link RegistryError} `IMAGE_MANIFEST_INVALID` or `IMAGE_MANIFEST_UNSUPPORTED`.
+ * @throws `RegistryError` `IMAGE_MANIFEST_INVALID` or `IMAGE_MANIFEST_UNSUPPORTED`.
  */
 export function parseManifest(bytes: Uint8Array, what: string, contentType?: string): ImageManifest | ImageIndex {
   let doc: Record<string, unknown>;
@@ -134,7 +134,7 @@ export interface DockerManifestBytes {
  * Converts a manifest to Docker v2 schema 2. A v2s2 manifest is returned byte for byte;
  * an OCI manifest is rewritten (media types only; deterministic JSON).
  *
- * @throws {@link PackagingError} `IMAGE_LAYER_ZSTD` for zstd layers, `IMAGE_LAYER_UNSUPPORTED` for other layer types.
+ * @throws `PackagingError` `IMAGE_LAYER_ZSTD` for zstd layers, `IMAGE_LAYER_UNSUPPORTED` for other layer types.
  * @example
  * ```ts
  * const v2 = toDockerV2s2(ociManifestBytes, 'app:1.0');

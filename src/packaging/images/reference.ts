@@ -44,7 +44,7 @@ function invalid(reference: string, message: string): ValidationError {
 /**
  * Parses and normalises an image reference.
  *
- * @throws {@link ValidationError} (code `VALIDATION_FAILED`, issue `IMAGE_REFERENCE_INVALID`) when it is not valid.
+ * @throws `ValidationError` (code `VALIDATION_FAILED`, issue `IMAGE_REFERENCE_INVALID`) when it is not valid.
  * @example
  * ```ts
  * parseImageReference('redis:7.2');

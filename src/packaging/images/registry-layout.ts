@@ -206,7 +206,7 @@ export function renderRegistryConfig(template: string, values: RegistryConfigVal
 /**
  * Plans the static registry tree for images already in the store. No byte is copied.
  *
- * @throws {@link ValidationError} for invalid or duplicate names and tags.
+ * @throws `ValidationError` for invalid or duplicate names and tags.
  * @example
  * ```ts
  * const plan = await planRegistryLayout([{ name: 'operator', tag: '1.0.0', image }], { store });
