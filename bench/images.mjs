@@ -9,7 +9,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,7 +36,13 @@ if (args[0] === '--pull-worker') {
   for (let i = 0; i < Number(count); i++) {
     await fetchImage(
       { kind: 'registry', reference: `${host}/bench/img${i}:1`, plainHttp: true },
-      { store, concurrency: Number(concurrency), onProgress: (e) => e.type === 'image-done' && (downloaded += e.bytesDownloaded) },
+      {
+        store,
+        concurrency: Number(concurrency),
+        onProgress: (e) => {
+          if (e.type === 'image-done') downloaded += e.bytesDownloaded;
+        },
+      },
     );
   }
   process.stdout.write(JSON.stringify({ seconds: (performance.now() - t0) / 1000, downloaded }));
