@@ -6,6 +6,9 @@
 import http from 'node:http';
 import https from 'node:https';
 
+/** Sockets that already have a no-op error listener (errors reach the request or response). */
+const guarded = new WeakSet<object>();
+
 export interface HttpClientOptions {
   readonly ca?: string | Buffer | undefined;
   readonly insecureTls?: boolean | undefined;
@@ -68,9 +71,34 @@ export class HttpClient {
     const mod = url.protocol === 'https:' ? https : http;
     const agent = url.protocol === 'https:' ? this.#https : this.#http;
     return new Promise((resolve, reject) => {
-      const req = mod.request(url, { method, headers, agent, ...(signal ? { signal } : {}) }, resolve);
+      // The signal is wired by hand (not passed to http.request) so that an abort destroys
+      // the request and its response with errors that always have a listener: readers of the
+      // body still see the error, and nothing surfaces as an uncaught exception.
+      let response: http.IncomingMessage | undefined;
+      const req = mod.request(url, { method, headers, agent }, (res) => {
+        response = res;
+        res.on('error', () => undefined);
+        res.on('close', () => signal?.removeEventListener('abort', onAbort));
+        resolve(res);
+      });
+      const onAbort = () => {
+        const err = Object.assign(new Error(`request to ${url.host} was cancelled`), { code: 'ABORT_ERR' });
+        if (response) response.destroy(err);
+        else req.destroy(err);
+      };
+      req.on('socket', (socket) => {
+        if (!guarded.has(socket)) {
+          guarded.add(socket);
+          socket.on('error', () => undefined);
+        }
+      });
+      if (signal?.aborted) onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
       req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer from ${url.host} in ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
-      req.on('error', reject);
+      req.on('error', (err) => {
+        signal?.removeEventListener('abort', onAbort);
+        reject(err);
+      });
       req.end();
     });
   }

@@ -19,7 +19,8 @@ import * as tar from 'tar-stream';
 import { ValidationError } from '../../errors.js';
 import { sha256Digest } from './_digest.js';
 import type { BlobStore } from './blob-store.js';
-import { type FetchedImage, recordImage } from './fetched-image.js';
+import { recordImage } from './_record.js';
+import type { FetchedImage } from './fetched-image.js';
 import { MediaTypes } from './media-types.js';
 import { DEFAULT_PLATFORM, type Platform } from './platform.js';
 

@@ -38,11 +38,14 @@ async function freshStore(): Promise<BlobStore> {
 
 describe('pull from docker-registry without auth (plain HTTP)', () => {
   let reg: Registry;
+  let big: FetchedImage;
   beforeAll(async () => {
     reg = await startRegistry();
+    big = await testImage(src, base, 1_500_000);
     await pushImages(src, dir, reg.host, [
       { repo: 'demo/a', tag: '1.0', image: a },
       { repo: 'demo/b', tag: '1.0', image: b },
+      { repo: 'demo/big', tag: '1.0', image: big },
     ]);
   });
   afterAll(async () => reg.stop());
@@ -78,8 +81,6 @@ describe('pull from docker-registry without auth (plain HTTP)', () => {
   });
 
   it('resumes a cut blob download with a Range request, and retries 429 and 503 with backoff', async () => {
-    const big = await testImage(src, base, 1_500_000);
-    await pushImages(src, dir, reg.host, [{ repo: 'demo/big', tag: '1.0', image: big }]);
     const bigLayer = big.layers[1]!.digest;
     let cut = false;
     let limited = 0;
@@ -115,6 +116,17 @@ describe('pull from docker-registry without auth (plain HTTP)', () => {
     } finally {
       await always.stop();
     }
+  });
+
+  it('stops on abort, with AbortError, leaving no partial blob', async () => {
+    const store = await freshStore();
+    const ctl = new AbortController();
+    const err = await fetchImage(
+      { kind: 'registry', reference: `${reg.host}/demo/big:1.0`, plainHttp: true },
+      { store, signal: ctl.signal, onProgress: (e) => e.type === 'blob-progress' && ctl.abort() },
+    ).catch((e) => e);
+    expect(err.code).toBe('ABORTED');
+    expect(await readdir(join(store.dir, 'tmp'))).toEqual([]);
   });
 
   it('maps a missing tag to REGISTRY_NOT_FOUND with a hint', async () => {
