@@ -181,13 +181,21 @@ async function fetchFromRegistry(source: RegistryImageSource, options: FetchImag
     await pool(unique, concurrency, signal, async (d, signal) => {
       throwIfAborted(signal, `fetching ${name}`);
       let got = 0;
-      const status = await store.ensure(d.digest, d.size, () => {
+      const produce = () => {
         emit({ type: 'blob-start', source: name, digest: d.digest, size: d.size });
         return session.blob(ref.repository, d, store, signal, (n) => {
           got += n;
           emit({ type: 'blob-progress', source: name, digest: d.digest, bytes: got, size: d.size });
         });
-      });
+      };
+      let status: 'present' | 'added';
+      try {
+        status = await store.ensure(d.digest, d.size, produce);
+      } catch (err) {
+        // Another fetch sharing this download was cancelled, not this one: download it ourselves.
+        if ((err as { code?: string }).code !== 'ABORTED' || signal.aborted) throw err;
+        status = await store.ensure(d.digest, d.size, produce);
+      }
       emit({ type: status === 'present' ? 'blob-cached' : 'blob-done', source: name, digest: d.digest, size: d.size });
     });
     const pinned = `${ref.registry}/${ref.repository}@${top.digest}`;
@@ -197,6 +205,33 @@ async function fetchFromRegistry(source: RegistryImageSource, options: FetchImag
   } finally {
     session.close();
   }
+}
+
+/** Options of {@link fetchImagePlatforms}. */
+export interface FetchImagePlatformsOptions extends Omit<FetchImageOptions, 'platform'> {
+  /** Platforms to fetch, e.g. `[parsePlatform('linux/amd64'), parsePlatform('linux/arm64')]`. */
+  readonly platforms: readonly Platform[];
+}
+
+/**
+ * Fetches one image per platform from a multi-platform source (shared blobs are fetched once).
+ * MetalK8s serves single-platform manifests, so lay each result out under its own tag.
+ *
+ * @example
+ * ```ts
+ * const [amd64, arm64] = await fetchImagePlatforms(
+ *   { kind: 'registry', reference: 'docker.io/library/redis:7.2' },
+ *   { store, platforms: [parsePlatform('linux/amd64'), parsePlatform('linux/arm64')] },
+ * );
+ * ```
+ */
+export async function fetchImagePlatforms(source: ImageSource, options: FetchImagePlatformsOptions): Promise<FetchedImage[]> {
+  const out: FetchedImage[] = [];
+  for (const platform of options.platforms) {
+    const src = source.kind === 'build' ? source : { ...source, platform };
+    out.push(await fetchImage(src, { ...options, platform }));
+  }
+  return out;
 }
 
 /**

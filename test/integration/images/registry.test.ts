@@ -8,6 +8,7 @@ import {
   type FetchedImage,
   type FetchProgressEvent,
   fetchImage,
+  fetchImagePlatforms,
   openBlobStore,
   parsePlatform,
 } from '../../../src/packaging/images/index.js';
@@ -157,6 +158,8 @@ describe('pull from docker-registry without auth (plain HTTP)', () => {
     const raw = JSON.parse(await run('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${ref}`]));
     expect(raw.manifests.find((m: { platform: { architecture: string } }) => m.platform.architecture === 'amd64').digest).toBe(gotAmd.sourceDigest);
     expect(await skopeoDigest(`docker://${ref}`)).toBe(indexDigest);
+    const both = await fetchImagePlatforms({ kind: 'registry', reference: ref, plainHttp: true }, { store: await freshStore(), platforms: [parsePlatform('linux/amd64'), parsePlatform('linux/arm64')] });
+    expect(both.map((i) => i.sourceDigest)).toEqual([amd.sourceDigest, arm.sourceDigest]);
     const err = await fetchImage({ kind: 'registry', reference: ref, plainHttp: true, platform: parsePlatform('linux/s390x') }, { store }).catch((e) => e);
     expect(err.code).toBe('IMAGE_PLATFORM_NOT_FOUND');
     expect(err.hint).toContain('linux/arm64/v8');
