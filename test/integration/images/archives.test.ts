@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import {
   registryCommonConfig,
   renderRegistryConfig,
   writeLayout,
+  writeOciLayout,
 } from '../../../src/packaging/images/index.js';
 import { testImage, writeMultiPlatformLayout } from './_images.js';
 import { run, startNginx, tempDir } from './_servers.js';
@@ -117,6 +119,23 @@ describe('docker-archive input (streamed, never extracted)', () => {
     await pipeline((await open(tarPath)).createReadStream(), createGzip(), createWriteStream(gz));
     const again = await fetchImage({ kind: 'docker-archive', path: gz }, { store });
     expect(again.manifestDigest).toBe(image.manifestDigest);
+  });
+
+  it('streams large layers straight into the store (docker-archive and oci-archive)', async () => {
+    const big = await testImage(store, randomBytes(5 << 20), 6 << 20);
+    const layout = join(dir, 'big-oci');
+    await writeOciLayout([{ image: big, reference: '1' }], layout, { store });
+    const dockerTar = join(dir, 'big.tar');
+    const ociTar = join(dir, 'big-oci.tar');
+    await run('skopeo', ['copy', '--quiet', `oci:${layout}:1`, `docker-archive:${dockerTar}:vendor/big:1`]);
+    await run('skopeo', ['copy', '--quiet', `oci:${layout}:1`, `oci-archive:${ociTar}:1`]);
+    const fresh = await openBlobStore({ dir: join(dir, 'big-store') });
+    const fromDocker = await fetchImage({ kind: 'docker-archive', path: dockerTar }, { store: fresh });
+    expect(fromDocker.layers.map((l) => l.digest)).toEqual((await skopeoRaw(`docker-archive:${dockerTar}`)).layers);
+    expect(fromDocker.layers.every((l) => l.size > 4 << 20)).toBe(true);
+    const fromOci = await fetchImage({ kind: 'docker-archive', path: ociTar, reference: '1' }, { store: fresh });
+    expect(fromOci.sourceDigest).toBe(big.sourceDigest);
+    for (const l of [...fromDocker.layers, ...fromOci.layers]) await fresh.verify(l.digest);
   });
 
   it('reads an OCI-in-tar archive (Docker 25+ / oci-archive)', async () => {

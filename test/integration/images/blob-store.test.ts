@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PackagingError } from '../../../src/errors.js';
 import { sha256Digest } from '../../../src/packaging/images/_digest.js';
-import { type FetchProgressEvent, fetchImage, openBlobStore } from '../../../src/packaging/images/index.js';
+import { buildImage, type FetchProgressEvent, fetchImage, openBlobStore, planRegistryLayout, writeLayout } from '../../../src/packaging/images/index.js';
 import { pushImages, testImage } from './_images.js';
 import { type Registry, startRegistry, tempDir } from './_servers.js';
 
@@ -59,6 +59,29 @@ describe('blob store', () => {
     expect(await store.has(b.digest)).toBe(true);
     expect(await store.has(c.digest)).toBe(true);
     expect(await store.prune()).toEqual({ removed: 2, bytes: 500 });
+  });
+
+  it('writeLayout copies (atomically, world-readable) when the store is on another filesystem', async (ctx) => {
+    const shm = await stat('/dev/shm').catch(() => undefined);
+    if (!shm || shm.dev === (await stat(dir)).dev) {
+      console.log('skipped: no /dev/shm on another filesystem than the temp directory');
+      ctx.skip();
+    }
+    const storeDir = await mkdtemp('/dev/shm/sdk-images-store-');
+    try {
+      const store = await openBlobStore({ dir: storeDir });
+      const image = await buildImage({ layers: [{ files: [{ path: '/x', content: 'x' }] }] }, { store });
+      const plan = await planRegistryLayout([{ name: 'x', tag: '1', image }], { store });
+      const out = join(dir, 'copied');
+      expect(await writeLayout(plan, out)).toEqual({ linked: 0, copied: 2, written: 3 });
+      const layer = join(out, 'images/x/1', image.layers[0]!.digest.slice(7));
+      expect((await stat(layer)).mode & 0o777).toBe(0o644);
+      expect(sha256Digest(await readFile(layer))).toBe(image.layers[0]!.digest);
+      // Rewriting the same layout is idempotent.
+      expect(await writeLayout(plan, out)).toEqual({ linked: 0, copied: 2, written: 3 });
+    } finally {
+      await rm(storeDir, { recursive: true, force: true });
+    }
   });
 
   describe('shared by two builds at once', () => {
