@@ -30,7 +30,7 @@ export interface RegistryConnection {
   readonly insecure?: boolean | undefined;
   /** Talk plain HTTP instead of HTTPS (lab registries only). @default false */
   readonly plainHttp?: boolean | undefined;
-  /** PEM bundle of CA certificates to trust for this registry, in addition to none (replaces the system CAs). */
+  /** PEM bundle of the CA certificates to trust for this registry (and its token server); replaces the system CAs. */
   readonly ca?: string | Buffer | undefined;
   /** Path of a Docker config.json to read credentials from, or `false` to never read one. */
   readonly authFile?: string | false | undefined;
@@ -237,6 +237,8 @@ export class RegistrySession {
         const ch = parseChallenge(res.headers['www-authenticate']);
         if (ch) {
           this.#challenge = ch;
+          // A token the registry no longer accepts must not be served from the cache again.
+          this.#tokens.clear();
           authRetried = true;
           attempt--;
           continue;

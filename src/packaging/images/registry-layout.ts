@@ -22,6 +22,8 @@ import { digestHex } from './_digest.js';
 import { linkOrCopy } from './_link.js';
 import type { BlobStore } from './blob-store.js';
 import type { FetchedImage } from './fetched-image.js';
+import { parseManifest } from './manifest.js';
+import { MediaTypes } from './media-types.js';
 
 /** One image to lay out, under `images/<name>/<tag>/`. */
 export interface LayoutImage {
@@ -226,8 +228,15 @@ export async function planRegistryLayout(images: readonly LayoutImage[], options
     const manifest = await store.read(image.manifestDigest);
     files.push({ kind: 'generated', isoPath: `${dir}/manifest.json`, bytes: manifest, size: manifest.byteLength });
     files.push({ kind: 'generated', isoPath: `${dir}/version`, bytes: version, size: version.byteLength });
+    // The blobs to ship are the ones the served manifest names, whatever the caller passed.
+    const parsed = parseManifest(manifest, image.source, MediaTypes.dockerManifest);
+    if (parsed.kind !== 'manifest' || parsed.mediaType !== MediaTypes.dockerManifest) {
+      throw new PackagingError('IMAGE_NOT_V2S2', `${image.source}: stored manifest ${image.manifestDigest} is not a Docker v2s2 manifest`, {
+        hint: 'Pass images returned by fetchImage or buildImage (their manifestDigest is the v2s2 form).',
+      });
+    }
     const seen = new Set<string>();
-    for (const d of [image.config, ...image.layers]) {
+    for (const d of [parsed.config, ...parsed.layers]) {
       if (seen.has(d.digest)) continue;
       seen.add(d.digest);
       const size = await store.size(d.digest);
@@ -275,7 +284,8 @@ export interface WriteLayoutResult {
 /**
  * Materialises a plan under `dir` (`dir/images/…`, `dir/registry-config.inc.j2`): blobs are
  * hard links into the store when possible (same filesystem), copies otherwise; generated files
- * are written to a temporary name then renamed. Files are world-readable so nginx workers
+ * are written to a temporary name then renamed. Files already at those paths are replaced;
+ * other files under `dir` are left alone. Files are world-readable so nginx workers
  * running as `nobody` can serve them.
  *
  * @example
