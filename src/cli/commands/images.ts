@@ -1,4 +1,161 @@
+/**
+ * `solution images pull|layout|prune`: fetch images into the shared blob store, lay them out
+ * as MetalK8s' static registry, clean the store. Thin: parsing and printing only.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
+import { ValidationError } from '../../errors.js';
+import {
+  type BlobStore,
+  defaultCacheDir,
+  type FetchProgressEvent,
+  fetchImage,
+  type ImageSource,
+  openBlobStore,
+  parseImageSource,
+  parsePlatform,
+  planRegistryLayout,
+  writeLayout,
+} from '../../packaging/images/index.js';
+import { action, Output } from '../_output.js';
 
-/** `solution images …`: to be filled by the images work. */
-export function registerImagesCommands(_program: Command): void {}
+interface ConnectionFlags {
+  readonly store?: string;
+  readonly platform?: string;
+  readonly insecure?: boolean;
+  readonly plainHttp?: boolean;
+  readonly ca?: string;
+  readonly concurrency?: string;
+  readonly json?: boolean;
+  readonly quiet?: boolean;
+}
+
+async function withConnection(source: ImageSource, flags: ConnectionFlags): Promise<ImageSource> {
+  if (source.kind !== 'registry') return source;
+  return {
+    ...source,
+    ...(flags.insecure ? { insecure: true } : {}),
+    ...(flags.plainHttp ? { plainHttp: true } : {}),
+    ...(flags.ca ? { ca: await readFile(flags.ca, 'utf8') } : {}),
+  };
+}
+
+function progress(out: Output): (e: FetchProgressEvent) => void {
+  return (e) => {
+    if (e.type === 'blob-progress') return;
+    if (e.type === 'image-done') {
+      out.event({ type: e.type, source: e.source, manifestDigest: e.image.manifestDigest, bytesDownloaded: e.bytesDownloaded });
+      return;
+    }
+    out.event({ ...e });
+    if (e.type === 'blob-done') out.info(`  ${e.source}: ${e.digest.slice(7, 19)} ${e.size} bytes`);
+  };
+}
+
+async function openStore(flags: ConnectionFlags): Promise<BlobStore> {
+  return openBlobStore({ dir: flags.store ?? join(defaultCacheDir(), 'blobs') });
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: commander's typed chain needs the open generic here
+function common<A extends unknown[], O extends Record<string, any>>(cmd: Command<A, O>) {
+  return cmd
+    .option('--store <dir>', 'blob store directory (default: the user cache)')
+    .option('--platform <os/arch[/variant]>', 'platform of multi-platform images', 'linux/amd64')
+    .option('--insecure', 'do not verify registry TLS certificates')
+    .option('--plain-http', 'talk plain HTTP to registries')
+    .option('--ca <file>', 'PEM CA bundle to trust for registries')
+    .option('--concurrency <n>', 'parallel blob downloads', '4')
+    .option('--json', 'one JSON event per line')
+    .option('-q, --quiet', 'only errors and results');
+}
+
+/** Registers `solution images …`. */
+export function registerImagesCommands(program: Command): void {
+  const images = program.command('images').description('Container images: fetch, lay out for MetalK8s, clean the cache.');
+
+  common(
+    images
+      .command('pull')
+      .description('Fetch images into the blob store (docker://REF, oci:DIR[:REF], docker-archive:FILE[:REF]).')
+      .argument('<sources...>', 'image sources'),
+  ).action(
+    action(
+      async (sources, flags: ConnectionFlags) => {
+        const out = new Output(flags);
+        const store = await openStore(flags);
+        const results = [];
+        for (const text of sources) {
+          const source = await withConnection(parseImageSource(text), flags);
+          const image = await fetchImage(source, {
+            store,
+            platform: parsePlatform(flags.platform ?? 'linux/amd64'),
+            concurrency: Number(flags.concurrency ?? 4),
+            onProgress: progress(out),
+          });
+          results.push({ source: text, pinned: image.pinned, sourceDigest: image.sourceDigest, manifestDigest: image.manifestDigest });
+        }
+        out.result(results.map((r) => `${r.source}\n  source   ${r.sourceDigest}\n  v2s2     ${r.manifestDigest}${r.pinned ? `\n  pinned   ${r.pinned}` : ''}`).join('\n'), results);
+      },
+      (_s, flags) => new Output(flags),
+    ),
+  );
+
+  common(
+    images
+      .command('layout')
+      .description('Lay images out as MetalK8s static registry (images/… and registry-config.inc.j2) under a directory.')
+      .argument('<dir>', 'output directory')
+      .requiredOption('-i, --image <name:tag=source...>', 'an image to lay out, e.g. operator:1.0.0=docker://registry/x:1.0.0'),
+  ).action(
+    action(
+      async (dir, flags: ConnectionFlags & { image: string[] }) => {
+        const out = new Output(flags);
+        const store = await openStore(flags);
+        const list = [];
+        for (const [i, spec] of flags.image.entries()) {
+          const m = /^([^:=]+):([^=]+)=(.+)$/.exec(spec);
+          if (!m) {
+            throw new ValidationError(
+              [{ code: 'IMAGE_SPEC_INVALID', path: `--image[${i}]`, message: `"${spec}" is not name:tag=source`, severity: 'error', hint: 'Write --image operator:1.0.0=docker://registry.example.com/vendor/operator:1.0.0' }],
+              'command line',
+            );
+          }
+          const [, name = '', tag = '', text = ''] = m;
+          const image = await fetchImage(await withConnection(parseImageSource(text), flags), {
+            store,
+            platform: parsePlatform(flags.platform ?? 'linux/amd64'),
+            concurrency: Number(flags.concurrency ?? 4),
+            onProgress: progress(out),
+          });
+          list.push({ name, tag, image });
+        }
+        const plan = await planRegistryLayout(list, { store });
+        const written = await writeLayout(plan, dir);
+        out.result(
+          `${plan.images.map((i) => `${i.name}:${i.tag}  ${i.manifestDigest}`).join('\n')}\nwrote ${plan.files.length} files under ${dir} (${written.linked} linked, ${written.copied} copied)`,
+          { images: plan.images, files: plan.files.length, ...written },
+        );
+      },
+      (_d, flags) => new Output(flags),
+    ),
+  );
+
+  images
+    .command('prune')
+    .description('Remove blobs from the store that were not used recently.')
+    .option('--store <dir>', 'blob store directory (default: the user cache)')
+    .option('--older-than <days>', 'only blobs unused for this many days', '30')
+    .option('--json', 'one JSON event per line')
+    .action(
+      action(
+        async (flags) => {
+          const out = new Output(flags);
+          const store = await openBlobStore({ dir: flags.store ?? join(defaultCacheDir(), 'blobs') });
+          const r = await store.prune({ olderThanMs: Number(flags.olderThan) * 86400_000 });
+          out.result(`removed ${r.removed} blobs, ${r.bytes} bytes`, r);
+        },
+        (flags) => new Output(flags),
+      ),
+    );
+}

@@ -1,0 +1,187 @@
+#!/usr/bin/env node
+// Benchmark of the images pipeline against the reference tools, side by side in one run:
+//   1. pull several images (>= 500 MiB in all, sharing a base layer) from a local
+//      docker-registry: the SDK's fetchImage versus `skopeo copy docker://… oci:…`;
+//   2. sha256 throughput: node:crypto (what the store uses) versus `sha256sum`, same bytes;
+//   3. a warm rebuild: bytes downloaded when every blob is already in the store (goal: none);
+//   4. laying the tree out (planRegistryLayout + writeLayout, hard links).
+// Run after `npm run build`: node bench/images.mjs [--base-mib 160] [--own-mib 90] [--images 4] [--runs 3]
+import { execFile, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const pexec = promisify(execFile);
+const dist = new URL('../dist/packaging/index.js', import.meta.url);
+const { buildImage, fetchImage, openBlobStore, planRegistryLayout, writeLayout, writeOciLayout } = await import(dist.href);
+
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const MiB = 1024 * 1024;
+
+// Worker mode: pull every image into a store and report bytes, so RSS is measured on its own.
+if (args[0] === '--pull-worker') {
+  const [, storeDir, host, count, concurrency] = args;
+  const store = await openBlobStore({ dir: storeDir });
+  let downloaded = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < Number(count); i++) {
+    await fetchImage(
+      { kind: 'registry', reference: `${host}/bench/img${i}:1`, plainHttp: true },
+      {
+        store,
+        concurrency: Number(concurrency),
+        onProgress: (e) => {
+          if (e.type === 'image-done') downloaded += e.bytesDownloaded;
+        },
+      },
+    );
+  }
+  process.stdout.write(JSON.stringify({ seconds: (performance.now() - t0) / 1000, downloaded }));
+  process.exit(0);
+}
+
+const BASE = opt('base-mib', 160);
+const OWN = opt('own-mib', 90);
+const N = opt('images', 4);
+const RUNS = opt('runs', 3);
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Runs a command under /usr/bin/time; returns wall seconds, peak RSS (MiB) and stdout. */
+async function timed(cmd, cmdArgs) {
+  const t0 = performance.now();
+  const { stdout, stderr } = await pexec('/usr/bin/time', ['-f', 'MAXRSS=%M', cmd, ...cmdArgs], { maxBuffer: 64 * MiB });
+  const seconds = (performance.now() - t0) / 1000;
+  const rss = Number(/MAXRSS=(\d+)/.exec(stderr)?.[1] ?? 0) / 1024;
+  return { seconds, rss, stdout };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmt = (x, d = 2) => x.toFixed(d);
+
+const work = await mkdtemp(join(tmpdir(), 'sdk-images-bench-'));
+let registry;
+try {
+  // 1. Images: one shared base layer, one own layer each (uncompressed layers: the benchmark
+  //    measures transfer, hashing and writing, not gzip).
+  process.stderr.write(`building ${N} images: base ${BASE} MiB + ${OWN} MiB each…\n`);
+  const src = await openBlobStore({ dir: join(work, 'src') });
+  const base = randomBytes(BASE * MiB);
+  const images = [];
+  for (let i = 0; i < N; i++) {
+    images.push(
+      await buildImage(
+        { layers: [{ files: [{ path: '/base.bin', content: base }] }, { files: [{ path: `/own${i}.bin`, content: randomBytes(OWN * MiB) }] }], compression: 'none' },
+        { store: src },
+      ),
+    );
+  }
+  const layout = join(work, 'oci');
+  await writeOciLayout(images.map((image, i) => ({ image, reference: `img${i}` })), layout, { store: src });
+  const logical = images.reduce((a, im) => a + im.layers.reduce((b, l) => b + l.size, 0) + im.config.size, 0);
+  const unique = new Map(images.flatMap((im) => [im.config, ...im.layers].map((d) => [d.digest, d.size])));
+  const uniqueBytes = [...unique.values()].reduce((a, b) => a + b, 0);
+
+  // 2. docker-registry on loopback, images pushed with skopeo.
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  await writeFile(
+    join(work, 'registry.yml'),
+    `version: 0.1\nlog: { level: warn, accesslog: { disabled: true } }\nstorage: { filesystem: { rootdirectory: ${join(work, 'registry')} } }\nhttp: { addr: ${host} }\n`,
+  );
+  registry = spawn('docker-registry', ['serve', join(work, 'registry.yml')], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    const ok = await fetch(`http://${host}/v2/`).then(() => true, () => false);
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  process.stderr.write('pushing with skopeo…\n');
+  for (let i = 0; i < N; i++) {
+    await pexec('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:img${i}`, `docker://${host}/bench/img${i}:1`]);
+  }
+
+  // 3. Cold pulls, interleaved: skopeo (one oci: layout, so shared blobs are fetched once) vs the SDK.
+  const sk = [];
+  const sdk = [];
+  for (let r = 0; r < RUNS; r++) {
+    process.stderr.write(`cold pull run ${r + 1}/${RUNS}…\n`);
+    const out = join(work, `skopeo-${r}`);
+    let seconds = 0;
+    let rss = 0;
+    for (let i = 0; i < N; i++) {
+      const t = await timed('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${host}/bench/img${i}:1`, `oci:${out}:img${i}`]);
+      seconds += t.seconds;
+      rss = Math.max(rss, t.rss);
+    }
+    sk.push({ seconds, rss });
+    await rm(out, { recursive: true, force: true });
+    const storeDir = join(work, `store-${r}`);
+    const t = await timed(process.execPath, [fileURLToPath(import.meta.url), '--pull-worker', storeDir, host, String(N), '4']);
+    sdk.push({ seconds: t.seconds, rss: t.rss, downloaded: JSON.parse(t.stdout).downloaded });
+    if (r < RUNS - 1) await rm(storeDir, { recursive: true, force: true });
+  }
+  const lastStore = join(work, `store-${RUNS - 1}`);
+
+  // 4. Warm rebuild into the last store: everything is there.
+  const warm = await timed(process.execPath, [fileURLToPath(import.meta.url), '--pull-worker', lastStore, host, String(N), '4']);
+  const warmDownloaded = JSON.parse(warm.stdout).downloaded;
+
+  // 5. Hashing the same bytes: sha256sum vs node:crypto (streamed, 1 MiB reads).
+  const blobDir = join(lastStore, 'blobs', 'sha256');
+  const files = (await readdir(blobDir)).map((f) => join(blobDir, f));
+  let hashedBytes = 0;
+  for (const f of files) hashedBytes += (await stat(f)).size;
+  const shaT = await timed('sha256sum', files);
+  const t0 = performance.now();
+  for (const f of files) {
+    const h = createHash('sha256');
+    for await (const c of createReadStream(f, { highWaterMark: MiB })) h.update(c);
+    h.digest('hex');
+  }
+  const nodeHash = (performance.now() - t0) / 1000;
+
+  // 6. Layout (plan + hard links) of every image.
+  const store = await openBlobStore({ dir: lastStore });
+  const fetched = [];
+  for (let i = 0; i < N; i++) fetched.push(await fetchImage({ kind: 'registry', reference: `${host}/bench/img${i}:1`, plainHttp: true }, { store }));
+  const l0 = performance.now();
+  const plan = await planRegistryLayout(fetched.map((image, i) => ({ name: `img${i}`, tag: '1', image })), { store });
+  const written = await writeLayout(plan, join(work, 'tree'));
+  const layoutSeconds = (performance.now() - l0) / 1000;
+
+  const skS = median(sk.map((x) => x.seconds));
+  const sdkS = median(sdk.map((x) => x.seconds));
+  const lines = [
+    `images: ${N} (sum of image sizes ${fmt(logical / MiB, 0)} MiB, ${fmt(uniqueBytes / MiB, 0)} MiB of distinct blobs), ${RUNS} interleaved runs, medians`,
+    '',
+    '| step | reference | SDK | ratio (reference / SDK) |',
+    '|---|---|---|---|',
+    `| cold pull from docker-registry | skopeo copy → oci: ${fmt(skS)} s, ${fmt((uniqueBytes / MiB) / skS, 0)} MiB/s, peak RSS ${fmt(Math.max(...sk.map((x) => x.rss)), 0)} MiB | fetchImage ${fmt(sdkS)} s, ${fmt((uniqueBytes / MiB) / sdkS, 0)} MiB/s, peak RSS ${fmt(Math.max(...sdk.map((x) => x.rss)), 0)} MiB | ${fmt(skS / sdkS)}× |`,
+    `| sha256 of ${fmt(hashedBytes / MiB, 0)} MiB | sha256sum ${fmt(shaT.seconds)} s (${fmt(hashedBytes / MiB / shaT.seconds, 0)} MiB/s) | node:crypto ${fmt(nodeHash)} s (${fmt(hashedBytes / MiB / nodeHash, 0)} MiB/s) | ${fmt(shaT.seconds / nodeHash)}× |`,
+    `| warm rebuild | — | ${fmt(warm.seconds)} s, ${warmDownloaded} bytes downloaded (manifests only, 0 blob bytes) | — |`,
+    `| layout (plan + write) | — | ${fmt(layoutSeconds, 3)} s, ${written.linked} hard links, ${written.copied} copies, ${written.written} generated files | — |`,
+    '',
+    `bytes downloaded by a cold SDK pull: ${sdk[0].downloaded} (distinct blobs ${uniqueBytes})`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+} finally {
+  registry?.kill('SIGTERM');
+  await rm(work, { recursive: true, force: true });
+}

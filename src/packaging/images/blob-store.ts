@@ -1,0 +1,351 @@
+/**
+ * A content-addressed blob store on disk: every image blob (layers, configs, manifests) lives
+ * once under `blobs/sha256/<hex>`, shared by every build that uses the same store, so a
+ * rebuild downloads nothing it already has.
+ *
+ * Every blob is hashed while it is written and lands under its name only when its sha256 and
+ * size match (write to `tmp/`, then `rename`, which is atomic): a crash or a corrupted
+ * download never leaves a blob under a wrong name, and two builds sharing a store at once at
+ * worst both download a blob and rename identical bytes over each other.
+ *
+ * @module
+ */
+import { createHash, type Hash, randomBytes } from 'node:crypto';
+import { createReadStream, type Stats } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { PackagingError, throwIfAborted } from '../../errors.js';
+import { digestHex, isDigest } from './_digest.js';
+
+/**
+ * The SDK's cache directory: `$XDG_CACHE_HOME/metalk8s-solution-sdk` (or `~/.cache/…`).
+ *
+ * @example
+ * ```ts
+ * const store = await openBlobStore({ dir: join(defaultCacheDir(), 'blobs') });
+ * ```
+ */
+export function defaultCacheDir(): string {
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(base, 'metalk8s-solution-sdk');
+}
+
+/** Options of {@link openBlobStore}. */
+export interface OpenBlobStoreOptions {
+  /**
+   * Directory of the store; created if missing.
+   * @default `join(defaultCacheDir(), 'blobs')`
+   */
+  readonly dir?: string | undefined;
+}
+
+/** What a blob write produced. */
+export interface BlobInfo {
+  /** `sha256:<hex>`. */
+  readonly digest: string;
+  /** Size in bytes. */
+  readonly size: number;
+}
+
+/** Expectations checked when a blob is ingested. */
+export interface PutOptions {
+  /** The digest the bytes must have; a mismatch throws and stores nothing. */
+  readonly expectedDigest?: string | undefined;
+  /** The size the bytes must have. */
+  readonly expectedSize?: number | undefined;
+  /** What the blob is, for error messages (`registry.example.com/app:1.0 layer 2`). */
+  readonly what?: string | undefined;
+  /** Cancels the write. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** An ingest in progress: bytes are appended, hashed, then committed under their digest. */
+export interface BlobIngest {
+  /** Bytes written so far (a resumed download asks the server for the rest from here). */
+  readonly bytesWritten: number;
+  /** Appends bytes. */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Checks digest and size, then moves the blob into place. Throws `BLOB_DIGEST_MISMATCH` on a mismatch. */
+  commit(): Promise<BlobInfo>;
+  /** Throws away what was written. */
+  abort(): Promise<void>;
+}
+
+/** Options of {@link BlobStore.prune}. */
+export interface PruneOptions {
+  /** Digests to keep whatever their age. */
+  readonly keep?: Iterable<string> | undefined;
+  /**
+   * Only remove blobs not used for this long (milliseconds; a blob is "used" when it is written or found by a fetch).
+   * @default 0 (every blob not in `keep`)
+   */
+  readonly olderThanMs?: number | undefined;
+}
+
+/** What {@link BlobStore.prune} removed. */
+export interface PruneResult {
+  /** Number of blobs removed. */
+  readonly removed: number;
+  /** Bytes freed. */
+  readonly bytes: number;
+}
+
+/** A content-addressed blob store; see {@link openBlobStore}. */
+export interface BlobStore {
+  /** Root directory of the store. */
+  readonly dir: string;
+  /** Whether the blob is in the store (and, when `size` is given, has that size). Marks it as used. */
+  has(digest: string, size?: number): Promise<boolean>;
+  /** Path of a blob's file (it may not exist). Never write to it. */
+  path(digest: string): string;
+  /** Size of a stored blob; throws `BLOB_NOT_FOUND` when absent. */
+  size(digest: string): Promise<number>;
+  /** Stores bytes or a stream, verifying the digest when one is expected. */
+  put(data: Uint8Array | AsyncIterable<Uint8Array>, options?: PutOptions): Promise<BlobInfo>;
+  /** Starts an ingest that bytes are appended to (used for resumable downloads). */
+  ingest(options?: PutOptions): Promise<BlobIngest>;
+  /**
+   * Runs `produce` to fill the blob unless it is already stored or being produced in this
+   * process (concurrent callers share one download).
+   */
+  ensure(digest: string, size: number, produce: () => Promise<BlobInfo>): Promise<'present' | 'added'>;
+  /** Reads a (small) blob fully and verifies its digest. */
+  read(digest: string): Promise<Uint8Array>;
+  /** Streams a blob; the stream errors with `BLOB_DIGEST_MISMATCH` at its end when the bytes are corrupt. */
+  open(digest: string, options?: { readonly verify?: boolean }): AsyncIterable<Uint8Array>;
+  /** Re-hashes a stored blob; throws `BLOB_DIGEST_MISMATCH` (and removes the file) when it is corrupt. */
+  verify(digest: string): Promise<void>;
+  /** Removes blobs not in `keep` (and not used for `olderThanMs`), and stale temporary files. */
+  prune(options?: PruneOptions): Promise<PruneResult>;
+}
+
+function notDigest(digest: string): PackagingError {
+  return new PackagingError('BLOB_DIGEST_INVALID', `"${digest}" is not a sha256 digest`, {
+    hint: 'Digests look like sha256:<64 lowercase hex characters>.',
+  });
+}
+
+function mismatch(what: string, expected: string, actual: string, size: number): PackagingError {
+  return new PackagingError(
+    'BLOB_DIGEST_MISMATCH',
+    `${what}: content has digest ${actual} (${size} bytes), expected ${expected}`,
+    { hint: 'The source served corrupted or different bytes; nothing was stored. Check the source and try again.' },
+  );
+}
+
+class FsBlobStore implements BlobStore {
+  readonly #inflight = new Map<string, Promise<'present' | 'added'>>();
+  constructor(readonly dir: string) {}
+
+  path(digest: string): string {
+    if (!isDigest(digest)) throw notDigest(digest);
+    return join(this.dir, 'blobs', 'sha256', digestHex(digest));
+  }
+
+  async #stat(digest: string): Promise<Stats | undefined> {
+    try {
+      return await stat(this.path(digest));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async has(digest: string, size?: number): Promise<boolean> {
+    const st = await this.#stat(digest);
+    if (!st || (size !== undefined && st.size !== size)) return false;
+    const now = new Date();
+    await utimes(this.path(digest), now, now).catch(() => undefined);
+    return true;
+  }
+
+  async size(digest: string): Promise<number> {
+    const st = await this.#stat(digest);
+    if (!st) {
+      throw new PackagingError('BLOB_NOT_FOUND', `blob ${digest} is not in the store at ${this.dir}`, {
+        hint: 'Fetch the image again (fetchImage) so its blobs are in the store.',
+      });
+    }
+    return st.size;
+  }
+
+  async ingest(options: PutOptions = {}): Promise<BlobIngest> {
+    if (options.expectedDigest !== undefined && !isDigest(options.expectedDigest)) throw notDigest(options.expectedDigest);
+    const tmp = join(this.dir, 'tmp', `${process.pid}-${randomBytes(8).toString('hex')}`);
+    const fh = await open(tmp, 'w', 0o644);
+    const hash: Hash = createHash('sha256');
+    let written = 0;
+    let closed = false;
+    // Chunks are gathered into 1 MiB writes: one await per network chunk costs about 3x.
+    let pending: Uint8Array[] = [];
+    let pendingBytes = 0;
+    const flush = async () => {
+      if (pendingBytes === 0) return;
+      const buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
+      pending = [];
+      pendingBytes = 0;
+      let off = 0;
+      while (off < buf.byteLength) {
+        const { bytesWritten } = await fh.write(buf, off, buf.byteLength - off);
+        off += bytesWritten;
+      }
+    };
+    const close = async () => {
+      if (!closed) {
+        closed = true;
+        await fh.close();
+      }
+    };
+    const what = options.what ?? options.expectedDigest ?? 'blob';
+    return {
+      get bytesWritten() {
+        return written;
+      },
+      write: async (chunk: Uint8Array) => {
+        throwIfAborted(options.signal, `writing ${what}`);
+        hash.update(chunk);
+        pending.push(chunk);
+        pendingBytes += chunk.byteLength;
+        written += chunk.byteLength;
+        if (pendingBytes >= 1 << 20) await flush();
+      },
+      commit: async () => {
+        await flush();
+        await close();
+        const digest = `sha256:${hash.digest('hex')}`;
+        if (options.expectedDigest !== undefined && digest !== options.expectedDigest) {
+          await unlink(tmp).catch(() => undefined);
+          throw mismatch(what, options.expectedDigest, digest, written);
+        }
+        if (options.expectedSize !== undefined && written !== options.expectedSize) {
+          await unlink(tmp).catch(() => undefined);
+          throw new PackagingError('BLOB_SIZE_MISMATCH', `${what}: got ${written} bytes, expected ${options.expectedSize}`, {
+            hint: 'The source served a truncated or different blob; nothing was stored.',
+          });
+        }
+        await rename(tmp, this.path(digest));
+        return { digest, size: written };
+      },
+      abort: async () => {
+        await close().catch(() => undefined);
+        await unlink(tmp).catch(() => undefined);
+      },
+    };
+  }
+
+  async put(data: Uint8Array | AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<BlobInfo> {
+    const ing = await this.ingest(options);
+    try {
+      if (data instanceof Uint8Array) await ing.write(data);
+      else for await (const chunk of data) await ing.write(chunk);
+      return await ing.commit();
+    } catch (err) {
+      await ing.abort();
+      throw err;
+    }
+  }
+
+  ensure(digest: string, size: number, produce: () => Promise<BlobInfo>): Promise<'present' | 'added'> {
+    const running = this.#inflight.get(digest);
+    if (running) return running;
+    const p = (async (): Promise<'present' | 'added'> => {
+      if (await this.has(digest, size)) return 'present';
+      const got = await produce();
+      if (got.digest !== digest) throw mismatch(digest, digest, got.digest, got.size);
+      return 'added';
+    })().finally(() => this.#inflight.delete(digest));
+    this.#inflight.set(digest, p);
+    return p;
+  }
+
+  async read(digest: string): Promise<Uint8Array> {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(this.path(digest));
+    } catch (cause) {
+      throw new PackagingError('BLOB_NOT_FOUND', `blob ${digest} is not in the store at ${this.dir}`, {
+        cause,
+        hint: 'Fetch the image again (fetchImage) so its blobs are in the store.',
+      });
+    }
+    const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    if (actual !== digest) {
+      await unlink(this.path(digest)).catch(() => undefined);
+      throw mismatch(`stored blob ${this.path(digest)}`, digest, actual, bytes.byteLength);
+    }
+    return bytes;
+  }
+
+  async *open(digest: string, options: { readonly verify?: boolean } = {}): AsyncIterable<Uint8Array> {
+    const verify = options.verify ?? true;
+    const hash = createHash('sha256');
+    let size = 0;
+    for await (const chunk of createReadStream(this.path(digest), { highWaterMark: 1 << 20 })) {
+      const c = chunk as Buffer;
+      if (verify) hash.update(c);
+      size += c.byteLength;
+      yield c;
+    }
+    if (verify) {
+      const actual = `sha256:${hash.digest('hex')}`;
+      if (actual !== digest) throw mismatch(`stored blob ${this.path(digest)}`, digest, actual, size);
+    }
+  }
+
+  async verify(digest: string): Promise<void> {
+    const hash = createHash('sha256');
+    let size = 0;
+    for await (const chunk of createReadStream(this.path(digest), { highWaterMark: 1 << 20 })) {
+      hash.update(chunk as Buffer);
+      size += (chunk as Buffer).byteLength;
+    }
+    const actual = `sha256:${hash.digest('hex')}`;
+    if (actual !== digest) {
+      await unlink(this.path(digest)).catch(() => undefined);
+      throw mismatch(`stored blob ${this.path(digest)}`, digest, actual, size);
+    }
+  }
+
+  async prune(options: PruneOptions = {}): Promise<PruneResult> {
+    const keep = new Set<string>();
+    for (const d of options.keep ?? []) keep.add(d);
+    const cutoff = Date.now() - (options.olderThanMs ?? 0);
+    let removed = 0;
+    let bytes = 0;
+    const root = join(this.dir, 'blobs', 'sha256');
+    for (const name of await readdir(root)) {
+      if (keep.has(`sha256:${name}`)) continue;
+      const p = join(root, name);
+      const st = await stat(p).catch(() => undefined);
+      if (!st || st.mtimeMs > cutoff) continue;
+      await rm(p, { force: true });
+      removed++;
+      bytes += st.size;
+    }
+    const tmpCutoff = Date.now() - 24 * 3600 * 1000;
+    for (const name of await readdir(join(this.dir, 'tmp'))) {
+      const p = join(this.dir, 'tmp', name);
+      const st = await stat(p).catch(() => undefined);
+      if (st && st.mtimeMs < tmpCutoff) await rm(p, { force: true });
+    }
+    return { removed, bytes };
+  }
+}
+
+/**
+ * Opens (and creates if needed) a blob store.
+ *
+ * @example
+ * ```ts
+ * const store = await openBlobStore({ dir: '/var/cache/my-build/blobs' });
+ * const { digest } = await store.put(new TextEncoder().encode('hello'));
+ * await store.prune({ keep: [digest] });
+ * ```
+ */
+export async function openBlobStore(options: OpenBlobStoreOptions = {}): Promise<BlobStore> {
+  const dir = options.dir ?? join(defaultCacheDir(), 'blobs');
+  await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+  await mkdir(join(dir, 'tmp'), { recursive: true });
+  return new FsBlobStore(dir);
+}

@@ -1,0 +1,122 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PackagingError } from '../../../src/errors.js';
+import { sha256Digest } from '../../../src/packaging/images/_digest.js';
+import { buildImage, type FetchProgressEvent, fetchImage, openBlobStore, planRegistryLayout, writeLayout } from '../../../src/packaging/images/index.js';
+import { pushImages, testImage } from './_images.js';
+import { type Registry, startRegistry, tempDir } from './_servers.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await tempDir('store');
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('blob store', () => {
+  it('stores by digest, refuses wrong digests and sizes, and leaves no temp file', async () => {
+    const store = await openBlobStore({ dir: join(dir, 's1') });
+    const bytes = randomBytes(3 << 20);
+    const info = await store.put(bytes);
+    expect(info).toEqual({ digest: sha256Digest(bytes), size: bytes.length });
+    expect(await store.has(info.digest, bytes.length)).toBe(true);
+    expect(await store.has(info.digest, 1)).toBe(false);
+    const wrong = await store.put(randomBytes(10), { expectedDigest: info.digest }).catch((e) => e);
+    expect(wrong).toBeInstanceOf(PackagingError);
+    expect(wrong.code).toBe('BLOB_DIGEST_MISMATCH');
+    const short = await store.put(bytes.subarray(1), { expectedSize: bytes.length }).catch((e) => e);
+    expect(short.code).toBe('BLOB_SIZE_MISMATCH');
+    expect(await readdir(join(store.dir, 'tmp'))).toEqual([]);
+    expect(Buffer.from(await store.read(info.digest)).equals(bytes)).toBe(true);
+  });
+
+  it('detects a blob corrupted on disk, on read, verify and stream', async () => {
+    const store = await openBlobStore({ dir: join(dir, 's2') });
+    const { digest } = await store.put(randomBytes(1000));
+    await writeFile(store.path(digest), randomBytes(1000));
+    const chunks: Uint8Array[] = [];
+    const streamErr = await (async () => {
+      for await (const c of store.open(digest)) chunks.push(c);
+    })().catch((e) => e);
+    expect(streamErr.code).toBe('BLOB_DIGEST_MISMATCH');
+    await expect(store.verify(digest)).rejects.toThrow(/expected sha256:/);
+    expect(await store.has(digest)).toBe(false);
+  });
+
+  it('prunes unused blobs, keeping what is asked and what was used recently', async () => {
+    const store = await openBlobStore({ dir: join(dir, 's3') });
+    const a = await store.put(randomBytes(100));
+    const b = await store.put(randomBytes(200));
+    const c = await store.put(randomBytes(300));
+    const old = new Date(Date.now() - 10 * 86400_000);
+    await utimes(store.path(a.digest), old, old);
+    await utimes(store.path(b.digest), old, old);
+    expect(await store.prune({ keep: [b.digest], olderThanMs: 86400_000 })).toEqual({ removed: 1, bytes: 100 });
+    expect(await store.has(a.digest)).toBe(false);
+    expect(await store.has(b.digest)).toBe(true);
+    expect(await store.has(c.digest)).toBe(true);
+    expect(await store.prune()).toEqual({ removed: 2, bytes: 500 });
+  });
+
+  it('writeLayout copies (atomically, world-readable) when the store is on another filesystem', async (ctx) => {
+    const shm = await stat('/dev/shm').catch(() => undefined);
+    if (!shm || shm.dev === (await stat(dir)).dev) {
+      console.log('skipped: no /dev/shm on another filesystem than the temp directory');
+      ctx.skip();
+    }
+    const storeDir = await mkdtemp('/dev/shm/sdk-images-store-');
+    try {
+      const store = await openBlobStore({ dir: storeDir });
+      const image = await buildImage({ layers: [{ files: [{ path: '/x', content: 'x' }] }] }, { store });
+      const plan = await planRegistryLayout([{ name: 'x', tag: '1', image }], { store });
+      const out = join(dir, 'copied');
+      expect(await writeLayout(plan, out)).toEqual({ linked: 0, copied: 2, written: 3 });
+      const layer = join(out, 'images/x/1', image.layers[0]!.digest.slice(7));
+      expect((await stat(layer)).mode & 0o777).toBe(0o644);
+      expect(sha256Digest(await readFile(layer))).toBe(image.layers[0]!.digest);
+      // Rewriting the same layout is idempotent.
+      expect(await writeLayout(plan, out)).toEqual({ linked: 0, copied: 2, written: 3 });
+    } finally {
+      await rm(storeDir, { recursive: true, force: true });
+    }
+  });
+
+  describe('shared by two builds at once', () => {
+    let reg: Registry;
+    beforeAll(async () => {
+      reg = await startRegistry();
+      const src = await openBlobStore({ dir: join(dir, 'src') });
+      const base = randomBytes(2 << 20);
+      await pushImages(src, dir, reg.host, [
+        { repo: 'x/a', tag: '1', image: await testImage(src, base, 1 << 20) },
+        { repo: 'x/b', tag: '1', image: await testImage(src, base, 1 << 20) },
+      ]);
+    });
+    afterAll(async () => reg.stop());
+
+    it('two stores on one directory pull concurrently and both get verified images', async () => {
+      const shared = join(dir, 'shared');
+      const [s1, s2] = [await openBlobStore({ dir: shared }), await openBlobStore({ dir: shared })];
+      const ref = (r: string) => ({ kind: 'registry' as const, reference: `${reg.host}/${r}`, plainHttp: true });
+      const [a1, b1, a2, b2] = await Promise.all([
+        fetchImage(ref('x/a:1'), { store: s1 }),
+        fetchImage(ref('x/b:1'), { store: s1 }),
+        fetchImage(ref('x/a:1'), { store: s2 }),
+        fetchImage(ref('x/b:1'), { store: s2 }),
+      ]);
+      expect(a1.manifestDigest).toBe(a2.manifestDigest);
+      expect(b1.manifestDigest).toBe(b2.manifestDigest);
+      for (const l of [...a1.layers, ...b1.layers]) await s1.verify(l.digest);
+      expect(await readdir(join(shared, 'tmp'))).toEqual([]);
+      // Within one store, concurrent fetches share downloads: the base layer is fetched once per store.
+      const events: FetchProgressEvent[] = [];
+      const s3 = await openBlobStore({ dir: join(dir, 'one') });
+      await Promise.all([fetchImage(ref('x/a:1'), { store: s3, onProgress: (e) => events.push(e) }), fetchImage(ref('x/b:1'), { store: s3, onProgress: (e) => events.push(e) })]);
+      const started = events.filter((e) => e.type === 'blob-start').map((e) => (e as { digest: string }).digest);
+      expect(started).toHaveLength(new Set(started).size);
+    });
+  });
+});

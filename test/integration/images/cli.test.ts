@@ -1,0 +1,57 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildImage, openBlobStore, writeOciLayout } from '../../../src/packaging/images/index.js';
+import { tempDir } from './_servers.js';
+
+const pexec = promisify(execFile);
+const cli = new URL('../../../dist/cli.js', import.meta.url).pathname;
+
+async function solution(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await pexec('node', [cli, ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+let dir: string;
+beforeAll(async () => {
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run npm run build (npm test does it)`);
+  dir = await tempDir('cli');
+  const store = await openBlobStore({ dir: join(dir, 'src') });
+  const image = await buildImage({ layers: [{ files: [{ path: '/hello', content: 'hi' }] }] }, { store });
+  await writeOciLayout([{ image, reference: '1.0' }], join(dir, 'oci'), { store });
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('solution images', () => {
+  it('layout writes the MetalK8s tree from an OCI layout, with JSON events', async () => {
+    const out = join(dir, 'root');
+    const r = await solution(['images', 'layout', out, '--store', join(dir, 'store'), '--json', '-i', `hello:1.0=oci:${join(dir, 'oci')}:1.0`]);
+    expect(r.code).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const result = events.find((e) => e.type === 'result');
+    expect(result.data.images[0]).toMatchObject({ name: 'hello', tag: '1.0' });
+    expect((await readdir(join(out, 'images/hello/1.0'))).length).toBe(4);
+    expect(await readFile(join(out, 'registry-config.inc.j2'), 'utf8')).toContain(result.data.images[0].manifestDigest);
+  });
+
+  it('explains a bad --image and a missing source without a stack trace', async () => {
+    const bad = await solution(['images', 'layout', join(dir, 'x'), '--store', join(dir, 'store'), '-i', 'nonsense']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/name:tag=source/);
+    const missing = await solution(['images', 'pull', '--store', join(dir, 'store'), `oci:${join(dir, 'nope')}`]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/OCI_LAYOUT_INVALID/);
+    expect(missing.stderr).toMatch(/hint:/);
+    expect(missing.stderr).not.toMatch(/\n\s+at /);
+  });
+});
