@@ -40,6 +40,7 @@ export class ProgressDisplay {
   private phaseStart = 0;
   private lastDraw = 0;
   private lastPlain = 0;
+  private finishedPrinted = false;
   private drawn = false;
 
   constructor(
@@ -68,6 +69,7 @@ export class ProgressDisplay {
       this.phase = u.phase;
       this.phaseStart = t;
       this.lastPlain = 0;
+      this.finishedPrinted = false;
       if (!this.tty) this.stream.write(`${u.phase}${u.detail ? `: ${u.detail}` : ''}\n`);
     }
     const finished = u.total !== undefined && u.done === u.total;
@@ -76,9 +78,10 @@ export class ProgressDisplay {
       this.lastDraw = t;
       this.stream.write(`\r\x1b[2K${this.line(u, t)}`);
       this.drawn = true;
-    } else if (u.total !== undefined && u.done !== undefined && (finished || t - this.lastPlain > 5000)) {
+    } else if (u.total !== undefined && u.done !== undefined && !this.finishedPrinted && (finished || t - this.lastPlain > 5000)) {
       // Plain output: a line every five seconds at most, and one at the end of each phase.
       this.lastPlain = t;
+      this.finishedPrinted = finished;
       this.stream.write(`  ${this.line(u, t)}\n`);
     }
   }

@@ -7,6 +7,7 @@ import { SDK_VERSION } from '../version.js';
 import { registerEmulatorCommands } from './commands/emulator.js';
 import { registerImagesCommands } from './commands/images.js';
 import { registerIsoCommands } from './commands/iso.js';
+import { registerPackCommands } from './commands/pack.js';
 import { registerSolutionCommands } from './commands/solution.js';
 import { formatError } from './_output.js';
 
@@ -16,6 +17,7 @@ const program = new Command('solution')
   .showHelpAfterError('(run with --help for usage)');
 
 registerSolutionCommands(program);
+registerPackCommands(program);
 registerIsoCommands(program);
 registerImagesCommands(program);
 registerEmulatorCommands(program);

@@ -7,3 +7,4 @@
 export * from './iso/index.js';
 export * from './images/index.js';
 export * from './solution-file.js';
+export * from './pack.js';

@@ -10,8 +10,8 @@ export const MAX_ID_LENGTH = 54;
 export const DNS_LABEL_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** RFC 1123 DNS subdomain (most Kubernetes object names). */
 export const DNS_SUBDOMAIN_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-/** One path component of a Docker repository name (distribution's reference grammar). */
-export const IMAGE_NAME_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+/** An image name in the archive: one component of a Docker repository name (MetalK8s lays images out as images/<name>/<tag>). */
+export const IMAGE_NAME_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 /** A Docker tag. */
 export const IMAGE_TAG_RE = /^[\w][\w.-]{0,127}$/;
 /** Prometheus label name. */

@@ -292,7 +292,7 @@ function checkImages(d: Partial<SolutionDefinition>, is: Issues): void {
   images.forEach((img, i) => {
     const p = `images[${i}]`;
     if (!IMAGE_NAME_RE.test(img.name))
-      is.error('IMAGE_NAME_INVALID', `${p}.name`, `"${img.name}" is not a valid repository name`, 'Use lowercase letters, digits and separators (. _ -), optionally with / between components.');
+      is.error('IMAGE_NAME_INVALID', `${p}.name`, `"${img.name}" is not a valid repository name`, 'Use one path component of lowercase letters, digits and separators (. _ -): MetalK8s serves images/<name>/<tag>.');
     if (!IMAGE_TAG_RE.test(img.tag))
       is.error('IMAGE_TAG_INVALID', `${p}.tag`, `"${img.tag}" is not a valid tag`, 'Tags are up to 128 of [A-Za-z0-9_.-], not starting with . or -.');
     if (img.tag === 'latest')

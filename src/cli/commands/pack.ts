@@ -1,0 +1,115 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from '@commander-js/extra-typings';
+import { PackagingError } from '../../errors.js';
+import { pack } from '../../packaging/pack.js';
+import { action, Output } from '../_output.js';
+import { formatBytes, ProgressDisplay } from '../_progress.js';
+
+interface PackCliOptions {
+  outDir: string;
+  cacheDir?: string;
+  sourceDateEpoch?: string;
+  platform?: string;
+  sign?: string;
+  concurrency?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** Runs `fn` with an AbortSignal that Ctrl-C (SIGINT) and SIGTERM fire. */
+export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ctl = new AbortController();
+  const stop = () => ctl.abort(new Error('interrupted'));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    return await fn(ctl.signal);
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    if (ctl.signal.aborted) process.exitCode = 130;
+  }
+}
+
+/** `solution pack`. */
+export function registerPackCommands(program: Command): void {
+  program
+    .command('pack')
+    .description('Pack a solution and all its images into one ISO that MetalK8s imports offline.')
+    .argument('[path]', 'solution file, or the folder holding solution.config.ts', '.')
+    .option('-o, --out-dir <dir>', 'where to write <name>-<version>.iso and SHA256SUM', 'out')
+    .option('--cache-dir <dir>', 'blob store shared between builds (default: the user cache folder)')
+    .option('--source-date-epoch <seconds>', 'build time, for reproducible ISOs (default: $SOURCE_DATE_EPOCH, else 0)')
+    .option('--platform <os/arch>', 'platform of images that do not set one', 'linux/amd64')
+    .option('--sign <key.pem>', 'Ed25519 private key: writes <iso>.sig')
+    .option('--concurrency <n>', 'parallel blob downloads per image', '4')
+    .option('--json', 'JSON event lines on stdout, for CI')
+    .option('-q, --quiet', 'print errors only')
+    .action(
+      action(
+        async (path: string, opts: PackCliOptions) => {
+          const out = new Output(opts);
+          const progress = new ProgressDisplay(out, { quiet: opts.quiet });
+          let epoch: number | undefined;
+          if (opts.sourceDateEpoch !== undefined) {
+            if (!/^\d+$/.test(opts.sourceDateEpoch))
+              throw new PackagingError('OPTION_INVALID', `--source-date-epoch "${opts.sourceDateEpoch}" is not a number of seconds`, { hint: 'For example --source-date-epoch "$(git log -1 --format=%ct)".' });
+            epoch = Number(opts.sourceDateEpoch);
+          }
+          let signingKey: string | undefined;
+          if (opts.sign) {
+            try {
+              signingKey = await readFile(opts.sign, 'utf8');
+            } catch (err) {
+              throw new PackagingError('SIGNING_KEY_UNREADABLE', `cannot read the signing key ${opts.sign}`, { hint: 'Give the path of an Ed25519 private key in PEM format.', cause: err });
+            }
+          }
+          let current = '';
+          const result = await withInterrupt((signal) =>
+            pack({
+              configPath: path,
+              outDir: opts.outDir,
+              cacheDir: opts.cacheDir,
+              sourceDateEpoch: epoch,
+              platform: opts.platform,
+              signingKey,
+              concurrency: Number(opts.concurrency) || 4,
+              signal,
+              onProgress: (e) => {
+                switch (e.type) {
+                  case 'phase':
+                    if (e.phase !== 'images' && e.phase !== 'write') progress.update({ phase: e.phase });
+                    break;
+                  case 'image-start':
+                    current = `image ${e.index + 1}/${e.count} ${e.name}:${e.tag}`;
+                    progress.update({ phase: current });
+                    break;
+                  case 'image-bytes':
+                    progress.update({ phase: current, done: e.bytes, total: e.total });
+                    break;
+                  case 'image-done':
+                    progress.update({ phase: current, detail: e.bytesDownloaded > 0 ? `${formatBytes(e.bytesDownloaded)} downloaded` : 'cached' });
+                    break;
+                  case 'write':
+                    progress.update({ phase: 'writing ISO', done: e.bytesWritten, total: e.bytesTotal });
+                    break;
+                }
+              },
+            }),
+          );
+          progress.done();
+          const lines = [
+            `${result.path}`,
+            `  size     ${formatBytes(result.size)} (${result.size} bytes)`,
+            `  sha256   ${result.sha256}  (also in ${result.checksumPath})`,
+            ...(result.signaturePath ? [`  signed   ${result.signaturePath}`] : []),
+            `  images   ${result.images.length}, ${formatBytes(result.dedupSavedBytes)} saved by shared layers`,
+            ...result.images.map((i) => `    ${`${i.name}:${i.tag}`.padEnd(32)} ${i.manifestDigest}  ${formatBytes(i.size)}`),
+            `  time     ${(result.timings.total / 1000).toFixed(1)}s (images ${(result.timings.images / 1000).toFixed(1)}s, write ${(result.timings.write / 1000).toFixed(1)}s)`,
+          ];
+          out.result(lines.join('\n'), result);
+        },
+        (_p, opts) => new Output(opts),
+      ),
+    );
+}

@@ -1,0 +1,397 @@
+/**
+ * `pack()`: a solution into the one ISO MetalK8s imports offline, with `SHA256SUM` beside it.
+ *
+ * The data path writes every image byte once: images are fetched (or built) into the
+ * content-addressed store, the registry layout is planned without copying, and the ISO writer
+ * streams each distinct blob from the store straight into the image. The ISO also carries
+ * `/sdk/index.json` (every file's size and sha256, every image's digests) for `verify`,
+ * `inspect` and `diff`.
+ *
+ * @module
+ */
+import { createHash, createPrivateKey, type KeyObject, sign } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { AbortError, PackagingError, SdkError, throwIfAborted } from '../errors.js';
+import { render } from '../solution/render.js';
+import type { BuildFile, ImageSourceInput } from '../solution/schema.js';
+import type { Solution } from '../solution/validate.js';
+import { SDK_VERSION } from '../version.js';
+import { type BlobStore, defaultCacheDir, openBlobStore } from './images/blob-store.js';
+import type { BuildImageOptions, LayerFile } from './images/build-image.js';
+import { type FetchProgressEvent, fetchImage, type ImageSource } from './images/fetch-image.js';
+import type { FetchedImage } from './images/fetched-image.js';
+import { parsePlatform } from './images/platform.js';
+import { planRegistryLayout } from './images/registry-layout.js';
+import { type IsoEntry, writeIso } from './iso/iso-writer.js';
+import { loadSolutionFile } from './solution-file.js';
+
+/** Path of the SDK's index inside the ISO. */
+export const SDK_INDEX_PATH = 'sdk/index.json';
+
+/** Progress of {@link pack}. */
+export type PackProgressEvent =
+  | { readonly type: 'phase'; readonly phase: 'load' | 'render' | 'images' | 'layout' | 'write' | 'checksum' | 'sign' }
+  | { readonly type: 'image-start'; readonly name: string; readonly tag: string; readonly index: number; readonly count: number }
+  | { readonly type: 'image-bytes'; readonly name: string; readonly tag: string; readonly bytes: number; readonly total: number }
+  | { readonly type: 'image-done'; readonly name: string; readonly tag: string; readonly bytesDownloaded: number; readonly digest: string }
+  | { readonly type: 'write'; readonly bytesWritten: number; readonly bytesTotal: number };
+
+/** Options of {@link pack}. Give either `solution` or `configPath`. */
+export interface PackOptions {
+  /** A validated solution (from `defineSolution`). */
+  readonly solution?: Solution | undefined;
+  /** A solution file, or the folder holding `solution.config.ts`. */
+  readonly configPath?: string | undefined;
+  /** Folder that relative paths of the definition are resolved from. @default the solution file's folder, else the current directory */
+  readonly baseDir?: string | undefined;
+  /** Where to write `<name>-<version>.iso` and `SHA256SUM`. */
+  readonly outDir: string;
+  /** Blob store folder, shared between builds. @default the user's cache folder ({@link defaultCacheDir}) */
+  readonly cacheDir?: string | undefined;
+  /**
+   * Build time in seconds since the epoch: the manifest's build-timestamp, the ISO's dates and
+   * built images' creation date. Same inputs and epoch give a byte-identical ISO.
+   * @default `SOURCE_DATE_EPOCH`, else 0 (the output stays reproducible)
+   */
+  readonly sourceDateEpoch?: number | undefined;
+  /** Platform of the images, where an image does not set its own. @default "linux/amd64" */
+  readonly platform?: string | undefined;
+  /** Host name written in the manifest. @default none, to stay reproducible */
+  readonly buildHost?: string | undefined;
+  /** Ed25519 private key (PEM text or KeyObject): writes `<iso>.sig`, a detached signature of the ISO's sha256. */
+  readonly signingKey?: string | KeyObject | undefined;
+  /** Parallel blob downloads per image. @default 4 */
+  readonly concurrency?: number | undefined;
+  readonly onProgress?: ((event: PackProgressEvent) => void) | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** An image inside the packed ISO. */
+export interface PackedImage {
+  readonly name: string;
+  readonly tag: string;
+  /** Where it came from. */
+  readonly source: string;
+  /** Registry sources: the reference pinned to its digest. */
+  readonly pinned?: string | undefined;
+  /** Digest of the served `manifest.json` (Docker v2s2). */
+  readonly manifestDigest: string;
+  /** Digest of the manifest at the source (differs when it was converted to v2s2). */
+  readonly sourceDigest: string;
+  readonly configDigest: string;
+  readonly layers: readonly { readonly digest: string; readonly size: number }[];
+  /** Config plus layers, in bytes. */
+  readonly size: number;
+  readonly platform: string;
+  /** Bytes downloaded for it by this build (0 when everything was in the store). */
+  readonly bytesDownloaded: number;
+}
+
+/** What {@link pack} produced. */
+export interface PackResult {
+  /** `<name>-<version>`. */
+  readonly id: string;
+  /** Absolute path of the ISO. */
+  readonly path: string;
+  readonly size: number;
+  /** sha256 of the ISO, hex. */
+  readonly sha256: string;
+  /** The `SHA256SUM` file beside the ISO. */
+  readonly checksumPath: string;
+  /** `<iso>.sig` when a signing key was given. */
+  readonly signaturePath?: string | undefined;
+  readonly images: readonly PackedImage[];
+  /** Image bytes not written thanks to layers shared between images. */
+  readonly dedupSavedBytes: number;
+  /** Milliseconds spent in each phase. */
+  readonly timings: { readonly render: number; readonly images: number; readonly write: number; readonly total: number };
+}
+
+/** One file of `/sdk/index.json`. */
+export interface SdkIndexFile {
+  readonly path: string;
+  readonly size: number;
+  readonly sha256: string;
+}
+
+/** `/sdk/index.json`: what the ISO holds, for `verify`, `inspect` and `diff`. */
+export interface SdkIndex {
+  readonly schemaVersion: 1;
+  readonly sdkVersion: string;
+  readonly solution: { readonly name: string; readonly version: string; readonly id: string; readonly displayName: string };
+  readonly build: { readonly timestamp: string };
+  readonly images: readonly Omit<PackedImage, 'bytesDownloaded'>[];
+  /** Every other file of the ISO, sorted by path. */
+  readonly files: readonly SdkIndexFile[];
+}
+
+const enc = new TextEncoder();
+
+function sha256Hex(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Maps the model's image source to the packager's, resolving local paths from `baseDir`. */
+export function toImageSource(source: ImageSourceInput, baseDir: string, created: string, platform: string): ImageSource {
+  const at = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  switch (source.kind) {
+    case 'registry':
+      return {
+        kind: 'registry',
+        reference: source.reference,
+        ...(source.insecure ? { insecure: true } : {}),
+        platform: parsePlatform(platform),
+      };
+    case 'oci-layout':
+      return { kind: 'oci-layout', path: at(source.path), reference: source.reference, platform: parsePlatform(platform) };
+    case 'docker-archive':
+      return { kind: 'docker-archive', path: at(source.path), reference: source.reference, platform: parsePlatform(platform) };
+    case 'build': {
+      const file = (f: BuildFile): LayerFile => ({
+        path: f.path,
+        ...(f.from !== undefined ? { source: at(f.from) } : {}),
+        ...(f.content !== undefined ? { content: f.content } : {}),
+        ...(f.mode !== undefined ? { mode: f.mode } : {}),
+      });
+      const build: BuildImageOptions = {
+        layers: source.layers.map((l) => ({ files: l.files.map(file) })),
+        config: source.config ?? {},
+        platform: parsePlatform(platform),
+        created,
+      };
+      return { kind: 'build', build };
+    }
+  }
+}
+
+/** The ISO volume id MetalK8s documents, `"<Name> <version>"`, cut to 32 bytes of printable ASCII. */
+export function volumeIdOf(solution: Solution): string {
+  const text = `${solution.displayName} ${solution.version}`.replace(/[^\x20-\x7e]/g, '_');
+  return text.slice(0, 32);
+}
+
+async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Adds or replaces the line of `file` in a `SHA256SUM` file, keeping the other lines. */
+async function updateChecksums(path: string, file: string, sha256: string): Promise<void> {
+  let lines: string[] = [];
+  try {
+    lines = (await readFile(path, 'utf8')).split('\n').filter((l) => l.trim() !== '');
+  } catch {
+    // No SHA256SUM yet.
+  }
+  const kept = lines.filter((l) => l.replace(/^[0-9a-f]{64} [ *]/, '') !== file);
+  kept.push(`${sha256}  ${file}`);
+  await writeAtomic(path, `${kept.sort((a, b) => (a.slice(66) < b.slice(66) ? -1 : 1)).join('\n')}\n`);
+}
+
+function signingKeyOf(key: string | KeyObject): KeyObject {
+  try {
+    const k = typeof key === 'string' ? createPrivateKey(key) : key;
+    if (k.asymmetricKeyType !== 'ed25519') throw new Error(`a ${k.asymmetricKeyType ?? k.type} key`);
+    return k;
+  } catch (err) {
+    throw new PackagingError('SIGNING_KEY_INVALID', `the signing key is not an Ed25519 private key (${err instanceof Error ? err.message : String(err)})`, {
+      hint: 'Create one with `openssl genpkey -algorithm ed25519 -out sign.pem` and give the PEM file.',
+      cause: err,
+    });
+  }
+}
+
+/** The signed message of a `.sig` file: the ISO's sha256 digest (32 raw bytes). */
+export function signatureMessage(sha256Hex: string): Buffer {
+  return Buffer.from(sha256Hex, 'hex');
+}
+
+/**
+ * Packs a solution into `<outDir>/<name>-<version>.iso` and updates `<outDir>/SHA256SUM`.
+ * Reproducible: the same inputs and `sourceDateEpoch` give the same bytes. Nothing is left
+ * half-written after a failure or an abort: the ISO is written to a temporary file and renamed.
+ *
+ * @example
+ * const result = await pack({ configPath: 'examples/zenko-like', outDir: 'dist' });
+ * console.log(result.path, result.sha256);
+ */
+export async function pack(options: PackOptions): Promise<PackResult> {
+  const { signal, onProgress } = options;
+  const t0 = performance.now();
+  onProgress?.({ type: 'phase', phase: 'load' });
+  let solution = options.solution;
+  let baseDir = options.baseDir ?? process.cwd();
+  if (!solution) {
+    if (!options.configPath)
+      throw new PackagingError('PACK_NO_SOLUTION', 'pack needs a solution or a configPath', {
+        hint: 'Pass { solution } from defineSolution, or { configPath: "path/to/solution.config.ts" }.',
+      });
+    const loaded = await loadSolutionFile(options.configPath);
+    solution = loaded.solution;
+    baseDir = options.baseDir ?? loaded.baseDir;
+  }
+  throwIfAborted(signal, 'pack');
+
+  const envEpoch = process.env.SOURCE_DATE_EPOCH;
+  const epoch = options.sourceDateEpoch ?? (envEpoch && /^\d+$/.test(envEpoch) ? Number(envEpoch) : 0);
+  const timestamp = new Date(epoch * 1000);
+  const created = timestamp.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+  onProgress?.({ type: 'phase', phase: 'render' });
+  const rendered = render(solution, { buildTimestamp: timestamp, buildHost: options.buildHost });
+  const tRender = performance.now();
+
+  onProgress?.({ type: 'phase', phase: 'images' });
+  const store: BlobStore = await openBlobStore({ dir: options.cacheDir ?? defaultCacheDir() });
+  const fetched: { name: string; tag: string; image: FetchedImage; bytesDownloaded: number; platform: string }[] = [];
+  for (const [index, img] of rendered.images.entries()) {
+    throwIfAborted(signal, 'pack');
+    onProgress?.({ type: 'image-start', name: img.name, tag: img.tag, index, count: rendered.images.length });
+    const platform = solution.definition.images.find((i) => i.name === img.name && i.tag === img.tag)?.platform ?? options.platform ?? img.platform;
+    const blobDone = new Map<string, number>();
+    let total = 0;
+    const onFetch = (e: FetchProgressEvent) => {
+      if (e.type === 'blob-start' || e.type === 'blob-cached') total += e.size;
+      if (e.type === 'blob-progress') blobDone.set(e.digest, e.bytes);
+      if (e.type === 'blob-done' || e.type === 'blob-cached') blobDone.set(e.digest, e.size);
+      if (e.type === 'blob-progress' || e.type === 'blob-done' || e.type === 'blob-cached') {
+        let bytes = 0;
+        for (const b of blobDone.values()) bytes += b;
+        onProgress?.({ type: 'image-bytes', name: img.name, tag: img.tag, bytes, total });
+      }
+    };
+    let bytesDownloaded = 0;
+    let image: FetchedImage;
+    try {
+      image = await fetchImage(toImageSource(img.source, baseDir, created, platform), {
+        store,
+        platform: parsePlatform(platform),
+        concurrency: options.concurrency,
+        signal,
+        onProgress: (e) => {
+          if (e.type === 'image-done') bytesDownloaded = e.bytesDownloaded;
+          onFetch(e);
+        },
+      });
+    } catch (err) {
+      // Name the image in the message; keep the code, the hint and the class of the error.
+      if (err instanceof SdkError && !(err instanceof AbortError) && !err.message.includes(img.name)) {
+        err.message = `image ${img.name}:${img.tag}: ${err.message}`;
+      }
+      throw err;
+    }
+    fetched.push({ name: img.name, tag: img.tag, image, bytesDownloaded, platform });
+    onProgress?.({ type: 'image-done', name: img.name, tag: img.tag, bytesDownloaded, digest: image.manifestDigest });
+  }
+  const tImages = performance.now();
+
+  onProgress?.({ type: 'phase', phase: 'layout' });
+  const plan = await planRegistryLayout(
+    fetched.map(({ name, tag, image }) => ({ name, tag, image })),
+    { store },
+  );
+
+  const images: PackedImage[] = fetched.map(({ name, tag, image, bytesDownloaded, platform }) => ({
+    name,
+    tag,
+    source: image.source,
+    ...(image.pinned ? { pinned: image.pinned } : {}),
+    manifestDigest: image.manifestDigest,
+    sourceDigest: image.sourceDigest,
+    configDigest: image.config.digest,
+    layers: image.layers.map((l) => ({ digest: l.digest, size: l.size })),
+    size: image.config.size + image.layers.reduce((n, l) => n + l.size, 0),
+    platform,
+    bytesDownloaded,
+  }));
+
+  // Every file but the index, with its sha256: blobs are named by theirs.
+  const indexFiles: SdkIndexFile[] = [];
+  for (const [path, bytes] of rendered.files) indexFiles.push({ path, size: bytes.byteLength, sha256: sha256Hex(bytes) });
+  for (const f of plan.files) {
+    indexFiles.push(
+      f.kind === 'blob'
+        ? { path: f.isoPath, size: f.size, sha256: f.digest.replace(/^sha256:/, '') }
+        : { path: f.isoPath, size: f.size, sha256: sha256Hex(f.bytes) },
+    );
+  }
+  indexFiles.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const index: SdkIndex = {
+    schemaVersion: 1,
+    sdkVersion: SDK_VERSION,
+    solution: { name: solution.name, version: solution.version, id: solution.id, displayName: solution.displayName },
+    build: { timestamp: created },
+    images: images.map(({ bytesDownloaded: _, ...rest }) => rest),
+    files: indexFiles,
+  };
+
+  const entries: IsoEntry[] = [];
+  for (const [path, bytes] of rendered.files) entries.push({ path, type: 'file', source: { kind: 'bytes', data: bytes } });
+  for (const f of plan.files) {
+    entries.push(
+      f.kind === 'blob'
+        ? { path: f.isoPath, type: 'file', source: { kind: 'stream', size: f.size, open: () => f.open(), contentKey: f.digest } }
+        : { path: f.isoPath, type: 'file', source: { kind: 'bytes', data: f.bytes } },
+    );
+  }
+  entries.push({ path: SDK_INDEX_PATH, type: 'file', source: { kind: 'bytes', data: enc.encode(`${JSON.stringify(index, null, 2)}\n`) } });
+
+  onProgress?.({ type: 'phase', phase: 'write' });
+  const outDir = resolve(options.outDir);
+  const isoName = `${solution.id}.iso`;
+  const isoPath = join(outDir, isoName);
+  await mkdir(outDir, { recursive: true });
+  const written = await writeIso({
+    entries,
+    output: isoPath,
+    volumeId: volumeIdOf(solution),
+    publisherId: solution.name.toUpperCase(),
+    applicationId: `METALK8S SOLUTION SDK ${SDK_VERSION}`,
+    joliet: true,
+    timestamp,
+    signal,
+    onProgress: (e) => onProgress?.({ type: 'write', bytesWritten: e.bytesWritten, bytesTotal: e.bytesTotal }),
+  });
+  const tWrite = performance.now();
+
+  onProgress?.({ type: 'phase', phase: 'checksum' });
+  const checksumPath = join(outDir, 'SHA256SUM');
+  await updateChecksums(checksumPath, isoName, written.sha256);
+
+  let signaturePath: string | undefined;
+  if (options.signingKey !== undefined) {
+    onProgress?.({ type: 'phase', phase: 'sign' });
+    const key = signingKeyOf(options.signingKey);
+    signaturePath = `${isoPath}.sig`;
+    const signature = sign(null, signatureMessage(written.sha256), key);
+    await writeAtomic(signaturePath, `${signature.toString('base64')}\n`);
+  } else {
+    // A stale signature of a previous build would no longer match: remove it.
+    await rm(`${isoPath}.sig`, { force: true });
+  }
+
+  const allBlobBytes = plan.files.reduce((n, f) => n + (f.kind === 'blob' ? f.size : 0), 0);
+  return {
+    id: solution.id,
+    path: isoPath,
+    size: written.size,
+    sha256: written.sha256,
+    checksumPath,
+    ...(signaturePath ? { signaturePath } : {}),
+    images,
+    dedupSavedBytes: allBlobBytes - plan.uniqueBlobBytes,
+    timings: {
+      render: Math.round(tRender - t0),
+      images: Math.round(tImages - tRender),
+      write: Math.round(tWrite - tImages),
+      total: Math.round(performance.now() - t0),
+    },
+  };
+}
