@@ -53,6 +53,7 @@ const BASE = opt('base-mib', 160);
 const OWN = opt('own-mib', 90);
 const N = opt('images', 4);
 const RUNS = opt('runs', 3);
+const CONCURRENCY = opt('concurrency', 4);
 
 async function freePort() {
   return new Promise((resolve) => {
@@ -133,14 +134,14 @@ try {
     sk.push({ seconds, rss });
     await rm(out, { recursive: true, force: true });
     const storeDir = join(work, `store-${r}`);
-    const t = await timed(process.execPath, [fileURLToPath(import.meta.url), '--pull-worker', storeDir, host, String(N), '4']);
+    const t = await timed(process.execPath, [fileURLToPath(import.meta.url), '--pull-worker', storeDir, host, String(N), String(CONCURRENCY)]);
     sdk.push({ seconds: t.seconds, rss: t.rss, downloaded: JSON.parse(t.stdout).downloaded });
     if (r < RUNS - 1) await rm(storeDir, { recursive: true, force: true });
   }
   const lastStore = join(work, `store-${RUNS - 1}`);
 
   // 4. Warm rebuild into the last store: everything is there.
-  const warm = await timed(process.execPath, [fileURLToPath(import.meta.url), '--pull-worker', lastStore, host, String(N), '4']);
+  const warm = await timed(process.execPath, [fileURLToPath(import.meta.url), '--pull-worker', lastStore, host, String(N), String(CONCURRENCY)]);
   const warmDownloaded = JSON.parse(warm.stdout).downloaded;
 
   // 5. Hashing the same bytes: sha256sum vs node:crypto (streamed, 1 MiB reads).
