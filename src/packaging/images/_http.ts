@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { rootCertificates } from 'node:tls';
 
 /** Sockets that already have a no-op error listener (errors reach the request or response). */
 const guarded = new WeakSet<object>();
@@ -31,7 +32,9 @@ export class HttpClient {
     this.#https = new https.Agent({
       keepAlive: true,
       maxSockets,
-      ...(options.ca !== undefined ? { ca: options.ca } : {}),
+      // Node's `ca` replaces the built-in roots; keep them, as Docker's certs.d does, so a
+      // registry with a private CA can still redirect blob downloads to public storage.
+      ...(options.ca !== undefined ? { ca: [...rootCertificates, options.ca.toString()] } : {}),
       rejectUnauthorized: !options.insecureTls,
     });
   }

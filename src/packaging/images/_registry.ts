@@ -30,7 +30,7 @@ export interface RegistryConnection {
   readonly insecure?: boolean | undefined;
   /** Talk plain HTTP instead of HTTPS (lab registries only). @default false */
   readonly plainHttp?: boolean | undefined;
-  /** PEM bundle of the CA certificates to trust for this registry (and its token server); replaces the system CAs. */
+  /** PEM bundle of extra CA certificates to trust for this registry and its token server (the system CAs stay trusted). */
   readonly ca?: string | Buffer | undefined;
   /** Path of a Docker config.json to read credentials from, or `false` to never read one. */
   readonly authFile?: string | false | undefined;
