@@ -13,7 +13,7 @@ import {
   parsePlatform,
 } from '../../../src/packaging/images/index.js';
 import { pushImages, skopeoDigest, testImage, writeMultiPlatformLayout, push } from './_images.js';
-import { makeCerts, type Registry, run, startFaultyProxy, startRegistry, startTokenServer, type TestCerts, type TokenServer, tempDir } from './_servers.js';
+import { makeCerts, type Registry, run, startFaultyProxy, startTinyproxy, startRegistry, startTokenServer, type TestCerts, type TokenServer, tempDir } from './_servers.js';
 
 let dir: string;
 let src: BlobStore;
@@ -130,6 +130,17 @@ describe('pull from docker-registry without auth (plain HTTP)', () => {
     expect(await readdir(join(store.dir, 'tmp'))).toEqual([]);
   });
 
+  it('goes through an HTTP proxy for plain-HTTP registries', async () => {
+    const proxy = await startTinyproxy();
+    try {
+      const got = await fetchImage({ kind: 'registry', reference: `${reg.host}/demo/a:1.0`, plainHttp: true, proxy: proxy.url }, { store: await freshStore() });
+      expect(got.sourceDigest).toBe(a.sourceDigest);
+      expect(await proxy.log()).toContain(`GET http://${reg.host}/v2/demo/a/manifests/1.0`);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it('maps a missing tag to REGISTRY_NOT_FOUND with a hint', async () => {
     const err = await fetchImage({ kind: 'registry', reference: `${reg.host}/demo/a:nope`, plainHttp: true }, { store: await freshStore() }).catch((e) => e);
     expect(err).toBeInstanceOf(RegistryError);
@@ -202,6 +213,20 @@ describe('pull from docker-registry with basic auth, over TLS with a custom CA',
     await writeFile(cfg, JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from('vendor:s3cret').toString('base64') } } }));
     const got = await fetchImage({ kind: 'registry', reference: ref(), ca: certs.caPem, authFile: cfg }, { store: await freshStore() });
     expect(got.sourceDigest).toBe(a.sourceDigest);
+  });
+
+  it('goes through an HTTP proxy (CONNECT tunnel, TLS end to end)', async () => {
+    const proxy = await startTinyproxy();
+    try {
+      const got = await fetchImage(
+        { kind: 'registry', reference: ref(), ca: certs.caPem, auth: { username: 'vendor', password: 's3cret' }, proxy: proxy.url },
+        { store: await freshStore() },
+      );
+      expect(got.sourceDigest).toBe(a.sourceDigest);
+      expect(await proxy.log()).toMatch(new RegExp(`CONNECT ${reg.host.replace(/\./g, '\\.')}`));
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('fails with typed errors: no credentials, wrong password, unknown CA; insecure mode works', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { proxyFor } from '../../../../src/packaging/images/_http.js';
 import { parseChallenge } from '../../../../src/packaging/images/_registry.js';
 import { parseImageSource } from '../../../../src/packaging/images/index.js';
 
@@ -27,5 +28,26 @@ describe('WWW-Authenticate parsing', () => {
     expect(parseChallenge('bearer realm="a\\"b"')?.params.realm).toBe('a"b');
     expect(parseChallenge('Negotiate xyz')).toBeUndefined();
     expect(parseChallenge(undefined)).toBeUndefined();
+  });
+});
+
+describe('proxy selection', () => {
+  const env = { HTTPS_PROXY: 'http://proxy.corp:3128', HTTP_PROXY: 'proxy.corp:8080', NO_PROXY: 'internal.corp, .lab.example,registry.local:5000' };
+  const pick = (url: string, explicit?: string | false) => proxyFor(new URL(url), explicit, env)?.href;
+  it('uses the environment by scheme, honours NO_PROXY, never proxies loopback', () => {
+    expect(pick('https://quay.io/v2/')).toBe('http://proxy.corp:3128/');
+    expect(pick('http://quay.io/v2/')).toBe('http://proxy.corp:8080/');
+    expect(pick('https://internal.corp/v2/')).toBeUndefined();
+    expect(pick('https://reg.internal.corp/v2/')).toBeUndefined();
+    expect(pick('https://a.lab.example/v2/')).toBeUndefined();
+    expect(pick('https://registry.local:5000/v2/')).toBeUndefined();
+    expect(pick('https://notinternal.corp/v2/')).toBe('http://proxy.corp:3128/');
+    expect(pick('http://127.0.0.1:5000/v2/')).toBeUndefined();
+    expect(pick('http://localhost:5000/v2/')).toBeUndefined();
+  });
+  it('lets an explicit proxy or false win', () => {
+    expect(pick('https://internal.corp/v2/', 'http://other:1')).toBe('http://other:1/');
+    expect(pick('https://quay.io/v2/', false)).toBeUndefined();
+    expect(proxyFor(new URL('https://quay.io'), undefined, { NO_PROXY: '*', HTTPS_PROXY: 'http://p:1' })).toBeUndefined();
   });
 });
