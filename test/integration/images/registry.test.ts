@@ -5,12 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryError } from '../../../src/errors.js';
 import {
   type BlobStore,
+  buildImage,
   type FetchedImage,
   type FetchProgressEvent,
   fetchImage,
   fetchImagePlatforms,
   openBlobStore,
   parsePlatform,
+  writeOciLayout,
 } from '../../../src/packaging/images/index.js';
 import { pushImages, skopeoDigest, testImage, writeMultiPlatformLayout, push } from './_images.js';
 import { makeCerts, type Registry, run, startFaultyProxy, startTinyproxy, startRegistry, startTokenServer, type TestCerts, type TokenServer, tempDir } from './_servers.js';
@@ -139,6 +141,20 @@ describe('pull from docker-registry without auth (plain HTTP)', () => {
     } finally {
       await proxy.stop();
     }
+  });
+
+  it('refuses an image with zstd layers before downloading any blob', async () => {
+    // Uncompressed layers, so that skopeo compresses them with the format asked.
+    const plain = await buildImage({ layers: [{ files: [{ path: '/z', content: randomBytes(5000) }] }], compression: 'none' }, { store: src });
+    const layout = join(dir, 'zstd-src');
+    await writeOciLayout([{ image: plain, reference: 'z' }], layout, { store: src });
+    await run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', '--dest-compress-format', 'zstd', `oci:${layout}:z`, `docker://${reg.host}/demo/zstd:1.0`]);
+    const store = await freshStore();
+    const events: FetchProgressEvent[] = [];
+    const err = await fetchImage({ kind: 'registry', reference: `${reg.host}/demo/zstd:1.0`, plainHttp: true }, { store, onProgress: (e) => events.push(e) }).catch((e) => e);
+    expect(err.code).toBe('IMAGE_LAYER_ZSTD');
+    expect(err.hint).toMatch(/gzip/);
+    expect(events.filter((e) => e.type === 'blob-start')).toEqual([]);
   });
 
   it('maps a missing tag to REGISTRY_NOT_FOUND with a hint', async () => {
