@@ -11,7 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -53,6 +53,7 @@ const BASE = opt('base-mib', 160);
 const OWN = opt('own-mib', 90);
 const N = opt('images', 4);
 const RUNS = opt('runs', 3);
+const CONCURRENCY = opt('concurrency', 4);
 
 async function freePort() {
   return new Promise((resolve) => {
@@ -64,18 +65,23 @@ async function freePort() {
   });
 }
 
-/** Runs a command under /usr/bin/time; returns wall seconds, peak RSS (MiB) and stdout. */
+/** Runs a command under /usr/bin/time; returns wall and CPU (user+sys) seconds, peak RSS (MiB) and stdout. */
 async function timed(cmd, cmdArgs) {
   const t0 = performance.now();
-  const { stdout, stderr } = await pexec('/usr/bin/time', ['-f', 'MAXRSS=%M', cmd, ...cmdArgs], { maxBuffer: 64 * MiB });
+  const { stdout, stderr } = await pexec('/usr/bin/time', ['-f', 'MAXRSS=%M CPU=%U+%S', cmd, ...cmdArgs], { maxBuffer: 64 * MiB });
   const seconds = (performance.now() - t0) / 1000;
   const rss = Number(/MAXRSS=(\d+)/.exec(stderr)?.[1] ?? 0) / 1024;
-  return { seconds, rss, stdout };
+  const cpuMatch = /CPU=([\d.]+)\+([\d.]+)/.exec(stderr);
+  const cpu = cpuMatch ? Number(cpuMatch[1]) + Number(cpuMatch[2]) : 0;
+  return { seconds, cpu, rss, stdout };
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (x, d = 2) => x.toFixed(d);
 
+const loadBefore = loadavg()
+  .map((x) => x.toFixed(2))
+  .join(' ');
 const work = await mkdtemp(join(tmpdir(), 'sdk-images-bench-'));
 let registry;
 try {
@@ -124,23 +130,25 @@ try {
     process.stderr.write(`cold pull run ${r + 1}/${RUNS}…\n`);
     const out = join(work, `skopeo-${r}`);
     let seconds = 0;
+    let cpu = 0;
     let rss = 0;
     for (let i = 0; i < N; i++) {
       const t = await timed('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${host}/bench/img${i}:1`, `oci:${out}:img${i}`]);
       seconds += t.seconds;
+      cpu += t.cpu;
       rss = Math.max(rss, t.rss);
     }
-    sk.push({ seconds, rss });
+    sk.push({ seconds, cpu, rss });
     await rm(out, { recursive: true, force: true });
     const storeDir = join(work, `store-${r}`);
-    const t = await timed(process.execPath, [fileURLToPath(import.meta.url), '--pull-worker', storeDir, host, String(N), '4']);
-    sdk.push({ seconds: t.seconds, rss: t.rss, downloaded: JSON.parse(t.stdout).downloaded });
+    const t = await timed(process.execPath, [fileURLToPath(import.meta.url), '--pull-worker', storeDir, host, String(N), String(CONCURRENCY)]);
+    sdk.push({ seconds: t.seconds, cpu: t.cpu, rss: t.rss, downloaded: JSON.parse(t.stdout).downloaded });
     if (r < RUNS - 1) await rm(storeDir, { recursive: true, force: true });
   }
   const lastStore = join(work, `store-${RUNS - 1}`);
 
   // 4. Warm rebuild into the last store: everything is there.
-  const warm = await timed(process.execPath, [fileURLToPath(import.meta.url), '--pull-worker', lastStore, host, String(N), '4']);
+  const warm = await timed(process.execPath, [fileURLToPath(import.meta.url), '--pull-worker', lastStore, host, String(N), String(CONCURRENCY)]);
   const warmDownloaded = JSON.parse(warm.stdout).downloaded;
 
   // 5. Hashing the same bytes: sha256sum vs node:crypto (streamed, 1 MiB reads).
@@ -150,12 +158,15 @@ try {
   for (const f of files) hashedBytes += (await stat(f)).size;
   const shaT = await timed('sha256sum', files);
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   for (const f of files) {
     const h = createHash('sha256');
     for await (const c of createReadStream(f, { highWaterMark: MiB })) h.update(c);
     h.digest('hex');
   }
   const nodeHash = (performance.now() - t0) / 1000;
+  const c1 = process.cpuUsage(c0);
+  const nodeHashCpu = (c1.user + c1.system) / 1e6;
 
   // 6. Layout (plan + hard links) of every image.
   const store = await openBlobStore({ dir: lastStore });
@@ -168,15 +179,19 @@ try {
 
   const skS = median(sk.map((x) => x.seconds));
   const sdkS = median(sdk.map((x) => x.seconds));
+  const skC = median(sk.map((x) => x.cpu));
+  const sdkC = median(sdk.map((x) => x.cpu));
   const lines = [
     `images: ${N} (sum of image sizes ${fmt(logical / MiB, 0)} MiB, ${fmt(uniqueBytes / MiB, 0)} MiB of distinct blobs), ${RUNS} interleaved runs, medians`,
     '',
-    '| step | reference | SDK | ratio (reference / SDK) |',
-    '|---|---|---|---|',
-    `| cold pull from docker-registry | skopeo copy → oci: ${fmt(skS)} s, ${fmt((uniqueBytes / MiB) / skS, 0)} MiB/s, peak RSS ${fmt(Math.max(...sk.map((x) => x.rss)), 0)} MiB | fetchImage ${fmt(sdkS)} s, ${fmt((uniqueBytes / MiB) / sdkS, 0)} MiB/s, peak RSS ${fmt(Math.max(...sdk.map((x) => x.rss)), 0)} MiB | ${fmt(skS / sdkS)}× |`,
-    `| sha256 of ${fmt(hashedBytes / MiB, 0)} MiB | sha256sum ${fmt(shaT.seconds)} s (${fmt(hashedBytes / MiB / shaT.seconds, 0)} MiB/s) | node:crypto ${fmt(nodeHash)} s (${fmt(hashedBytes / MiB / nodeHash, 0)} MiB/s) | ${fmt(shaT.seconds / nodeHash)}× |`,
-    `| warm rebuild | — | ${fmt(warm.seconds)} s, ${warmDownloaded} bytes downloaded (manifests only, 0 blob bytes) | — |`,
-    `| layout (plan + write) | — | ${fmt(layoutSeconds, 3)} s, ${written.linked} hard links, ${written.copied} copies, ${written.written} generated files | — |`,
+    `load average before the run: ${loadBefore}`,
+    '',
+    '| step | reference | SDK | wall ratio (reference / SDK) | CPU ratio |',
+    '|---|---|---|---|---|',
+    `| cold pull from docker-registry | skopeo copy → oci: ${fmt(skS)} s wall, ${fmt(skC)} s CPU, ${fmt((uniqueBytes / MiB) / skS, 0)} MiB/s, peak RSS ${fmt(Math.max(...sk.map((x) => x.rss)), 0)} MiB | fetchImage ${fmt(sdkS)} s wall, ${fmt(sdkC)} s CPU, ${fmt((uniqueBytes / MiB) / sdkS, 0)} MiB/s, peak RSS ${fmt(Math.max(...sdk.map((x) => x.rss)), 0)} MiB | ${fmt(skS / sdkS)}× | ${fmt(skC / sdkC)}× |`,
+    `| sha256 of ${fmt(hashedBytes / MiB, 0)} MiB | sha256sum ${fmt(shaT.seconds)} s wall, ${fmt(shaT.cpu)} s CPU (${fmt(hashedBytes / MiB / shaT.seconds, 0)} MiB/s) | node:crypto ${fmt(nodeHash)} s wall, ${fmt(nodeHashCpu)} s CPU (${fmt(hashedBytes / MiB / nodeHash, 0)} MiB/s) | ${fmt(shaT.seconds / nodeHash)}× | ${fmt(shaT.cpu / nodeHashCpu)}× |`,
+    `| warm rebuild | — | ${fmt(warm.seconds)} s, ${warmDownloaded} bytes downloaded (manifests only, 0 blob bytes) | — | — |`,
+    `| layout (plan + write) | — | ${fmt(layoutSeconds, 3)} s, ${written.linked} hard links, ${written.copied} copies, ${written.written} generated files | — | — |`,
     '',
     `bytes downloaded by a cold SDK pull: ${sdk[0].downloaded} (distinct blobs ${uniqueBytes})`,
   ];

@@ -30,10 +30,15 @@ export interface RegistryConnection {
   readonly insecure?: boolean | undefined;
   /** Talk plain HTTP instead of HTTPS (lab registries only). @default false */
   readonly plainHttp?: boolean | undefined;
-  /** PEM bundle of the CA certificates to trust for this registry (and its token server); replaces the system CAs. */
+  /** PEM bundle of extra CA certificates to trust for this registry and its token server (the system CAs stay trusted). */
   readonly ca?: string | Buffer | undefined;
   /** Path of a Docker config.json to read credentials from, or `false` to never read one. */
   readonly authFile?: string | false | undefined;
+  /**
+   * HTTP proxy URL (`http://user:pass@proxy:3128`), or `false` for none. HTTPS goes through a
+   * CONNECT tunnel. @default `HTTPS_PROXY` / `HTTP_PROXY` minus `NO_PROXY` (loopback never proxied)
+   */
+  readonly proxy?: string | false | undefined;
   /** Attempts per request on network errors, 429 and 5xx. @default 5 */
   readonly retries?: number | undefined;
 }
@@ -83,7 +88,7 @@ export class RegistrySession {
   ) {
     const host = registry === 'docker.io' ? 'registry-1.docker.io' : registry;
     this.#base = `${connection.plainHttp ? 'http' : 'https'}://${host}`;
-    this.#http = new HttpClient({ ca: connection.ca, insecureTls: connection.insecure, maxSockets });
+    this.#http = new HttpClient({ ca: connection.ca, insecureTls: connection.insecure, maxSockets, proxy: connection.proxy });
     this.#retries = connection.retries ?? 5;
   }
 

@@ -182,13 +182,25 @@ class FsBlobStore implements BlobStore {
     let pendingBytes = 0;
     const flush = async () => {
       if (pendingBytes === 0) return;
-      const buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
+      let chunks = pending;
+      let left = pendingBytes;
       pending = [];
       pendingBytes = 0;
-      let off = 0;
-      while (off < buf.byteLength) {
-        const { bytesWritten } = await fh.write(buf, off, buf.byteLength - off);
-        off += bytesWritten;
+      // writev: one system call for the gathered chunks, no copy into a bigger buffer.
+      while (left > 0) {
+        const { bytesWritten } = await fh.writev(chunks);
+        left -= bytesWritten;
+        if (left === 0) break;
+        let skip = bytesWritten;
+        const rest: Uint8Array[] = [];
+        for (const c of chunks) {
+          if (skip >= c.byteLength) skip -= c.byteLength;
+          else {
+            rest.push(skip > 0 ? c.subarray(skip) : c);
+            skip = 0;
+          }
+        }
+        chunks = rest;
       }
     };
     const close = async () => {

@@ -20,13 +20,12 @@ import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { RegistryError, throwIfAborted } from '../../errors.js';
 import { isDigest, sha256Digest } from './_digest.js';
-import { selectPlatform } from './_select.js';
+import { pickReference, selectPlatform } from './_select.js';
 import type { BlobInfo, BlobStore } from './blob-store.js';
 import { recordImage } from './_record.js';
 import type { FetchedImage } from './fetched-image.js';
 import { parseManifest } from './manifest.js';
 import { MediaTypes } from './media-types.js';
-import { pickReference } from './oci-layout.js';
 import { DEFAULT_PLATFORM, type Platform } from './platform.js';
 import { parseImageReference } from './reference.js';
 

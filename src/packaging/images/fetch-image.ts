@@ -14,7 +14,7 @@ import { type BuildImageOptions, buildImage } from './build-image.js';
 import { readDockerArchive } from './docker-archive.js';
 import { recordImage } from './_record.js';
 import type { FetchedImage } from './fetched-image.js';
-import { type Descriptor, parseManifest } from './manifest.js';
+import { type Descriptor, parseManifest, toDockerV2s2 } from './manifest.js';
 import { readOciLayout } from './oci-layout.js';
 import { DEFAULT_PLATFORM, type Platform } from './platform.js';
 import { formatImageReference, parseImageReference } from './reference.js';
@@ -175,6 +175,8 @@ async function fetchFromRegistry(source: RegistryImageSource, options: FetchImag
       parsed = parseManifest(manifest.bytes, name, d.mediaType);
       if (parsed.kind !== 'manifest') throw new RegistryError('IMAGE_MANIFEST_INVALID', `${name}: nested indexes are not supported`);
     }
+    // Fail before downloading anything when the image cannot be served as v2s2 (zstd layers…).
+    toDockerV2s2(manifest.bytes, name);
     emit({ type: 'manifest', source: name, digest: manifest.digest });
     const blobs: Descriptor[] = [parsed.config, ...parsed.layers];
     const unique = [...new Map(blobs.map((b) => [b.digest, b])).values()];

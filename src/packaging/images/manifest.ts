@@ -67,6 +67,11 @@ function descriptor(what: string, value: unknown): Descriptor {
  * descriptor's media type) is used when the document has no `mediaType` field (allowed by OCI).
  *
  * @throws `RegistryError` `IMAGE_MANIFEST_INVALID` or `IMAGE_MANIFEST_UNSUPPORTED`.
+ * @example
+ * ```ts
+ * const m = parseManifest(bytes, 'vendor/app:1.0', response.headers['content-type']);
+ * if (m.kind === 'index') console.log(m.manifests.map((d) => d.platform));
+ * ```
  */
 export function parseManifest(bytes: Uint8Array, what: string, contentType?: string): ImageManifest | ImageIndex {
   let doc: Record<string, unknown>;

@@ -12,11 +12,11 @@ import { join } from 'node:path';
 import { PackagingError, RegistryError, throwIfAborted } from '../../errors.js';
 import { digestHex, sha256Digest } from './_digest.js';
 import { linkOrCopy } from './_link.js';
-import { selectPlatform } from './_select.js';
+import { pickReference, selectPlatform } from './_select.js';
 import type { BlobStore } from './blob-store.js';
 import { recordImage } from './_record.js';
 import type { FetchedImage } from './fetched-image.js';
-import { type Descriptor, type ImageIndex, parseManifest } from './manifest.js';
+import { type Descriptor, parseManifest } from './manifest.js';
 import { MediaTypes } from './media-types.js';
 import { DEFAULT_PLATFORM, type Platform } from './platform.js';
 
@@ -53,32 +53,6 @@ async function readBlobFile(layout: string, d: Descriptor, what: string): Promis
     });
   }
   return bytes;
-}
-
-function refOf(d: Descriptor): string | undefined {
-  return d.annotations?.[OCI_REF_ANNOTATION] ?? d.annotations?.['io.containerd.image.name'];
-}
-
-/** Picks the top-level descriptor for `reference` in an index.json (used by OCI layouts and OCI archives). @internal */
-export function pickReference(index: ImageIndex, reference: string | undefined, what: string): Descriptor {
-  if (reference === undefined) {
-    if (index.manifests.length === 1) return index.manifests[0]!;
-    const refs = index.manifests.map(refOf).filter((r) => r !== undefined);
-    throw new RegistryError('OCI_LAYOUT_AMBIGUOUS', `${what} holds ${index.manifests.length} images; say which one`, {
-      hint: refs.length ? `Pass reference: one of ${refs.join(', ')}.` : 'Pass a reference.',
-    });
-  }
-  const found =
-    index.manifests.find((m) => refOf(m) === reference) ??
-    index.manifests.find((m) => {
-      const r = refOf(m);
-      return r !== undefined && (r.endsWith(`:${reference}`) || reference.endsWith(`:${r}`));
-    });
-  if (found) return found;
-  const refs = index.manifests.map(refOf).filter((r) => r !== undefined);
-  throw new RegistryError('OCI_LAYOUT_REF_NOT_FOUND', `${what} has no image "${reference}"`, {
-    hint: refs.length ? `Available: ${refs.join(', ')}.` : 'The layout has no named references; omit reference.',
-  });
 }
 
 /**

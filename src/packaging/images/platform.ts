@@ -46,7 +46,14 @@ export function parsePlatform(text: string): Platform {
   return variant === undefined ? { os, architecture } : { os, architecture, variant };
 }
 
-/** `os/arch[/variant]`. */
+/**
+ * `os/arch[/variant]`.
+ *
+ * @example
+ * ```ts
+ * formatPlatform({ os: 'linux', architecture: 'arm64', variant: 'v8' }); // 'linux/arm64/v8'
+ * ```
+ */
 export function formatPlatform(p: Platform): string {
   return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
 }
@@ -57,7 +64,14 @@ function normalVariant(p: Platform): string | undefined {
   return undefined;
 }
 
-/** True when a manifest list entry's platform satisfies the wanted one (arm64 implies v8). */
+/**
+ * True when a manifest list entry's platform satisfies the wanted one (arm64 implies v8).
+ *
+ * @example
+ * ```ts
+ * platformMatches({ os: 'linux', architecture: 'arm64' }, parsePlatform('linux/arm64/v8')); // true
+ * ```
+ */
 export function platformMatches(candidate: Platform, wanted: Platform): boolean {
   if (candidate.os !== wanted.os || candidate.architecture !== wanted.architecture) return false;
   const want = normalVariant(wanted);

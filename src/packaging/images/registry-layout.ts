@@ -88,7 +88,14 @@ export const DIR_TRANSPORT_VERSION = 'Directory Transport Version: 1.1\n';
 const NAME_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
-/** Checks image names and tags for the layout; returns every issue. */
+/**
+ * Checks image names and tags for the layout; returns every issue (never throws).
+ *
+ * @example
+ * ```ts
+ * validateLayoutImages([{ name: 'vendor/app', tag: '1.0' }]); // [{ code: 'IMAGE_NAME_INVALID', path: 'images[0].name', … }]
+ * ```
+ */
 export function validateLayoutImages(images: readonly Pick<LayoutImage, 'name' | 'tag'>[]): Issue[] {
   const issues: Issue[] = [];
   const seen = new Set<string>();
@@ -165,6 +172,11 @@ export function registryConfigTemplate(images: ReadonlyMap<string, ReadonlyMap<s
 /**
  * The constant locations MetalK8s serves once for every registry (`/v2`, `/v2/`, `@404_tag`),
  * which solution snippets omit. For test servers and emulators that play MetalK8s' nginx.
+ *
+ * @example
+ * ```ts
+ * await writeFile('conf.d/00-common.inc', registryCommonConfig());
+ * ```
  */
 export function registryCommonConfig(): string {
   const tagInvalid = '{"errors": [{"code": "TAG_INVALID", "message": "manifest tag did not match URI", "detail": ""}]}';

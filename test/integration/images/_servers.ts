@@ -301,3 +301,33 @@ export async function startFaultyProxy(target: string, fault: Fault): Promise<Fa
       }),
   };
 }
+
+/** tinyproxy on loopback, logging every request (to check traffic went through it). */
+export interface Proxy {
+  readonly url: string;
+  /** The proxy's log so far. */
+  log(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startTinyproxy(): Promise<Proxy> {
+  const dir = await tempDir('proxy');
+  const port = await freePort();
+  const logFile = join(dir, 'tinyproxy.log');
+  await writeFile(logFile, '');
+  await chmod(logFile, 0o666);
+  await writeFile(
+    join(dir, 'tinyproxy.conf'),
+    [`Port ${port}`, 'Listen 127.0.0.1', 'Timeout 60', `LogFile "${logFile}"`, 'LogLevel Connect', 'MaxClients 20', 'Allow 127.0.0.1', 'DisableViaHeader Yes', ''].join('\n'),
+  );
+  const proc = spawn('tinyproxy', ['-d', '-c', join(dir, 'tinyproxy.conf')], { stdio: 'ignore' });
+  await waitForPort(port, proc, () => readFile(logFile, 'utf8'));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    log: () => readFile(logFile, 'utf8'),
+    stop: async () => {
+      await stopProcess(proc);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

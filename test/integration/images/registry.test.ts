@@ -5,15 +5,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryError } from '../../../src/errors.js';
 import {
   type BlobStore,
+  buildImage,
   type FetchedImage,
   type FetchProgressEvent,
   fetchImage,
   fetchImagePlatforms,
   openBlobStore,
   parsePlatform,
+  writeOciLayout,
 } from '../../../src/packaging/images/index.js';
 import { pushImages, skopeoDigest, testImage, writeMultiPlatformLayout, push } from './_images.js';
-import { makeCerts, type Registry, run, startFaultyProxy, startRegistry, startTokenServer, type TestCerts, type TokenServer, tempDir } from './_servers.js';
+import { makeCerts, type Registry, run, startFaultyProxy, startTinyproxy, startRegistry, startTokenServer, type TestCerts, type TokenServer, tempDir } from './_servers.js';
 
 let dir: string;
 let src: BlobStore;
@@ -130,6 +132,31 @@ describe('pull from docker-registry without auth (plain HTTP)', () => {
     expect(await readdir(join(store.dir, 'tmp'))).toEqual([]);
   });
 
+  it('goes through an HTTP proxy for plain-HTTP registries', async () => {
+    const proxy = await startTinyproxy();
+    try {
+      const got = await fetchImage({ kind: 'registry', reference: `${reg.host}/demo/a:1.0`, plainHttp: true, proxy: proxy.url }, { store: await freshStore() });
+      expect(got.sourceDigest).toBe(a.sourceDigest);
+      expect(await proxy.log()).toContain(`GET http://${reg.host}/v2/demo/a/manifests/1.0`);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('refuses an image with zstd layers before downloading any blob', async () => {
+    // Uncompressed layers, so that skopeo compresses them with the format asked.
+    const plain = await buildImage({ layers: [{ files: [{ path: '/z', content: randomBytes(5000) }] }], compression: 'none' }, { store: src });
+    const layout = join(dir, 'zstd-src');
+    await writeOciLayout([{ image: plain, reference: 'z' }], layout, { store: src });
+    await run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', '--dest-compress-format', 'zstd', `oci:${layout}:z`, `docker://${reg.host}/demo/zstd:1.0`]);
+    const store = await freshStore();
+    const events: FetchProgressEvent[] = [];
+    const err = await fetchImage({ kind: 'registry', reference: `${reg.host}/demo/zstd:1.0`, plainHttp: true }, { store, onProgress: (e) => events.push(e) }).catch((e) => e);
+    expect(err.code).toBe('IMAGE_LAYER_ZSTD');
+    expect(err.hint).toMatch(/gzip/);
+    expect(events.filter((e) => e.type === 'blob-start')).toEqual([]);
+  });
+
   it('maps a missing tag to REGISTRY_NOT_FOUND with a hint', async () => {
     const err = await fetchImage({ kind: 'registry', reference: `${reg.host}/demo/a:nope`, plainHttp: true }, { store: await freshStore() }).catch((e) => e);
     expect(err).toBeInstanceOf(RegistryError);
@@ -202,6 +229,20 @@ describe('pull from docker-registry with basic auth, over TLS with a custom CA',
     await writeFile(cfg, JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from('vendor:s3cret').toString('base64') } } }));
     const got = await fetchImage({ kind: 'registry', reference: ref(), ca: certs.caPem, authFile: cfg }, { store: await freshStore() });
     expect(got.sourceDigest).toBe(a.sourceDigest);
+  });
+
+  it('goes through an HTTP proxy (CONNECT tunnel, TLS end to end)', async () => {
+    const proxy = await startTinyproxy();
+    try {
+      const got = await fetchImage(
+        { kind: 'registry', reference: ref(), ca: certs.caPem, auth: { username: 'vendor', password: 's3cret' }, proxy: proxy.url },
+        { store: await freshStore() },
+      );
+      expect(got.sourceDigest).toBe(a.sourceDigest);
+      expect(await proxy.log()).toMatch(new RegExp(`CONNECT ${reg.host.replace(/\./g, '\\.')}`));
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('fails with typed errors: no credentials, wrong password, unknown CA; insecure mode works', async () => {
