@@ -15,12 +15,13 @@
  *
  * @module
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { AbortError, IsoError, throwIfAborted } from '../../errors.js';
 import { SDK_VERSION } from '../../version.js';
+import { createImageHasher, type ImageHasher, ownedBuffer } from './_hasher.js';
 import {
   putAscii,
   putBoth16,
@@ -622,10 +623,26 @@ class CeArea {
   }
 }
 
+/**
+ * Count and total size of the entries {@link nodeSusp} returns with the name, computed without
+ * building them (planning thousands of entries must not churn the heap).
+ */
+function suspShape(node: Node): { count: number; size: number } | undefined {
+  if (node.kind === 'symlink') return undefined;
+  const nameBytes = Buffer.byteLength(node.name, 'utf8');
+  const nmCount = Math.max(1, Math.ceil(nameBytes / 250));
+  return { count: 2 + nmCount, size: 36 + 26 + nmCount * 5 + nameBytes };
+}
+
 /** Splits a record's SUA between the record and the continuation area. */
 function layoutSusp(node: Node, date7: Uint8Array, area: CeArea): number {
-  const entries = nodeSusp(node, date7, true);
   const avail = 254 - (33 + primaryIdLength(node) + (primaryIdLength(node) % 2 === 0 ? 1 : 0));
+  const shape = suspShape(node);
+  if (shape !== undefined && shape.size <= avail) {
+    node.keep = shape.count;
+    return shape.size;
+  }
+  const entries = nodeSusp(node, date7, true);
   const total = sum(entries);
   if (total <= avail) {
     node.keep = entries.length;
@@ -1021,13 +1038,22 @@ function ceBlocks(area: CeArea): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // Output
 
-const BUFFER_SIZE = 4 * 1024 * 1024;
+/** Size of the buffers filled, hashed and written. */
+const BUFFER_SIZE = 1024 * 1024;
+/**
+ * Largest single read or write system call. Measured on the project's machines (VMs): 128 KiB
+ * calls ran about 4 times faster than 1-4 MiB calls, and as fast as `cat`.
+ */
+const IO_SLICE = 128 * 1024;
+/** Progress events, abort checks and event-loop turns happen every this many bytes. */
+const YIELD_EVERY = 4 * 1024 * 1024;
 
 class Sink {
-  readonly buf = Buffer.allocUnsafe(BUFFER_SIZE);
+  buf: Buffer = ownedBuffer(BUFFER_SIZE);
   fill = 0;
   position = 0;
-  private readonly hash: Hash = createHash('sha256');
+  private lastYield = 0;
+  private readonly hasher: ImageHasher;
 
   constructor(
     private readonly fd: number | undefined,
@@ -1035,7 +1061,9 @@ class Sink {
     private readonly total: number,
     private readonly onProgress: ((e: IsoWriteProgress) => void) | undefined,
     private readonly signal: AbortSignal | undefined,
-  ) {}
+  ) {
+    this.hasher = createImageHasher(total, BUFFER_SIZE);
+  }
 
   async write(bytes: Uint8Array): Promise<void> {
     let off = 0;
@@ -1068,24 +1096,33 @@ class Sink {
   async flush(): Promise<void> {
     if (this.fill === 0) return;
     const chunk = this.buf.subarray(0, this.fill);
-    this.hash.update(chunk);
     if (this.fd !== undefined) {
       let off = 0;
-      while (off < chunk.length) off += fs.writeSync(this.fd, chunk, off, chunk.length - off, this.position + off);
+      while (off < chunk.length) {
+        off += fs.writeSync(this.fd, chunk, off, Math.min(IO_SLICE, chunk.length - off), this.position + off);
+      }
     } else if (this.stream) {
       const copy = Buffer.from(chunk);
       if (!this.stream.write(copy)) await waitDrain(this.stream, this.signal);
     }
     this.position += this.fill;
+    this.buf = await this.hasher.consume(this.buf, this.fill);
     this.fill = 0;
-    this.onProgress?.({ phase: 'writing', bytesWritten: this.position, bytesTotal: this.total });
-    // Let timers and abort signals run between big chunks.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    throwIfAborted(this.signal, 'ISO write');
+    if (this.position - this.lastYield >= YIELD_EVERY || this.position === this.total) {
+      this.lastYield = this.position;
+      this.onProgress?.({ phase: 'writing', bytesWritten: this.position, bytesTotal: this.total });
+      // Let timers and abort signals run between big chunks.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      throwIfAborted(this.signal, 'ISO write');
+    }
   }
 
-  digest(): string {
-    return this.hash.digest('hex');
+  digest(): Promise<string> {
+    return this.hasher.digest();
+  }
+
+  dispose(): Promise<void> {
+    return this.hasher.dispose();
   }
 }
 
@@ -1137,7 +1174,7 @@ async function copyExtent(ext: Extent, sink: Sink): Promise<void> {
       let pos = 0;
       while (pos < ext.size) {
         const room = await sink.room();
-        const n = fs.readSync(fd, sink.buf, sink.fill, Math.min(room, ext.size - pos), pos);
+        const n = fs.readSync(fd, sink.buf, sink.fill, Math.min(room, IO_SLICE, ext.size - pos), pos);
         if (n === 0) throw mismatch(ext, `only ${pos} bytes`);
         sink.fill += n;
         pos += n;
@@ -1224,6 +1261,7 @@ export async function writeIso(options: WriteIsoOptions): Promise<WriteIsoResult
     }
   }
   const sink = new Sink(fd, typeof output === 'string' ? undefined : output, total, options.onProgress, signal);
+  let sha256: string;
   try {
     await sink.zeros(16 * SECTOR);
     await sink.write(volumeDescriptor(p, ids, false));
@@ -1250,6 +1288,7 @@ export async function writeIso(options: WriteIsoOptions): Promise<WriteIsoResult
     }
     await sink.zeros(150 * SECTOR);
     await sink.flush();
+    sha256 = await sink.digest();
     if (sink.position !== total) {
       throw new IsoError('ISO_INTERNAL', `wrote ${sink.position} bytes, planned ${total}`, {
         hint: 'Report this as a bug.',
@@ -1272,6 +1311,7 @@ export async function writeIso(options: WriteIsoOptions): Promise<WriteIsoResult
     if (typeof output !== 'string' && !output.destroyed) output.destroy();
     throw err;
   } finally {
+    await sink.dispose();
     if (fd !== undefined) fs.closeSync(fd);
     if (tmp !== undefined) fs.rmSync(tmp, { force: true });
   }
@@ -1290,7 +1330,7 @@ export async function writeIso(options: WriteIsoOptions): Promise<WriteIsoResult
   const stored = p.extents.reduce((s, e) => s + e.size, 0);
   return {
     size: total,
-    sha256: sink.digest(),
+    sha256,
     files: counts.files,
     directories: counts.dirs,
     symlinks: counts.symlinks,
