@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Benchmark of the SDK's ISO writer against genisoimage, xorriso and a plain `cat` of the same
 // bytes, on a 1 GiB tree (3 x 300 MiB plus 5,000 small files), run side by side and interleaved.
-// Prints the median wall time of each, the ratio of the SDK to each, and peak RSS.
+// Prints the median wall time of each, the ratio of the SDK (with its sha256 of the image) to
+// each, and peak RSS. `genisoimage+sha256sum` is the reference pipeline's equivalent of the SDK's
+// output (image plus digest); `sdk --no-sha256` is the writer alone.
 //
 //   npm run build && node bench/iso-bench.mjs [--runs 3] [--data DIR] [--keep]
 //
@@ -74,6 +76,12 @@ const tools = {
   cat: ['sh', '-c', `cd "${src}" && find . -type f -print0 | sort -z | xargs -0 cat > "${out}"`],
   genisoimage: ['genisoimage', '-quiet', '-R', '-J', '-joliet-long', '-input-charset', 'utf-8', '-o', out, src],
   xorriso: ['xorriso', '-as', 'mkisofs', '-quiet', '-R', '-J', '-joliet-long', '-o', out, src],
+  'genisoimage+sha256sum': [
+    'sh',
+    '-c',
+    `genisoimage -quiet -R -J -joliet-long -input-charset utf-8 -o "${out}" "${src}" && sha256sum "${out}" >/dev/null`,
+  ],
+  'sdk --no-sha256': [process.execPath, cliPath, 'iso', 'create', src, '-o', out, '-q', '--volid', 'BENCH', '--no-sha256'],
   sdk: [process.execPath, cliPath, 'iso', 'create', src, '-o', out, '-q', '--volid', 'BENCH'],
 };
 
@@ -106,12 +114,12 @@ for (let i = 0; i < runs; i++) for (const name of Object.keys(tools)) results[na
 
 const sdkWall = median(results.sdk.map((r) => r.seconds));
 console.log('');
-console.log('tool          wall median (min-max)   user    sys   peak RSS   output size   SDK time / tool time');
+console.log(`${'tool'.padEnd(22)}wall median (min-max)    user     sys   peak RSS   output size   SDK time / tool time`);
 for (const [name, rs] of Object.entries(results)) {
   const walls = rs.map((r) => r.seconds);
   const w = median(walls);
   const line = [
-    name.padEnd(12),
+    name.padEnd(20),
     `${w.toFixed(2)} s (${Math.min(...walls).toFixed(2)}-${Math.max(...walls).toFixed(2)})`.padEnd(23),
     median(rs.map((r) => r.user)).toFixed(2).padStart(6),
     median(rs.map((r) => r.sys)).toFixed(2).padStart(6),

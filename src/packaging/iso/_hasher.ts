@@ -26,8 +26,8 @@ parentPort.on('message', (m) => {
 export interface ImageHasher {
   /** Hashes `length` bytes of `buffer` and returns a buffer to fill next (maybe another one). */
   consume(buffer: Buffer, length: number): Promise<Buffer>;
-  /** The hex digest of everything consumed. */
-  digest(): Promise<string>;
+  /** The hex digest of everything consumed (`undefined` when not hashing). */
+  digest(): Promise<string | undefined>;
   /** Stops the worker, if any. */
   dispose(): Promise<void>;
 }
@@ -113,7 +113,18 @@ export function ownedBuffer(size: number): Buffer {
   return Buffer.from(new ArrayBuffer(size));
 }
 
-/** Picks inline hashing for small images, a worker for large ones. */
+class NoHasher implements ImageHasher {
+  async consume(buffer: Buffer): Promise<Buffer> {
+    return buffer;
+  }
+  async digest(): Promise<undefined> {
+    return undefined;
+  }
+  async dispose(): Promise<void> {}
+}
+
+/** Picks inline hashing for small images, a worker for large ones; `imageSize < 0`: no hashing. */
 export function createImageHasher(imageSize: number, bufferSize: number): ImageHasher {
+  if (imageSize < 0) return new NoHasher();
   return imageSize >= 64 * 1024 * 1024 ? new WorkerHasher(bufferSize, 4) : new InlineHasher();
 }

@@ -182,6 +182,12 @@ export interface WriteIsoOptions {
    * @default true
    */
   readonly endStream?: boolean | undefined;
+  /**
+   * Compute the sha256 of the whole image while writing it (on a worker thread for images of
+   * 64 MiB and more). Turn off only when the digest is computed elsewhere.
+   * @default true
+   */
+  readonly sha256?: boolean | undefined;
   /** Called as the write advances (about every 4 MiB). */
   readonly onProgress?: ((event: IsoWriteProgress) => void) | undefined;
   /** Cancels the write; a file output is then removed. */
@@ -192,8 +198,8 @@ export interface WriteIsoOptions {
 export interface WriteIsoResult {
   /** Size of the image in bytes. */
   readonly size: number;
-  /** sha256 of the whole image (hex), computed while writing. */
-  readonly sha256: string;
+  /** sha256 of the whole image (hex), computed while writing; `undefined` with `sha256: false`. */
+  readonly sha256: string | undefined;
   /** Number of regular files. */
   readonly files: number;
   /** Number of directories, the root included. */
@@ -1061,8 +1067,9 @@ class Sink {
     private readonly total: number,
     private readonly onProgress: ((e: IsoWriteProgress) => void) | undefined,
     private readonly signal: AbortSignal | undefined,
+    hash: boolean,
   ) {
-    this.hasher = createImageHasher(total, BUFFER_SIZE);
+    this.hasher = createImageHasher(hash ? total : -1, BUFFER_SIZE);
   }
 
   async write(bytes: Uint8Array): Promise<void> {
@@ -1117,7 +1124,7 @@ class Sink {
     }
   }
 
-  digest(): Promise<string> {
+  digest(): Promise<string | undefined> {
     return this.hasher.digest();
   }
 
@@ -1260,8 +1267,15 @@ export async function writeIso(options: WriteIsoOptions): Promise<WriteIsoResult
       );
     }
   }
-  const sink = new Sink(fd, typeof output === 'string' ? undefined : output, total, options.onProgress, signal);
-  let sha256: string;
+  const sink = new Sink(
+    fd,
+    typeof output === 'string' ? undefined : output,
+    total,
+    options.onProgress,
+    signal,
+    options.sha256 ?? true,
+  );
+  let sha256: string | undefined;
   try {
     await sink.zeros(16 * SECTOR);
     await sink.write(volumeDescriptor(p, ids, false));
