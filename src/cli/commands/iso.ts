@@ -110,6 +110,7 @@ export function registerIsoCommands(program: Command): void {
       '--preserve-times',
       "record the files' own modification and change times instead of one fixed timestamp (the image then depends on them)",
     )
+    .option('--no-sha256', 'do not compute the sha256 of the image while writing it')
     .option('--json', 'print JSON events')
     .option('-q, --quiet', 'print only errors and the result')
     .action(
@@ -132,11 +133,12 @@ export function registerIsoCommands(program: Command): void {
               publisherId: opts.publisher,
               applicationId: opts.application,
               joliet: opts.joliet,
+              sha256: opts.sha256,
               onProgress: opts.quiet ? undefined : progressPrinter(out),
               signal: controller.signal,
             });
             out.result(
-              `wrote ${opts.output}: ${result.size} bytes, ${result.files} files, ${result.directories} directories, ${result.symlinks} symlinks, ${result.dedupedFiles} files sharing an extent (${result.dedupedBytes} bytes saved)\nsha256 ${result.sha256}`,
+              `wrote ${opts.output}: ${result.size} bytes, ${result.files} files, ${result.directories} directories, ${result.symlinks} symlinks, ${result.dedupedFiles} files sharing an extent (${result.dedupedBytes} bytes saved)${result.sha256 ? `\nsha256 ${result.sha256}` : ''}`,
               { output: opts.output, ...result },
             );
           } finally {

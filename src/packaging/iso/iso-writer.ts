@@ -15,12 +15,13 @@
  *
  * @module
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { AbortError, IsoError, throwIfAborted } from '../../errors.js';
 import { SDK_VERSION } from '../../version.js';
+import { createImageHasher, type ImageHasher } from './_hasher.js';
 import {
   putAscii,
   putBoth16,
@@ -181,6 +182,12 @@ export interface WriteIsoOptions {
    * @default true
    */
   readonly endStream?: boolean | undefined;
+  /**
+   * Compute the sha256 of the whole image while writing it (about 0.7 s of CPU per GiB on
+   * machines without SHA instructions). Turn off only when the digest is computed elsewhere.
+   * @default true
+   */
+  readonly sha256?: boolean | undefined;
   /** Called as the write advances (about every 4 MiB). */
   readonly onProgress?: ((event: IsoWriteProgress) => void) | undefined;
   /** Cancels the write; a file output is then removed. */
@@ -191,8 +198,8 @@ export interface WriteIsoOptions {
 export interface WriteIsoResult {
   /** Size of the image in bytes. */
   readonly size: number;
-  /** sha256 of the whole image (hex), computed while writing. */
-  readonly sha256: string;
+  /** sha256 of the whole image (hex), computed while writing; `undefined` with `sha256: false`. */
+  readonly sha256: string | undefined;
   /** Number of regular files. */
   readonly files: number;
   /** Number of directories, the root included. */
@@ -622,10 +629,26 @@ class CeArea {
   }
 }
 
+/**
+ * Count and total size of the entries {@link nodeSusp} returns with the name, computed without
+ * building them (planning thousands of entries must not churn the heap).
+ */
+function suspShape(node: Node): { count: number; size: number } | undefined {
+  if (node.kind === 'symlink') return undefined;
+  const nameBytes = Buffer.byteLength(node.name, 'utf8');
+  const nmCount = Math.max(1, Math.ceil(nameBytes / 250));
+  return { count: 2 + nmCount, size: 36 + 26 + nmCount * 5 + nameBytes };
+}
+
 /** Splits a record's SUA between the record and the continuation area. */
 function layoutSusp(node: Node, date7: Uint8Array, area: CeArea): number {
-  const entries = nodeSusp(node, date7, true);
   const avail = 254 - (33 + primaryIdLength(node) + (primaryIdLength(node) % 2 === 0 ? 1 : 0));
+  const shape = suspShape(node);
+  if (shape !== undefined && shape.size <= avail) {
+    node.keep = shape.count;
+    return shape.size;
+  }
+  const entries = nodeSusp(node, date7, true);
   const total = sum(entries);
   if (total <= avail) {
     node.keep = entries.length;
@@ -1021,13 +1044,26 @@ function ceBlocks(area: CeArea): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // Output
 
-const BUFFER_SIZE = 4 * 1024 * 1024;
+/**
+ * Size of the buffer that file data moves through, and of each read and write system call.
+ * Measured on the project's machines (2-core VMs): copying through a 128 KiB buffer, which stays
+ * in the CPU cache between the read, the write and the hash, ran 2 to 4 times faster than
+ * through 1-4 MiB buffers, and as fast as `dd bs=128K`.
+ */
+const BUFFER_SIZE = 128 * 1024;
+/** Largest read or write system call. */
+const IO_SLICE = BUFFER_SIZE;
+/** Progress events, abort checks and event-loop turns happen every this many bytes. */
+const YIELD_EVERY = 4 * 1024 * 1024;
 
 class Sink {
-  readonly buf = Buffer.allocUnsafe(BUFFER_SIZE);
+  readonly buf: Buffer = Buffer.allocUnsafeSlow(BUFFER_SIZE);
   fill = 0;
   position = 0;
-  private readonly hash: Hash = createHash('sha256');
+  /** Bytes of `buf` already written to the output file. */
+  private written = 0;
+  private lastYield = 0;
+  private readonly hasher: ImageHasher;
 
   constructor(
     private readonly fd: number | undefined,
@@ -1035,7 +1071,10 @@ class Sink {
     private readonly total: number,
     private readonly onProgress: ((e: IsoWriteProgress) => void) | undefined,
     private readonly signal: AbortSignal | undefined,
-  ) {}
+    hash: boolean,
+  ) {
+    this.hasher = createImageHasher(hash);
+  }
 
   async write(bytes: Uint8Array): Promise<void> {
     let off = 0;
@@ -1065,27 +1104,42 @@ class Sink {
     return this.buf.length - this.fill;
   }
 
+  /** Writes what was filled since the last call to the output file, while it is cache-hot. */
+  drain(): void {
+    if (this.fd === undefined) return;
+    while (this.written < this.fill) {
+      this.written += fs.writeSync(
+        this.fd,
+        this.buf,
+        this.written,
+        Math.min(IO_SLICE, this.fill - this.written),
+        this.position + this.written,
+      );
+    }
+  }
+
   async flush(): Promise<void> {
     if (this.fill === 0) return;
-    const chunk = this.buf.subarray(0, this.fill);
-    this.hash.update(chunk);
-    if (this.fd !== undefined) {
-      let off = 0;
-      while (off < chunk.length) off += fs.writeSync(this.fd, chunk, off, chunk.length - off, this.position + off);
-    } else if (this.stream) {
-      const copy = Buffer.from(chunk);
+    if (this.fd !== undefined) this.drain();
+    else if (this.stream) {
+      const copy = Buffer.from(this.buf.subarray(0, this.fill));
       if (!this.stream.write(copy)) await waitDrain(this.stream, this.signal);
     }
     this.position += this.fill;
+    this.hasher.update(this.buf, this.fill);
     this.fill = 0;
-    this.onProgress?.({ phase: 'writing', bytesWritten: this.position, bytesTotal: this.total });
-    // Let timers and abort signals run between big chunks.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    throwIfAborted(this.signal, 'ISO write');
+    this.written = 0;
+    if (this.position - this.lastYield >= YIELD_EVERY || this.position === this.total) {
+      this.lastYield = this.position;
+      this.onProgress?.({ phase: 'writing', bytesWritten: this.position, bytesTotal: this.total });
+      // Let timers and abort signals run between big chunks.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      throwIfAborted(this.signal, 'ISO write');
+    }
   }
 
-  digest(): string {
-    return this.hash.digest('hex');
+  digest(): string | undefined {
+    return this.hasher.digest();
   }
 }
 
@@ -1137,10 +1191,11 @@ async function copyExtent(ext: Extent, sink: Sink): Promise<void> {
       let pos = 0;
       while (pos < ext.size) {
         const room = await sink.room();
-        const n = fs.readSync(fd, sink.buf, sink.fill, Math.min(room, ext.size - pos), pos);
+        const n = fs.readSync(fd, sink.buf, sink.fill, Math.min(room, IO_SLICE, ext.size - pos), pos);
         if (n === 0) throw mismatch(ext, `only ${pos} bytes`);
         sink.fill += n;
         pos += n;
+        if (n >= IO_SLICE / 2) sink.drain();
       }
     } finally {
       fs.closeSync(fd);
@@ -1223,7 +1278,15 @@ export async function writeIso(options: WriteIsoOptions): Promise<WriteIsoResult
       );
     }
   }
-  const sink = new Sink(fd, typeof output === 'string' ? undefined : output, total, options.onProgress, signal);
+  const sink = new Sink(
+    fd,
+    typeof output === 'string' ? undefined : output,
+    total,
+    options.onProgress,
+    signal,
+    options.sha256 ?? true,
+  );
+  let sha256: string | undefined;
   try {
     await sink.zeros(16 * SECTOR);
     await sink.write(volumeDescriptor(p, ids, false));
@@ -1250,6 +1313,7 @@ export async function writeIso(options: WriteIsoOptions): Promise<WriteIsoResult
     }
     await sink.zeros(150 * SECTOR);
     await sink.flush();
+    sha256 = sink.digest();
     if (sink.position !== total) {
       throw new IsoError('ISO_INTERNAL', `wrote ${sink.position} bytes, planned ${total}`, {
         hint: 'Report this as a bug.',
@@ -1290,7 +1354,7 @@ export async function writeIso(options: WriteIsoOptions): Promise<WriteIsoResult
   const stored = p.extents.reduce((s, e) => s + e.size, 0);
   return {
     size: total,
-    sha256: sink.digest(),
+    sha256,
     files: counts.files,
     directories: counts.dirs,
     symlinks: counts.symlinks,

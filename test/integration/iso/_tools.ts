@@ -38,7 +38,8 @@ export function isoinfoLbas(iso: string): Map<string, number[]> {
       dir = d[1]!;
       continue;
     }
-    const m = /^-\S+\s+\d+\s+\d+\s+\d+\s+\d+ .*?\[\s*(\d+) \d+\]\s+(.+?)\s*$/.exec(line);
+    // Multi-extent sections print `[ LBA FFFF name` (no closing bracket).
+    const m = /^-\S+\s+\d+\s+\d+\s+\d+\s+\d+ .*?\[\s*(\d+) [0-9A-F]+\]?\s+(.+?)\s*$/.exec(line);
     if (m) {
       const p = `${dir}${m[2]}`;
       map.set(p, [...(map.get(p) ?? []), Number(m[1])]);

@@ -156,6 +156,22 @@ describe('writeIso then openIso', () => {
     expect(one.result.size).toBe(one.bytes.length);
   });
 
+  it('reports the sha256 of a 70 MiB image as a separate hash of the file gives', async () => {
+    const out = path.join(tmp, 'large.iso');
+    const result = await writeIso({
+      output: out,
+      volumeId: 'T',
+      entries: [
+        { path: 'a', type: 'file', source: bytes('a'.repeat(40 * 1024 * 1024)) },
+        { path: 'b', type: 'file', source: bytes('b'.repeat(30 * 1024 * 1024 + 5)) },
+      ],
+    });
+    const hash = createHash('sha256');
+    for await (const chunk of fs.createReadStream(out)) hash.update(chunk as Buffer);
+    expect(result.sha256).toBe(hash.digest('hex'));
+    fs.rmSync(out);
+  });
+
   it('takes its timestamp from SOURCE_DATE_EPOCH when no timestamp is given', async () => {
     const old = process.env.SOURCE_DATE_EPOCH;
     process.env.SOURCE_DATE_EPOCH = '1700000000';

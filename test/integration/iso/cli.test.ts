@@ -1,0 +1,74 @@
+/** `solution iso ls | cat | extract` on an image written by `solution iso create`. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeSourceTree, snapshotTree } from '../../fixtures/iso/source-tree.js';
+import { cli } from './_tools.js';
+
+let tmp: string;
+let src: string;
+let iso: string;
+
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'iso-cli-'));
+  src = path.join(tmp, 'src');
+  makeSourceTree(src);
+  iso = path.join(tmp, 'out.iso');
+  const r = cli(['iso', 'create', src, '-o', iso, '--json']);
+  expect(r.status).toBe(0);
+  const result = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; data?: { volumeId?: string; size?: number } })
+    .find((e) => e.type === 'result');
+  expect(result?.data?.size).toBe(fs.statSync(iso).size);
+});
+
+afterAll(() => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('solution iso', () => {
+  it('ls --long shows modes, sizes and symlink targets', () => {
+    const r = cli(['iso', 'ls', '--long', iso]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^-rw-r----- +\d+ 2000-01-01 00:00:00 odd\/private.key$/m);
+    expect(r.stdout).toMatch(/^-rwxr-xr-x +\d+ .* odd\/run.sh$/m);
+    expect(r.stdout).toMatch(/^drwx------ +2048 .* odd\/private-dir$/m);
+    expect(r.stdout).toContain('odd/link-relative -> ../manifest.yaml');
+  });
+
+  it('ls --view primary shows the names MetalK8s reads', () => {
+    const r = cli(['iso', 'ls', '--view', 'primary', iso]);
+    expect(r.stdout.split('\n')).toContain('MANIFEST.YAML;1');
+  });
+
+  it('cat prints one file; a missing path fails with a readable error', () => {
+    const r = cli(['iso', 'cat', iso, 'manifest.yaml']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(fs.readFileSync(path.join(src, 'manifest.yaml'), 'utf8'));
+    const missing = cli(['iso', 'cat', iso, 'nope.yaml']);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('"/nope.yaml" is not in the image');
+    expect(missing.stderr).toContain('[ISO_NOT_FOUND]');
+  });
+
+  it('extract recreates the source tree', () => {
+    const out = path.join(tmp, 'extracted');
+    const r = cli(['iso', 'extract', iso, out, '-q']);
+    expect(r.status).toBe(0);
+    expect(snapshotTree(out)).toEqual(snapshotTree(src));
+  });
+
+  it('create refuses a tree too deep for ISO 9660, and writes nothing', () => {
+    const deep = path.join(tmp, 'deep');
+    fs.mkdirSync(path.join(deep, 'a/b/c/d/e/f/g/h'), { recursive: true });
+    fs.writeFileSync(path.join(deep, 'a/b/c/d/e/f/g/h/x'), 'x');
+    const out = path.join(tmp, 'deep.iso');
+    const r = cli(['iso', 'create', deep, '-o', out]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('[ISO_DEPTH_EXCEEDED]');
+    expect(fs.existsSync(out)).toBe(false);
+  });
+});
