@@ -1,1 +1,7 @@
-export {};
+/**
+ * I/O to a running MetalK8s cluster: the SaltAPI client and Salt result readers.
+ *
+ * @module
+ */
+export * from './salt-api.js';
+export * from './salt-results.js';
