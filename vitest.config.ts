@@ -1,4 +1,9 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+// Two projects: `default` runs every test except the cluster ones; `cluster` runs the tests
+// that need the shared Kubernetes control plane, which its global setup starts (and builds on
+// first use). Filtering by file still works: `npx vitest run test/integration/cluster`.
+const clusterTests = 'test/integration/cluster/**/*.test.ts';
 
 export default defineConfig({
   test: {
@@ -10,5 +15,25 @@ export default defineConfig({
       include: ['test/types/**/*.test-d.ts'],
       tsconfig: './tsconfig.json',
     },
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'default',
+          exclude: [...configDefaults.exclude, clusterTests],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'cluster',
+          include: [clusterTests],
+          typecheck: { enabled: false },
+          globalSetup: ['test/setup/control-plane.global.ts'],
+          // The control plane is built on first use: allow for it.
+          hookTimeout: 90 * 60_000,
+        },
+      },
+    ],
   },
 });
