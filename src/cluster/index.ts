@@ -5,3 +5,4 @@
  */
 export * from './salt-api.js';
 export * from './salt-results.js';
+export * from './salt-api-env.js';
