@@ -27,6 +27,11 @@ export CGO_ENABLED=0
 log() { printf '[build-control-plane %ss] %s\n' "$SECONDS" "$*" >&2; }
 
 command -v go >/dev/null || { echo "error: 'go' is not installed (apt package golang-go or a Go toolchain >= 1.24)" >&2; exit 1; }
+go_minor="$(go env GOVERSION | sed -n 's/^go1\.\([0-9]*\).*/\1/p')"
+if [ -z "$go_minor" ] || [ "$go_minor" -lt 24 ]; then
+  echo "error: Kubernetes $K8S_VERSION needs Go >= 1.24; found $(go env GOVERSION)" >&2
+  exit 1
+fi
 mkdir -p "$OUT" "$WORK"
 
 have() { [ -x "$OUT/$1" ]; }
