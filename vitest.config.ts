@@ -1,5 +1,6 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 
+// `include` is set per project (with `extends: true` a root `include` would be merged into both).
 // Two projects: `default` runs every test except the cluster ones; `cluster` runs the tests
 // that need the shared Kubernetes control plane, which its global setup starts (and builds on
 // first use). Filtering by file still works: `npx vitest run test/integration/cluster`.
@@ -7,7 +8,6 @@ const clusterTests = 'test/integration/cluster/**/*.test.ts';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     typecheck: {
@@ -20,6 +20,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'default',
+          include: ['test/**/*.test.ts'],
           exclude: [...configDefaults.exclude, clusterTests],
         },
       },

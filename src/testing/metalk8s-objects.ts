@@ -11,8 +11,8 @@
  *
  * @module
  */
-import { KubernetesObjectApi, type KubernetesObject, PatchStrategy } from '@kubernetes/client-node';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { Discovery, kubeRequest } from './_kube-http.js';
 
 /** A Kubernetes object with its body (`spec`, `data`, …). */
 export type ManifestObject = KubernetesObject & Record<string, unknown>;
@@ -403,24 +403,32 @@ export async function applyObjects(
   objects: readonly KubernetesObject[],
   options: ApplyObjectsOptions = {},
 ): Promise<void> {
-  const api = KubernetesObjectApi.makeApiClient(kc);
-  const manager = options.fieldManager ?? 'metalk8s-sdk-testing';
+  const discovery = new Discovery(kc);
+  const manager = encodeURIComponent(options.fieldManager ?? 'metalk8s-sdk-testing');
+  const dryRun = options.dryRun ? '&dryRun=All' : '';
   for (const obj of objects) {
-    await api.patch(obj, undefined, options.dryRun ? 'All' : undefined, manager, true, PatchStrategy.ServerSideApply);
-    if (obj.kind === 'CustomResourceDefinition' && !options.dryRun) await waitEstablished(api, obj);
+    const where = await discovery.path(obj);
+    const res = await kubeRequest(kc, 'PATCH', `${where}?fieldManager=${manager}&force=true${dryRun}`, obj, 'application/apply-patch+yaml');
+    if (res.status < 200 || res.status >= 300) {
+      const message = (res.json as { message?: string } | undefined)?.message ?? res.text.slice(0, 300);
+      throw new Error(`applying ${obj.kind} ${obj.metadata?.name} failed (HTTP ${res.status}): ${message}`);
+    }
+    if (obj.kind === 'CustomResourceDefinition' && !options.dryRun) {
+      await waitEstablished(kc, obj.metadata?.name ?? '');
+      const spec = (obj as ManifestObject).spec as { group?: string; versions?: { name: string }[] } | undefined;
+      for (const v of spec?.versions ?? []) discovery.reset(`${spec?.group}/${v.name}`);
+    }
   }
 }
 
-async function waitEstablished(api: KubernetesObjectApi, obj: KubernetesObject): Promise<void> {
+async function waitEstablished(kc: KubeConfig, name: string): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    const current = (await api.read({
-      apiVersion: 'apiextensions.k8s.io/v1',
-      kind: 'CustomResourceDefinition',
-      metadata: { name: obj.metadata?.name ?? '' },
-    })) as KubernetesObject & { status?: { conditions?: { type: string; status: string }[] } };
-    if (current.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return;
+    const res = await kubeRequest(kc, 'GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`);
+    const conditions = (res.json as { status?: { conditions?: { type: string; status: string }[] } } | undefined)?.status
+      ?.conditions;
+    if (conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`CRD ${obj.metadata?.name} was not established within 30 s`);
+  throw new Error(`CRD ${name} was not established within 30 s`);
 }
