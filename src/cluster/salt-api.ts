@@ -166,6 +166,8 @@ export interface OrchestrateResult {
   readonly runs: readonly SaltStateRun[];
   /** The root cause when it failed. */
   readonly failure: SaltStepFailure | undefined;
+  /** Errors Salt reported instead of steps (SLS not found, render errors). */
+  readonly errors: readonly string[];
   /** The raw job return. */
   readonly raw: unknown;
 }
@@ -440,7 +442,11 @@ export class SaltApiClient {
     const status = await this.waitForJob(job.jid, { ...options, via: 'print_job' });
     const result = orchestrateResult(job.jid, status.result);
     if (!result.success && options.throwOnFailure !== false) {
-      const why = result.failure ? describeFailure(result.failure) : 'the orchestrate returned a failure';
+      const why = result.failure
+        ? describeFailure(result.failure)
+        : result.errors.length > 0
+          ? result.errors.join('; ')
+          : 'the orchestrate returned a failure';
       throw new ClusterError('SALT_ORCHESTRATE_FAILED', `orchestrate ${mods} failed: ${why}`, {
         hint: `Fix the cause above, then run the operation again. Full result: \`salt-run jobs.print_job ${job.jid}\` on the salt-master.`,
       });
@@ -624,6 +630,22 @@ function toJobStatus(jid: string, entry: Record<string, unknown>): JobStatus {
   };
 }
 
+/** Error strings a runner put where its state results would be (`data: {<master>: [..]}`). */
+function renderErrors(raw: unknown): string[] {
+  const out: string[] = [];
+  const visit = (v: unknown, depth: number): void => {
+    if (depth > 8 || !isRecord(v)) return;
+    if (isRecord(v.data)) {
+      for (const val of Object.values(v.data)) {
+        if (Array.isArray(val)) for (const e of val) if (typeof e === 'string') out.push(e);
+      }
+    }
+    for (const val of Object.values(v)) visit(val, depth + 1);
+  };
+  visit(raw, 0);
+  return out;
+}
+
 /**
  * Reads a finished orchestrate job (`jobs.print_job` `Result`) into an {@link OrchestrateResult}.
  *
@@ -649,5 +671,5 @@ export function orchestrateResult(jid: string, raw: unknown): OrchestrateResult 
   collect(raw, 0);
   if (verdicts.includes(false)) success = false;
   else if (verdicts.includes(true) && failure === undefined) success = true;
-  return { jid, success, runs, failure, raw };
+  return { jid, success, runs, failure, errors: renderErrors(raw), raw };
 }

@@ -137,6 +137,12 @@ export function describeSaltApiConformance(name: string, start: () => Promise<Sa
       expect((err as Error).message).toContain('Break on purpose: broken on purpose by the conformance suite');
     });
 
+    it('reports an orchestrate that does not exist with Salt\'s own words', async () => {
+      const err = await rejection(salt.orchestrate('sdk_conformance.missing', { pollIntervalMs: 300 }));
+      expect((err as ClusterError).code).toBe('SALT_ORCHESTRATE_FAILED');
+      expect((err as Error).message).toContain("No matching sls found for 'sdk_conformance.missing' in env 'base'");
+    });
+
     it('streams job events from /events', async () => {
       const controller = new AbortController();
       const seen: SaltEvent[] = [];
