@@ -10,14 +10,14 @@ import http from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
 
-/** The subset of the WHATWG `fetch` signature the SaltAPI client uses. */
+/** The subset of the WHATWG `fetch` signature the SaltAPI client uses (`globalThis.fetch` fits). */
 export type FetchLike = (
   url: string,
   init: {
     method: string;
     headers: Record<string, string>;
-    body?: string | undefined;
-    signal?: AbortSignal | undefined;
+    body?: string;
+    signal?: AbortSignal;
   },
 ) => Promise<{
   readonly status: number;
@@ -56,7 +56,12 @@ export async function requestWithFetch(
   body: string | undefined,
   signal: AbortSignal | undefined,
 ): Promise<HttpAnswer> {
-  const res = await fetchFn(url, { method, headers, body, signal });
+  const res = await fetchFn(url, {
+    method,
+    headers,
+    ...(body !== undefined ? { body } : {}),
+    ...(signal !== undefined ? { signal } : {}),
+  });
   const stream = res.body;
   const iterable: AsyncIterable<Uint8Array> = stream
     ? (Readable.fromWeb(stream as Parameters<typeof Readable.fromWeb>[0]) as AsyncIterable<Uint8Array>)

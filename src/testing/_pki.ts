@@ -57,6 +57,23 @@ async function signed(
   return { cert, key };
 }
 
+/** Issues a server certificate signed by the run's CA, for `names` (DNS names and IP addresses). */
+export async function issueServerCertificate(
+  dir: string,
+  ca: { cert: string; key: string },
+  name: string,
+  names: readonly string[],
+): Promise<{ cert: string; key: string }> {
+  const sans = names.map((n) => (/^[0-9.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
+  return signed(
+    dir,
+    name,
+    `/CN=${name}`,
+    `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${sans}\n`,
+    ca,
+  );
+}
+
 /** Writes a CA, the API server's serving cert, an admin client cert and the SA signing key. */
 export async function generatePki(dir: string, serviceIp: string): Promise<ControlPlanePki> {
   const caKey = await ecKey(dir, 'ca.key');

@@ -22,7 +22,7 @@ import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { AbortError, ClusterError, throwIfAborted } from '../errors.js';
-import { generatePki } from './_pki.js';
+import { generatePki, issueServerCertificate } from './_pki.js';
 import { freePort } from './_ports.js';
 import { type Daemon, startDaemon } from './_process.js';
 
@@ -99,6 +99,11 @@ export interface ControlPlane {
   readonly version: string;
   /** A `KubeConfig` for the admin user. */
   kubeConfig(): KubeConfig;
+  /**
+   * Issues a TLS server certificate signed by the cluster CA (as MetalK8s signs salt-api's),
+   * valid for `names` (DNS names and IP addresses). Returns PEM texts.
+   */
+  issueServerCertificate(name: string, names: readonly string[]): Promise<{ cert: string; key: string }>;
   /** Mints a bearer token for a ServiceAccount through the TokenRequest API. */
   mintToken(namespace: string, serviceAccount: string, options?: MintTokenOptions): Promise<string>;
   /** Stops every component and removes the working directory (when the harness made it). */
@@ -425,6 +430,11 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     const mintToken = (namespace: string, serviceAccount: string, opts: MintTokenOptions = {}): Promise<string> =>
       mintServiceAccountToken(kubeConfig(), namespace, serviceAccount, opts);
 
+    const issue = async (name: string, names: readonly string[]): Promise<{ cert: string; key: string }> => {
+      const files = await issueServerCertificate(path.join(dir, 'pki'), { cert: pki.caCert, key: pki.caKey }, name, names);
+      return { cert: await readFile(files.cert, 'utf8'), key: await readFile(files.key, 'utf8') };
+    };
+
     return {
       server,
       kubeconfig,
@@ -433,6 +443,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       dir,
       version: KUBERNETES_VERSION,
       kubeConfig,
+      issueServerCertificate: issue,
       mintToken,
       stop,
     };

@@ -45,6 +45,8 @@ export interface EmulatedSaltApi {
   readonly username: string;
   /** A ServiceAccount token, accepted by the `kubernetes_rbac` login. */
   readonly token: string;
+  /** PEM of the CA that signed the SaltAPI certificate, when it serves HTTPS. */
+  readonly ca: string | undefined;
   /** Id of the salt-master (`<bootstrap>_master`): runner results are keyed by it. */
   readonly masterId: string;
   /** Forgets every SaltAPI token, as salt-api does when it restarts. */
@@ -103,7 +105,22 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
       .catch((err: unknown) => {
         if ((err as { code?: number }).code !== 409) throw err;
       });
-    const salt = await startSaltApiEmulator({ kubeConfig: kc, fileRoots: options.fileRoots, port: options.saltApiPort });
+    // With its own control plane it has the cluster CA, and serves HTTPS like MetalK8s (§3.3).
+    const tls = controlPlane
+      ? await controlPlane.issueServerCertificate('salt-api', [
+          'salt-master',
+          'salt-master.kube-system',
+          'salt-master.kube-system.svc',
+          'localhost',
+          '127.0.0.1',
+        ])
+      : undefined;
+    const salt = await startSaltApiEmulator({
+      kubeConfig: kc,
+      fileRoots: options.fileRoots,
+      port: options.saltApiPort,
+      tls,
+    });
     return {
       kubeconfig,
       controlPlane,
@@ -111,6 +128,7 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
         url: salt.url,
         username: `system:serviceaccount:${ADMIN_SA.namespace}:${ADMIN_SA.name}`,
         token,
+        ca: controlPlane?.caCert,
         masterId: salt.masterId,
         revokeTokens: () => salt.revokeTokens(),
       },

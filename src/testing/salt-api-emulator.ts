@@ -11,6 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { AuthenticationV1Api, AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { runSls } from './_sls.js';
@@ -35,6 +36,12 @@ export interface SaltApiEmulatorOptions {
    */
   readonly port?: number | undefined;
   /**
+   * Serve HTTPS with this certificate and key (PEM), as MetalK8s does with a certificate
+   * signed by the cluster CA.
+   * @default undefined (plain HTTP)
+   */
+  readonly tls?: { readonly cert: string; readonly key: string } | undefined;
+  /**
    * Lifetime of a SaltAPI token, seconds (Salt's `token_expire`).
    * @default 43200
    */
@@ -43,7 +50,7 @@ export interface SaltApiEmulatorOptions {
 
 /** A running SaltAPI emulator. */
 export interface SaltApiEmulator {
-  /** `http://127.0.0.1:<port>`. */
+  /** `http://127.0.0.1:<port>`, or `https://` with `tls`. */
   readonly url: string;
   /** Id of the master, the key of runner results (`<bootstrap id>_master`). */
   readonly masterId: string;
@@ -458,21 +465,24 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
     throw new HttpError(404, 'Not Found');
   };
 
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     handle(req, res).catch((err: unknown) => {
       const status = err instanceof HttpError ? err.status : 500;
       const message = err instanceof HttpError ? err.message : 'An unexpected error occurred';
       if (!res.headersSent) send(res, status, { status, return: message });
       else res.end();
     });
-  });
+  };
+  const server = options.tls
+    ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, onRequest)
+    : http.createServer(onRequest);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     masterId,
     async revokeTokens() {
       sessions.clear();

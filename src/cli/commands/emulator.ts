@@ -14,6 +14,8 @@ interface EmulatorState {
   readonly pid: number;
   readonly kubeconfig: string;
   readonly saltApi: { readonly url: string; readonly username: string; readonly token: string };
+  /** CA bundle of the SaltAPI's certificate, when it serves HTTPS. */
+  readonly saltApiCaFile?: string | undefined;
 }
 
 function defaultStateDir(): string {
@@ -30,6 +32,7 @@ function exportLines(state: EmulatorState): string {
     `export ${SALT_API_ENV.url}=${shellQuote(state.saltApi.url)}`,
     `export ${SALT_API_ENV.username}=${shellQuote(state.saltApi.username)}`,
     `export ${SALT_API_ENV.token}=${shellQuote(state.saltApi.token)}`,
+    ...(state.saltApiCaFile ? [`export ${SALT_API_ENV.caFile}=${shellQuote(state.saltApiCaFile)}`] : []),
   ].join('\n');
 }
 
@@ -124,7 +127,13 @@ export function registerEmulatorCommands(program: Command): void {
         }
         await rm(dir, { recursive: true, force: true });
         out.result(
-          ['unset KUBECONFIG', `unset ${SALT_API_ENV.url}`, `unset ${SALT_API_ENV.username}`, `unset ${SALT_API_ENV.token}`].join('\n'),
+          [
+            'unset KUBECONFIG',
+            `unset ${SALT_API_ENV.url}`,
+            `unset ${SALT_API_ENV.username}`,
+            `unset ${SALT_API_ENV.token}`,
+            `unset ${SALT_API_ENV.caFile}`,
+          ].join('\n'),
           { stopped: state !== undefined },
         );
       }),
@@ -143,9 +152,15 @@ export function registerEmulatorCommands(program: Command): void {
       });
       const kubeconfig = path.join(dir, 'kubeconfig');
       await writeFile(kubeconfig, mk8s.kubeconfig, { mode: 0o600 });
+      let saltApiCaFile: string | undefined;
+      if (mk8s.saltApi.ca) {
+        saltApiCaFile = path.join(dir, 'ca.crt');
+        await writeFile(saltApiCaFile, mk8s.saltApi.ca);
+      }
       const state: EmulatorState = {
         pid: process.pid,
         kubeconfig,
+        saltApiCaFile,
         saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token },
       };
       await writeFile(path.join(dir, 'state.json.tmp'), JSON.stringify(state), { mode: 0o600 });

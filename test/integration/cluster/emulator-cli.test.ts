@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +21,7 @@ describe('solution emulator up / down', () => {
     }
   });
 
-  it('prints export lines a shell can eval, that reach the cluster and the SaltAPI, and stops cleanly', async () => {
+  it('prints export lines a shell can eval, that reach the cluster and the TLS SaltAPI, and stops cleanly', async () => {
     if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first (npm test does)`);
     stateDir = await mkdtemp(path.join(tmpdir(), 'sdk-emulator-cli-'));
     // What a vendor's CI script does: eval the output, then use the variables.
@@ -41,9 +41,17 @@ describe('solution emulator up / down', () => {
     expect(ns.metadata?.annotations?.['metalk8s.scality.com/cluster-version']).toBe('129.0.0');
 
     const salt = saltApiFromEnv(env);
-    if (!salt) throw new Error('no SaltAPI variables in the output');
-    const session = await new SaltApiClient(salt).login();
+    if (!salt?.caFile) throw new Error('no SaltAPI variables (with a CA file) in the output');
+    // Like MetalK8s, the SaltAPI serves TLS signed by the cluster CA.
+    expect(salt.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const ca = await readFile(salt.caFile, 'utf8');
+    const session = await new SaltApiClient({ ...salt, ca }).login();
     expect(session.user).toBe('system:serviceaccount:kube-system:metalk8s-sdk-admin');
+    const untrusted = await new SaltApiClient(salt).login().catch((e: unknown) => e);
+    expect(untrusted).toMatchObject({ code: 'SALT_UNREACHABLE' });
+    expect(String((untrusted as Error).message)).toMatch(/certificate/);
+    const insecure = await new SaltApiClient({ ...salt, rejectUnauthorized: false }).login();
+    expect(insecure.user).toBe(session.user);
 
     const down = await run(process.execPath, [cli, 'emulator', 'down', '--state-dir', stateDir]);
     expect(down.stdout).toContain('unset KUBECONFIG');

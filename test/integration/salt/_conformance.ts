@@ -175,6 +175,21 @@ export function describeSaltApiConformance(name: string, start: () => Promise<Sa
       expect(again.token).not.toBe(first.token);
     });
 
+    it('works through an injected fetch', async () => {
+      const seen: string[] = [];
+      const client = new SaltApiClient({
+        url: target.url,
+        username: target.username,
+        token: target.token,
+        fetch: (url, init) => {
+          seen.push(`${init.method} ${new URL(url).pathname}`);
+          return fetch(url, init);
+        },
+      });
+      expect(await client.runner({ fun: 'test.arg', arg: ['fetched'] })).toMatchObject({ args: ['fetched'] });
+      expect(seen).toEqual(['POST /login', 'POST /']);
+    });
+
     it('reports a server error as SALT_HTTP_ERROR with its status', async () => {
       const err = await rejection(salt.runner({ fun: 'no_such_module.no_such_function' }));
       expect((err as ClusterError).code).toBe('SALT_HTTP_ERROR');
