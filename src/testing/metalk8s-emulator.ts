@@ -10,7 +10,7 @@
 import { KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { type ControlPlane, type ControlPlaneProgressEvent, mintServiceAccountToken, startControlPlane } from './control-plane.js';
 import { applyObjects, metalk8sBaseObjects } from './metalk8s-objects.js';
-import { startSaltApiEmulator } from './salt-api-emulator.js';
+import { type OrchestrateHandler, startSaltApiEmulator } from './salt-api-emulator.js';
 
 /** Options of {@link startMetalK8s}. */
 export interface StartMetalK8sOptions {
@@ -29,6 +29,11 @@ export interface StartMetalK8sOptions {
    * @default []
    */
   readonly fileRoots?: readonly string[] | undefined;
+  /**
+   * Orchestrates played in code, by SLS name (see {@link OrchestrateHandler}).
+   * @default {}
+   */
+  readonly orchestrates?: Readonly<Record<string, OrchestrateHandler>> | undefined;
   /**
    * Port of the SaltAPI on 127.0.0.1.
    * @default a free port
@@ -118,6 +123,7 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
     const salt = await startSaltApiEmulator({
       kubeConfig: kc,
       fileRoots: options.fileRoots,
+      orchestrates: options.orchestrates,
       port: options.saltApiPort,
       tls,
     });

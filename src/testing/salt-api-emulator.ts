@@ -14,7 +14,44 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { AuthenticationV1Api, AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { runSls } from './_sls.js';
+import { runSls, type StateResult } from './_sls.js';
+
+/** What a step of an emulated orchestrate reports. */
+export interface StepOutcome {
+  readonly result: boolean;
+  readonly comment: string;
+  readonly changes?: Readonly<Record<string, unknown>> | undefined;
+}
+
+/** Options of {@link OrchestrateContext.step}. */
+export interface StepOptions {
+  /** IDs of earlier steps this one requires: if one failed, this one fails as Salt's requisites do. */
+  readonly require?: readonly string[] | undefined;
+  /**
+   * The state's `name` argument.
+   * @default the step id
+   */
+  readonly name?: string | undefined;
+}
+
+/** What an emulated orchestrate gets: its call and a way to record Salt-shaped steps. */
+export interface OrchestrateContext {
+  /** The SLS name, e.g. `metalk8s.orchestrate.solutions.prepare-environment`. */
+  readonly mods: string;
+  readonly saltenv: string;
+  readonly pillar: Readonly<Record<string, unknown>>;
+  /** Admin access to the cluster. */
+  readonly kubeConfig: KubeConfig;
+  /**
+   * Runs one step and records it as Salt would (`<module>_|-<id>_|-<name>_|-<function>`, with
+   * `__run_num__`). A thrown error becomes a failed step with the error's message. Returns
+   * whether the step succeeded.
+   */
+  step(id: string, fun: string, run: () => Promise<StepOutcome>, options?: StepOptions): Promise<boolean>;
+}
+
+/** An orchestrate played by the emulator instead of read from an SLS file. */
+export type OrchestrateHandler = (context: OrchestrateContext) => Promise<void>;
 
 /** Options of {@link startSaltApiEmulator}. */
 export interface SaltApiEmulatorOptions {
@@ -30,6 +67,12 @@ export interface SaltApiEmulatorOptions {
    * @default []
    */
   readonly fileRoots?: readonly string[] | undefined;
+  /**
+   * Orchestrates played in code, by SLS name; they take precedence over `fileRoots`. This is
+   * where MetalK8s' own orchestrates are emulated.
+   * @default {}
+   */
+  readonly orchestrates?: Readonly<Record<string, OrchestrateHandler>> | undefined;
   /**
    * Port on 127.0.0.1.
    * @default a free port
@@ -233,7 +276,9 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
       case 'state.orchestrate': {
         const mods = String(arg[0] ?? kwarg.mods ?? '');
         const saltenv = typeof kwarg.saltenv === 'string' ? kwarg.saltenv : 'base';
-        const outcome = await runSls(fileRoots, mods, saltenv);
+        const handler = options.orchestrates?.[mods];
+        const pillar = isRecord(kwarg.pillar) ? kwarg.pillar : {};
+        const outcome = handler ? await runHandler(handler, mods, saltenv, pillar) : await runSls(fileRoots, mods, saltenv);
         const data = outcome.ok ? outcome.states : outcome.errors;
         const failed = !outcome.ok || Object.values(outcome.states).some((s) => !s.result);
         return { ret: { data: { [masterId]: data }, outputter: 'highstate', retcode: failed ? 1 : 0 }, success: !failed };
@@ -241,6 +286,55 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
       default:
         throw new HttpError(500, 'An unexpected error occurred');
     }
+  };
+
+  const runHandler = async (
+    handler: OrchestrateHandler,
+    mods: string,
+    saltenv: string,
+    pillar: Record<string, unknown>,
+  ): Promise<{ ok: true; states: Record<string, StateResult> }> => {
+    const states: Record<string, StateResult> = {};
+    const outcomes = new Map<string, boolean>();
+    let runNum = 0;
+    const step = async (id: string, fun: string, run: () => Promise<StepOutcome>, stepOptions: StepOptions = {}): Promise<boolean> => {
+      const [module = '', fn = ''] = fun.split('.');
+      const name = stepOptions.name ?? id;
+      const started = Date.now();
+      const failedReqs = (stepOptions.require ?? []).filter((r) => outcomes.get(r) !== true);
+      let outcome: StepOutcome;
+      if (failedReqs.length > 0) {
+        outcome = { result: false, comment: `One or more requisite failed: ${failedReqs.map((r) => `${mods}.${r}`).join(', ')}` };
+      } else {
+        try {
+          outcome = await run();
+        } catch (err) {
+          outcome = { result: false, comment: err instanceof Error ? err.message : String(err) };
+        }
+      }
+      states[`${module}_|-${id}_|-${name}_|-${fn}`] = {
+        name,
+        changes: { ...(outcome.changes ?? {}) },
+        result: outcome.result,
+        comment: outcome.comment,
+        __sls__: mods,
+        __run_num__: runNum++,
+        __id__: id,
+        start_time: new Date(started).toISOString().slice(11, 23),
+        duration: Date.now() - started,
+      };
+      outcomes.set(id, outcome.result);
+      return outcome.result;
+    };
+    try {
+      await handler({ mods, saltenv, pillar, kubeConfig: options.kubeConfig, step });
+    } catch (err) {
+      await step('Emulated orchestrate', 'test.fail_without_changes', async () => ({
+        result: false,
+        comment: `the emulated orchestrate ${mods} failed: ${err instanceof Error ? err.message : String(err)}`,
+      }));
+    }
+    return { ok: true, states };
   };
 
   const runRunner = async (low: Lowstate, session: Session, background: boolean): Promise<unknown> => {
