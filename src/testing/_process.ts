@@ -15,12 +15,35 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
+const running = new Set<number>();
+let exitHookInstalled = false;
+
+// If the test runner or the emulator process dies without stopping its daemons, kill their
+// process groups on the way out rather than leave an API server behind.
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const pid of running) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {}
+    }
+  });
+}
+
 /** Starts `bin args…`, stdout and stderr appended to `log`. */
 export function startDaemon(name: string, bin: string, args: readonly string[], log: string, env?: NodeJS.ProcessEnv): Daemon {
   const fd = openSync(log, 'a');
   const child = spawn(bin, args, { detached: true, stdio: ['ignore', fd, fd], env: env ?? process.env });
   closeSync(fd);
   child.on('error', () => {});
+  installExitHook();
+  const pid = child.pid;
+  if (pid !== undefined) {
+    running.add(pid);
+    child.once('exit', () => running.delete(pid));
+  }
   const tail = (lines = 20): string => {
     try {
       return readFileSync(log, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');

@@ -161,6 +161,11 @@ export async function controlPlaneBinaries(
       hint: `Run scripts/build-control-plane.sh (needs Go >= 1.24 and the Go module proxy), or point KUBEBUILDER_ASSETS at a directory holding them.`,
     });
   }
+  if (!existsSync(buildScript())) {
+    throw new ClusterError('CONTROL_PLANE_UNAVAILABLE', `control-plane binaries not found (${missing.join(', ')}) and ${buildScript()} is missing`, {
+      hint: 'Point KUBEBUILDER_ASSETS at a directory holding the binaries, or build them with scripts/build-control-plane.sh from the SDK repository.',
+    });
+  }
   options.onProgress?.({ type: 'building', binaries: missing });
   try {
     await run('bash', [buildScript()], {

@@ -27,6 +27,8 @@ export interface RealSaltApi {
   readonly token: string;
   /** Master id: runner results are keyed by it. */
   readonly masterId: string;
+  /** A user limited like MetalK8s' storage-operator. */
+  readonly limited: { readonly username: string; readonly token: string };
   /** Invalidates every issued SaltAPI token, as a salt-api restart does. */
   revokeTokens(): Promise<void>;
   stop(): Promise<void>;
@@ -115,6 +117,12 @@ export async function startRealSaltApi(): Promise<RealSaltApi> {
   // root_dir is prepended to extension_modules and the log files.
   await cp(path.join(fixtures, '_auth'), path.join(root, 'ext/auth'), { recursive: true });
   const all = ['.*', '@runner', '@wheel', '@jobs'];
+  // As MetalK8s' master-99-metalk8s.conf lists the storage-operator (metalk8s-reference.md §3.4).
+  const limited = { username: 'system:serviceaccount:kube-system:storage-operator-controller-manager', token: randomBytes(24).toString('hex') };
+  const limitedPerms = [
+    { '*': ['metalk8s_volumes.device_info', 'metalk8s_volumes.device_name', { 'state.sls': { kwargs: { mods: 'metalk8s\\.volumes.*' } } }] },
+    '@jobs',
+  ];
   const config = {
     id: masterId,
     root_dir: root,
@@ -129,8 +137,8 @@ export async function startRealSaltApi(): Promise<RealSaltApi> {
     log_level_logfile: 'info',
     worker_threads: 2,
     netapi_enable_clients: ['local', 'local_async', 'runner', 'runner_async', 'wheel', 'wheel_async'],
-    sdk_test_tokens: { [username]: token },
-    external_auth: { kubernetes_rbac: { [username]: all } },
+    sdk_test_tokens: { [username]: token, [limited.username]: limited.token },
+    external_auth: { kubernetes_rbac: { [username]: all, [limited.username]: limitedPerms } },
     rest_cherrypy: { host: '127.0.0.1', port: apiPort, disable_ssl: true },
   };
   await writeFile(path.join(root, 'conf/master'), stringify(config));
@@ -156,6 +164,7 @@ export async function startRealSaltApi(): Promise<RealSaltApi> {
     username,
     token,
     masterId,
+    limited,
     async revokeTokens() {
       if (!existsSync(tokensDir)) return;
       for (const f of await readdir(tokensDir)) await rm(path.join(tokensDir, f), { force: true });

@@ -17,6 +17,8 @@ export interface SaltApiTarget {
   readonly token: string;
   /** Id of the master: runner results are keyed by it. */
   readonly masterId: string;
+  /** A user that external_auth limits like MetalK8s' storage-operator (volume functions, @jobs). */
+  readonly limited: { readonly username: string; readonly token: string };
   /** Makes every issued SaltAPI token invalid (what a salt-api restart does). */
   revokeTokens(): Promise<void>;
   stop(): Promise<void>;
@@ -68,6 +70,19 @@ export function describeSaltApiConformance(name: string, start: () => Promise<Sa
       const other = new SaltApiClient({ url: target.url, username: 'oidc:someone@example.com', token: target.token });
       const err = await rejection(other.login());
       expect((err as ClusterError).code).toBe('SALT_AUTH_FAILED');
+    });
+
+    it('gives a restricted user only what external_auth lists, and refuses the rest', async () => {
+      const limited = new SaltApiClient({ url: target.url, ...target.limited });
+      const session = await limited.login();
+      expect(session.user).toBe(target.limited.username);
+      expect(session.perms).toContain('@jobs');
+      expect(session.perms).not.toContain('@runner');
+      const err = await rejection(limited.runner({ fun: 'test.arg' }));
+      expect((err as ClusterError).code).toBe('SALT_FORBIDDEN');
+      expect((err as ClusterError).status).toBe(401);
+      const jobErr = await rejection(limited.lookupJob('20200101000000000000'));
+      expect((jobErr as ClusterError).code).toBe('SALT_JOB_UNKNOWN');
     });
 
     it('runs a runner function and returns its result', async () => {
