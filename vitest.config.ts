@@ -1,4 +1,7 @@
+import { fileURLToPath } from 'node:url';
 import { configDefaults, defineConfig } from 'vitest/config';
+
+const src = (p: string) => fileURLToPath(new URL(`./src/${p}`, import.meta.url));
 
 // `include` is set per project (with `extends: true` a root `include` would be merged into both).
 // Two projects: `default` runs every test except the cluster ones; `cluster` runs the tests
@@ -7,6 +10,13 @@ import { configDefaults, defineConfig } from 'vitest/config';
 const clusterTests = 'test/integration/cluster/**/*.test.ts';
 
 export default defineConfig({
+  resolve: {
+    // Tests and the examples they load share the SDK's sources, not the built copy.
+    alias: [
+      { find: /^metalk8s-solution-sdk$/, replacement: src('index.ts') },
+      { find: /^metalk8s-solution-sdk\/(packaging|cluster|storage|testing)$/, replacement: src('$1/index.ts') },
+    ],
+  },
   test: {
     testTimeout: 60_000,
     hookTimeout: 120_000,
