@@ -1,13 +1,8 @@
+import { defineConfig } from 'vitest/config';
+
 import { fileURLToPath } from 'node:url';
-import { configDefaults, defineConfig } from 'vitest/config';
 
 const src = (p: string) => fileURLToPath(new URL(`./src/${p}`, import.meta.url));
-
-// `include` is set per project (with `extends: true` a root `include` would be merged into both).
-// Two projects: `default` runs every test except the cluster ones; `cluster` runs the tests
-// that need the shared Kubernetes control plane, which its global setup starts (and builds on
-// first use). Filtering by file still works: `npx vitest run test/integration/cluster`.
-const clusterTests = 'test/integration/cluster/**/*.test.ts';
 
 export default defineConfig({
   resolve: {
@@ -25,20 +20,24 @@ export default defineConfig({
       include: ['test/types/**/*.test-d.ts'],
       tsconfig: './tsconfig.json',
     },
+    // Two projects. `default` runs every test except the cluster ones. `cluster` runs the tests
+    // that need the shared Kubernetes control plane, which its global setup starts (building
+    // the binaries on first use). `include` is set per project: with `extends: true` a root
+    // `include` would be merged into both. Filtering by path works: `npx vitest run test/unit`.
     projects: [
       {
         extends: true,
         test: {
           name: 'default',
           include: ['test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, clusterTests],
+          exclude: ['**/node_modules/**', '**/.git/**', 'test/integration/cluster/**'],
         },
       },
       {
         extends: true,
         test: {
           name: 'cluster',
-          include: [clusterTests],
+          include: ['test/integration/cluster/**/*.test.ts'],
           typecheck: { enabled: false },
           globalSetup: ['test/setup/control-plane.global.ts'],
           // The control plane is built on first use: allow for it.
