@@ -431,6 +431,15 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
     if (targets.length === 0) return {};
     const arg = Array.isArray(low.arg) ? low.arg : low.arg === undefined ? [] : [low.arg];
     const job = record(fun, arg, session.user, String(low.tgt ?? ''), String(low.tgt_type ?? 'glob'));
+    fire(`salt/job/${job.jid}/new`, {
+      jid: job.jid,
+      tgt: low.tgt,
+      tgt_type: String(low.tgt_type ?? 'glob'),
+      user: session.user,
+      fun,
+      arg,
+      minions: targets,
+    });
     const result: Record<string, unknown> = {};
     for (const m of targets) {
       const ret = minionFunction(fun, arg, m);

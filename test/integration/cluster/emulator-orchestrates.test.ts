@@ -62,6 +62,18 @@ describe('orchestrates played by the emulator', () => {
     expect(cm.data?.value).toBe('good');
   });
 
+  it('answers minion calls as the bootstrap minion', async () => {
+    expect(await salt.local({ tgt: '*', fun: 'test.ping' })).toEqual({ bootstrap: true });
+    expect(await salt.local({ tgt: 'bootstrap', tgtType: 'list', fun: 'no_such.function' })).toEqual({
+      bootstrap: "'no_such.function' is not available.",
+    });
+    const job = await salt.localAsync({ tgt: 'boot*', fun: 'grains.item', arg: ['id'] });
+    expect(job.minions).toEqual(['bootstrap']);
+    const status = await salt.waitForJob(job.jid, { via: 'jobs', pollIntervalMs: 100 });
+    expect(status.function).toBe('grains.item');
+    expect(status.result.bootstrap).toMatchObject({ return: { id: 'bootstrap' }, retcode: 0 });
+  });
+
   it('turns a thrown error into the failed step, and later steps into requisite failures', async () => {
     await kc.makeApiClient(CoreV1Api).deleteNamespacedConfigMap({ name: 'written-by-salt', namespace: ns });
     const err = await salt
