@@ -659,7 +659,8 @@ export function orchestrateResult(jid: string, raw: unknown): OrchestrateResult 
   const runs = stateRuns(raw);
   const failure = firstFailedStep(raw);
   let success = failure === undefined && runs.length > 0;
-  // The runner's own verdict, when present, wins (a render error has no steps).
+  // Salt's own verdicts (`success`, a non-zero `retcode`) count too: a render error has no
+  // steps, and an orchestrate with no step at all is a success only if Salt says so.
   const verdicts: unknown[] = [];
   const collect = (v: unknown, depth: number): void => {
     if (depth > 4 || !isRecord(v)) return;
