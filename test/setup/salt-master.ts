@@ -105,6 +105,32 @@ function stopProcess(p: ChildProcess): Promise<void> {
   });
 }
 
+/** PIDs of processes started with `-c <conf>` (salt's workers outlive their parent briefly). */
+async function saltProcesses(conf: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.split('\0').includes(conf)) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+/** Waits for this harness's own salt processes to be gone, killing them by pid after 10 s. */
+async function reapStragglers(conf: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  let pids = await saltProcesses(conf);
+  while (pids.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    pids = await saltProcesses(conf);
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  }
+}
+
 /** Starts salt-master + salt-api; call `stop()` when done. */
 export async function startRealSaltApi(): Promise<RealSaltApi> {
   const venv = await saltVenv();
@@ -150,7 +176,9 @@ export async function startRealSaltApi(): Promise<RealSaltApi> {
   const url = `http://127.0.0.1:${apiPort}`;
   const stop = async () => {
     await Promise.all([stopProcess(api), stopProcess(master)]);
-    await rm(root, { recursive: true, force: true });
+    await reapStragglers(conf);
+    // Salt's worker processes may still be flushing their cache as they die.
+    await rm(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   };
   try {
     await waitForLogin(url, username, token, [master, api], path.join(root, 'master.log'));
