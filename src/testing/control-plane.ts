@@ -405,7 +405,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
           [
             `--kubeconfig=${kubeconfig}`,
             '--manage-all-nodes=false',
-            '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+            // A label, not an annotation: a Node that gains it later is picked up too (the
+            // label-selected watch reports it as added), which deploy_node relies on.
+            '--manage-nodes-with-label-selector=kwok.x-k8s.io/node=fake',
             '--cidr=10.244.0.0/16',
             '--node-ip=127.0.0.1',
             `--server-address=127.0.0.1:${await freePort()}`,

@@ -9,6 +9,7 @@
  */
 import { KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { type ControlPlane, type ControlPlaneProgressEvent, mintServiceAccountToken, startControlPlane } from './control-plane.js';
+import { deployNode } from './_deploy-node.js';
 import { applyObjects, metalk8sBaseObjects } from './metalk8s-objects.js';
 import { type OrchestrateHandler, startSaltApiEmulator } from './salt-api-emulator.js';
 
@@ -123,7 +124,8 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
     const salt = await startSaltApiEmulator({
       kubeConfig: kc,
       fileRoots: options.fileRoots,
-      orchestrates: options.orchestrates,
+      // MetalK8s' own orchestrates; the caller's may replace them.
+      orchestrates: { 'metalk8s.orchestrate.deploy_node': deployNode, ...options.orchestrates },
       port: options.saltApiPort,
       tls,
     });

@@ -304,6 +304,8 @@ function node(name: string, version: string, roles: readonly string[], taints: r
     'topology.kubernetes.io/region': 'default',
     'topology.kubernetes.io/zone': 'default',
     type: 'kwok',
+    // kwok plays the kubelet of the Nodes carrying this label.
+    'kwok.x-k8s.io/node': 'fake',
   };
   for (const r of roles) labels[`${METALK8S_LABELS.rolePrefix}${r}`] = '';
   return {
@@ -313,7 +315,6 @@ function node(name: string, version: string, roles: readonly string[], taints: r
       name,
       labels,
       annotations: {
-        'kwok.x-k8s.io/node': 'fake',
         'metalk8s.scality.com/ssh-host': name,
         'metalk8s.scality.com/ssh-user': 'root',
         'metalk8s.scality.com/ssh-key-path': '/etc/metalk8s/pki/salt-bootstrap',

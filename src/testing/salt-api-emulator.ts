@@ -42,6 +42,10 @@ export interface OrchestrateContext {
   readonly pillar: Readonly<Record<string, unknown>>;
   /** Admin access to the cluster. */
   readonly kubeConfig: KubeConfig;
+  /** Ids of the accepted minions. */
+  readonly minions: readonly string[];
+  /** Accepts a minion's key, as deploying a node does; it then answers minion calls. */
+  acceptMinion(id: string): void;
   /**
    * Runs one step and records it as Salt would (`<module>_|-<id>_|-<name>_|-<function>`, with
    * `__run_num__`). A thrown error becomes a failed step with the error's message. Returns
@@ -327,7 +331,17 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
       return outcome.result;
     };
     try {
-      await handler({ mods, saltenv, pillar, kubeConfig: options.kubeConfig, step });
+      await handler({
+        mods,
+        saltenv,
+        pillar,
+        kubeConfig: options.kubeConfig,
+        minions: [...minions],
+        acceptMinion: (id) => {
+          if (!minions.includes(id)) minions.push(id);
+        },
+        step,
+      });
     } catch (err) {
       await step('Emulated orchestrate', 'test.fail_without_changes', async () => ({
         result: false,
