@@ -13,7 +13,6 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     typecheck: {
@@ -21,5 +20,30 @@ export default defineConfig({
       include: ['test/types/**/*.test-d.ts'],
       tsconfig: './tsconfig.json',
     },
+    // Two projects. `default` runs every test except the cluster ones. `cluster` runs the tests
+    // that need the shared Kubernetes control plane, which its global setup starts (building
+    // the binaries on first use). `include` is set per project: with `extends: true` a root
+    // `include` would be merged into both. Filtering by path works: `npx vitest run test/unit`.
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'default',
+          include: ['test/**/*.test.ts'],
+          exclude: ['**/node_modules/**', '**/.git/**', 'test/integration/cluster/**'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'cluster',
+          include: ['test/integration/cluster/**/*.test.ts'],
+          typecheck: { enabled: false },
+          globalSetup: ['test/setup/control-plane.global.ts'],
+          // The control plane is built on first use: allow for it.
+          hookTimeout: 90 * 60_000,
+        },
+      },
+    ],
   },
 });

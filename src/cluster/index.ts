@@ -1,1 +1,8 @@
-export {};
+/**
+ * I/O to a running MetalK8s cluster: the SaltAPI client and Salt result readers.
+ *
+ * @module
+ */
+export * from './salt-api.js';
+export * from './salt-results.js';
+export * from './salt-api-env.js';

@@ -1,1 +1,10 @@
-export {};
+/**
+ * Test harness for MetalK8s Solutions: a real Kubernetes control plane (etcd, kube-apiserver,
+ * controllers, kwok), the objects of an empty MetalK8s cluster, and the MetalK8s emulator.
+ *
+ * @module
+ */
+export * from './control-plane.js';
+export * from './metalk8s-objects.js';
+export * from './metalk8s-emulator.js';
+export * from './salt-api-emulator.js';

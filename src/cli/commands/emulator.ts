@@ -1,4 +1,176 @@
+import { spawn } from 'node:child_process';
+import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
+import { SALT_API_ENV } from '../../cluster/salt-api-env.js';
+import { ClusterError } from '../../errors.js';
+import { startMetalK8s } from '../../testing/index.js';
+import { action, Output } from '../_output.js';
 
-/** `solution emulator up|down`: to be filled by the cluster test environment work. */
-export function registerEmulatorCommands(_program: Command): void {}
+/** What `emulator serve` writes once the emulator is up, read by `up` and `down`. */
+interface EmulatorState {
+  readonly pid: number;
+  readonly kubeconfig: string;
+  readonly saltApi: { readonly url: string; readonly username: string; readonly token: string };
+  /** CA bundle of the SaltAPI's certificate, when it serves HTTPS. */
+  readonly saltApiCaFile?: string | undefined;
+}
+
+function defaultStateDir(): string {
+  return path.join(process.env.XDG_RUNTIME_DIR ?? tmpdir(), 'metalk8s-sdk-emulator');
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+function exportLines(state: EmulatorState): string {
+  return [
+    `export KUBECONFIG=${shellQuote(state.kubeconfig)}`,
+    `export ${SALT_API_ENV.url}=${shellQuote(state.saltApi.url)}`,
+    `export ${SALT_API_ENV.username}=${shellQuote(state.saltApi.username)}`,
+    `export ${SALT_API_ENV.token}=${shellQuote(state.saltApi.token)}`,
+    ...(state.saltApiCaFile ? [`export ${SALT_API_ENV.caFile}=${shellQuote(state.saltApiCaFile)}`] : []),
+  ].join('\n');
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readState(dir: string): Promise<EmulatorState | undefined> {
+  try {
+    return JSON.parse(await readFile(path.join(dir, 'state.json'), 'utf8')) as EmulatorState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `solution emulator up|down`: the MetalK8s emulator for manual use and vendors' CI. */
+export function registerEmulatorCommands(program: Command): void {
+  const emulator = program
+    .command('emulator')
+    .description('Run the MetalK8s emulator: a real Kubernetes control plane and the bootstrap node SaltAPI.');
+
+  emulator
+    .command('up')
+    .description('Start the emulator in the background and print `export` lines: eval "$(solution emulator up)"')
+    .option('--state-dir <dir>', 'where the emulator keeps its state and logs', defaultStateDir())
+    .option('--cluster-version <version>', 'MetalK8s version the cluster claims', '129.0.0')
+    .option('--timeout <seconds>', 'give up when not up after this long (the first run builds the binaries)', '3600')
+    .option('--json', 'print the credentials as one JSON object')
+    .action(
+      action(async (opts) => {
+        const out = new Output({ json: opts.json === true });
+        const dir = path.resolve(opts.stateDir);
+        const existing = await readState(dir);
+        if (existing && alive(existing.pid)) {
+          out.result(exportLines(existing), existing);
+          return;
+        }
+        await rm(dir, { recursive: true, force: true });
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        const log = path.join(dir, 'emulator.log');
+        const fd = openSync(log, 'a');
+        const cli = process.argv[1] ?? '';
+        const child = spawn(
+          process.execPath,
+          [cli, 'emulator', 'serve', '--state-dir', dir, '--cluster-version', opts.clusterVersion],
+          { detached: true, stdio: ['ignore', fd, fd] },
+        );
+        closeSync(fd);
+        child.unref();
+        const deadline = Date.now() + Number(opts.timeout) * 1000;
+        for (;;) {
+          const state = await readState(dir);
+          if (state) {
+            out.result(exportLines(state), state);
+            return;
+          }
+          if (child.exitCode !== null || (child.pid !== undefined && !alive(child.pid))) {
+            const tail = existsSync(log) ? readFileSync(log, 'utf8').trimEnd().split('\n').slice(-15).join('\n') : '';
+            throw new ClusterError('EMULATOR_FAILED', `the emulator stopped while starting:\n${tail}`, {
+              hint: `Full log: ${log}`,
+            });
+          }
+          if (Date.now() > deadline) {
+            throw new ClusterError('EMULATOR_TIMEOUT', `the emulator was not up after ${opts.timeout} s`, {
+              hint: `See ${log}; stop it with \`solution emulator down\`.`,
+            });
+          }
+          await new Promise((r) => setTimeout(r, 300));
+        }
+      }),
+    );
+
+  emulator
+    .command('down')
+    .description('Stop the emulator started by `up` and remove its state.')
+    .option('--state-dir <dir>', 'state directory given to `up`', defaultStateDir())
+    .action(
+      action(async (opts) => {
+        const out = new Output();
+        const dir = path.resolve(opts.stateDir);
+        const state = await readState(dir);
+        if (state && alive(state.pid)) {
+          process.kill(state.pid, 'SIGTERM');
+          const deadline = Date.now() + 30_000;
+          while (alive(state.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+          if (alive(state.pid)) process.kill(state.pid, 'SIGKILL');
+        }
+        await rm(dir, { recursive: true, force: true });
+        out.result(
+          [
+            'unset KUBECONFIG',
+            `unset ${SALT_API_ENV.url}`,
+            `unset ${SALT_API_ENV.username}`,
+            `unset ${SALT_API_ENV.token}`,
+            `unset ${SALT_API_ENV.caFile}`,
+          ].join('\n'),
+          { stopped: state !== undefined },
+        );
+      }),
+    );
+
+  // Internal: the background process `up` starts.
+  emulator
+    .command('serve', { hidden: true })
+    .option('--state-dir <dir>', 'state directory', defaultStateDir())
+    .option('--cluster-version <version>', 'MetalK8s version', '129.0.0')
+    .action(async (opts) => {
+      const dir = path.resolve(opts.stateDir);
+      const mk8s = await startMetalK8s({
+        clusterVersion: opts.clusterVersion,
+        onProgress: (e) => process.stdout.write(`${JSON.stringify(e)}\n`),
+      });
+      const kubeconfig = path.join(dir, 'kubeconfig');
+      await writeFile(kubeconfig, mk8s.kubeconfig, { mode: 0o600 });
+      let saltApiCaFile: string | undefined;
+      if (mk8s.saltApi.ca) {
+        saltApiCaFile = path.join(dir, 'ca.crt');
+        await writeFile(saltApiCaFile, mk8s.saltApi.ca);
+      }
+      const state: EmulatorState = {
+        pid: process.pid,
+        kubeconfig,
+        saltApiCaFile,
+        saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token },
+      };
+      await writeFile(path.join(dir, 'state.json.tmp'), JSON.stringify(state), { mode: 0o600 });
+      await rename(path.join(dir, 'state.json.tmp'), path.join(dir, 'state.json'));
+      process.stdout.write(`emulator up: ${mk8s.saltApi.url}\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGTERM', resolve);
+        process.once('SIGINT', resolve);
+      });
+      await mk8s.stop();
+      process.stdout.write('emulator stopped\n');
+    });
+}

@@ -1,0 +1,152 @@
+/**
+ * The MetalK8s emulator: a real Kubernetes control plane (see {@link startControlPlane}) with
+ * the objects of an empty MetalK8s cluster, and the bootstrap node's SaltAPI (see
+ * {@link startSaltApiEmulator}), so Solutions can be tested in CI without a MetalK8s cluster.
+ *
+ * What it reproduces and what it does not is listed in docs/emulator.md.
+ *
+ * @module
+ */
+import { KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { type ControlPlane, type ControlPlaneProgressEvent, mintServiceAccountToken, startControlPlane } from './control-plane.js';
+import { deployNode } from './_deploy-node.js';
+import { applyObjects, metalk8sBaseObjects } from './metalk8s-objects.js';
+import { type OrchestrateHandler, startSaltApiEmulator } from './salt-api-emulator.js';
+
+/** Options of {@link startMetalK8s}. */
+export interface StartMetalK8sOptions {
+  /**
+   * Use this cluster (admin kubeconfig text) instead of starting a control plane.
+   * @default undefined (start one)
+   */
+  readonly kubeconfigYaml?: string | undefined;
+  /**
+   * MetalK8s version the cluster claims.
+   * @default '129.0.0'
+   */
+  readonly clusterVersion?: string | undefined;
+  /**
+   * Directories searched for SLS files that `state.orchestrate` runs (made of `test.*` states).
+   * @default []
+   */
+  readonly fileRoots?: readonly string[] | undefined;
+  /**
+   * Orchestrates played in code, by SLS name (see {@link OrchestrateHandler}).
+   * @default {}
+   */
+  readonly orchestrates?: Readonly<Record<string, OrchestrateHandler>> | undefined;
+  /**
+   * Port of the SaltAPI on 127.0.0.1.
+   * @default a free port
+   */
+  readonly saltApiPort?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
+  readonly onProgress?: ((event: ControlPlaneProgressEvent) => void) | undefined;
+}
+
+/** Credentials of the emulated SaltAPI. */
+export interface EmulatedSaltApi {
+  readonly url: string;
+  /** `system:serviceaccount:kube-system:metalk8s-sdk-admin`. */
+  readonly username: string;
+  /** A ServiceAccount token, accepted by the `kubernetes_rbac` login. */
+  readonly token: string;
+  /** PEM of the CA that signed the SaltAPI certificate, when it serves HTTPS. */
+  readonly ca: string | undefined;
+  /** Id of the salt-master (`<bootstrap>_master`): runner results are keyed by it. */
+  readonly masterId: string;
+  /** Forgets every SaltAPI token, as salt-api does when it restarts. */
+  revokeTokens(): Promise<void>;
+}
+
+/** A running MetalK8s emulator. */
+export interface MetalK8sEmulator {
+  /** Admin kubeconfig text. */
+  readonly kubeconfig: string;
+  readonly saltApi: EmulatedSaltApi;
+  /** The control plane, when the emulator started it. */
+  readonly controlPlane: ControlPlane | undefined;
+  /** Stops the SaltAPI and (when it started it) the control plane. */
+  stop(): Promise<void>;
+}
+
+const ADMIN_SA = { namespace: 'kube-system', name: 'metalk8s-sdk-admin' } as const;
+
+/**
+ * Starts (or reuses) a control plane, gives it MetalK8s' base objects, and plays the
+ * bootstrap node's SaltAPI.
+ *
+ * @example
+ * ```ts
+ * import { startMetalK8s } from 'metalk8s-solution-sdk/testing';
+ *
+ * const mk8s = await startMetalK8s();
+ * try {
+ *   // connect with mk8s.kubeconfig and mk8s.saltApi
+ * } finally {
+ *   await mk8s.stop();
+ * }
+ * ```
+ */
+export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise<MetalK8sEmulator> {
+  const controlPlane =
+    options.kubeconfigYaml === undefined
+      ? await startControlPlane({ signal: options.signal, onProgress: options.onProgress })
+      : undefined;
+  try {
+    const kubeconfig = controlPlane?.kubeconfigYaml ?? options.kubeconfigYaml ?? '';
+    const kc = new KubeConfig();
+    kc.loadFromString(kubeconfig);
+    await applyObjects(kc, metalk8sBaseObjects({ clusterVersion: options.clusterVersion }));
+    const token = await mintServiceAccountToken(kc, ADMIN_SA.namespace, ADMIN_SA.name, { expirationSeconds: 86_400 });
+    await kc
+      .makeApiClient(RbacAuthorizationV1Api)
+      .createClusterRoleBinding({
+        body: {
+          metadata: { name: 'metalk8s-sdk-admin' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+          subjects: [{ kind: 'ServiceAccount', name: ADMIN_SA.name, namespace: ADMIN_SA.namespace }],
+        },
+      })
+      .catch((err: unknown) => {
+        if ((err as { code?: number }).code !== 409) throw err;
+      });
+    // With its own control plane it has the cluster CA, and serves HTTPS like MetalK8s (§3.3).
+    const tls = controlPlane
+      ? await controlPlane.issueServerCertificate('salt-api', [
+          'salt-master',
+          'salt-master.kube-system',
+          'salt-master.kube-system.svc',
+          'localhost',
+          '127.0.0.1',
+        ])
+      : undefined;
+    const salt = await startSaltApiEmulator({
+      kubeConfig: kc,
+      fileRoots: options.fileRoots,
+      // MetalK8s' own orchestrates; the caller's may replace them.
+      orchestrates: { 'metalk8s.orchestrate.deploy_node': deployNode, ...options.orchestrates },
+      port: options.saltApiPort,
+      tls,
+    });
+    return {
+      kubeconfig,
+      controlPlane,
+      saltApi: {
+        url: salt.url,
+        username: `system:serviceaccount:${ADMIN_SA.namespace}:${ADMIN_SA.name}`,
+        token,
+        ca: controlPlane?.caCert,
+        masterId: salt.masterId,
+        revokeTokens: () => salt.revokeTokens(),
+      },
+      async stop() {
+        await salt.stop();
+        await controlPlane?.stop();
+      },
+    };
+  } catch (err) {
+    await controlPlane?.stop();
+    throw err;
+  }
+}

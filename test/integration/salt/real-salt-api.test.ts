@@ -1,0 +1,5 @@
+import { startRealSaltApi } from '../../setup/salt-master.js';
+import { describeSaltApiConformance } from './_conformance.js';
+
+// Real salt-master + salt-api (rest_cherrypy) from PyPI, on 127.0.0.1, no minions.
+describeSaltApiConformance('real salt-api (rest_cherrypy)', startRealSaltApi);

@@ -1,0 +1,202 @@
+/**
+ * Starts a real salt-master and salt-api (rest_cherrypy) on 127.0.0.1 in a temporary root, for
+ * the SaltAPI conformance suite. The master has no minions; its external auth is the test
+ * `kubernetes_rbac` module from test/fixtures/cluster/salt/_auth, which accepts the token this
+ * harness writes into the master config. Salt comes from scripts/install-salt.sh (a venv in
+ * $SDK_CACHE_DIR), installed on first use.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { freePort } from '../../src/testing/_ports.js';
+
+const run = promisify(execFile);
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const fixtures = path.join(repo, 'test/fixtures/cluster/salt');
+
+/** A running salt-api and the credentials the conformance suite logs in with. */
+export interface RealSaltApi {
+  readonly url: string;
+  readonly username: string;
+  readonly token: string;
+  /** Master id: runner results are keyed by it. */
+  readonly masterId: string;
+  /** A user limited like MetalK8s' storage-operator. */
+  readonly limited: { readonly username: string; readonly token: string };
+  /** Invalidates every issued SaltAPI token, as a salt-api restart does. */
+  revokeTokens(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Installs (first time) and locates the salt venv; throws a readable error when it cannot. */
+export async function saltVenv(): Promise<string> {
+  try {
+    const { stdout } = await run('bash', [path.join(repo, 'scripts/install-salt.sh')], {
+      maxBuffer: 1 << 24,
+      timeout: 15 * 60_000,
+    });
+    return stdout.trim().split('\n').pop() ?? '';
+  } catch (err) {
+    const detail = err instanceof Error ? err.message : String(err);
+    throw new Error(
+      `cannot install salt-master/salt-api for the SaltAPI tests (scripts/install-salt.sh failed): ${detail}\n` +
+        'hint: needs python3 with venv and access to PyPI; run .ci/setup.d/20-cluster.sh once.',
+    );
+  }
+}
+
+async function waitForLogin(url: string, username: string, token: string, procs: ChildProcess[], log: string) {
+  const deadline = Date.now() + 90_000;
+  let last = '';
+  while (Date.now() < deadline) {
+    for (const p of procs) {
+      if (p.exitCode !== null) {
+        const text = await readFile(log, 'utf8').catch(() => '');
+        throw new Error(`salt process exited with code ${p.exitCode} while starting:\n${text.slice(-3000)}`);
+      }
+    }
+    try {
+      const res = await fetch(`${url}/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ eauth: 'kubernetes_rbac', username, token }),
+      });
+      if (res.status === 200) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`salt-api did not accept a login within 90 s (last: ${last}); see ${log}`);
+}
+
+function stopProcess(p: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (p.exitCode !== null || p.pid === undefined) {
+      resolve();
+      return;
+    }
+    const pid = p.pid;
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {}
+    }, 10_000);
+    p.once('exit', () => {
+      clearTimeout(timer);
+      // salt-master forks workers into the same process group: make sure none is left.
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {}
+      resolve();
+    });
+    try {
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      resolve();
+    }
+  });
+}
+
+/** PIDs of processes started with `-c <conf>` (salt's workers outlive their parent briefly). */
+async function saltProcesses(conf: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.split('\0').includes(conf)) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+/** Waits for this harness's own salt processes to be gone, killing them by pid after 10 s. */
+async function reapStragglers(conf: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  let pids = await saltProcesses(conf);
+  while (pids.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    pids = await saltProcesses(conf);
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  }
+}
+
+/** Starts salt-master + salt-api; call `stop()` when done. */
+export async function startRealSaltApi(): Promise<RealSaltApi> {
+  const venv = await saltVenv();
+  const root = await mkdtemp(path.join(tmpdir(), 'sdk-salt-'));
+  const [publishPort, retPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+  const username = 'system:serviceaccount:kube-system:sdk-conformance';
+  const token = randomBytes(24).toString('hex');
+  const masterId = 'sdk-test-master';
+  await mkdir(path.join(root, 'conf'), { recursive: true });
+  // root_dir is prepended to extension_modules and the log files.
+  await cp(path.join(fixtures, '_auth'), path.join(root, 'ext/auth'), { recursive: true });
+  const all = ['.*', '@runner', '@wheel', '@jobs'];
+  // As MetalK8s' master-99-metalk8s.conf lists the storage-operator (metalk8s-reference.md §3.4).
+  const limited = { username: 'system:serviceaccount:kube-system:storage-operator-controller-manager', token: randomBytes(24).toString('hex') };
+  const limitedPerms = [
+    { '*': ['metalk8s_volumes.device_info', 'metalk8s_volumes.device_name', { 'state.sls': { kwargs: { mods: 'metalk8s\\.volumes.*' } } }] },
+    '@jobs',
+  ];
+  const config = {
+    id: masterId,
+    root_dir: root,
+    user: process.env.USER && process.env.USER !== 'root' ? process.env.USER : 'root',
+    interface: '127.0.0.1',
+    publish_port: publishPort,
+    ret_port: retPort,
+    extension_modules: '/ext',
+    file_roots: { base: [path.join(fixtures, 'file_roots')] },
+    log_file: '/master.log',
+    api_logfile: '/api.log',
+    log_level_logfile: 'info',
+    worker_threads: 2,
+    netapi_enable_clients: ['local', 'local_async', 'runner', 'runner_async', 'wheel', 'wheel_async'],
+    sdk_test_tokens: { [username]: token, [limited.username]: limited.token },
+    external_auth: { kubernetes_rbac: { [username]: all, [limited.username]: limitedPerms } },
+    rest_cherrypy: { host: '127.0.0.1', port: apiPort, disable_ssl: true },
+  };
+  await writeFile(path.join(root, 'conf/master'), stringify(config));
+  const conf = path.join(root, 'conf');
+  const start = (bin: string) =>
+    spawn(path.join(venv, 'bin', bin), ['-c', conf, '--log-level=quiet'], { detached: true, stdio: 'ignore' });
+  const master = start('salt-master');
+  const api = start('salt-api');
+  const url = `http://127.0.0.1:${apiPort}`;
+  const stop = async () => {
+    await Promise.all([stopProcess(api), stopProcess(master)]);
+    await reapStragglers(conf);
+    // Salt's worker processes may still be flushing their cache as they die.
+    await rm(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+  };
+  try {
+    await waitForLogin(url, username, token, [master, api], path.join(root, 'master.log'));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const tokensDir = path.join(root, 'var/cache/salt/master/tokens');
+  return {
+    url,
+    username,
+    token,
+    masterId,
+    limited,
+    async revokeTokens() {
+      if (!existsSync(tokensDir)) return;
+      for (const f of await readdir(tokensDir)) await rm(path.join(tokensDir, f), { force: true });
+    },
+    stop,
+  };
+}
