@@ -360,17 +360,19 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     onProgress: (e) => onProgress?.({ type: 'write', bytesWritten: e.bytesWritten, bytesTotal: e.bytesTotal }),
   });
   const tWrite = performance.now();
+  const isoSha256 = written.sha256;
+  if (isoSha256 === undefined) throw new PackagingError('INTERNAL', 'the ISO writer returned no sha256');
 
   onProgress?.({ type: 'phase', phase: 'checksum' });
   const checksumPath = join(outDir, 'SHA256SUM');
-  await updateChecksums(checksumPath, isoName, written.sha256);
+  await updateChecksums(checksumPath, isoName, isoSha256);
 
   let signaturePath: string | undefined;
   if (options.signingKey !== undefined) {
     onProgress?.({ type: 'phase', phase: 'sign' });
     const key = signingKeyOf(options.signingKey);
     signaturePath = `${isoPath}.sig`;
-    const signature = sign(null, signatureMessage(written.sha256), key);
+    const signature = sign(null, signatureMessage(isoSha256), key);
     await writeAtomic(signaturePath, `${signature.toString('base64')}\n`);
   } else {
     // A stale signature of a previous build would no longer match: remove it.
@@ -382,7 +384,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     id: solution.id,
     path: isoPath,
     size: written.size,
-    sha256: written.sha256,
+    sha256: isoSha256,
     checksumPath,
     ...(signaturePath ? { signaturePath } : {}),
     images,
