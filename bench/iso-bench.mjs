@@ -137,7 +137,8 @@ if (args.includes('--large')) {
   fs.rmSync(large, { recursive: true, force: true });
   fs.mkdirSync(large, { recursive: true });
   fs.writeFileSync(path.join(large, 'manifest.yaml'), 'kind: Solution\n');
-  fs.truncateSync(fs.openSync(path.join(large, 'big.bin'), 'w') && path.join(large, 'big.bin'), 4 * 1024 ** 3 + 3 * 1024 * 1024);
+  fs.writeFileSync(path.join(large, 'big.bin'), '');
+  fs.truncateSync(path.join(large, 'big.bin'), 4 * 1024 ** 3 + 3 * 1024 * 1024);
   tools['xorriso (4 GiB file)'] = ['xorriso', '-as', 'mkisofs', '-quiet', '-R', '-J', '-iso-level', '3', '-o', out, large];
   tools['sdk (4 GiB file)'] = [process.execPath, cliPath, 'iso', 'create', large, '-o', out, '-q', '--volid', 'BENCH'];
   console.log('');
