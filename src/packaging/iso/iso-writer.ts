@@ -387,13 +387,16 @@ async function buildTree(
   const extentsInOrder: Extent[] = [];
   const counts = { files: 0, symlinks: 0, dirs: 1 };
   let seen = 0;
-  for await (const e of entries as AsyncIterable<IsoEntry>) {
+  // A plain loop for synchronous iterables: `for await` would allocate promises per entry.
+  const sync = Symbol.iterator in entries ? (entries as Iterable<IsoEntry>) : undefined;
+  const iterable: AsyncIterable<IsoEntry> | Iterable<IsoEntry> = sync ?? (entries as AsyncIterable<IsoEntry>);
+  const add = (e: IsoEntry): void => {
     if (++seen % 4096 === 0) throwIfAborted(signal, 'ISO write');
     if (e.type === 'directory' && /^\/*$/.test(e.path)) {
       root.mode = checkMode('/', e.mode, 0o755);
       root.mtime = checkTime(e.path, e.mtime);
       root.ctime = checkTime(e.path, e.ctime);
-      continue;
+      return;
     }
     const parts = splitPath(e.path);
     let dir = root;
@@ -431,7 +434,7 @@ async function buildTree(
         existing.mode = checkMode(e.path, e.mode, 0o755);
         existing.mtime = checkTime(e.path, e.mtime);
         existing.ctime = checkTime(e.path, e.ctime);
-        continue;
+        return;
       }
       throw isoError(
         'ISO_DUPLICATE_PATH',
@@ -477,7 +480,9 @@ async function buildTree(
         "Use type 'file', 'directory' or 'symlink'.",
       );
     }
-  }
+  };
+  if (sync) for (const e of sync) add(e);
+  else for await (const e of iterable as AsyncIterable<IsoEntry>) add(e);
   return { root, extents: extentsInOrder, counts };
 }
 

@@ -172,6 +172,29 @@ describe('writeIso then openIso', () => {
     fs.rmSync(out);
   });
 
+  it('reads an image from an open file descriptor, which it leaves open', async () => {
+    const out = path.join(tmp, 'fd.iso');
+    await writeIso({
+      output: out,
+      volumeId: 'FD',
+      entries: [
+        { path: 'dir/a.txt', type: 'file', source: bytes('a') },
+        { path: 'dir/b.txt', type: 'file', source: bytes('b') },
+      ],
+    });
+    const fd = fs.openSync(out, 'r');
+    try {
+      const iso = await openIso(fd);
+      expect(iso.volumeId).toBe('FD');
+      expect((await iso.readdir('dir')).map((e) => e.name)).toEqual(['a.txt', 'b.txt']);
+      expect((await iso.readFile('/dir/b.txt')).toString()).toBe('b');
+      await iso.close();
+      expect(fs.fstatSync(fd).size).toBeGreaterThan(0);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
   it('takes its timestamp from SOURCE_DATE_EPOCH when no timestamp is given', async () => {
     const old = process.env.SOURCE_DATE_EPOCH;
     process.env.SOURCE_DATE_EPOCH = '1700000000';
