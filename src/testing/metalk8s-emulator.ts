@@ -10,6 +10,7 @@
 import { KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { type ControlPlane, type ControlPlaneProgressEvent, mintServiceAccountToken, startControlPlane } from './control-plane.js';
 import { deployNode } from './_deploy-node.js';
+import { startVolumeController } from './_volume-controller.js';
 import { applyObjects, metalk8sBaseObjects } from './metalk8s-objects.js';
 import { type OrchestrateHandler, startSaltApiEmulator } from './salt-api-emulator.js';
 
@@ -35,6 +36,11 @@ export interface StartMetalK8sOptions {
    * @default {}
    */
   readonly orchestrates?: Readonly<Record<string, OrchestrateHandler>> | undefined;
+  /**
+   * Reconcile `Volume` objects into PersistentVolumes, as MetalK8s' storage-operator does.
+   * @default true
+   */
+  readonly storageOperator?: boolean | undefined;
   /**
    * Port of the SaltAPI on 127.0.0.1.
    * @default a free port
@@ -129,6 +135,7 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
       port: options.saltApiPort,
       tls,
     });
+    const volumes = options.storageOperator === false ? undefined : startVolumeController(kc);
     return {
       kubeconfig,
       controlPlane,
@@ -141,6 +148,7 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
         revokeTokens: () => salt.revokeTokens(),
       },
       async stop() {
+        await volumes?.stop();
         await salt.stop();
         await controlPlane?.stop();
       },

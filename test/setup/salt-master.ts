@@ -111,7 +111,8 @@ async function saltProcesses(conf: string): Promise<number[]> {
   for (const entry of await readdir('/proc').catch(() => [] as string[])) {
     if (!/^\d+$/.test(entry)) continue;
     const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.split('\0').includes(conf)) pids.push(Number(entry));
+    // salt renames its workers (setproctitle), keeping the original command line inside.
+    if (cmdline.includes(` ${conf}`) || cmdline.includes(`\0${conf}`)) pids.push(Number(entry));
   }
   return pids;
 }

@@ -23,7 +23,7 @@ describe('deploy_node on the emulator', () => {
   beforeAll(async () => {
     kc.loadFromFile(inject('kubeconfig'));
     core = kc.makeApiClient(CoreV1Api);
-    mk8s = await startMetalK8s({ kubeconfigYaml: await readFile(inject('kubeconfig'), 'utf8') });
+    mk8s = await startMetalK8s({ kubeconfigYaml: await readFile(inject('kubeconfig'), 'utf8'), storageOperator: false });
     salt = new SaltApiClient(mk8s.saltApi);
     // What the UI does before deploying: a Node object with its version label and roles.
     await core.createNode({

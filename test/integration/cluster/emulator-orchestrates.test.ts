@@ -17,6 +17,7 @@ describe('orchestrates played by the emulator', () => {
     kc.loadFromFile(inject('kubeconfig'));
     await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
     mk8s = await startMetalK8s({
+      storageOperator: false,
       kubeconfigYaml: await readFile(inject('kubeconfig'), 'utf8'),
       orchestrates: {
         'sdk.write-config': async ({ pillar, kubeConfig, step }) => {
