@@ -75,41 +75,33 @@ export class PackagingError extends SdkError {}
 /** Reading or writing ISO 9660 images. */
 export class IsoError extends PackagingError {}
 
-/** Talking to a container registry, or reading image sources (OCI layouts, docker archives). */
-export class RegistryError extends SdkError {
-  /** HTTP status, when the registry answered. */
-  readonly status: number | undefined;
-  /** Whether trying again later may succeed (rate limits, 5xx, network resets). */
-  readonly retryable: boolean;
-
-  constructor(
-    code: string,
-    message: string,
-    options: SdkErrorOptions & { readonly status?: number | undefined; readonly retryable?: boolean } = {},
-  ) {
-    super(code, message, options);
-    this.status = options.status;
-    this.retryable = options.retryable ?? false;
-  }
+/** Options of errors from a remote service. */
+export interface ServiceErrorOptions extends SdkErrorOptions {
+  /** HTTP status, when the server answered. */
+  readonly status?: number | undefined;
+  /** Whether trying again later may succeed (rate limits, 5xx, network resets). @default false */
+  readonly retryable?: boolean | undefined;
 }
 
-/** Talking to a cluster: the Kubernetes API, SaltAPI or SSH. */
-export class ClusterError extends SdkError {
+/** An error from a remote service: carries the HTTP status and whether a retry may help. */
+export class ServiceError extends SdkError {
   /** HTTP status, when the server answered. */
   readonly status: number | undefined;
   /** Whether trying again later may succeed. */
   readonly retryable: boolean;
 
-  constructor(
-    code: string,
-    message: string,
-    options: SdkErrorOptions & { readonly status?: number | undefined; readonly retryable?: boolean } = {},
-  ) {
+  constructor(code: string, message: string, options: ServiceErrorOptions = {}) {
     super(code, message, options);
     this.status = options.status;
     this.retryable = options.retryable ?? false;
   }
 }
+
+/** Talking to a container registry, or reading image sources (OCI layouts, docker archives). */
+export class RegistryError extends ServiceError {}
+
+/** Talking to a cluster: the Kubernetes API, SaltAPI or SSH. */
+export class ClusterError extends ServiceError {}
 
 /** Thrown when an operation is cancelled through its `AbortSignal`. */
 export class AbortError extends SdkError {
