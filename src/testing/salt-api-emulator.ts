@@ -427,9 +427,21 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
       case 'test.arg':
         return { args: [...arg], kwargs: {} };
       case 'grains.item': {
-        const grains: Record<string, unknown> = { id: minion, host: minion, os_family: 'RedHat', kernel: 'Linux' };
+        // The grains MetalK8s' UI asks for (metalk8s-reference.md §3.5), `:` reaching into dicts.
+        const grains: Record<string, unknown> = {
+          id: minion,
+          host: minion,
+          os_family: 'RedHat',
+          kernel: 'Linux',
+          metalk8s: { control_plane_ip: '127.0.0.1', workload_plane_ip: '127.0.0.1' },
+          ip_interfaces: { lo: ['127.0.0.1'] },
+        };
         const out: Record<string, unknown> = {};
-        for (const g of arg) out[String(g)] = grains[String(g)] ?? '';
+        for (const g of arg) {
+          let value: unknown = grains;
+          for (const part of String(g).split(':')) value = isRecord(value) ? value[part] : undefined;
+          out[String(g)] = value ?? '';
+        }
         return out;
       }
       default:

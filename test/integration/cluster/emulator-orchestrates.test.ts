@@ -68,6 +68,18 @@ describe('orchestrates played by the emulator', () => {
     expect(await salt.local({ tgt: 'bootstrap', tgtType: 'list', fun: 'no_such.function' })).toEqual({
       bootstrap: "'no_such.function' is not available.",
     });
+    // The call MetalK8s' UI makes for node IPs.
+    const grains = await salt.local({
+      tgt: 'bootstrap',
+      tgtType: 'list',
+      fun: 'grains.item',
+      arg: ['metalk8s:control_plane_ip', 'metalk8s:workload_plane_ip', 'ip_interfaces'],
+    });
+    expect(grains.bootstrap).toEqual({
+      'metalk8s:control_plane_ip': '127.0.0.1',
+      'metalk8s:workload_plane_ip': '127.0.0.1',
+      ip_interfaces: { lo: ['127.0.0.1'] },
+    });
     const job = await salt.localAsync({ tgt: 'boot*', fun: 'grains.item', arg: ['id'] });
     expect(job.minions).toEqual(['bootstrap']);
     const status = await salt.waitForJob(job.jid, { via: 'jobs', pollIntervalMs: 100 });
