@@ -6,7 +6,6 @@ import path from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
 import { SALT_API_ENV } from '../../cluster/salt-api-env.js';
 import { ClusterError } from '../../errors.js';
-import { startMetalK8s } from '../../testing/index.js';
 import { action, Output } from '../_output.js';
 
 /** What `emulator serve` writes once the emulator is up, read by `up` and `down`. */
@@ -146,6 +145,8 @@ export function registerEmulatorCommands(program: Command): void {
     .option('--cluster-version <version>', 'MetalK8s version', '129.0.0')
     .action(async (opts) => {
       const dir = path.resolve(opts.stateDir);
+      // Loaded on use: the Kubernetes client is heavy, and other commands should not pay for it.
+      const { startMetalK8s } = await import('../../testing/index.js');
       const mk8s = await startMetalK8s({
         clusterVersion: opts.clusterVersion,
         onProgress: (e) => process.stdout.write(`${JSON.stringify(e)}\n`),
