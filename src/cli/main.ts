@@ -1,28 +1,34 @@
 #!/usr/bin/env node
 /**
  * `solution`: the SDK's command line. Thin by design: parse flags, call the library, print.
+ *
+ * Each group of commands lives in its own module, loaded only when one of its commands runs
+ * (all of them for `--help`), so `solution validate` does not pay for the Kubernetes client.
  */
+import type { Command as CommandType } from '@commander-js/extra-typings';
 import { Command } from '@commander-js/extra-typings';
 import { SDK_VERSION } from '../version.js';
-import { registerEmulatorCommands } from './commands/emulator.js';
-import { registerImagesCommands } from './commands/images.js';
-import { registerIsoCommands } from './commands/iso.js';
-import { registerPackCommands } from './commands/pack.js';
-import { registerSolutionCommands } from './commands/solution.js';
 import { formatError } from './_output.js';
+
+type Register = (program: CommandType) => void;
+
+const groups: { readonly commands: readonly string[]; readonly load: () => Promise<Register> }[] = [
+  { commands: ['validate', 'render', 'preview-env'], load: async () => (await import('./commands/solution.js')).registerSolutionCommands },
+  { commands: ['pack'], load: async () => (await import('./commands/pack.js')).registerPackCommands },
+  { commands: ['iso'], load: async () => (await import('./commands/iso.js')).registerIsoCommands },
+  { commands: ['images'], load: async () => (await import('./commands/images.js')).registerImagesCommands },
+  { commands: ['emulator'], load: async () => (await import('./commands/emulator.js')).registerEmulatorCommands },
+];
 
 const program = new Command('solution')
   .description('Describe, pack and run MetalK8s Solutions.')
   .version(SDK_VERSION)
   .showHelpAfterError('(run with --help for usage)');
 
-registerSolutionCommands(program);
-registerPackCommands(program);
-registerIsoCommands(program);
-registerImagesCommands(program);
-registerEmulatorCommands(program);
-
 try {
+  const name = process.argv.slice(2).find((a) => !a.startsWith('-'));
+  const selected = groups.filter((g) => name !== undefined && g.commands.includes(name));
+  for (const g of selected.length > 0 ? selected : groups) (await g.load())(program);
   await program.parseAsync(process.argv);
 } catch (err) {
   process.stderr.write(`${formatError(err)}\n`);
