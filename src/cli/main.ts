@@ -6,6 +6,7 @@ import { Command } from '@commander-js/extra-typings';
 import { SDK_VERSION } from '../version.js';
 import { registerEmulatorCommands } from './commands/emulator.js';
 import { registerImagesCommands } from './commands/images.js';
+import { registerInspectCommands } from './commands/inspect.js';
 import { registerIsoCommands } from './commands/iso.js';
 import { registerPackCommands } from './commands/pack.js';
 import { registerSolutionCommands } from './commands/solution.js';
@@ -18,6 +19,7 @@ const program = new Command('solution')
 
 registerSolutionCommands(program);
 registerPackCommands(program);
+registerInspectCommands(program);
 registerIsoCommands(program);
 registerImagesCommands(program);
 registerEmulatorCommands(program);
