@@ -103,9 +103,13 @@ function diffManifest(a: KubeObject | undefined, b: KubeObject | undefined, add:
     add({ category: 'manifest', action: 'changed', subject: 'metadata.name', message: `solution name changed from ${nameOf(a)} to ${nameOf(b)}: MetalK8s sees a different solution, not an upgrade`, breaking: true, before: nameOf(a), after: nameOf(b) });
   }
   if (va !== vb) add({ category: 'manifest', action: 'changed', subject: 'spec.version', message: `version ${va} → ${vb}`, before: va, after: vb });
-  const ia = spec(a).operator?.image;
-  const ib = spec(b).operator?.image;
-  if (!same(ia, ib)) add({ category: 'manifest', action: 'changed', subject: 'spec.operator.image', message: `operator image ${text(ia)} → ${text(ib)}`, before: text(ia), after: text(ib) });
+  const image = (v: unknown) => {
+    const i = v as { name?: unknown; tag?: unknown } | undefined;
+    return i ? `${text(i.name ?? '')}:${text(i.tag ?? '')}` : '(default)';
+  };
+  const ia = image(spec(a).operator?.image);
+  const ib = image(spec(b).operator?.image);
+  if (ia !== ib) add({ category: 'manifest', action: 'changed', subject: 'spec.operator.image', message: `operator image ${ia} → ${ib}`, before: ia, after: ib });
   const ma = spec(a).operator?.metrics;
   const mb = spec(b).operator?.metrics;
   if (!same(ma, mb)) add({ category: 'manifest', action: 'changed', subject: 'spec.operator.metrics', message: `operator metrics ${text(ma ?? null)} → ${text(mb ?? null)}`, before: text(ma ?? null), after: text(mb ?? null) });

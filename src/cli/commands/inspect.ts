@@ -36,7 +36,7 @@ function formatChanges(changes: readonly Change[]): string {
     lines.push(`${CATEGORY_TITLES[cat]}`);
     for (const c of list) {
       const mark = c.breaking ? 'BREAKING' : c.action === 'added' ? '+' : c.action === 'removed' ? '-' : '~';
-      lines.push(`  ${mark.padEnd(8)} ${c.message}`);
+      lines.push(`  ${mark.padEnd(9)} ${c.message}`);
     }
   }
   return lines.join('\n');
