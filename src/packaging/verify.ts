@@ -324,7 +324,7 @@ function checkManifest(bytes: Uint8Array | undefined, index: SdkIndex | undefine
   }
   if (name !== undefined && version) {
     const id = `${name}-${version}`;
-    if (!/^[a-z0-9.-]+$/.test(id) || id.length > 54) {
+    if (MANIFEST_NAME_RE.test(name) && (!/^[a-z0-9.-]+$/.test(id) || id.length > 54)) {
       issues.error('MANIFEST_ID_INVALID', 'manifest.yaml', `"${id}" (name-version) must be lowercase [a-z0-9.-] and at most 54 characters: MetalK8s uses it in pod volume names and paths`, 'Use a version such as 1.2.3 or 1.2.3-rc.1 and a shorter name.');
     }
     if (index && (index.solution.name !== name || index.solution.version !== version)) {
