@@ -346,7 +346,8 @@ function dashboardTitle(o: KubeObject): string {
 
 function diffSimple(category: ChangeCategory, label: string, a: Map<string, KubeObject>, b: Map<string, KubeObject>, add: Add, title: (o: KubeObject) => string = nameOf): void {
   keyed(a, b, (k, x, y) => {
-    if (!x) add({ category, action: 'added', subject: k, message: `${label} ${k} added (${title(y!)})` });
+    const t = y ? title(y) : '';
+    if (!x) add({ category, action: 'added', subject: k, message: `${label} ${k} added${t && !k.endsWith(t) ? ` (${t})` : ''}` });
     else if (!y) add({ category, action: 'removed', subject: k, message: `${label} ${k} removed` });
     else if (!same({ ...x, metadata: undefined }, { ...y, metadata: undefined }) || !same(labelsOf(x), labelsOf(y))) {
       add({ category, action: 'changed', subject: k, message: `${label} ${k} changed` });

@@ -515,6 +515,7 @@ function checkRoles(small: Map<string, Uint8Array>, issues: Issues): void {
 export async function verify(options: VerifyOptions): Promise<VerifyResult> {
   const path = resolve(options.path);
   const issues = new Issues();
+  if (options.publicKey !== undefined) publicKeyOf(options.publicKey);
   options.onProgress?.({ type: 'phase', phase: 'open' });
   let iso: IsoImage | undefined;
   try {
@@ -523,7 +524,6 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
     if (!(err instanceof IsoError) || err.code === 'ISO_OPEN_FAILED') throw err;
     issues.error(err.code, basename(path), err.message, err.hint);
   }
-  if (options.publicKey !== undefined) publicKeyOf(options.publicKey);
   try {
     let files: IsoEntryInfo[] = [];
     if (iso) {
