@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortError } from '../../../src/errors.js';
 import { pack } from '../../../src/packaging/pack.js';
 import { verify } from '../../../src/packaging/verify.js';
-import { CLI, EPOCH, EXAMPLE, names, packFolder, ROOT, solution, tempDir } from './_pack.js';
+import { CLI, EPOCH, EXAMPLE, ed25519, names, packFolder, ROOT, solution, tempDir } from './_pack.js';
 
 let dir: string;
 /** A solution inside the repository (so `metalk8s-solution-sdk` resolves) with one big image. */
@@ -44,10 +44,18 @@ describe('pack is reproducible', () => {
     expect(warm.sha256).toBe(cold.sha256);
     expect(other.sha256).toBe(cold.sha256);
     expect(Buffer.compare(await readFile(cold.path), await readFile(other.path))).toBe(0);
-    const r = solution('pack', EXAMPLE, '-o', join(dir, 'd'), '--cache-dir', join(dir, 'cache-3'), '--source-date-epoch', String(EPOCH), '-q');
+    // The CLI, signing: same bytes, and `solution verify --key` accepts the result.
+    const keys = ed25519();
+    await writeFile(join(dir, 'sign.pem'), keys.privatePem);
+    await writeFile(join(dir, 'sign.pub.pem'), keys.publicPem);
+    const r = solution('pack', EXAMPLE, '-o', join(dir, 'd'), '--cache-dir', join(dir, 'cache-3'), '--source-date-epoch', String(EPOCH), '--sign', join(dir, 'sign.pem'), '-q');
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(await readFile(join(dir, 'd', 'SHA256SUM'), 'utf8')).toBe(`${cold.sha256}  zenko-2.6.0.iso\n`);
+    const v = solution('verify', join(dir, 'd', 'zenko-2.6.0.iso'), '--key', join(dir, 'sign.pub.pem'));
+    expect(v.status).toBe(0);
+    expect(v.stdout).toContain('checksum   match');
+    expect(v.stdout).toContain('signature  valid');
     // Another build time changes the bytes (the epoch is really used).
     const later = await packFolder(EXAMPLE, join(dir, 'e'), join(dir, 'cache-1'), { sourceDateEpoch: EPOCH + 1 });
     expect(later.sha256).not.toBe(cold.sha256);
@@ -80,7 +88,7 @@ describe('pack can be cancelled', () => {
     expect(again.images[0]!.bytesDownloaded).toBe(0);
     expect(await names(out)).toEqual(['SHA256SUM', 'bulky-1.0.0.iso']);
     expect((await verify({ path: again.path })).ok).toBe(true);
-  });
+  }, 180_000);
 
   it('Ctrl-C (SIGINT) during the write phase: a failing exit, no ISO, no temp file; the next pack succeeds', async () => {
     const out = join(dir, 'sigint-out');
@@ -104,5 +112,5 @@ describe('pack can be cancelled', () => {
     const r = solution('pack', big, '-o', out, '--cache-dir', cache, '--source-date-epoch', String(EPOCH), '-q');
     expect(r.status).toBe(0);
     expect(await names(out)).toEqual(['SHA256SUM', 'bulky-1.0.0.iso']);
-  });
+  }, 180_000);
 });
