@@ -83,11 +83,12 @@ export function registerInspectCommands(program: Command): void {
     .option('--key <pub.pem>', 'Ed25519 public key the ISO must be signed with (<iso>.sig)')
     .option('--signature <file>', 'signature file (default: <iso>.sig)')
     .option('--checksum-file <file>', 'SHA256SUM file (default: SHA256SUM beside the ISO)')
+    .option('--strict', 'exit 1 on warnings too (no SHA256SUM, unchecked signature, no SDK index, ignored files)')
     .option('--json', 'print the result as JSON')
     .option('-q, --quiet', 'print problems only')
     .action(
       action(
-        async (iso: string, opts: JsonOpts & { key?: string; signature?: string; checksumFile?: string }) => {
+        async (iso: string, opts: JsonOpts & { key?: string; signature?: string; checksumFile?: string; strict?: boolean }) => {
           const out = new Output(opts);
           let publicKey: string | undefined;
           if (opts.key) {
@@ -113,7 +114,8 @@ export function registerInspectCommands(program: Command): void {
           progress.done();
           const errors = r.issues.filter((i) => i.severity === 'error').length;
           const warnings = r.issues.length - errors;
-          const head = r.ok ? `OK ${r.path}` : `FAILED ${r.path}: ${errors} error(s)`;
+          const failed = !r.ok || (opts.strict === true && warnings > 0);
+          const head = failed ? `FAILED ${r.path}: ${errors} error(s)` : `OK ${r.path}`;
           const lines = [
             `${head}${warnings > 0 ? `, ${warnings} warning(s)` : ''}`,
             ...(opts.quiet
@@ -128,7 +130,7 @@ export function registerInspectCommands(program: Command): void {
             ...(r.issues.length > 0 ? [formatIssues(r.issues)] : []),
           ];
           out.result(lines.join('\n'), r);
-          if (!r.ok) process.exitCode = 1;
+          if (failed) process.exitCode = 1;
         },
         (_i, opts) => new Output(opts),
       ),

@@ -178,6 +178,11 @@ describe('verify on a packed example', () => {
     const none = await verify({ path: iso });
     expect(none.ok).toBe(true);
     expect(none.issues.filter((i) => i.severity === 'warning').map((i) => i.code)).toContain('CHECKSUM_FILE_MISSING');
+    // Warnings pass, unless --strict.
+    expect(solution('verify', iso).status).toBe(0);
+    const strict = solution('verify', iso, '--strict');
+    expect(strict.status).toBe(1);
+    expect(strict.stdout).toMatch(/^FAILED .*: 0 error\(s\), 2 warning\(s\)/);
   });
 
   it('a file that is not an ISO is one issue, not a crash', async () => {
