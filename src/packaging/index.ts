@@ -8,3 +8,6 @@ export * from './iso/index.js';
 export * from './images/index.js';
 export * from './solution-file.js';
 export * from './pack.js';
+export * from './inspect.js';
+export * from './verify.js';
+export * from './diff.js';

@@ -1,0 +1,158 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inspect } from '../../../src/packaging/inspect.js';
+import { type IsoEntry, writeIso } from '../../../src/packaging/iso/iso-writer.js';
+import type { SdkIndex } from '../../../src/packaging/pack.js';
+import { verify } from '../../../src/packaging/verify.js';
+import { render } from '../../../src/solution/render.js';
+import { validateSolution } from '../../../src/solution/validate.js';
+import { baseSolution } from '../../fixtures/solution/base.js';
+
+// ISOs written by the SDK's own writer from a hand-made tree: each test breaks one rule.
+const enc = new TextEncoder();
+const hex = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sdk-verify-unit-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A complete small archive: the base solution rendered, one image, the snippet, an index. */
+function tree(): Map<string, Uint8Array> {
+  const r = validateSolution(baseSolution());
+  if (!r.solution) throw new Error('base solution invalid');
+  const files = new Map(render(r.solution, { buildTimestamp: new Date(0) }).files);
+  const config = enc.encode('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}');
+  const layer = enc.encode('not really a tarball, but content named by its digest');
+  const manifest = enc.encode(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: `sha256:${hex(config)}`, size: config.length },
+      layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', digest: `sha256:${hex(layer)}`, size: layer.length }],
+    }),
+  );
+  for (const [name, tag] of [['acme-operator', '1.2.0'], ['acme-store', '1.2.0']] as const) {
+    files.set(`images/${name}/${tag}/manifest.json`, manifest);
+    files.set(`images/${name}/${tag}/version`, enc.encode('Directory Transport Version: 1.1\n'));
+    files.set(`images/${name}/${tag}/${hex(config)}`, config);
+    files.set(`images/${name}/${tag}/${hex(layer)}`, layer);
+  }
+  const loc = (n: string) => `location = "/v2/{{ repository }}/${n}/manifests/1.2.0" {\n    alias {{ registry_root }}/${n}/1.2.0/;\n}\n`;
+  files.set('registry-config.inc.j2', enc.encode(loc('acme-operator') + loc('acme-store')));
+  return files;
+}
+
+function indexOf(files: Map<string, Uint8Array>): SdkIndex {
+  const image = (name: string) => ({
+    name,
+    tag: '1.2.0',
+    source: 'build',
+    manifestDigest: `sha256:${hex(files.get(`images/${name}/1.2.0/manifest.json`)!)}`,
+    sourceDigest: 'sha256:0',
+    configDigest: 'sha256:0',
+    layers: [],
+    size: 0,
+    platform: 'linux/amd64',
+  });
+  return {
+    schemaVersion: 1,
+    sdkVersion: 'test',
+    solution: { name: 'acme', version: '1.2.0', id: 'acme-1.2.0', displayName: 'Acme Store' },
+    build: { timestamp: '1970-01-01T00:00:00Z' },
+    images: [image('acme-operator'), image('acme-store')],
+    files: [...files].map(([path, b]) => ({ path, size: b.length, sha256: hex(b) })).sort((a, b) => (a.path < b.path ? -1 : 1)),
+  };
+}
+
+let n = 0;
+/** Writes an ISO of `files` (plus the given index, if any) and verifies it. */
+async function check(files: Map<string, Uint8Array>, index: SdkIndex | null | 'same' = 'same') {
+  const idx = index === 'same' ? indexOf(files) : index;
+  const entries: IsoEntry[] = [...files].map(([path, data]) => ({ path, type: 'file', source: { kind: 'bytes', data } }));
+  if (idx !== null) entries.push({ path: 'sdk/index.json', type: 'file', source: { kind: 'bytes', data: JSON.stringify(idx) } });
+  const path = join(dir, `t${n++}.iso`);
+  await writeIso({ entries, output: path, volumeId: 'TEST', joliet: true, timestamp: new Date(0) });
+  return { path, result: await verify({ path }) };
+}
+
+const codes = (r: Awaited<ReturnType<typeof verify>>) => r.issues.filter((i) => i.severity === 'error').map((i) => `${i.code} ${i.path}`);
+
+describe('verify (unit)', () => {
+  it('a complete tree passes; only the missing SHA256SUM is warned about', async () => {
+    const { result } = await check(tree());
+    expect(result.issues.map((i) => i.code)).toEqual(['CHECKSUM_FILE_MISSING']);
+    expect(result.ok).toBe(true);
+    expect(result.blobsChecked).toBe(4);
+  });
+
+  it('files added after packing, or missing, or different from the index', async () => {
+    const files = tree();
+    const index = indexOf(files);
+    files.set('platform/extra.yaml', enc.encode('kind: ConfigMap\n'));
+    files.delete('platform/storageclasses/acme-data.yaml');
+    files.set('platform/servicemonitors/acme-store.yaml', enc.encode('changed\n'));
+    const { result } = await check(files, index);
+    expect(codes(result)).toEqual([
+      'FILE_SIZE_MISMATCH platform/servicemonitors/acme-store.yaml',
+      'FILE_MISSING platform/storageclasses/acme-data.yaml',
+      'FILE_NOT_INDEXED platform/extra.yaml',
+    ]);
+  });
+
+  it('an index that is not one, and a manifest that disagrees with the index', async () => {
+    const files = tree();
+    const bad = await check(files, { ...indexOf(files), files: [{ path: 'x', size: 1, sha256: 'nope' }] } as unknown as SdkIndex);
+    expect(codes(bad.result)).toEqual(['SDK_INDEX_INVALID sdk/index.json']);
+    const other = indexOf(files);
+    const renamed = await check(files, { ...other, solution: { ...other.solution, version: '9.9.9', id: 'acme-9.9.9' } });
+    expect(codes(renamed.result)).toEqual(['MANIFEST_INDEX_MISMATCH manifest.yaml']);
+  });
+
+  it('manifest rules: apiVersion, name, version, id', async () => {
+    const files = tree();
+    files.set('manifest.yaml', enc.encode('apiVersion: metalk8s.scality.com/v1alpha1\nkind: Solution\nmetadata:\n  name: Acme_Store\nspec:\n  version: 1.2.0\n'));
+    const { result } = await check(files, null);
+    expect(codes(result)).toEqual(['MANIFEST_API_VERSION manifest.yaml', 'MANIFEST_NAME_INVALID manifest.yaml']);
+    files.set('manifest.yaml', enc.encode('apiVersion: solutions.metalk8s.scality.com/v1alpha1\nkind: Solution\nmetadata:\n  name: acme\nspec:\n  version: 1.2.0+build.7\n'));
+    expect(codes((await check(files, null)).result)).toEqual(['MANIFEST_ID_INVALID manifest.yaml']);
+    files.set('manifest.yaml', enc.encode('apiVersion: solutions.metalk8s.scality.com/v1alpha1\nkind: Solution\nmetadata:\n  name: acme\nspec: {}\n'));
+    expect(codes((await check(files, null)).result)).toEqual(['MANIFEST_VERSION_MISSING manifest.yaml']);
+  });
+
+  it('image rules: a changed manifest, a snippet that does not serve an image, a blob of the wrong size', async () => {
+    const files = tree();
+    const index = indexOf(files);
+    const m = JSON.parse(new TextDecoder().decode(files.get('images/acme-store/1.2.0/manifest.json')!));
+    m.layers[0].size += 1;
+    files.set('images/acme-store/1.2.0/manifest.json', enc.encode(JSON.stringify(m)));
+    files.set('registry-config.inc.j2', enc.encode('location = "/v2/{{ repository }}/acme-operator/manifests/1.2.0" { }\n'));
+    const { result } = await check(files, { ...index, files: indexOf(files).files });
+    expect(codes(result)).toEqual([
+      `IMAGE_BLOB_SIZE_MISMATCH images/acme-store/1.2.0/${m.layers[0].digest.slice(7)}`,
+      'IMAGE_DIGEST_MISMATCH images/acme-store/1.2.0/manifest.json',
+      'REGISTRY_CONFIG_IMAGE_MISSING registry-config.inc.j2',
+    ]);
+  });
+
+  it('inspect reads the same tree: images, sizes deduplicated, roles, platform objects', async () => {
+    const { path } = await check(tree());
+    const info = await inspect({ path });
+    expect(info.solution).toMatchObject({ name: 'acme', version: '1.2.0', id: 'acme-1.2.0', displayName: 'Acme Store', operatorImage: 'acme-operator:1.2.0' });
+    expect(info.build).toEqual({ sdkVersion: 'test', timestamp: '1970-01-01T00:00:00Z' });
+    expect(info.images.map((i) => [i.name, i.platform, i.layers.length])).toEqual([
+      ['acme-operator', 'linux/amd64', 1],
+      ['acme-store', 'linux/amd64', 1],
+    ]);
+    expect(info.sizes.imagesDeduplicated * 2).toBe(info.sizes.images);
+    expect(info.roles.map((r) => `${r.kind} ${r.name} ${r.rules}`)).toEqual(['Role acme-operator 1', 'ClusterRole acme-1.2.0-operator 1']);
+    expect(info.crds).toEqual([{ file: 'operator/deploy/crds/acme.example.com_stores_crd.yaml', name: 'stores.acme.example.com', group: 'acme.example.com', kind: 'Store', scope: 'Namespaced', versions: ['v1*'] }]);
+    expect(info.platform.map((o) => o.kind).sort()).toEqual(['ConfigMap', 'PrometheusRule', 'ServiceMonitor', 'StorageClass']);
+  });
+});
