@@ -5,7 +5,7 @@
  * trace, unless `SOLUTION_DEBUG=1` is set. With `--json`, every line on stdout is one JSON
  * event, so CI can parse the output.
  */
-import { type Issue, SdkError, ValidationError } from '../errors.js';
+import { AbortError, type Issue, SdkError, ValidationError } from '../errors.js';
 
 /** Output settings shared by every command. */
 export interface OutputOptions {
@@ -93,7 +93,8 @@ export class Output {
     if (this.options.json) process.stdout.write(`${JSON.stringify(errorEvent(err))}\n`);
     else process.stderr.write(`${formatError(err)}\n`);
     if (process.env.SOLUTION_DEBUG === '1' && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
-    process.exitCode = 1;
+    // 130 is what shells report for a command stopped by Ctrl-C.
+    process.exitCode = err instanceof AbortError ? 130 : 1;
   }
 }
 

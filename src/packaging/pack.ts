@@ -63,6 +63,8 @@ export interface PackOptions {
   readonly signingKey?: string | KeyObject | undefined;
   /** Parallel blob downloads per image. @default 4 */
   readonly concurrency?: number | undefined;
+  /** Images fetched at the same time. @default 3 */
+  readonly imageConcurrency?: number | undefined;
   readonly onProgress?: ((event: PackProgressEvent) => void) | undefined;
   readonly signal?: AbortSignal | undefined;
 }
@@ -141,6 +143,7 @@ export function toImageSource(source: ImageSourceInput, baseDir: string, created
         kind: 'registry',
         reference: source.reference,
         ...(source.insecure ? { insecure: true } : {}),
+        ...(source.plainHttp ? { plainHttp: true } : {}),
         platform: parsePlatform(platform),
       };
     case 'oci-layout':
@@ -250,14 +253,15 @@ export async function pack(options: PackOptions): Promise<PackResult> {
 
   onProgress?.({ type: 'phase', phase: 'images' });
   const store: BlobStore = await openBlobStore({ dir: options.cacheDir ?? defaultCacheDir() });
-  const fetched: { name: string; tag: string; image: FetchedImage; bytesDownloaded: number; platform: string }[] = [];
-  for (const [index, img] of rendered.images.entries()) {
-    throwIfAborted(signal, 'pack');
+  type Fetched = { name: string; tag: string; image: FetchedImage; bytesDownloaded: number; platform: string };
+  const fetchOne = async (img: (typeof rendered.images)[number], index: number, sig: AbortSignal): Promise<Fetched> => {
     onProgress?.({ type: 'image-start', name: img.name, tag: img.tag, index, count: rendered.images.length });
     const platform = solution.definition.images.find((i) => i.name === img.name && i.tag === img.tag)?.platform ?? options.platform ?? img.platform;
     const blobDone = new Map<string, number>();
     let total = 0;
+    let bytesDownloaded = 0;
     const onFetch = (e: FetchProgressEvent) => {
+      if (e.type === 'image-done') bytesDownloaded = e.bytesDownloaded;
       if (e.type === 'blob-start' || e.type === 'blob-cached') total += e.size;
       if (e.type === 'blob-progress') blobDone.set(e.digest, e.bytes);
       if (e.type === 'blob-done' || e.type === 'blob-cached') blobDone.set(e.digest, e.size);
@@ -267,19 +271,16 @@ export async function pack(options: PackOptions): Promise<PackResult> {
         onProgress?.({ type: 'image-bytes', name: img.name, tag: img.tag, bytes, total });
       }
     };
-    let bytesDownloaded = 0;
-    let image: FetchedImage;
     try {
-      image = await fetchImage(toImageSource(img.source, baseDir, created, platform), {
+      const image = await fetchImage(toImageSource(img.source, baseDir, created, platform), {
         store,
         platform: parsePlatform(platform),
         concurrency: options.concurrency,
-        signal,
-        onProgress: (e) => {
-          if (e.type === 'image-done') bytesDownloaded = e.bytesDownloaded;
-          onFetch(e);
-        },
+        signal: sig,
+        onProgress: onFetch,
       });
+      onProgress?.({ type: 'image-done', name: img.name, tag: img.tag, bytesDownloaded, digest: image.manifestDigest });
+      return { name: img.name, tag: img.tag, image, bytesDownloaded, platform };
     } catch (err) {
       // Name the image in the message; keep the code, the hint and the class of the error.
       if (err instanceof SdkError && !(err instanceof AbortError) && !err.message.includes(img.name)) {
@@ -287,8 +288,39 @@ export async function pack(options: PackOptions): Promise<PackResult> {
       }
       throw err;
     }
-    fetched.push({ name: img.name, tag: img.tag, image, bytesDownloaded, platform });
-    onProgress?.({ type: 'image-done', name: img.name, tag: img.tag, bytesDownloaded, digest: image.manifestDigest });
+  };
+  // A few images at a time: downloads overlap, and layers shared between images are fetched
+  // once (the store makes concurrent fetches of one blob wait for each other).
+  const fetched: Fetched[] = new Array(rendered.images.length);
+  const ctl = new AbortController();
+  const onOuterAbort = () => ctl.abort(signal?.reason);
+  signal?.addEventListener('abort', onOuterAbort, { once: true });
+  try {
+    let next = 0;
+    let firstError: unknown;
+    const worker = async () => {
+      try {
+        while (next < rendered.images.length) {
+          const i = next++;
+          throwIfAborted(ctl.signal, 'pack');
+          fetched[i] = await fetchOne(rendered.images[i]!, i, ctl.signal);
+        }
+      } catch (err) {
+        // Stop the other downloads at once; they are awaited before the error is reported.
+        if (!ctl.signal.aborted) {
+          firstError = err;
+          ctl.abort(err);
+        }
+        throw err;
+      }
+    };
+    const workers = Array.from({ length: Math.min(options.imageConcurrency ?? 3, rendered.images.length) }, worker);
+    const results = await Promise.allSettled(workers);
+    if (results.some((r) => r.status === 'rejected')) {
+      throw signal?.aborted ? new AbortError('pack', { cause: signal.reason }) : firstError;
+    }
+  } finally {
+    signal?.removeEventListener('abort', onOuterAbort);
   }
   const tImages = performance.now();
 

@@ -104,7 +104,8 @@ export const ImageSourceSchema = z.discriminatedUnion('kind', [
     .strictObject({
       kind: z.literal('registry'),
       reference: z.string().describe('e.g. `docker.io/library/redis:7.2.4` or `…@sha256:<digest>`.'),
-      insecure: z.boolean().optional().describe('Plain HTTP or unverified TLS, for lab registries.'),
+      insecure: z.boolean().optional().describe('TLS without certificate verification, for lab registries.'),
+      plainHttp: z.boolean().optional().describe('Plain HTTP, for lab registries.'),
     })
     .describe('Pulled from a registry (OCI distribution API).'),
   z
