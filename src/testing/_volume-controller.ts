@@ -9,6 +9,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { kubeRequest } from './_kube-http.js';
+import { Size } from '../solution/size.js';
 
 const GROUP = 'storage.metalk8s.scality.com';
 const VOLUMES = `/apis/${GROUP}/v1alpha1/volumes`;
@@ -42,28 +43,9 @@ interface Volume {
   status?: { conditions?: Condition[]; job?: string; deviceName?: string };
 }
 
-const UNITS: Record<string, number> = {
-  '': 1,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
-
 /** Bytes in a Kubernetes quantity (`10Gi`, `500M`, `1024`), or undefined. */
 export function quantityBytes(q: string | number): number | undefined {
-  if (typeof q === 'number') return q;
-  const m = /^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/.exec(q.trim());
-  if (!m) return undefined;
-  return Math.round(Number(m[1]) * (UNITS[m[2] ?? ''] ?? 1));
+  return typeof q === 'number' ? q : Size.parse(q)?.bytes;
 }
 
 async function check(res: Promise<{ status: number; text: string }>, what: string): Promise<void> {
