@@ -84,8 +84,8 @@ const tools = {
     '-c',
     `genisoimage -quiet -R -J -joliet-long -input-charset utf-8 -o "${out}" "${src}" && sha256sum "${out}" >/dev/null`,
   ],
-  'sdk --no-sha256': [process.execPath, cliPath, 'iso', 'create', src, '-o', out, '-q', '--volid', 'BENCH', '--no-sha256'],
-  sdk: [process.execPath, cliPath, 'iso', 'create', src, '-o', out, '-q', '--volid', 'BENCH'],
+  'sdk --no-sha256': [process.execPath, '--max-semi-space-size=2', cliPath, 'iso', 'create', src, '-o', out, '-q', '--volid', 'BENCH', '--no-sha256'],
+  sdk: [process.execPath, '--max-semi-space-size=2', cliPath, 'iso', 'create', src, '-o', out, '-q', '--volid', 'BENCH'],
 };
 
 function measure(name) {
@@ -140,7 +140,7 @@ if (args.includes('--large')) {
   fs.writeFileSync(path.join(large, 'big.bin'), '');
   fs.truncateSync(path.join(large, 'big.bin'), 4 * 1024 ** 3 + 3 * 1024 * 1024);
   tools['xorriso (4 GiB file)'] = ['xorriso', '-as', 'mkisofs', '-quiet', '-R', '-J', '-iso-level', '3', '-o', out, large];
-  tools['sdk (4 GiB file)'] = [process.execPath, cliPath, 'iso', 'create', large, '-o', out, '-q', '--volid', 'BENCH'];
+  tools['sdk (4 GiB file)'] = [process.execPath, '--max-semi-space-size=2', cliPath, 'iso', 'create', large, '-o', out, '-q', '--volid', 'BENCH'];
   console.log('');
   for (const name of ['xorriso (4 GiB file)', 'sdk (4 GiB file)']) {
     const r = measure(name);

@@ -1,9 +1,12 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 /**
  * `solution`: the SDK's command line. Thin by design: parse flags, call the library, print.
  *
  * Each group of commands lives in its own module, loaded only when one of its commands runs
  * (all of them for `--help`), so `solution validate` does not pay for the Kubernetes client.
+ *
+ * The shebang caps V8's young generation at 2 MiB per semi-space: packing thousands of files
+ * then peaks at ~71 MiB instead of ~104 MiB, for the same CPU time (bench/iso-bench.mjs).
  */
 import type { Command as CommandType } from '@commander-js/extra-typings';
 import { Command } from '@commander-js/extra-typings';
