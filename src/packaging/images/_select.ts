@@ -25,7 +25,9 @@ function refOf(d: Descriptor): string | undefined {
   return d.annotations?.[NAME_ANNOTATION] ?? d.annotations?.[REF_ANNOTATION];
 }
 
-function sameImage(a: string, b: string): boolean {
+/** Whether two references name the same image and tag (`app:1` and `docker.io/library/app:1`). */
+export function sameImage(a: string, b: string): boolean {
+  if (a === b) return true;
   try {
     const x = parseImageReference(a);
     const y = parseImageReference(b);

@@ -20,14 +20,13 @@ import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { RegistryError, throwIfAborted } from '../../errors.js';
 import { isDigest, sha256Digest } from './_digest.js';
-import { pickReference, selectPlatform } from './_select.js';
+import { pickReference, sameImage, selectPlatform } from './_select.js';
 import type { BlobInfo, BlobStore } from './blob-store.js';
 import { recordImage } from './_record.js';
 import type { FetchedImage } from './fetched-image.js';
 import { parseManifest } from './manifest.js';
 import { MediaTypes } from './media-types.js';
 import { DEFAULT_PLATFORM, type Platform } from './platform.js';
-import { parseImageReference } from './reference.js';
 
 /** Options of {@link readDockerArchive}. */
 export interface ReadDockerArchiveOptions {
@@ -180,17 +179,6 @@ function parseJson<T>(bytes: Uint8Array | undefined, path: string, name: string)
   }
 }
 
-function sameRepoTag(a: string, b: string): boolean {
-  if (a === b) return true;
-  try {
-    const x = parseImageReference(a);
-    const y = parseImageReference(b);
-    return x.registry === y.registry && x.repository === y.repository && x.tag === y.tag;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Reads one image from a `docker save` / skopeo docker-archive or oci-archive tarball into the
  * store, streaming it once. Classic docker-archive layers are uncompressed tars: they are
@@ -236,7 +224,7 @@ export async function readDockerArchive(path: string, options: ReadDockerArchive
   let entry = list[0]!;
   if (options.reference !== undefined) {
     const ref = options.reference;
-    const found = list.find((e) => (e.RepoTags ?? []).some((t) => sameRepoTag(t, ref)));
+    const found = list.find((e) => (e.RepoTags ?? []).some((t) => sameImage(t, ref)));
     if (!found) {
       throw new RegistryError('ARCHIVE_REF_NOT_FOUND', `${what} has no image "${ref}"`, {
         hint: `Available: ${list.flatMap((e) => e.RepoTags ?? []).join(', ') || '(untagged)'}.`,
