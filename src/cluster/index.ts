@@ -6,3 +6,6 @@
 export * from './salt-api.js';
 export * from './salt-results.js';
 export * from './salt-api-env.js';
+export * from './connect.js';
+export * from './solutions.js';
+export * from './environments.js';
