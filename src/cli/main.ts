@@ -4,6 +4,7 @@
  */
 import { Command } from '@commander-js/extra-typings';
 import { SDK_VERSION } from '../version.js';
+import { registerClusterCommands } from './commands/cluster.js';
 import { registerEmulatorCommands } from './commands/emulator.js';
 import { registerImagesCommands } from './commands/images.js';
 import { registerIsoCommands } from './commands/iso.js';
@@ -21,6 +22,7 @@ registerPackCommands(program);
 registerIsoCommands(program);
 registerImagesCommands(program);
 registerEmulatorCommands(program);
+registerClusterCommands(program);
 
 try {
   await program.parseAsync(process.argv);

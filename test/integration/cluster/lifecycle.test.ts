@@ -104,6 +104,23 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
       expect(await snapshot()).toEqual(before);
     });
 
+    it('an ISO MetalK8s refuses in a Salt step: the error names the step with Salt\'s comment, and the archive is unregistered', async () => {
+      const before = await snapshot();
+      const tree = join(dir, 'no-images');
+      await mkdir(tree, { recursive: true });
+      await writeFile(join(tree, 'manifest.yaml'), 'apiVersion: solutions.metalk8s.scality.com/v1alpha1\nkind: Solution\nmetadata:\n  name: noimages\nspec:\n  version: 1.0.0\n');
+      const path = join(dir, 'no-images.iso');
+      await pexec('xorriso', ['-as', 'mkisofs', '-quiet', '-rock', '-joliet', '-iso-level', '3', '-o', path, tree]);
+      const events: LifecycleProgressEvent[] = [];
+      const err = await cluster.solutions.import(path, { onProgress: (e) => events.push(e) }).catch((e: unknown) => e);
+      expect((err as ClusterError).code).toBe('SALT_ORCHESTRATE_FAILED');
+      expect((err as ClusterError).message).toContain('Check Solution noimages-1.0.0 content');
+      expect((err as ClusterError).message).toContain('/srv/scality/noimages-1.0.0/images does not exist');
+      expect(events).toContainEqual({ type: 'step', step: 'rollback', status: 'done' });
+      expect(await snapshot()).toEqual(before.config === '' ? { ...before, config: expect.any(String) } : before);
+      expect((await solutionsYaml()).archives).toEqual([]);
+    });
+
     it('activating a version that is not imported, adding to a missing environment', async () => {
       const before = await snapshot();
       const e1 = await cluster.solutions.activate('zenko', '9.9.9').catch((e: unknown) => e);
