@@ -400,7 +400,7 @@ export function compareVersions(a: string, b: string): number {
 }
 
 /** The ISO's `platform/**` objects, labelled as the SDK's own. */
-export async function platformObjects(archive: string, name: string, version: string): Promise<KubeObject[]> {
+async function platformObjects(archive: string, name: string, version: string): Promise<KubeObject[]> {
   const iso = await openIso(archive);
   const out: KubeObject[] = [];
   try {
