@@ -5,6 +5,7 @@
  * @module
  */
 import { ClusterError } from '../errors.js';
+import { breakingCrdChanges, crdsOfIso } from './_crd-changes.js';
 import { deleteObject, type KubeObject, kubeFailure, kubeGet, kubePatch, kubeRequest } from './_kube.js';
 import {
   ENV_ANNOTATION,
@@ -218,6 +219,18 @@ export class EnvironmentsApi {
     const current = env?.solutions[name];
     if (env && current === undefined) {
       throw new ClusterError('SOLUTION_NOT_IN_ENVIRONMENT', `${name} is not in environment ${environment}`, { hint: `Add it instead (solution env add ${environment} ${name} ${version}).` });
+    }
+    if (current !== undefined && current !== version) {
+      const entries = (await readAvailable(this.#ctx.kubeConfig, options.signal))[name] ?? [];
+      const from = entries.find((e) => e.version === current);
+      const to = entries.find((e) => e.version === version);
+      if (from && to) {
+        // The ISOs are read where the SDK runs: skipped when they are only on the bootstrap node.
+        const changes = await Promise.all([crdsOfIso(from.archive), crdsOfIso(to.archive)])
+          .then(([a, b]) => breakingCrdChanges(a, b))
+          .catch(() => []);
+        for (const c of changes) options.onProgress?.({ type: 'warning', message: `${name} ${current} → ${version}: ${c}` });
+      }
     }
     return this.addSolution(environment, name, version, options);
   }
