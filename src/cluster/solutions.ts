@@ -12,6 +12,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { ClusterError } from '../errors.js';
 import { openIso } from '../packaging/iso/index.js';
+import { describeFailure, firstFailedStep } from './salt-results.js';
 import { applyObject, deleteObject, type KubeObject, kubeGet } from './_kube.js';
 import {
   type AvailableEntry,
@@ -356,6 +357,18 @@ export class SolutionsApi {
 
   async #runImport(options: LifecycleCallOptions): Promise<void> {
     await this.#orchestrate('metalk8s.orchestrate.solutions.import-components', { bootstrap_id: this.#ctx.bootstrapId }, options);
+    // As solutions.sh: salt-master gets the Solution mounts. This restarts salt-api; the
+    // client logs in again on the next 401.
+    const step = 'metalk8s.salt.master.installed';
+    options.onProgress?.({ type: 'step', step, status: 'started' });
+    const ret = await bootstrapCall(this.#ctx, 'state.sls', { mods: step, saltenv: this.#ctx.saltenv }, options.signal);
+    const failure = firstFailedStep({ [this.#ctx.bootstrapId]: ret });
+    if (typeof ret === 'string' || Array.isArray(ret) || failure) {
+      throw new ClusterError('SALT_STATE_FAILED', `state.sls ${step} on ${this.#ctx.bootstrapId} failed: ${failure ? describeFailure(failure) : JSON.stringify(ret)}`, {
+        hint: 'Fix the cause above, then run the command again.',
+      });
+    }
+    options.onProgress?.({ type: 'step', step, status: 'done' });
   }
 
   async #minion(fun: string, kwarg: Record<string, unknown>, options: LifecycleCallOptions): Promise<void> {

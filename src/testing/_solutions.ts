@@ -123,7 +123,12 @@ function kwargsOf(arg: readonly unknown[], kwarg: Readonly<Record<string, unknow
 }
 
 /** Starts nginx for the `repositories` registry and returns the Solution functions. */
-export async function startSolutionsEmulator(options: { readonly kubeConfig: KubeConfig; readonly stateDir: string }): Promise<SolutionsEmulator> {
+export async function startSolutionsEmulator(options: {
+  readonly kubeConfig: KubeConfig;
+  readonly stateDir: string;
+  /** Called when salt-master's static pod changes (after an import): salt-api restarts. */
+  readonly onSaltMasterRestart?: (() => void) | undefined;
+}): Promise<SolutionsEmulator> {
   const kc = options.kubeConfig;
   const discovery = new Discovery(kc);
   const state = options.stateDir;
@@ -371,6 +376,35 @@ http {
       return true;
     },
     'saltutil.refresh_pillar': async () => true,
+    // Only the state the import runs on the bootstrap node: it regenerates the salt-master
+    // static pod with the Solution mounts, which restarts salt-master and salt-api (§2.5).
+    'state.sls': async ({ arg, kwarg }) => {
+      const { pos, kw } = kwargsOf(arg, kwarg);
+      const mods = String(kw.mods ?? pos[0] ?? '');
+      const saltenv = String(kw.saltenv ?? 'base');
+      if (mods !== 'metalk8s.salt.master.installed') throw new CommandExecutionError(`No matching sls found for '${mods}' in env '${saltenv}'`);
+      const mounts = await readMounts();
+      const manifest = JSON.stringify(mounts.map((m) => m.id).sort());
+      const marker = join(state, 'etc/salt-master-mounts.json');
+      const previous = await readFile(marker, 'utf8').catch(() => '[]');
+      const changed = previous !== manifest;
+      if (changed) {
+        await writeFile(marker, manifest);
+        // The pod restarts once the answer is sent.
+        setTimeout(() => options.onSaltMasterRestart?.(), 50);
+      }
+      return {
+        'metalk8s_static_pod_|-Install salt-master manifest_|-/etc/kubernetes/manifests/salt-master.yaml_|-managed': {
+          result: true,
+          comment: changed ? 'File /etc/kubernetes/manifests/salt-master.yaml updated' : 'File /etc/kubernetes/manifests/salt-master.yaml is in the correct state',
+          changes: changed ? { diff: manifest } : {},
+          __run_num__: 0,
+          __sls__: mods,
+          __id__: 'Install salt-master manifest',
+          name: '/etc/kubernetes/manifests/salt-master.yaml',
+        },
+      };
+    },
   };
 
   // --- orchestrates -------------------------------------------------------------------------

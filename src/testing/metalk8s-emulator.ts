@@ -143,7 +143,8 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
         ])
       : undefined;
     const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'metalk8s-emulator-')));
-    const solutions = await startSolutionsEmulator({ kubeConfig: kc, stateDir });
+    let restartSaltApi = (): void => {};
+    const solutions = await startSolutionsEmulator({ kubeConfig: kc, stateDir, onSaltMasterRestart: () => restartSaltApi() });
     cleanups.push(async () => {
       await solutions.stop();
       if (options.stateDir === undefined) await rm(stateDir, { recursive: true, force: true });
@@ -157,6 +158,7 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
       port: options.saltApiPort,
       tls,
     });
+    restartSaltApi = () => void salt.revokeTokens();
     const volumes = options.storageOperator === false ? undefined : startVolumeController(kc);
     return {
       kubeconfig,
