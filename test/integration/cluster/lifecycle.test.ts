@@ -218,8 +218,32 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
     });
 
     it('upgrade to a second version; a rerun changes nothing', async () => {
+      // A client killed after registering the archive, before the orchestrate: the rerun converges.
+      const ac = new AbortController();
+      const killed = await cluster.solutions
+        .import(iso2, {
+          signal: ac.signal,
+          onProgress: (e) => {
+            if (e.type === 'step' && e.step === 'saltutil.refresh_pillar' && e.status === 'done') ac.abort();
+          },
+        })
+        .catch((e: unknown) => e);
+      expect((killed as Error).name).toBe('AbortError');
+      expect((await solutionsYaml()).archives).toEqual([iso1, iso2]);
+      expect(JSON.parse((await solutionsCm()).zenko ?? '[]')).toHaveLength(1);
       expect((await cluster.solutions.import(iso2)).changed).toBe(true);
-      const r1 = await cluster.environments.upgradeSolution(env, 'zenko', '2.7.0');
+      expect((await solutionsYaml()).archives).toEqual([iso1, iso2]);
+      // Two clients upgrading at the same time: both succeed, the result is the same.
+      const other = await connect({
+        kubeconfig: mk8s.kubeconfig,
+        saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token, ca: mk8s.saltApi.ca },
+      });
+      const warnings: string[] = [];
+      const [r1] = await Promise.all([
+        cluster.environments.upgradeSolution(env, 'zenko', '2.7.0', { onProgress: (e) => e.type === 'warning' && warnings.push(e.message) }),
+        other.environments.upgradeSolution(env, 'zenko', '2.7.0'),
+      ]);
+      expect(warnings).toContain('zenko moves from 2.6.0 to 2.7.0 in zenko-prod');
       expect(r1.changed).toBe(true);
       expect((await cluster.environments.upgradeSolution(env, 'zenko', '2.7.0')).changed).toBe(false);
       const dep = (await get(`/apis/apps/v1/namespaces/${env}/deployments/zenko-operator`)) as Obj;
