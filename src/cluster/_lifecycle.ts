@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { IsoError, throwIfAborted } from '../errors.js';
 import { openIso } from '../packaging/iso/index.js';
 import { type Discovery, kubeGet } from './_kube.js';
+import type { SshTarget } from './_sftp.js';
 import type { SaltApiClient } from './salt-api.js';
 
 /** What every lifecycle verb needs. */
@@ -18,6 +19,8 @@ export interface LifecycleContext {
   readonly salt: SaltApiClient;
   readonly saltenv: string;
   readonly bootstrapId: string;
+  /** SSH access to the bootstrap node, for uploads. */
+  readonly ssh: SshTarget | undefined;
 }
 
 /** Progress of a lifecycle verb. */
@@ -25,6 +28,7 @@ export type LifecycleProgressEvent =
   | { readonly type: 'step'; readonly step: string; readonly status: 'started' | 'done' | 'skipped'; readonly detail?: string | undefined }
   | { readonly type: 'salt-job'; readonly step: string; readonly jid: string }
   | { readonly type: 'warning'; readonly message: string }
+  | { readonly type: 'upload'; readonly bytes: number; readonly total: number }
   | { readonly type: 'waiting'; readonly what: string; readonly elapsedMs: number };
 
 /** Options every lifecycle verb takes. */

@@ -25,6 +25,16 @@ export interface ConnectSaltApi {
   readonly ca?: string | undefined;
 }
 
+/** SSH access to the bootstrap node for {@link connect}. */
+export interface ConnectSsh {
+  readonly host: string;
+  /** @default 22 */
+  readonly port?: number | undefined;
+  readonly user: string;
+  /** Private key text (PEM or OpenSSH). */
+  readonly privateKey: string | Buffer;
+}
+
 /** Options of {@link connect}. */
 export interface ConnectOptions {
   /** Kubeconfig text. */
@@ -35,6 +45,8 @@ export interface ConnectOptions {
   readonly inCluster?: boolean | undefined;
   /** SaltAPI credentials. */
   readonly saltApi: ConnectSaltApi;
+  /** SSH access to the bootstrap node, for `import(iso, { upload: true })`. @default none */
+  readonly ssh?: ConnectSsh | undefined;
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -107,7 +119,7 @@ export async function connect(options: ConnectOptions): Promise<Cluster> {
     ...(ca ? { ca: options.saltApi.ca ?? Buffer.from(ca, 'base64') } : {}),
   });
   await salt.login({ signal: options.signal });
-  const ctx: LifecycleContext = { kubeConfig: kc, discovery: new Discovery(kc), salt, saltenv: `metalk8s-${version}`, bootstrapId };
+  const ctx: LifecycleContext = { kubeConfig: kc, discovery: new Discovery(kc), salt, saltenv: `metalk8s-${version}`, bootstrapId, ssh: options.ssh };
   return {
     kubeConfig: kc,
     salt,

@@ -12,6 +12,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { ClusterError } from '../errors.js';
 import { openIso } from '../packaging/iso/index.js';
+import { uploadIso } from './_sftp.js';
 import { describeFailure, firstFailedStep } from './salt-results.js';
 import { applyObject, deleteObject, type KubeObject, kubeGet } from './_kube.js';
 import {
@@ -27,6 +28,9 @@ import {
 } from './_lifecycle.js';
 
 export type { LifecycleCallOptions, LifecycleProgressEvent } from './_lifecycle.js';
+
+/** Where `import(iso, { upload: true })` puts ISOs on the bootstrap node. */
+export const DEFAULT_REMOTE_DIR = '/var/lib/metalk8s-solution-sdk/archives';
 
 /** Field manager and `managed-by` value of the platform objects the SDK applies. */
 export const SDK_FIELD_MANAGER = 'metalk8s-solution-sdk';
@@ -56,9 +60,15 @@ export interface SolutionInfo {
 /** Options of {@link SolutionsApi.import}. */
 export interface ImportOptions extends LifecycleCallOptions {
   /**
+   * Copy the ISO to the bootstrap node over SFTP first (needs `connect({ ssh })`), into
+   * `remoteDir`, and check its sha256 there. A copy with the same sha256 is not sent again.
+   * @default false (the ISO is already on the bootstrap node at `remotePath`)
+   */
+  readonly upload?: boolean | { readonly remoteDir?: string | undefined } | undefined;
+  /**
    * Where the ISO is on the bootstrap node. Without it, the ISO path given is taken as already
    * on the bootstrap node (a local path when the SDK runs there, or in the emulator).
-   * @default the absolute path of `iso`
+   * @default the absolute path of `iso`; with `upload`, `<remoteDir>/<file name>`
    */
   readonly remotePath?: string | undefined;
   /**
@@ -197,7 +207,20 @@ export class SolutionsApi {
       }
     }
     onProgress?.({ type: 'step', step: 'check-iso', status: 'done', detail: `${identity.name}-${identity.version}` });
-    const archive = options.remotePath ?? local;
+    let archive = options.remotePath ?? local;
+    if (options.upload) {
+      const ssh = this.#ctx.ssh;
+      if (!ssh) {
+        throw new ClusterError('SSH_NOT_CONFIGURED', 'upload needs SSH access to the bootstrap node', {
+          hint: 'Pass `ssh: { host, user, privateKey }` to connect(), or copy the ISO yourself and give remotePath.',
+        });
+      }
+      const remoteDir = (typeof options.upload === 'object' ? options.upload.remoteDir : undefined) ?? DEFAULT_REMOTE_DIR;
+      archive = options.remotePath ?? `${remoteDir.replace(/\/+$/, '')}/${basename(local)}`;
+      onProgress?.({ type: 'step', step: 'upload', status: 'started', detail: `${ssh.host}:${archive}` });
+      const sent = await uploadIso(ssh, local, archive, sha256, { signal, onBytes: (bytes, total) => onProgress?.({ type: 'upload', bytes, total }) });
+      onProgress?.({ type: 'step', step: 'upload', status: sent ? 'done' : 'skipped', detail: sent ? undefined : 'same sha256 already there' });
+    }
     const id = `${identity.name}-${identity.version}`;
     const listed = async (): Promise<AvailableEntry | undefined> =>
       (await readAvailable(this.#ctx.kubeConfig, signal))[identity.name]?.find((e) => e.version === identity.version && e.archive === archive);
@@ -309,9 +332,11 @@ export class SolutionsApi {
    */
   async remove(iso: string, options: LifecycleCallOptions = {}): Promise<RemoveResult> {
     const { signal, onProgress } = options;
-    const archive = resolve(iso);
     const all = await this.list({ signal });
-    const found = all.flatMap((s) => s.versions.map((v) => ({ s, v }))).find(({ v }) => v.archive === archive);
+    // The path on the bootstrap node, as given, as resolved here, or where `upload` puts it.
+    const candidates = [iso, resolve(iso), `${DEFAULT_REMOTE_DIR}/${basename(iso)}`];
+    const found = all.flatMap((s) => s.versions.map((v) => ({ s, v }))).find(({ v }) => candidates.includes(v.archive));
+    const archive = found?.v.archive ?? resolve(iso);
     if (!found) {
       onProgress?.({ type: 'step', step: 'remove', status: 'skipped', detail: `${archive} is not imported` });
       // Still make sure the archive is not left configured by an interrupted run.
