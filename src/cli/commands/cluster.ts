@@ -12,6 +12,10 @@ interface ConnectionFlags {
   saltApiUsername?: string;
   saltApiToken?: string;
   saltApiCaFile?: string;
+  sshHost?: string;
+  sshPort?: string;
+  sshUser?: string;
+  sshKey?: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -23,6 +27,10 @@ function withConnectionFlags<T extends Command<unknown[], Record<string, unknown
     .option('--salt-api-username <name>', `SaltAPI user (default: $${SALT_API_ENV.username})`)
     .option('--salt-api-token <token>', `SaltAPI bearer token (default: $${SALT_API_ENV.token})`)
     .option('--salt-api-ca-file <pem>', `CA of the SaltAPI certificate (default: $${SALT_API_ENV.caFile})`)
+    .option('--ssh-host <host>', 'bootstrap node for --upload')
+    .option('--ssh-port <port>', 'SSH port', '22')
+    .option('--ssh-user <user>', 'SSH user', 'root')
+    .option('--ssh-key <file>', 'SSH private key for --upload')
     .option('--json', 'JSON event lines on stdout, for CI')
     .option('-q, --quiet', 'print errors only');
   return cmd;
@@ -39,8 +47,13 @@ async function connectFrom(flags: ConnectionFlags, signal: AbortSignal): Promise
   }
   const caFile = flags.saltApiCaFile ?? env?.caFile;
   const ca = caFile ? await readFile(caFile, 'utf8') : undefined;
+  const ssh =
+    flags.sshHost && flags.sshKey
+      ? { host: flags.sshHost, port: Number(flags.sshPort ?? 22), user: flags.sshUser ?? 'root', privateKey: await readFile(flags.sshKey, 'utf8') }
+      : undefined;
   return connect({
     ...(flags.kubeconfig ? { kubeconfigPath: flags.kubeconfig } : {}),
+    ...(ssh ? { ssh } : {}),
     saltApi: { url: flags.saltApiUrl ?? env?.url, username, token, ca },
     signal,
   });
@@ -76,9 +89,17 @@ function run<F extends ConnectionFlags = ConnectionFlags>(fn: Handler<F>): (...r
 
 /** `solution import|activate|deactivate|remove|status` and `solution env …`. */
 export function registerClusterCommands(program: Command): void {
-  withConnectionFlags(program.command('import').description('Import a Solution ISO into the MetalK8s cluster.').argument('<iso>', 'the ISO (a path on the bootstrap node)')).action(
-    run(async (cluster, out, signal, [iso = '']) => {
-      const r = await cluster.solutions.import(iso, { signal, onProgress: reporter(out) });
+  withConnectionFlags(
+    program
+      .command('import')
+      .description('Import a Solution ISO into the MetalK8s cluster.')
+      .argument('<iso>', 'the ISO (a path on the bootstrap node, or a local one with --upload)')
+      .option('--upload', 'copy the ISO to the bootstrap node over SFTP first (--ssh-host, --ssh-key)')
+      .option('--remote-dir <dir>', 'where --upload puts the ISO on the bootstrap node'),
+  ).action(
+    run<ConnectionFlags & { upload?: boolean; remoteDir?: string }>(async (cluster, out, signal, [iso = ''], flags) => {
+      const upload = flags.upload ? { remoteDir: flags.remoteDir } : false;
+      const r = await cluster.solutions.import(iso, { upload, signal, onProgress: reporter(out) });
       out.result(r.changed ? `imported ${r.id} from ${r.archive}` : `${r.id} was already imported from ${r.archive}`, r);
     }),
   );
