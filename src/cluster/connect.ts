@@ -7,7 +7,7 @@
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { ClusterError } from '../errors.js';
-import { Discovery, kubeGet } from './_kube.js';
+import { Discovery, kubeFailure, kubeGet, kubeRequest } from './_kube.js';
 import type { LifecycleContext } from './_lifecycle.js';
 import { EnvironmentsApi } from './environments.js';
 import { SaltApiClient } from './salt-api.js';
@@ -17,10 +17,16 @@ import { SolutionsApi } from './solutions.js';
 export interface ConnectSaltApi {
   /** Base URL. @default found from the cluster (control-plane ingress, else the bootstrap node on 4507) */
   readonly url?: string | undefined;
-  /** `system:serviceaccount:<ns>:<name>` or `oidc:<email>`. */
-  readonly username: string;
-  /** Bearer token the `kubernetes_rbac` eauth checks with a TokenReview. */
-  readonly token: string;
+  /**
+   * `system:serviceaccount:<ns>:<name>` or `oidc:<email>`.
+   * @default the kubeconfig user's name, asked with a SelfSubjectReview
+   */
+  readonly username?: string | undefined;
+  /**
+   * Bearer token the `kubernetes_rbac` eauth checks with a TokenReview.
+   * @default the kubeconfig user's token
+   */
+  readonly token?: string | undefined;
   /** PEM CA of the SaltAPI certificate. @default the kubeconfig's cluster CA */
   readonly ca?: string | undefined;
 }
@@ -43,8 +49,11 @@ export interface ConnectOptions {
   readonly kubeconfigPath?: string | undefined;
   /** Use the Pod's ServiceAccount. @default false */
   readonly inCluster?: boolean | undefined;
-  /** SaltAPI credentials. */
-  readonly saltApi: ConnectSaltApi;
+  /**
+   * SaltAPI URL and credentials.
+   * @default found from the cluster, with the kubeconfig user's token
+   */
+  readonly saltApi?: ConnectSaltApi | undefined;
   /** SSH access to the bootstrap node, for `import(iso, { upload: true })`. @default none */
   readonly ssh?: ConnectSsh | undefined;
   readonly signal?: AbortSignal | undefined;
@@ -95,7 +104,7 @@ export async function connect(options: ConnectOptions): Promise<Cluster> {
   );
   const bootstrap = nodes?.items[0];
   const bootstrapId = bootstrap?.metadata.name ?? 'bootstrap';
-  let url = options.saltApi.url;
+  let url = options.saltApi?.url;
   if (url === undefined) {
     const cfg = await kubeGet<{ status?: { controlPlane?: { ingress?: { endpoint?: string } } } }>(
       kc,
@@ -111,13 +120,28 @@ export async function connect(options: ConnectOptions): Promise<Cluster> {
       hint: 'Pass the SaltAPI URL (--salt-api-url or METALK8S_SALT_API_URL).',
     });
   }
-  const ca = options.saltApi.ca ?? kc.getCurrentCluster()?.caData;
-  const salt = new SaltApiClient({
-    url,
-    username: options.saltApi.username,
-    token: options.saltApi.token,
-    ...(ca ? { ca: options.saltApi.ca ?? Buffer.from(ca, 'base64') } : {}),
-  });
+  const token = options.saltApi?.token ?? kc.getCurrentUser()?.token;
+  if (!token) {
+    throw new ClusterError('SALT_API_CREDENTIALS_MISSING', 'no SaltAPI token: none given, and the kubeconfig user has no bearer token', {
+      hint: 'Pass saltApi.username and saltApi.token (a ServiceAccount token of a node admin, or an OIDC access token).',
+    });
+  }
+  let username = options.saltApi?.username;
+  if (username === undefined) {
+    const review = await kubeRequest(
+      kc,
+      'POST',
+      '/apis/authentication.k8s.io/v1/selfsubjectreviews',
+      { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+      undefined,
+      options.signal,
+    );
+    username = (review.json as { status?: { userInfo?: { username?: string } } } | undefined)?.status?.userInfo?.username;
+    if (!username) throw kubeFailure('SelfSubjectReview (to find the SaltAPI user name)', review);
+  }
+  const caData = kc.getCurrentCluster()?.caData;
+  const ca = options.saltApi?.ca ?? (caData ? Buffer.from(caData, 'base64') : undefined);
+  const salt = new SaltApiClient({ url, username, token, ...(ca ? { ca } : {}) });
   await salt.login({ signal: options.signal });
   const ctx: LifecycleContext = { kubeConfig: kc, discovery: new Discovery(kc), salt, saltenv: `metalk8s-${version}`, bootstrapId, ssh: options.ssh };
   return {

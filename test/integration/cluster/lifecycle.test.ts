@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, connect, type LifecycleProgressEvent } from '../../../src/cluster/index.js';
@@ -70,6 +71,24 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
   afterAll(async () => {
     await mk8s?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('connect without SaltAPI credentials logs in with the kubeconfig user\'s token and name', async () => {
+    const kc = new KubeConfig();
+    kc.loadFromString(mk8s.kubeconfig);
+    const cl = kc.getCurrentCluster();
+    if (!cl) throw new Error('no cluster in the emulator kubeconfig');
+    const sa = new KubeConfig();
+    sa.loadFromOptions({
+      clusters: [cl],
+      users: [{ name: 'sa', token: mk8s.saltApi.token }],
+      contexts: [{ name: 'sa', cluster: cl.name, user: 'sa' }],
+      currentContext: 'sa',
+    });
+    const c = await connect({ kubeconfig: sa.exportConfig(), saltApi: { url: mk8s.saltApi.url, ca: mk8s.saltApi.ca } });
+    expect(c.saltenv).toBe('metalk8s-129.0.0');
+    expect(c.bootstrapId).toBe('bootstrap');
+    expect((await c.salt.login()).user).toBe(mk8s.saltApi.username);
   });
 
   describe('bad input leaves the cluster as it was', () => {
