@@ -314,11 +314,19 @@ export class EnvironmentsApi {
       `/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(`app=${op}`)}`,
       options.signal,
     );
+    const dep = await kubeGet<{ status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] } }>(
+      kc,
+      `/apis/apps/v1/namespaces/${ns}/deployments/${op}`,
+      options.signal,
+    );
+    const conditions = (dep?.status?.conditions ?? [])
+      .filter((c) => (c.type === 'ReplicaFailure' && c.status === 'True') || (c.type === 'Progressing' && c.status === 'False'))
+      .map((c) => `${c.reason ?? c.type}: ${c.message ?? ''}`);
     const reasons = (pods?.items ?? []).flatMap((p) =>
       (p.status?.containerStatuses ?? []).map((c) => c.state?.waiting).filter((w) => w?.reason).map((w) => `${p.metadata.name}: ${w?.reason}${w?.message ? ` (${w.message})` : ''}`),
     );
-    throw new ClusterError('OPERATOR_NOT_AVAILABLE', `Deployment ${ns}/${op} is not Available: ${reasons.join('; ') || 'no pod is ready'}`, {
-      hint: 'ImagePullBackOff: the image is not in the imported ISO; CrashLoopBackOff: see `kubectl logs` of the operator pod.',
+    throw new ClusterError('OPERATOR_NOT_AVAILABLE', `Deployment ${ns}/${op} is not Available: ${[...reasons, ...conditions].join('; ') || 'no pod is ready'}`, {
+      hint: 'ImagePullBackOff: the image is not in the imported ISO; CrashLoopBackOff: see `kubectl logs` of the operator pod; FailedCreate: see the namespace quotas and policies.',
     });
   }
 }

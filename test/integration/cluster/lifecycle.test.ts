@@ -236,6 +236,23 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
       expect((await cluster.solutions.list())[0]?.versions[0]?.environments).toEqual([env]);
     });
 
+    it('an operator that cannot become Available: the error says why', async () => {
+      const quotaEnv = 'zenko-quota';
+      await cluster.environments.create(quotaEnv);
+      const q = await kubeRequest(cluster.kubeConfig, 'POST', `/api/v1/namespaces/${quotaEnv}/resourcequotas`, {
+        apiVersion: 'v1',
+        kind: 'ResourceQuota',
+        metadata: { name: 'no-pods' },
+        spec: { hard: { pods: '0' } },
+      });
+      expect(q.status).toBe(201);
+      const err = await cluster.environments.addSolution(quotaEnv, 'zenko', '2.6.0', { timeoutMs: 8000 }).catch((e: unknown) => e);
+      expect((err as ClusterError).code).toBe('OPERATOR_NOT_AVAILABLE');
+      expect((err as ClusterError).message).toMatch(/exceeded quota/);
+      await cluster.environments.removeSolution(quotaEnv, 'zenko');
+      await cluster.environments.delete(quotaEnv);
+    });
+
     it('upgrade to a second version; a rerun changes nothing', async () => {
       // A client killed after registering the archive, before the orchestrate: the rerun converges.
       const ac = new AbortController();
