@@ -80,9 +80,19 @@ describe('solution import / activate / env / status / deactivate / remove (CLI)'
     const list = await solution('env', 'list', '--json');
     expect((result(list.stdout) as unknown as { name: string; description: string }[]).find((e) => e.name === envName)).toMatchObject({ description: 'CLI test' });
 
+    const add = await solution('env', 'add', envName, name, '1.0.0');
+    expect(add.code, add.stderr).toBe(0);
+    expect(add.stdout).toContain(`${name} 1.0.0 runs in ${envName}`);
+    expect((await solution('env', 'add', envName, name, '1.0.0')).stdout).toContain('already ran');
+
     const status = await solution('status');
     expect(status.code, status.stderr).toBe(0);
-    expect(status.stdout).toMatch(new RegExp(`${name}\\s+1\\.0\\.0\\s+yes`));
+    expect(status.stdout).toMatch(new RegExp(`${name}\\s+1\\.0\\.0\\s+yes\\s+${envName}\\s+${envName}:Available`));
+
+    const rm1 = await solution('env', 'remove', envName, name);
+    expect(rm1.stdout).toContain(`${name} removed from ${envName}`);
+    expect(rm1.stderr).toContain('leaves');
+    expect((await solution('env', 'remove', envName, name)).stdout).toContain('was not in');
 
     const d = await solution('deactivate', name);
     expect(d.stdout).toContain(`${name} is deactivated`);
