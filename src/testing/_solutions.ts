@@ -122,6 +122,15 @@ function kwargsOf(arg: readonly unknown[], kwarg: Readonly<Record<string, unknow
   return { pos, kw };
 }
 
+/** Runs calls one at a time: the bootstrap node's files are read, changed and written whole. */
+function serialized<A extends unknown[], R>(lock: { tail: Promise<unknown> }, fn: (...a: A) => Promise<R>): (...a: A) => Promise<R> {
+  return (...a: A) => {
+    const run = lock.tail.then(() => fn(...a));
+    lock.tail = run.catch(() => undefined);
+    return run;
+  };
+}
+
 /** Starts nginx for the `repositories` registry and returns the Solution functions. */
 export async function startSolutionsEmulator(options: {
   readonly kubeConfig: KubeConfig;
@@ -628,12 +637,13 @@ http {
   // MetalK8s ships cert-manager, which the operator metrics objects need (§2.9).
   for (const crd of certManagerCrds()) await applyObject(kc, discovery, crd, FIELD_MANAGER);
 
+  const lock = { tail: Promise.resolve() as Promise<unknown> };
   return {
-    minionFunctions,
+    minionFunctions: Object.fromEntries(Object.entries(minionFunctions).map(([k, f]) => [k, serialized(lock, f)])),
     orchestrates: {
-      'metalk8s.orchestrate.solutions.import-components': importComponents,
-      'metalk8s.orchestrate.solutions.deploy-components': deployComponents,
-      'metalk8s.orchestrate.solutions.prepare-environment': prepareEnvironment,
+      'metalk8s.orchestrate.solutions.import-components': serialized(lock, importComponents),
+      'metalk8s.orchestrate.solutions.deploy-components': serialized(lock, deployComponents),
+      'metalk8s.orchestrate.solutions.prepare-environment': serialized(lock, prepareEnvironment),
     },
     registryUrl,
     configPath,

@@ -347,6 +347,19 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
       expect((await cluster.environments.delete(env)).namespaces).toEqual([env]);
       expect((await cluster.environments.list()).map((e) => e.name)).not.toContain(env);
     });
+
+    it('two clients importing two versions at once: both end up imported, then both removed', async () => {
+      const other = await connect({
+        kubeconfig: mk8s.kubeconfig,
+        saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token, ca: mk8s.saltApi.ca },
+      });
+      const [a, b] = await Promise.all([cluster.solutions.import(iso1), other.solutions.import(iso2)]);
+      expect([a.changed, b.changed]).toEqual([true, true]);
+      expect((await solutionsYaml()).archives.sort()).toEqual([iso1, iso2].sort());
+      expect((await cluster.solutions.list())[0]?.versions.map((v) => v.version).sort()).toEqual(['2.6.0', '2.7.0']);
+      await Promise.all([cluster.solutions.remove(iso1), other.solutions.remove(iso2)]);
+      expect(await cluster.solutions.list()).toEqual([]);
+    });
   });
 });
 
