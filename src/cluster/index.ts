@@ -1,5 +1,6 @@
 /**
- * I/O to a running MetalK8s cluster: the SaltAPI client and Salt result readers.
+ * I/O to a running MetalK8s cluster: {@link connect} and the Solution lifecycle
+ * (`cluster.solutions`, `cluster.environments`), the SaltAPI client and Salt result readers.
  *
  * @module
  */

@@ -12,7 +12,6 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { ClusterError } from '../errors.js';
 import { openIso } from '../packaging/iso/index.js';
-import { uploadIso } from './_sftp.js';
 import { describeFailure, firstFailedStep } from './salt-results.js';
 import { applyObject, deleteObject, type KubeObject, kubeGet } from './_kube.js';
 import {
@@ -218,6 +217,8 @@ export class SolutionsApi {
       const remoteDir = (typeof options.upload === 'object' ? options.upload.remoteDir : undefined) ?? DEFAULT_REMOTE_DIR;
       archive = options.remotePath ?? `${remoteDir.replace(/\/+$/, '')}/${basename(local)}`;
       onProgress?.({ type: 'step', step: 'upload', status: 'started', detail: `${ssh.host}:${archive}` });
+      // ssh2 is loaded only when an upload is asked for.
+      const { uploadIso } = await import('./_sftp.js');
       const sent = await uploadIso(ssh, local, archive, sha256, { signal, onBytes: (bytes, total) => onProgress?.({ type: 'upload', bytes, total }) });
       onProgress?.({ type: 'step', step: 'upload', status: sent ? 'done' : 'skipped', detail: sent ? undefined : 'same sha256 already there' });
     }
