@@ -125,6 +125,13 @@ export async function readIsoIdentity(path: string, signal?: AbortSignal): Promi
       hint: 'Repack the solution; both fields are mandatory.',
     });
   }
+  if (manifest.apiVersion !== 'solutions.metalk8s.scality.com/v1alpha1' || manifest.kind !== 'Solution') {
+    throw new IsoError(
+      'ISO_MANIFEST_INVALID',
+      `manifest.yaml of "${path}" has apiVersion "${String(manifest.apiVersion)}" and kind "${String(manifest.kind)}": MetalK8s would mount it but skip it as "not a Solution"`,
+      { hint: 'Use apiVersion: solutions.metalk8s.scality.com/v1alpha1 and kind: Solution (solution pack writes them).' },
+    );
+  }
   if (!SOLUTION_NAME_RE.test(name)) {
     throw new IsoError('SOLUTION_NAME_INVALID', `metadata.name "${name}" in "${path}" is not a DNS label (${SOLUTION_NAME_RE.source})`, {
       hint: 'Use lowercase letters, digits and dashes.',

@@ -103,7 +103,7 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
       expect(await snapshot()).toEqual(before);
     });
 
-    it('an ISO without a manifest, and one named metalk8s-*', async () => {
+    it('an ISO without a manifest, one named metalk8s-*, one with the wrong apiVersion', async () => {
       const before = await snapshot();
       const tree = join(dir, 'tree');
       await mkdir(join(tree, 'images'), { recursive: true });
@@ -120,6 +120,13 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
       const e2 = await cluster.solutions.import(reserved).catch((e: unknown) => e);
       expect((e2 as IsoError).code).toBe('SOLUTION_NAME_RESERVED');
       expect((e2 as IsoError).hint).toMatch(/metalk8s-/);
+
+      await writeFile(join(tree, 'manifest.yaml'), 'apiVersion: metalk8s.scality.com/v1alpha1\nkind: Solution\nmetadata:\n  name: wrongapi\nspec:\n  version: 1.0.0\n');
+      const wrongApi = join(dir, 'wrong-api.iso');
+      await pexec('xorriso', ['-as', 'mkisofs', '-quiet', '-rock', '-joliet', '-iso-level', '3', '-o', wrongApi, tree]);
+      const e3 = await cluster.solutions.import(wrongApi).catch((e: unknown) => e);
+      expect((e3 as IsoError).code).toBe('ISO_MANIFEST_INVALID');
+      expect((e3 as IsoError).message).toContain('not a Solution');
       expect(await snapshot()).toEqual(before);
     });
 
