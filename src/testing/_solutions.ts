@@ -180,6 +180,9 @@ http {
 }
 `,
   );
+  await pexec('nginx', ['-v']).catch((err: Error) => {
+    throw new Error(`the emulator serves imported Solution images with nginx, which cannot be run (${err.message}): install it (apt-get install nginx)`);
+  });
   const nginx: Daemon = startDaemon('nginx', 'nginx', ['-c', nginxConf, '-p', repoDir], join(repoDir, 'nginx.log'));
   const registryUrl = `http://127.0.0.1:${port}`;
   const registryAnswers = async (): Promise<boolean> => {
