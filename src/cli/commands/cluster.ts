@@ -4,6 +4,7 @@ import { AppsV1Api } from '@kubernetes/client-node';
 import { type Cluster, connect, type LifecycleProgressEvent, SALT_API_ENV, saltApiFromEnv } from '../../cluster/index.js';
 import { ClusterError } from '../../errors.js';
 import { action, Output } from '../_output.js';
+import { ProgressDisplay } from '../_progress.js';
 import { withInterrupt } from './pack.js';
 
 interface ConnectionFlags {
@@ -61,8 +62,18 @@ async function connectFrom(flags: ConnectionFlags, signal: AbortSignal): Promise
 
 /** Prints lifecycle progress: plain lines, or JSON events with --json. */
 function reporter(out: Output): (e: LifecycleProgressEvent) => void {
+  let bar: ProgressDisplay | undefined;
   return (e) => {
     out.event({ ...e });
+    if (e.type === 'upload') {
+      bar ??= new ProgressDisplay(out);
+      bar.update({ phase: 'uploading ISO', done: e.bytes, total: e.total });
+      if (e.bytes >= e.total) {
+        bar.done();
+        bar = undefined;
+      }
+      return;
+    }
     if (e.type === 'warning') out.warn(e.message);
     else if (e.type === 'step' && e.status !== 'started') out.info(`${e.status === 'skipped' ? '=' : '✓'} ${e.step}${e.detail ? ` (${e.detail})` : ''}`);
     else if (e.type === 'salt-job') out.info(`  ${e.step}: Salt job ${e.jid}`);

@@ -120,6 +120,29 @@ describe('import with SFTP upload to the bootstrap node', () => {
     expect((await cluster.solutions.remove(r.archive)).changed).toBe(true);
   });
 
+  it('the CLI: solution import --upload with --ssh-* flags, JSON upload events', async () => {
+    const cli = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../dist/cli.js');
+    const remoteDir = path.join(dir, 'remote', 'cli');
+    const { stdout } = await pexec(
+      process.execPath,
+      [cli, 'import', iso, '--upload', '--remote-dir', remoteDir, '--ssh-host', '127.0.0.1', '--ssh-port', String(port), '--ssh-user', userInfo().username, '--ssh-key', path.join(dir, 'client_key'), '--json'],
+      {
+        env: {
+          ...process.env,
+          KUBECONFIG: inject('kubeconfig'),
+          METALK8S_SALT_API_URL: mk8s.saltApi.url,
+          METALK8S_SALT_API_USERNAME: mk8s.saltApi.username,
+          METALK8S_SALT_API_TOKEN: mk8s.saltApi.token,
+        },
+        timeout: 120_000,
+      },
+    );
+    const events = stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; data?: { archive?: string; changed?: boolean } });
+    expect(events.some((e) => e.type === 'upload')).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: 'result', data: { archive: path.join(remoteDir, `${name}-1.0.0.iso`), changed: true } });
+    expect((await cluster.solutions.remove(path.join(remoteDir, `${name}-1.0.0.iso`))).changed).toBe(true);
+  });
+
   it('a wrong key is a typed SSH error and nothing is imported', async () => {
     const other = await connect({
       kubeconfig: mk8s.kubeconfig,
