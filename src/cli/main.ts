@@ -21,6 +21,10 @@ const groups: { readonly commands: readonly string[]; readonly load: () => Promi
   { commands: ['inspect', 'verify', 'diff'], load: async () => (await import('./commands/inspect.js')).registerInspectCommands },
   { commands: ['iso'], load: async () => (await import('./commands/iso.js')).registerIsoCommands },
   { commands: ['images'], load: async () => (await import('./commands/images.js')).registerImagesCommands },
+  {
+    commands: ['import', 'activate', 'deactivate', 'remove', 'status', 'env'],
+    load: async () => (await import('./commands/cluster.js')).registerClusterCommands,
+  },
   { commands: ['emulator'], load: async () => (await import('./commands/emulator.js')).registerEmulatorCommands },
 ];
 

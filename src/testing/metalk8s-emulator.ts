@@ -7,7 +7,11 @@
  *
  * @module
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { startSolutionsEmulator } from './_solutions.js';
 import { type ControlPlane, type ControlPlaneProgressEvent, mintServiceAccountToken, startControlPlane } from './control-plane.js';
 import { deployNode } from './_deploy-node.js';
 import { startVolumeController } from './_volume-controller.js';
@@ -46,6 +50,12 @@ export interface StartMetalK8sOptions {
    * @default a free port
    */
   readonly saltApiPort?: number | undefined;
+  /**
+   * Directory of the bootstrap node's files: `/etc/metalk8s/solutions.yaml`, the "mounted"
+   * Solution ISOs under `srv/scality/`, the `repositories` nginx configuration.
+   * @default a new temporary directory, removed by `stop()`
+   */
+  readonly stateDir?: string | undefined;
   readonly signal?: AbortSignal | undefined;
   readonly onProgress?: ((event: ControlPlaneProgressEvent) => void) | undefined;
 }
@@ -70,6 +80,10 @@ export interface MetalK8sEmulator {
   /** Admin kubeconfig text. */
   readonly kubeconfig: string;
   readonly saltApi: EmulatedSaltApi;
+  /** `http://127.0.0.1:<port>`: the `repositories` registry serving imported Solutions' images. */
+  readonly registryUrl: string;
+  /** The bootstrap node's files (see {@link StartMetalK8sOptions.stateDir}). */
+  readonly stateDir: string;
   /** The control plane, when the emulator started it. */
   readonly controlPlane: ControlPlane | undefined;
   /** Stops the SaltAPI and (when it started it) the control plane. */
@@ -99,6 +113,7 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
     options.kubeconfigYaml === undefined
       ? await startControlPlane({ signal: options.signal, onProgress: options.onProgress })
       : undefined;
+  const cleanups: (() => Promise<void>)[] = [];
   try {
     const kubeconfig = controlPlane?.kubeconfigYaml ?? options.kubeconfigYaml ?? '';
     const kc = new KubeConfig();
@@ -127,17 +142,28 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
           '127.0.0.1',
         ])
       : undefined;
+    const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'metalk8s-emulator-')));
+    let restartSaltApi = (): void => {};
+    const solutions = await startSolutionsEmulator({ kubeConfig: kc, stateDir, onSaltMasterRestart: () => restartSaltApi() });
+    cleanups.push(async () => {
+      await solutions.stop();
+      if (options.stateDir === undefined) await rm(stateDir, { recursive: true, force: true });
+    });
     const salt = await startSaltApiEmulator({
       kubeConfig: kc,
       fileRoots: options.fileRoots,
+      minionFunctions: solutions.minionFunctions,
       // MetalK8s' own orchestrates; the caller's may replace them.
-      orchestrates: { 'metalk8s.orchestrate.deploy_node': deployNode, ...options.orchestrates },
+      orchestrates: { 'metalk8s.orchestrate.deploy_node': deployNode, ...solutions.orchestrates, ...options.orchestrates },
       port: options.saltApiPort,
       tls,
     });
+    restartSaltApi = () => void salt.revokeTokens();
     const volumes = options.storageOperator === false ? undefined : startVolumeController(kc);
     return {
       kubeconfig,
+      registryUrl: solutions.registryUrl,
+      stateDir,
       controlPlane,
       saltApi: {
         url: salt.url,
@@ -150,10 +176,12 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
       async stop() {
         await volumes?.stop();
         await salt.stop();
+        for (const c of cleanups.reverse()) await c();
         await controlPlane?.stop();
       },
     };
   } catch (err) {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
     await controlPlane?.stop();
     throw err;
   }

@@ -54,6 +54,13 @@ export interface OrchestrateContext {
   step(id: string, fun: string, run: () => Promise<StepOutcome>, options?: StepOptions): Promise<boolean>;
 }
 
+/** A minion execution function played by the emulator: its return value, or a thrown error. */
+export type EmulatedMinionFunction = (call: {
+  readonly minion: string;
+  readonly arg: readonly unknown[];
+  readonly kwarg: Readonly<Record<string, unknown>>;
+}) => Promise<unknown>;
+
 /** An orchestrate played by the emulator instead of read from an SLS file. */
 export type OrchestrateHandler = (context: OrchestrateContext) => Promise<void>;
 
@@ -77,6 +84,12 @@ export interface SaltApiEmulatorOptions {
    * @default {}
    */
   readonly orchestrates?: Readonly<Record<string, OrchestrateHandler>> | undefined;
+  /**
+   * Minion execution functions played in code, by name (e.g. `metalk8s_solutions.configure_archive`).
+   * A thrown error is answered as Salt's `ERROR: <message>` with retcode 1.
+   * @default {}
+   */
+  readonly minionFunctions?: Readonly<Record<string, EmulatedMinionFunction>> | undefined;
   /**
    * Port on 127.0.0.1.
    * @default a free port
@@ -449,13 +462,14 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
     }
   };
 
-  const runLocal = (low: Lowstate, session: Session, background: boolean): unknown => {
+  const runLocal = async (low: Lowstate, session: Session, background: boolean): Promise<unknown> => {
     const fun = String(low.fun ?? '');
     const permitted = session.perms.some((p) => isRecord(p) && Object.values(p).some((list) => Array.isArray(list) && list.some((f) => typeof f === 'string' && new RegExp(`^${f}$`).test(fun))));
     if (!permitted) throw new HttpError(401, `${session.user} may not run ${fun}`);
     const targets = matchMinions(low);
     if (targets.length === 0) return {};
     const arg = Array.isArray(low.arg) ? low.arg : low.arg === undefined ? [] : [low.arg];
+    const kwarg = isRecord(low.kwarg) ? low.kwarg : {};
     const job = record(fun, arg, session.user, String(low.tgt ?? ''), String(low.tgt_type ?? 'glob'));
     fire(`salt/job/${job.jid}/new`, {
       jid: job.jid,
@@ -468,9 +482,23 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
     });
     const result: Record<string, unknown> = {};
     for (const m of targets) {
-      const ret = minionFunction(fun, arg, m);
-      result[m] = { return: ret, retcode: typeof ret === 'string' && ret.endsWith('is not available.') ? 254 : 0, success: true };
-      fire(`salt/job/${job.jid}/ret/${m}`, { fun, fun_args: arg, id: m, jid: job.jid, return: ret, retcode: 0, success: true });
+      const custom = options.minionFunctions?.[fun];
+      let ret: unknown;
+      let retcode: number;
+      if (custom) {
+        try {
+          ret = await custom({ minion: m, arg, kwarg });
+          retcode = 0;
+        } catch (err) {
+          ret = `ERROR: ${err instanceof Error ? err.message : String(err)}`;
+          retcode = 1;
+        }
+      } else {
+        ret = minionFunction(fun, arg, m);
+        retcode = typeof ret === 'string' && ret.endsWith('is not available.') ? 254 : 0;
+      }
+      result[m] = { return: ret, retcode, success: retcode === 0 };
+      fire(`salt/job/${job.jid}/ret/${m}`, { fun, fun_args: arg, id: m, jid: job.jid, return: ret, retcode, success: retcode === 0 });
     }
     job.result = result;
     if (background) return { jid: job.jid, minions: targets };
@@ -556,8 +584,8 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
         if (client === 'runner') out.push(await runRunner(low, session, false));
         else if (client === 'runner_async') out.push(await runRunner(low, session, true));
         else if (client === 'wheel') out.push(runWheel(low, session));
-        else if (client === 'local') out.push(runLocal(low, session, false));
-        else if (client === 'local_async') out.push(runLocal(low, session, true));
+        else if (client === 'local') out.push(await runLocal(low, session, false));
+        else if (client === 'local_async') out.push(await runLocal(low, session, true));
         else throw new HttpError(400, `Client disabled: '${client}'.`);
       }
       send(res, 200, { return: out });

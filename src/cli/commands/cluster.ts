@@ -1,0 +1,202 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from '@commander-js/extra-typings';
+import { AppsV1Api } from '@kubernetes/client-node';
+import { type Cluster, connect, type LifecycleProgressEvent, SALT_API_ENV, saltApiFromEnv } from '../../cluster/index.js';
+import { ClusterError } from '../../errors.js';
+import { action, Output } from '../_output.js';
+import { ProgressDisplay } from '../_progress.js';
+import { withInterrupt } from './pack.js';
+
+interface ConnectionFlags {
+  kubeconfig?: string;
+  saltApiUrl?: string;
+  saltApiUsername?: string;
+  saltApiToken?: string;
+  saltApiCaFile?: string;
+  sshHost?: string;
+  sshPort?: string;
+  sshUser?: string;
+  sshKey?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+function withConnectionFlags<T extends Command<unknown[], Record<string, unknown>>>(cmd: T): T {
+  cmd
+    .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)')
+    .option('--salt-api-url <url>', `SaltAPI URL (default: $${SALT_API_ENV.url}, else found from the cluster)`)
+    .option('--salt-api-username <name>', `SaltAPI user (default: $${SALT_API_ENV.username})`)
+    .option('--salt-api-token <token>', `SaltAPI bearer token (default: $${SALT_API_ENV.token})`)
+    .option('--salt-api-ca-file <pem>', `CA of the SaltAPI certificate (default: $${SALT_API_ENV.caFile})`)
+    .option('--ssh-host <host>', 'bootstrap node for --upload')
+    .option('--ssh-port <port>', 'SSH port', '22')
+    .option('--ssh-user <user>', 'SSH user', 'root')
+    .option('--ssh-key <file>', 'SSH private key for --upload')
+    .option('--json', 'JSON event lines on stdout, for CI')
+    .option('-q, --quiet', 'print errors only');
+  return cmd;
+}
+
+async function connectFrom(flags: ConnectionFlags, signal: AbortSignal): Promise<Cluster> {
+  const env = saltApiFromEnv(process.env);
+  const username = flags.saltApiUsername ?? env?.username;
+  const token = flags.saltApiToken ?? env?.token;
+  if (!username || !token) {
+    throw new ClusterError('SALT_API_CREDENTIALS_MISSING', 'no SaltAPI credentials: a user name and a token are needed', {
+      hint: `Pass --salt-api-username and --salt-api-token, or set ${SALT_API_ENV.username} and ${SALT_API_ENV.token} (\`eval "$(solution emulator up)"\` sets them).`,
+    });
+  }
+  const caFile = flags.saltApiCaFile ?? env?.caFile;
+  const ca = caFile ? await readFile(caFile, 'utf8') : undefined;
+  const ssh =
+    flags.sshHost && flags.sshKey
+      ? { host: flags.sshHost, port: Number(flags.sshPort ?? 22), user: flags.sshUser ?? 'root', privateKey: await readFile(flags.sshKey, 'utf8') }
+      : undefined;
+  return connect({
+    ...(flags.kubeconfig ? { kubeconfigPath: flags.kubeconfig } : {}),
+    ...(ssh ? { ssh } : {}),
+    saltApi: { url: flags.saltApiUrl ?? env?.url, username, token, ca },
+    signal,
+  });
+}
+
+/** Prints lifecycle progress: plain lines, or JSON events with --json. */
+function reporter(out: Output): (e: LifecycleProgressEvent) => void {
+  let bar: ProgressDisplay | undefined;
+  return (e) => {
+    out.event({ ...e });
+    if (e.type === 'upload') {
+      bar ??= new ProgressDisplay(out);
+      bar.update({ phase: 'uploading ISO', done: e.bytes, total: e.total });
+      if (e.bytes >= e.total) {
+        bar.done();
+        bar = undefined;
+      }
+      return;
+    }
+    if (e.type === 'warning') out.warn(e.message);
+    else if (e.type === 'step' && e.status !== 'started') out.info(`${e.status === 'skipped' ? '=' : '✓'} ${e.step}${e.detail ? ` (${e.detail})` : ''}`);
+    else if (e.type === 'salt-job') out.info(`  ${e.step}: Salt job ${e.jid}`);
+  };
+}
+
+type Handler<F> = (cluster: Cluster, out: Output, signal: AbortSignal, args: readonly string[], flags: F) => Promise<void>;
+
+/** Commander calls actions with the positional arguments, then the options, then the command. */
+function run<F extends ConnectionFlags = ConnectionFlags>(fn: Handler<F>): (...raw: unknown[]) => Promise<void> {
+  const split = (raw: unknown[]): { args: string[]; flags: F } => {
+    const flags = (raw[raw.length - 2] ?? {}) as F;
+    return { args: raw.slice(0, -2).map((a) => String(a ?? '')), flags };
+  };
+  return action(
+    async (...raw: unknown[]) => {
+      const { args, flags } = split(raw);
+      const out = new Output(flags);
+      await withInterrupt(async (signal) => fn(await connectFrom(flags, signal), out, signal, args, flags));
+    },
+    (...raw: unknown[]) => new Output(split(raw).flags),
+  );
+}
+
+/** `solution import|activate|deactivate|remove|status` and `solution env …`. */
+export function registerClusterCommands(program: Command): void {
+  withConnectionFlags(
+    program
+      .command('import')
+      .description('Import a Solution ISO into the MetalK8s cluster.')
+      .argument('<iso>', 'the ISO (a path on the bootstrap node, or a local one with --upload)')
+      .option('--upload', 'copy the ISO to the bootstrap node over SFTP first (--ssh-host, --ssh-key)')
+      .option('--remote-dir <dir>', 'where --upload puts the ISO on the bootstrap node'),
+  ).action(
+    run<ConnectionFlags & { upload?: boolean; remoteDir?: string }>(async (cluster, out, signal, [iso = ''], flags) => {
+      const upload = flags.upload ? { remoteDir: flags.remoteDir } : false;
+      const r = await cluster.solutions.import(iso, { upload, signal, onProgress: reporter(out) });
+      out.result(r.changed ? `imported ${r.id} from ${r.archive}` : `${r.id} was already imported from ${r.archive}`, r);
+    }),
+  );
+  withConnectionFlags(program.command('activate').description('Activate a version of a Solution (its CRDs and platform objects).').argument('<name>').argument('[version]', 'a version, or latest', 'latest')).action(
+    run(async (cluster, out, signal, [name = '', version = 'latest']) => {
+      const r = await cluster.solutions.activate(name, version, { signal, onProgress: reporter(out) });
+      out.result(r.changed ? `${name} ${r.version} is active` : `${name} ${r.version} was already active`, r);
+    }),
+  );
+  withConnectionFlags(program.command('deactivate').description('Deactivate a Solution: deletes its CRDs, and every custom resource of those kinds.').argument('<name>')).action(
+    run(async (cluster, out, signal, [name = '']) => {
+      const r = await cluster.solutions.deactivate(name, { signal, onProgress: reporter(out) });
+      out.result(r.changed ? `${name} is deactivated` : `${name} was not active`, r);
+    }),
+  );
+  withConnectionFlags(program.command('remove').description('Remove an imported Solution ISO (refused while active or in use).').argument('<iso>')).action(
+    run(async (cluster, out, signal, [iso = '']) => {
+      const r = await cluster.solutions.remove(iso, { signal, onProgress: reporter(out) });
+      out.result(r.changed ? `removed ${r.id}` : `${iso} was not imported`, r);
+    }),
+  );
+  withConnectionFlags(program.command('status').description('Solutions, versions, environments and operator health.')).action(
+    run(async (cluster, out, signal) => {
+      const solutions = await cluster.solutions.list({ signal });
+      const envs = await cluster.environments.list({ signal });
+      const rows: string[][] = [['SOLUTION', 'VERSION', 'ACTIVE', 'ENVIRONMENTS', 'OPERATORS']];
+      const health: Record<string, string> = {};
+      for (const e of envs) {
+        for (const [sol, ver] of Object.entries(e.solutions)) {
+          for (const ns of e.namespaces) {
+            const dep = await cluster.kubeConfig
+              .makeApiClient(AppsV1Api)
+              .readNamespacedDeployment({ name: `${sol}-operator`, namespace: ns })
+              .catch(() => undefined);
+            const ok = dep?.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True');
+            health[`${sol}-${ver}/${ns}`] = dep ? (ok ? 'Available' : 'NotAvailable') : 'Missing';
+          }
+        }
+      }
+      for (const s of solutions) {
+        for (const v of s.versions) {
+          const ops = Object.entries(health)
+            .filter(([k]) => k.startsWith(`${v.id}/`))
+            .map(([k, h]) => `${k.slice(v.id.length + 1)}:${h}`);
+          rows.push([s.name, v.version, v.active ? 'yes' : '', v.environments.join(',') || '-', ops.join(',') || '-']);
+        }
+      }
+      const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+      const text = rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+      out.result(text, { solutions, environments: envs, operators: health });
+    }),
+  );
+
+  const env = program.command('env').description('Environments: namespaces where Solutions run.');
+  withConnectionFlags(env.command('create').argument('<env>').option('-d, --description <text>', 'description').option('-n, --namespace <ns...>', 'namespaces (default: the environment name)')).action(
+    run<ConnectionFlags & { description?: string; namespace?: string[] }>(async (cluster, out, signal, [name = ''], flags) => {
+      const r = await cluster.environments.create(name, { description: flags.description, namespaces: flags.namespace, signal, onProgress: reporter(out) });
+      out.result(`environment ${r.name}: ${r.namespaces.join(', ')}`, r);
+    }),
+  );
+  withConnectionFlags(env.command('list')).action(
+    run(async (cluster, out, signal) => {
+      const envs = await cluster.environments.list({ signal });
+      const text = envs.map((e) => `${e.name}\t${e.namespaces.join(',')}\t${Object.entries(e.solutions).map(([s, v]) => `${s}=${v}`).join(',') || '-'}\t${e.description ?? ''}`).join('\n');
+      out.result(text || 'no environment', envs);
+    }),
+  );
+  withConnectionFlags(env.command('delete').argument('<env>')).action(
+    run(async (cluster, out, signal, [name = '']) => {
+      const r = await cluster.environments.delete(name, { signal, onProgress: reporter(out) });
+      out.result(r.namespaces.length > 0 ? `deleting namespaces ${r.namespaces.join(', ')}` : `environment ${name} does not exist`, r);
+    }),
+  );
+  for (const verb of ['add', 'upgrade'] as const) {
+    withConnectionFlags(env.command(verb).argument('<env>').argument('<name>').argument('<version>').option('-w, --webhook', 'mount the webhook certificate Secret <name>-cert')).action(
+      run<ConnectionFlags & { webhook?: boolean }>(async (cluster, out, signal, [e = '', name = '', version = ''], flags) => {
+        const opts = { webhook: flags.webhook === true, signal, onProgress: reporter(out) };
+        const r = verb === 'add' ? await cluster.environments.addSolution(e, name, version, opts) : await cluster.environments.upgradeSolution(e, name, version, opts);
+        out.result(r.changed ? `${name} ${version} runs in ${e}` : `${name} ${version} already ran in ${e}`, r);
+      }),
+    );
+  }
+  withConnectionFlags(env.command('remove').argument('<env>').argument('<name>')).action(
+    run(async (cluster, out, signal, [e = '', name = '']) => {
+      const r = await cluster.environments.removeSolution(e, name, { signal, onProgress: reporter(out) });
+      out.result(r.changed ? `${name} removed from ${e}` : `${name} was not in ${e}`, r);
+    }),
+  );
+}
