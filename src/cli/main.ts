@@ -36,7 +36,8 @@ const program = new Command('solution')
 try {
   const name = process.argv.slice(2).find((a) => !a.startsWith('-'));
   const selected = groups.filter((g) => name !== undefined && g.commands.includes(name));
-  for (const g of selected.length > 0 ? selected : groups) (await g.load())(program);
+  const versionOnly = name === undefined && process.argv.slice(2).some((a) => a === '-V' || a === '--version');
+  if (!versionOnly) for (const g of selected.length > 0 ? selected : groups) (await g.load())(program);
   await program.parseAsync(process.argv);
 } catch (err) {
   process.stderr.write(`${formatError(err)}\n`);
