@@ -15,6 +15,8 @@ interface EmulatorState {
   readonly saltApi: { readonly url: string; readonly username: string; readonly token: string };
   /** CA bundle of the SaltAPI's certificate, when it serves HTTPS. */
   readonly saltApiCaFile?: string | undefined;
+  /** The emulated static registry (real nginx) serving imported images. */
+  readonly registryUrl?: string | undefined;
 }
 
 function defaultStateDir(): string {
@@ -32,6 +34,7 @@ function exportLines(state: EmulatorState): string {
     `export ${SALT_API_ENV.username}=${shellQuote(state.saltApi.username)}`,
     `export ${SALT_API_ENV.token}=${shellQuote(state.saltApi.token)}`,
     ...(state.saltApiCaFile ? [`export ${SALT_API_ENV.caFile}=${shellQuote(state.saltApiCaFile)}`] : []),
+    ...(state.registryUrl ? [`export METALK8S_REGISTRY_URL=${shellQuote(state.registryUrl)}`] : []),
   ].join('\n');
 }
 
@@ -132,6 +135,7 @@ export function registerEmulatorCommands(program: Command): void {
             `unset ${SALT_API_ENV.username}`,
             `unset ${SALT_API_ENV.token}`,
             `unset ${SALT_API_ENV.caFile}`,
+            'unset METALK8S_REGISTRY_URL',
           ].join('\n'),
           { stopped: state !== undefined },
         );
@@ -163,6 +167,7 @@ export function registerEmulatorCommands(program: Command): void {
         kubeconfig,
         saltApiCaFile,
         saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token },
+        registryUrl: mk8s.registryUrl,
       };
       await writeFile(path.join(dir, 'state.json.tmp'), JSON.stringify(state), { mode: 0o600 });
       await rename(path.join(dir, 'state.json.tmp'), path.join(dir, 'state.json'));
