@@ -8,7 +8,7 @@
  * wrong.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { kubeRequest } from './_kube-http.js';
+import { kubeRequest } from '../cluster/_kube.js';
 import { Size } from '../solution/size.js';
 
 const GROUP = 'storage.metalk8s.scality.com';

@@ -12,7 +12,7 @@
  * @module
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
-import { Discovery, kubeRequest } from './_kube-http.js';
+import { Discovery, type KubeObject, kubeRequest } from '../cluster/_kube.js';
 
 /** A Kubernetes object with its body (`spec`, `data`, …). */
 export type ManifestObject = KubernetesObject & Record<string, unknown>;
@@ -408,7 +408,8 @@ export async function applyObjects(
   const manager = encodeURIComponent(options.fieldManager ?? 'metalk8s-sdk-testing');
   const dryRun = options.dryRun ? '&dryRun=All' : '';
   for (const obj of objects) {
-    const where = await discovery.path(obj);
+    const where = await discovery.path(obj as KubeObject);
+    if (!where) throw new Error(`the API server does not serve ${obj.kind} in ${obj.apiVersion}`);
     const res = await kubeRequest(kc, 'PATCH', `${where}?fieldManager=${manager}&force=true${dryRun}`, obj, 'application/apply-patch+yaml');
     if (res.status < 200 || res.status >= 300) {
       const message = (res.json as { message?: string } | undefined)?.message ?? res.text.slice(0, 300);
