@@ -254,6 +254,9 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   onProgress?.({ type: 'phase', phase: 'images' });
   const store: BlobStore = await openBlobStore({ dir: options.cacheDir ?? defaultCacheDir() });
   type Fetched = { name: string; tag: string; image: FetchedImage; bytesDownloaded: number; platform: string };
+  // Blobs downloaded by this run were hashed on their way into the store seconds ago; blobs that
+  // were already in the store are hashed again as they are copied into the ISO.
+  const ingestedNow = new Set<string>();
   const fetchOne = async (img: (typeof rendered.images)[number], index: number, sig: AbortSignal): Promise<Fetched> => {
     onProgress?.({ type: 'image-start', name: img.name, tag: img.tag, index, count: rendered.images.length });
     const platform = solution.definition.images.find((i) => i.name === img.name && i.tag === img.tag)?.platform ?? options.platform ?? img.platform;
@@ -262,6 +265,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     let bytesDownloaded = 0;
     const onFetch = (e: FetchProgressEvent) => {
       if (e.type === 'image-done') bytesDownloaded = e.bytesDownloaded;
+      if (e.type === 'blob-done') ingestedNow.add(e.digest);
       if (e.type === 'blob-start' || e.type === 'blob-cached') total += e.size;
       if (e.type === 'blob-progress') blobDone.set(e.digest, e.bytes);
       if (e.type === 'blob-done' || e.type === 'blob-cached') blobDone.set(e.digest, e.size);
@@ -369,7 +373,11 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   for (const f of plan.files) {
     entries.push(
       f.kind === 'blob'
-        ? { path: f.isoPath, type: 'file', source: { kind: 'stream', size: f.size, open: () => f.open(), contentKey: f.digest } }
+        ? {
+            path: f.isoPath,
+            type: 'file',
+            source: { kind: 'stream', size: f.size, open: () => store.open(f.digest, { verify: !ingestedNow.has(f.digest) }), contentKey: f.digest },
+          }
         : { path: f.isoPath, type: 'file', source: { kind: 'bytes', data: f.bytes } },
     );
   }
