@@ -9,7 +9,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function flipMiddleByte(file: string): void {
   const bytes = readFileSync(file);
-  bytes[bytes.length >> 1] ^= 0xff;
+  const middle = bytes.length >> 1;
+  bytes.writeUInt8(bytes.readUInt8(middle) ^ 0xff, middle);
   chmodSync(file, 0o644);
   writeFileSync(file, bytes);
 }
