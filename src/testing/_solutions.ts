@@ -29,6 +29,8 @@ import { registryCommonConfig, renderRegistryConfig } from '../packaging/images/
 import { type Daemon, startDaemon } from './_process.js';
 import { freePort } from './_ports.js';
 import type { EmulatedMinionFunction, OrchestrateHandler } from './salt-api-emulator.js';
+import { staticRegistryNginxConf, NGINX_TEMP_DIRS } from './_nginx.js';
+import { compareVersions } from '../cluster/solutions.js';
 
 const pexec = promisify(execFile);
 
@@ -83,22 +85,6 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** `pkg.version_cmp`-like comparison: numeric parts numerically, the rest as text. */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split(/[.-]/);
-  const pb = b.split(/[.-]/);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const x = pa[i];
-    const y = pb[i];
-    if (x === undefined) return -1;
-    if (y === undefined) return 1;
-    const nx = /^\d+$/.test(x) ? Number(x) : Number.NaN;
-    const ny = /^\d+$/.test(y) ? Number(y) : Number.NaN;
-    const c = !Number.isNaN(nx) && !Number.isNaN(ny) ? nx - ny : x < y ? -1 : x > y ? 1 : 0;
-    if (c !== 0) return c;
-  }
-  return 0;
-}
 
 /** Salt's `dictupdate.merge(strategy="recurse")`: dicts merged key by key, lists replaced. */
 function mergeRecurse(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
@@ -153,33 +139,10 @@ export async function startSolutionsEmulator(options: {
 
   // --- the repositories registry (nginx) ----------------------------------------------------
   const port = await freePort();
-  for (const t of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) await mkdir(join(repoDir, 'tmp', t), { recursive: true });
+  for (const t of NGINX_TEMP_DIRS) await mkdir(join(repoDir, t), { recursive: true });
   await writeFile(join(repoDir, '99-registry-common.inc'), registryCommonConfig());
   const nginxConf = join(repoDir, 'nginx.conf');
-  await writeFile(
-    nginxConf,
-    `daemon off;
-worker_processes 1;
-pid ${repoDir}/nginx.pid;
-error_log ${repoDir}/error.log warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${repoDir}/tmp/body;
-  proxy_temp_path ${repoDir}/tmp/proxy;
-  fastcgi_temp_path ${repoDir}/tmp/fastcgi;
-  uwsgi_temp_path ${repoDir}/tmp/uwsgi;
-  scgi_temp_path ${repoDir}/tmp/scgi;
-  default_type application/octet-stream;
-  sendfile on;
-  server {
-    listen 127.0.0.1:${port};
-    include ${repoDir}/99-registry-common.inc;
-    include ${confD}/*.inc;
-  }
-}
-`,
-  );
+  await writeFile(nginxConf, staticRegistryNginxConf(repoDir, port, [`${repoDir}/99-registry-common.inc`, `${confD}/*.inc`]));
   await pexec('nginx', ['-v']).catch((err: Error) => {
     throw new Error(`the emulator serves imported Solution images with nginx, which cannot be run (${err.message}): install it (apt-get install nginx)`);
   });

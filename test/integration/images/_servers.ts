@@ -11,6 +11,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { NGINX_TEMP_DIRS, staticRegistryNginxConf } from '../../../src/testing/_nginx.js';
 
 const pexec = promisify(execFile);
 
@@ -215,28 +216,8 @@ export async function startNginx(renderedSnippet: string, commonSnippet: string)
   const port = await freePort();
   await writeFile(join(dir, 'common.inc'), commonSnippet);
   await writeFile(join(dir, 'solution.inc'), renderedSnippet);
-  for (const t of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) await mkdir(join(dir, 'tmp', t), { recursive: true });
-  const conf = `daemon off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/tmp/body;
-  proxy_temp_path ${dir}/tmp/proxy;
-  fastcgi_temp_path ${dir}/tmp/fastcgi;
-  uwsgi_temp_path ${dir}/tmp/uwsgi;
-  scgi_temp_path ${dir}/tmp/scgi;
-  default_type application/octet-stream;
-  sendfile on;
-  server {
-    listen 127.0.0.1:${port};
-    include ${dir}/common.inc;
-    include ${dir}/solution.inc;
-  }
-}
-`;
+  for (const t of NGINX_TEMP_DIRS) await mkdir(join(dir, t), { recursive: true });
+  const conf = staticRegistryNginxConf(dir, port, [`${dir}/common.inc`, `${dir}/solution.inc`]);
   await writeFile(join(dir, 'nginx.conf'), conf);
   await run('nginx', ['-t', '-q', '-c', join(dir, 'nginx.conf'), '-p', dir]);
   const proc = spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' });
