@@ -27,7 +27,10 @@ function parseView(value: string | undefined): IsoView | undefined {
 
 /** Lists a directory on disk as ISO entries: sorted, modes kept, symlinks kept, other types skipped. */
 function* treeEntries(root: string, out: Output, preserveTimes: boolean): Generator<IsoEntry> {
-  const times = (st: fs.Stats) => (preserveTimes ? { mtime: st.mtime, ctime: st.ctime } : {});
+  // From the millisecond counts, truncated: Node's `st.mtime` rounds to the nearest millisecond,
+  // which turns 20.9999 s into 21 s, one second later than the file's time once stored in seconds.
+  const times = (st: fs.Stats) =>
+    preserveTimes ? { mtime: new Date(Math.floor(st.mtimeMs)), ctime: new Date(Math.floor(st.ctimeMs)) } : {};
   if (preserveTimes) yield { path: '', type: 'directory', mode: fs.statSync(root).mode & 0o7777, ...times(fs.statSync(root)) };
   const walk = function* (rel: string): Generator<IsoEntry> {
     const abs = path.join(root, rel);

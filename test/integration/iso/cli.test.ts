@@ -72,3 +72,28 @@ describe('solution iso', () => {
     expect(fs.existsSync(out)).toBe(false);
   });
 });
+
+describe('solution iso create --preserve-times', () => {
+  it('stores a file time just before a second boundary as that second, not the next one', async () => {
+    const { openIso } = await import('../../../src/packaging/iso/index.js');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iso-times-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'src'));
+      const file = path.join(dir, 'src', 'edge.txt');
+      fs.writeFileSync(file, 'x\n');
+      // 20.9999 s: Node's `stat().mtime` rounds this up to 21 s.
+      fs.utimesSync(file, 1_700_000_020.9999, 1_700_000_020.9999);
+      const iso = path.join(dir, 'times.iso');
+      const r = cli(['iso', 'create', path.join(dir, 'src'), '-o', iso, '--preserve-times', '-q']);
+      expect(r.status, r.stderr).toBe(0);
+      const img = await openIso(iso);
+      try {
+        expect((await img.stat('edge.txt')).mtime.getTime()).toBe(1_700_000_020_000);
+      } finally {
+        await img.close();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
