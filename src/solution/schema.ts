@@ -159,6 +159,10 @@ export const VolumeNeedSchema = z
     size: sizeSchema.describe('Kubernetes quantity, e.g. `100Gi`, or a `Size`.'),
     storageClass: z.string().describe('One of `storageClasses`, or `metalk8s` (MetalK8s\' default).'),
     mode: z.enum(['Filesystem', 'Block']).optional().describe('Default: Filesystem.'),
+    media: z
+      .enum(['ssd', 'hdd'])
+      .optional()
+      .describe('Only on solid-state (`ssd`) or rotational (`hdd`) devices. Default: either.'),
     count: z
       .union([
         z.strictObject({ total: z.number().int().positive() }),
