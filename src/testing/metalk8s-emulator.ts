@@ -14,9 +14,11 @@ import { KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { startSolutionsEmulator } from './_solutions.js';
 import { type ControlPlane, type ControlPlaneProgressEvent, mintServiceAccountToken, startControlPlane } from './control-plane.js';
 import { deployNode } from './_deploy-node.js';
-import { startVolumeController } from './_volume-controller.js';
+import { attachLoopDisks, type LoopDiskSpec, type LoopDisks } from './_storage-loop.js';
+import { storageMinionFunctions } from './_storage-node.js';
+import { startStorageOperator } from './_storage-operator.js';
 import { applyObjects, metalk8sBaseObjects } from './metalk8s-objects.js';
-import { type OrchestrateHandler, startSaltApiEmulator } from './salt-api-emulator.js';
+import { type EmulatedMinionFunction, type OrchestrateHandler, startSaltApiEmulator } from './salt-api-emulator.js';
 
 /** Options of {@link startMetalK8s}. */
 export interface StartMetalK8sOptions {
@@ -41,7 +43,20 @@ export interface StartMetalK8sOptions {
    */
   readonly orchestrates?: Readonly<Record<string, OrchestrateHandler>> | undefined;
   /**
-   * Reconcile `Volume` objects into PersistentVolumes, as MetalK8s' storage-operator does.
+   * Names of the workload Nodes (role `node`, simulated by kwok).
+   * @default ['node-1']
+   */
+  readonly workloadNodes?: readonly string[] | undefined;
+  /**
+   * Real disks for the workload nodes: loop devices on sparse files, attached when the emulator
+   * starts and detached by `stop()` (needs root and /dev/loop-control; it throws otherwise).
+   * With it, the workload nodes are salt-minions whose storage functions run for real on their
+   * own disks only, and storage-operator reconciles Volumes through Salt (docs/emulator.md).
+   * @default undefined (no disks, no storage-operator)
+   */
+  readonly disks?: readonly LoopDiskSpec[] | undefined;
+  /**
+   * Run the emulated storage-operator (with `disks` only).
    * @default true
    */
   readonly storageOperator?: boolean | undefined;
@@ -86,8 +101,24 @@ export interface MetalK8sEmulator {
   readonly stateDir: string;
   /** The control plane, when the emulator started it. */
   readonly controlPlane: ControlPlane | undefined;
+  /** The workload nodes' test disks, when `disks` was given. */
+  readonly disks: LoopDisks | undefined;
   /** Stops the SaltAPI and (when it started it) the control plane. */
   stop(): Promise<void>;
+}
+
+/** The minion functions of the Solutions emulation, with the storage ones; `state.sls` goes by `mods`. */
+function withStorage(
+  base: Readonly<Record<string, EmulatedMinionFunction>>,
+  storage: Readonly<Record<string, EmulatedMinionFunction>>,
+): Record<string, EmulatedMinionFunction> {
+  const out: Record<string, EmulatedMinionFunction> = { ...storage, ...base };
+  const baseState = base['state.sls'];
+  const storageState = storage['state.sls'];
+  if (baseState && storageState) {
+    out['state.sls'] = (call) => (String(call.kwarg.mods ?? call.arg[0] ?? '').startsWith('metalk8s.volumes') ? storageState(call) : baseState(call));
+  }
+  return out;
 }
 
 const ADMIN_SA = { namespace: 'kube-system', name: 'metalk8s-sdk-admin' } as const;
@@ -118,7 +149,8 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
     const kubeconfig = controlPlane?.kubeconfigYaml ?? options.kubeconfigYaml ?? '';
     const kc = new KubeConfig();
     kc.loadFromString(kubeconfig);
-    await applyObjects(kc, metalk8sBaseObjects({ clusterVersion: options.clusterVersion }));
+    const workloadNodes = options.workloadNodes ?? ['node-1'];
+    await applyObjects(kc, metalk8sBaseObjects({ clusterVersion: options.clusterVersion, workloadNodes }));
     const token = await mintServiceAccountToken(kc, ADMIN_SA.namespace, ADMIN_SA.name, { expirationSeconds: 86_400 });
     await kc
       .makeApiClient(RbacAuthorizationV1Api)
@@ -149,22 +181,33 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
       await solutions.stop();
       if (options.stateDir === undefined) await rm(stateDir, { recursive: true, force: true });
     });
+    let disks: LoopDisks | undefined;
+    if (options.disks !== undefined) {
+      const attached = await attachLoopDisks(options.disks);
+      disks = attached;
+      cleanups.push(() => attached.release());
+    }
+    const storageFunctions = disks ? storageMinionFunctions({ kubeConfig: kc, disks, stateDir }) : {};
     const salt = await startSaltApiEmulator({
       kubeConfig: kc,
       fileRoots: options.fileRoots,
-      minionFunctions: solutions.minionFunctions,
+      minionFunctions: withStorage(solutions.minionFunctions, storageFunctions),
+      minions: disks ? workloadNodes : [],
       // MetalK8s' own orchestrates; the caller's may replace them.
       orchestrates: { 'metalk8s.orchestrate.deploy_node': deployNode, ...solutions.orchestrates, ...options.orchestrates },
       port: options.saltApiPort,
       tls,
     });
     restartSaltApi = () => void salt.revokeTokens();
-    const volumes = options.storageOperator === false ? undefined : startVolumeController(kc);
+    cleanups.push(() => salt.stop());
+    const volumes = disks && options.storageOperator !== false ? await startStorageOperator({ kubeConfig: kc, saltApiUrl: salt.url, ca: controlPlane?.caCert, nodes: workloadNodes, onError: (volume, error) => { if (process.env.METALK8S_EMULATOR_DEBUG) process.stderr.write(`storage-operator: ${volume}: ${(error as Error).stack ?? String(error)}\n`); } }) : undefined;
+    if (volumes) cleanups.push(() => volumes.stop());
     return {
       kubeconfig,
       registryUrl: solutions.registryUrl,
       stateDir,
       controlPlane,
+      disks,
       saltApi: {
         url: salt.url,
         username: `system:serviceaccount:${ADMIN_SA.namespace}:${ADMIN_SA.name}`,
@@ -174,10 +217,10 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
         revokeTokens: () => salt.revokeTokens(),
       },
       async stop() {
-        await volumes?.stop();
-        await salt.stop();
-        for (const c of cleanups.reverse()) await c();
+        const errors: unknown[] = [];
+        for (const c of cleanups.reverse()) await c().catch((err: unknown) => errors.push(err));
         await controlPlane?.stop();
+        if (errors.length > 0) throw errors[0];
       },
     };
   } catch (err) {

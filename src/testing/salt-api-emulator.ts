@@ -61,6 +61,17 @@ export type EmulatedMinionFunction = (call: {
   readonly kwarg: Readonly<Record<string, unknown>>;
 }) => Promise<unknown>;
 
+/**
+ * What an {@link EmulatedMinionFunction} returns when the job's `retcode` is not 0 without an
+ * error, as `state.sls` answers 2 when a state failed.
+ */
+export class MinionReturn {
+  constructor(
+    readonly value: unknown,
+    readonly retcode: number,
+  ) {}
+}
+
 /** An orchestrate played by the emulator instead of read from an SLS file. */
 export type OrchestrateHandler = (context: OrchestrateContext) => Promise<void>;
 
@@ -90,6 +101,11 @@ export interface SaltApiEmulatorOptions {
    * @default {}
    */
   readonly minionFunctions?: Readonly<Record<string, EmulatedMinionFunction>> | undefined;
+  /**
+   * Ids of other accepted minions (emulated nodes), besides the bootstrap node.
+   * @default []
+   */
+  readonly minions?: readonly string[] | undefined;
   /**
    * Port on 127.0.0.1.
    * @default a free port
@@ -194,7 +210,7 @@ function globToRegExp(glob: string): RegExp {
 export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Promise<SaltApiEmulator> {
   const bootstrapId = options.bootstrapId ?? 'bootstrap';
   const masterId = `${bootstrapId}_master`;
-  const minions = [bootstrapId];
+  const minions = [bootstrapId, ...(options.minions ?? []).filter((m) => m !== bootstrapId)];
   const fileRoots = options.fileRoots ?? [];
   const tokenExpire = options.tokenExpireSeconds ?? 43_200;
   const sessions = new Map<string, Session>();
@@ -464,7 +480,18 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
 
   const runLocal = async (low: Lowstate, session: Session, background: boolean): Promise<unknown> => {
     const fun = String(low.fun ?? '');
-    const permitted = session.perms.some((p) => isRecord(p) && Object.values(p).some((list) => Array.isArray(list) && list.some((f) => typeof f === 'string' && new RegExp(`^${f}$`).test(fun))));
+    const lowKwarg = isRecord(low.kwarg) ? low.kwarg : {};
+    // An ACL entry is a function regex, or `{<regex>: {kwargs: {<name>: <regex>}}}` (storage-operator's state.sls).
+    const entryAllows = (f: unknown): boolean =>
+      typeof f === 'string'
+        ? new RegExp(`^${f}$`).test(fun)
+        : isRecord(f) &&
+          Object.entries(f).some(
+            ([re, spec]) =>
+              new RegExp(`^${re}$`).test(fun) &&
+              Object.entries(isRecord(spec) && isRecord(spec.kwargs) ? spec.kwargs : {}).every(([k, v]) => new RegExp(`^${String(v)}$`).test(String(lowKwarg[k] ?? ''))),
+          );
+    const permitted = session.perms.some((p) => isRecord(p) && Object.values(p).some((list) => Array.isArray(list) && list.some(entryAllows)));
     if (!permitted) throw new HttpError(401, `${session.user} may not run ${fun}`);
     const targets = matchMinions(low);
     if (targets.length === 0) return {};
@@ -481,7 +508,7 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
       minions: targets,
     });
     const result: Record<string, unknown> = {};
-    for (const m of targets) {
+    const execute = async (m: string): Promise<void> => {
       const custom = options.minionFunctions?.[fun];
       let ret: unknown;
       let retcode: number;
@@ -489,6 +516,7 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
         try {
           ret = await custom({ minion: m, arg, kwarg });
           retcode = 0;
+          if (ret instanceof MinionReturn) ({ value: ret, retcode } = ret);
         } catch (err) {
           ret = `ERROR: ${err instanceof Error ? err.message : String(err)}`;
           retcode = 1;
@@ -498,10 +526,16 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
         retcode = typeof ret === 'string' && ret.endsWith('is not available.') ? 254 : 0;
       }
       result[m] = { return: ret, retcode, success: retcode === 0 };
+      // The job shows each minion's return as it arrives, as salt-master's job cache does.
+      job.result = { ...job.result, [m]: result[m] };
       fire(`salt/job/${job.jid}/ret/${m}`, { fun, fun_args: arg, id: m, jid: job.jid, return: ret, retcode, success: retcode === 0 });
+    };
+    if (background) {
+      // local_async answers at once; the minions work in the background.
+      void Promise.all(targets.map((m) => execute(m).catch(() => undefined)));
+      return { jid: job.jid, minions: targets };
     }
-    job.result = result;
-    if (background) return { jid: job.jid, minions: targets };
+    for (const m of targets) await execute(m);
     const out: Record<string, unknown> = {};
     for (const m of targets) out[m] = (result[m] as { return: unknown }).return;
     return out;

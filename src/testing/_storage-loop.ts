@@ -1,0 +1,238 @@
+/**
+ * Real disks for emulated nodes: loop devices on sparse files, attached by the test, each
+ * allowlisted for one emulated node, and `systemd-udevd` for the `/dev/disk/by-*` links.
+ * Everything attached is detached by `release()`, also after a failure; the host's own block
+ * devices are never touched (the emulated node only sees its allowlist, see _storage-node.ts).
+ *
+ * Needs root and `/dev/loop-control`: without them {@link attachLoopDisks} throws, saying so,
+ * so storage tests fail instead of skipping silently. Commands that work here are in
+ * platform-reference §E.
+ *
+ * @module
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readlink, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** What a test disk holds when attached. */
+export type LoopDiskContent = 'blank' | 'ext4' | 'xfs' | 'gpt' | 'mounted' | 'lvm-pv';
+
+/** One disk of an emulated node. */
+export interface LoopDiskSpec {
+  /** Emulated node (minion id) that owns the disk. */
+  readonly node: string;
+  /** Size in bytes (the backing file is sparse). */
+  readonly sizeBytes: number;
+  /** @default 'blank' */
+  readonly content?: LoopDiskContent | undefined;
+}
+
+/** An attached test disk. */
+export interface LoopDisk extends Required<LoopDiskSpec> {
+  /** `/dev/loopN`. */
+  readonly device: string;
+  readonly backingFile: string;
+}
+
+/** The disks of a test run. */
+export interface LoopDisks {
+  readonly disks: readonly LoopDisk[];
+  /** Devices an emulated node may see, whole disks first (`/dev/loopN`). */
+  devicesOf(node: string): string[];
+  /** Attaches a loop device on a file for a node (a sparse Volume); returns `/dev/loopN`. */
+  attachFile(node: string, file: string): Promise<string>;
+  /** Detaches a loop device this harness attached (the sparse Volume cleanup). */
+  detach(device: string): Promise<void>;
+  /** Runs udevadm trigger + settle for the test devices, so by-uuid/by-partuuid links appear. */
+  settle(): Promise<void>;
+  /** Unmounts, detaches, stops udevd, removes the links and files. Safe to call twice. */
+  release(): Promise<void>;
+}
+
+/** Thrown when this machine cannot give loop devices to the tests. */
+export class LoopDevicesUnavailableError extends Error {}
+
+/** Why loop devices cannot be used here, or undefined when they can. */
+export function loopDevicesUnavailable(): string | undefined {
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'storage tests need root to attach loop devices (run as root, or in a privileged container)';
+  if (!existsSync('/dev/loop-control')) return 'no /dev/loop-control: the kernel has no loop driver here (load the loop module, or give the container the device)';
+  return undefined;
+}
+
+async function sh(cmd: string, args: readonly string[]): Promise<string> {
+  try {
+    const { stdout } = await run(cmd, [...args], { env: { ...process.env, LVM_SUPPRESS_FD_WARNINGS: '1' } });
+    return stdout;
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`${cmd} ${args.join(' ')} failed: ${(e.stderr ?? e.message).trim()}`);
+  }
+}
+
+/** Waits until the kernel shows partition 1 of a loop device (sgdisk's re-read races with partx). */
+export async function addPartitions(device: string): Promise<void> {
+  for (let i = 0; i < 25; i++) {
+    await run('partx', ['-a', device]).catch(() => run('partx', ['-u', device]).catch(() => undefined));
+    if (existsSync(`${device}p1`)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`the kernel shows no partition on ${device} after sgdisk`);
+}
+
+let udevd: { proc: ChildProcess; users: number } | undefined;
+
+async function startUdevd(): Promise<void> {
+  if (udevd) {
+    udevd.users++;
+    return;
+  }
+  const bin = ['/lib/systemd/systemd-udevd', '/usr/lib/systemd/systemd-udevd'].find((p) => existsSync(p));
+  if (!bin) throw new LoopDevicesUnavailableError('systemd-udevd is not installed (apt-get install udev): storage tests need it for /dev/disk/by-uuid links');
+  const proc = spawn(bin, [], { stdio: 'ignore' });
+  udevd = { proc, users: 1 };
+  await new Promise((r) => setTimeout(r, 300));
+  if (proc.exitCode !== null) {
+    udevd = undefined;
+    throw new LoopDevicesUnavailableError(`systemd-udevd exited at once (code ${proc.exitCode}); is another udevd running?`);
+  }
+}
+
+async function stopUdevd(): Promise<void> {
+  if (!udevd) return;
+  udevd.users--;
+  if (udevd.users > 0) return;
+  const { proc } = udevd;
+  udevd = undefined;
+  if (proc.exitCode === null) {
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+  }
+}
+
+/** Removes the `/dev/disk` links that point to these kernel names. */
+async function removeLinks(names: ReadonlySet<string>): Promise<void> {
+  for (const dir of await readdir('/dev/disk').catch(() => [] as string[])) {
+    const full = join('/dev/disk', dir);
+    for (const link of await readdir(full).catch(() => [] as string[])) {
+      const target = await readlink(join(full, link)).catch(() => '');
+      if (names.has(basename(target))) await rm(join(full, link), { force: true });
+    }
+    if ((await readdir(full).catch(() => ['x'])).length === 0) await rm(full, { recursive: true, force: true });
+  }
+  if ((await readdir('/dev/disk').catch(() => ['x'])).length === 0) await rm('/dev/disk', { recursive: true, force: true });
+}
+
+/**
+ * Attaches the test disks: sparse files in a new temporary directory, loop devices with
+ * partition scanning, the content asked for, and udevd for the links.
+ *
+ * @throws LoopDevicesUnavailableError when not root or there is no loop driver.
+ */
+export async function attachLoopDisks(specs: readonly LoopDiskSpec[]): Promise<LoopDisks> {
+  const why = loopDevicesUnavailable();
+  if (why) throw new LoopDevicesUnavailableError(why);
+  const hadDiskLinks = existsSync('/dev/disk');
+  const dir = await mkdtemp(join(tmpdir(), 'metalk8s-disks-'));
+  const disks: LoopDisk[] = [];
+  const extra = new Map<string, { node: string; device: string }>();
+  const mounts: string[] = [];
+  const vgs: string[] = [];
+  let released = false;
+  let udevStarted = false;
+
+  const attach = async (file: string): Promise<string> => (await sh('losetup', ['--find', '--show', '--partscan', file])).trim();
+
+  const release = async (): Promise<void> => {
+    if (released) return;
+    released = true;
+    const errors: string[] = [];
+    const attempt = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
+      await fn().catch((err: unknown) => errors.push(`${what}: ${(err as Error).message}`));
+    };
+    for (const m of mounts.reverse()) await attempt(`umount ${m}`, () => sh('umount', [m]));
+    for (const vg of vgs) await attempt(`vgremove ${vg}`, () => sh('vgremove', ['-f', vg]));
+    const names = new Set<string>();
+    const all = [...disks.map((d) => d.device), ...[...extra.values()].map((e) => e.device)];
+    for (const dev of all) {
+      names.add(basename(dev));
+      for (let p = 1; p <= 8; p++) names.add(`${basename(dev)}p${p}`);
+      await run('partx', ['-d', dev]).catch(() => undefined);
+      await attempt(`losetup -d ${dev}`, () => sh('losetup', ['-d', dev]));
+    }
+    if (udevStarted) await stopUdevd();
+    await removeLinks(names).catch(() => undefined);
+    // The links udevd made for other devices too, when there was no /dev/disk before.
+    if (!hadDiskLinks && !udevd) await rm('/dev/disk', { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true });
+    if (errors.length > 0) throw new Error(`releasing the test disks: ${errors.join('; ')}`);
+  };
+
+  try {
+    await startUdevd();
+    udevStarted = true;
+    let i = 0;
+    for (const spec of specs) {
+      const file = join(dir, `${spec.node}-disk${i++}.img`);
+      await writeFile(file, '');
+      await truncate(file, spec.sizeBytes);
+      const device = await attach(file);
+      const content = spec.content ?? 'blank';
+      disks.push({ node: spec.node, sizeBytes: spec.sizeBytes, content, device, backingFile: file });
+      if (content === 'ext4' || content === 'mounted') await sh('mkfs.ext4', ['-q', '-F', device]);
+      if (content === 'xfs') await sh('mkfs.xfs', ['-q', '-f', device]);
+      if (content === 'gpt') {
+        await sh('sgdisk', ['--largest-new', '1', '--change-name', '1:data', device]);
+        await addPartitions(device);
+      }
+      if (content === 'mounted') {
+        const mnt = join(dir, `mnt-${basename(device)}`);
+        await mkdir(mnt);
+        await sh('mount', [device, mnt]);
+        mounts.push(mnt);
+      }
+      if (content === 'lvm-pv') {
+        const vg = `vg_${spec.node.replace(/[^A-Za-z0-9]/g, '_')}_${i}`;
+        await sh('pvcreate', ['-q', '-y', device]);
+        await sh('vgcreate', ['-q', vg, device]);
+        vgs.push(vg);
+      }
+    }
+    const settle = async (): Promise<void> => {
+      await run('udevadm', ['trigger', '--action=change', '--type=devices', '--subsystem-match=block']).catch(() => undefined);
+      await run('udevadm', ['settle', '--timeout=20']).catch(() => undefined);
+    };
+    await settle();
+    return {
+      disks,
+      devicesOf: (node) => [
+        ...disks.filter((d) => d.node === node).map((d) => d.device),
+        ...[...extra.values()].filter((e) => e.node === node).map((e) => e.device),
+      ],
+      attachFile: async (node, file) => {
+        const device = await attach(resolve(file));
+        extra.set(device, { node, device });
+        return device;
+      },
+      detach: async (device) => {
+        if (!extra.has(device)) throw new Error(`${device} was not attached by this harness`);
+        await run('partx', ['-d', device]).catch(() => undefined);
+        await sh('losetup', ['-d', device]);
+        extra.delete(device);
+        const names = new Set([basename(device), `${basename(device)}p1`]);
+        await removeLinks(names).catch(() => undefined);
+      },
+      settle,
+      release,
+    };
+  } catch (err) {
+    await release().catch(() => undefined);
+    throw err;
+  }
+}
