@@ -10,3 +10,5 @@ export * from './quantity.js';
 export * from './probe-output.js';
 export * from './eligibility.js';
 export * from './planner.js';
+export * from './inventory.js';
+export * from './volumes.js';

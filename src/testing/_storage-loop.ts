@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readlink, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -149,9 +149,28 @@ export async function attachLoopDisks(specs: readonly LoopDiskSpec[]): Promise<L
 
   const attach = async (file: string): Promise<string> => (await sh('losetup', ['--find', '--show', '--partscan', file])).trim();
 
+  // If the process ends before release() (a killed test worker), detach synchronously on exit.
+  const onExit = (): void => {
+    if (released) return;
+    const quiet = { stdio: 'ignore' } as const;
+    for (const m of mounts) {
+      try {
+        execFileSync('umount', [m], quiet);
+      } catch {}
+    }
+    for (const dev of [...disks.map((d) => d.device), ...[...extra.values()].map((e) => e.device)]) {
+      try {
+        execFileSync('losetup', ['-d', dev], quiet);
+      } catch {}
+    }
+    if (udevStarted) udevd?.proc.kill('SIGKILL');
+  };
+  process.once('exit', onExit);
+
   const release = async (): Promise<void> => {
     if (released) return;
     released = true;
+    process.removeListener('exit', onExit);
     const errors: string[] = [];
     const attempt = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
       await fn().catch((err: unknown) => errors.push(`${what}: ${(err as Error).message}`));
