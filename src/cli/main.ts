@@ -25,6 +25,7 @@ const groups: { readonly commands: readonly string[]; readonly load: () => Promi
     commands: ['import', 'activate', 'deactivate', 'remove', 'status', 'env'],
     load: async () => (await import('./commands/cluster.js')).registerClusterCommands,
   },
+  { commands: ['disks', 'volumes'], load: async () => (await import('./commands/storage.js')).registerStorageCommands },
   { commands: ['emulator'], load: async () => (await import('./commands/emulator.js')).registerEmulatorCommands },
 ];
 

@@ -425,7 +425,7 @@ export async function wipeDevice(cluster: StorageCluster, options: WipeDeviceOpt
     });
   }
   const out = await runOnNode(cluster, options.node, `wipefs -a ${d.path}`, options.signal);
-  if (!out || out.retcode !== 0) {
+  if (out?.retcode !== 0) {
     throw new ClusterError('WIPE_FAILED', `wipefs -a ${d.path} on ${options.node} failed: ${out?.stderr.trim() || 'the minion did not answer'}`);
   }
   return { removed: d.signatures };

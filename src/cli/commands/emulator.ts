@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
 import { SALT_API_ENV } from '../../cluster/salt-api-env.js';
 import { ClusterError } from '../../errors.js';
+import { Size } from '../../solution/size.js';
 import { action, Output } from '../_output.js';
 
 /** What `emulator serve` writes once the emulator is up, read by `up` and `down`. */
@@ -55,6 +56,19 @@ async function readState(dir: string): Promise<EmulatorState | undefined> {
   }
 }
 
+const DISK_CONTENTS = ['blank', 'ext4', 'xfs', 'gpt', 'mounted', 'lvm-pv'] as const;
+
+/** `node-1:100Gi[:ext4]` → a test disk. */
+function parseDisk(text: string): { node: string; sizeBytes: number; content: (typeof DISK_CONTENTS)[number] } {
+  const [node = '', size = '', content = 'blank'] = text.split(':');
+  const bytes = Size.parse(size)?.bytes;
+  const kind = DISK_CONTENTS.find((c) => c === content);
+  if (!node || bytes === undefined || bytes <= 0 || !kind) {
+    throw new ClusterError('BAD_FLAG', `--disk ${text}: expected <node>:<size>[:${DISK_CONTENTS.join('|')}]`, { hint: 'For example --disk node-1:100Gi --disk node-1:50Gi:ext4.' });
+  }
+  return { node, sizeBytes: bytes, content: kind };
+}
+
 /** `solution emulator up|down`: the MetalK8s emulator for manual use and vendors' CI. */
 export function registerEmulatorCommands(program: Command): void {
   const emulator = program
@@ -67,6 +81,7 @@ export function registerEmulatorCommands(program: Command): void {
     .option('--state-dir <dir>', 'where the emulator keeps its state and logs', defaultStateDir())
     .option('--cluster-version <version>', 'MetalK8s version the cluster claims', '129.0.0')
     .option('--timeout <seconds>', 'give up when not up after this long (the first run builds the binaries)', '3600')
+    .option('--disk <node:size[:content]...>', 'a loop-device disk for a workload node, e.g. node-1:100Gi or node-2:50Gi:ext4 (needs root)')
     .option('--json', 'print the credentials as one JSON object')
     .action(
       action(async (opts) => {
@@ -84,7 +99,7 @@ export function registerEmulatorCommands(program: Command): void {
         const cli = process.argv[1] ?? '';
         const child = spawn(
           process.execPath,
-          [cli, 'emulator', 'serve', '--state-dir', dir, '--cluster-version', opts.clusterVersion],
+          [cli, 'emulator', 'serve', '--state-dir', dir, '--cluster-version', opts.clusterVersion, ...(opts.disk ?? []).flatMap((d) => ['--disk', d])],
           { detached: true, stdio: ['ignore', fd, fd] },
         );
         closeSync(fd);
@@ -147,12 +162,15 @@ export function registerEmulatorCommands(program: Command): void {
     .command('serve', { hidden: true })
     .option('--state-dir <dir>', 'state directory', defaultStateDir())
     .option('--cluster-version <version>', 'MetalK8s version', '129.0.0')
+    .option('--disk <node:size[:content]...>', 'loop-device disks')
     .action(async (opts) => {
       const dir = path.resolve(opts.stateDir);
       // Loaded on use: the Kubernetes client is heavy, and other commands should not pay for it.
       const { startMetalK8s } = await import('../../testing/index.js');
+      const disks = (opts.disk ?? []).map(parseDisk);
       const mk8s = await startMetalK8s({
         clusterVersion: opts.clusterVersion,
+        ...(disks.length > 0 ? { disks, workloadNodes: [...new Set(disks.map((d) => d.node))] } : {}),
         onProgress: (e) => process.stdout.write(`${JSON.stringify(e)}\n`),
       });
       const kubeconfig = path.join(dir, 'kubeconfig');
