@@ -107,7 +107,10 @@ export function describeDevices(probed: ProbedNode, options: DescribeDevicesOpti
     if (holders.length > 0) deny('holders', `held by ${holders.join(', ')}`);
     if (partitions.length > 0) deny('partitioned', `has partitions ${partitions.join(', ')}`);
     else if (ownTable) deny('partition-table', `has a ${ownTable} partition table`);
-    if (filesystem && !swap) deny('filesystem', `has a ${filesystem} signature${ids.UUID ?? d.uuid ? ` (UUID ${ids.UUID ?? d.uuid})` : ''}`);
+    if (filesystem && !swap) {
+      const uuid = ids.UUID ?? d.uuid;
+      deny('filesystem', filesystem === 'LVM2_member' ? `holds an LVM physical volume${uuid ? ` (${uuid})` : ''}` : `holds a filesystem (${filesystem}${uuid ? `, UUID ${uuid}` : ''})`);
+    }
     if (volume) deny('volume-device', `already the device of Volume ${volume}`);
     if (d.size < minSize) deny('too-small', `${humanBytes(d.size)}, smaller than ${humanBytes(minSize)}`);
     if (smart?.passed === false) deny('smart-failed', 'SMART overall health self-assessment FAILED');

@@ -56,6 +56,10 @@ async function readState(dir: string): Promise<EmulatorState | undefined> {
   }
 }
 
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 const DISK_CONTENTS = ['blank', 'ext4', 'xfs', 'gpt', 'mounted', 'lvm-pv'] as const;
 
 /** `node-1:100Gi[:ext4]` → a test disk. */
@@ -81,7 +85,7 @@ export function registerEmulatorCommands(program: Command): void {
     .option('--state-dir <dir>', 'where the emulator keeps its state and logs', defaultStateDir())
     .option('--cluster-version <version>', 'MetalK8s version the cluster claims', '129.0.0')
     .option('--timeout <seconds>', 'give up when not up after this long (the first run builds the binaries)', '3600')
-    .option('--disk <node:size[:content]...>', 'a loop-device disk for a workload node, e.g. node-1:100Gi or node-2:50Gi:ext4 (needs root)')
+    .option('--disk <spec>', 'a loop-device disk for a workload node, <node>:<size>[:<content>], e.g. node-1:100Gi or node-2:50Gi:ext4; repeat it (needs root)', collect, [] as string[])
     .option('--json', 'print the credentials as one JSON object')
     .action(
       action(async (opts) => {
@@ -162,7 +166,7 @@ export function registerEmulatorCommands(program: Command): void {
     .command('serve', { hidden: true })
     .option('--state-dir <dir>', 'state directory', defaultStateDir())
     .option('--cluster-version <version>', 'MetalK8s version', '129.0.0')
-    .option('--disk <node:size[:content]...>', 'loop-device disks')
+    .option('--disk <spec>', 'loop-device disks', collect, [] as string[])
     .action(async (opts) => {
       const dir = path.resolve(opts.stateDir);
       // Loaded on use: the Kubernetes client is heavy, and other commands should not pay for it.
