@@ -14,7 +14,7 @@ import { KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { startSolutionsEmulator } from './_solutions.js';
 import { type ControlPlane, type ControlPlaneProgressEvent, mintServiceAccountToken, startControlPlane } from './control-plane.js';
 import { deployNode } from './_deploy-node.js';
-import { attachLoopDisks, type LoopDiskSpec, type LoopDisks } from './_storage-loop.js';
+import { attachLoopDisks, type LoopDiskSpec, type LoopDisks, LoopDevicesUnavailableError, loopDevicesUnavailable } from './_storage-loop.js';
 import { storageMinionFunctions } from './_storage-node.js';
 import { startStorageOperator } from './_storage-operator.js';
 import { applyObjects, metalk8sBaseObjects } from './metalk8s-objects.js';
@@ -140,6 +140,9 @@ const ADMIN_SA = { namespace: 'kube-system', name: 'metalk8s-sdk-admin' } as con
  * ```
  */
 export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise<MetalK8sEmulator> {
+  // Say at once, before a control plane starts, when the disks cannot be had here.
+  const noLoop = options.disks !== undefined ? loopDevicesUnavailable() : undefined;
+  if (noLoop) throw new LoopDevicesUnavailableError(noLoop);
   const controlPlane =
     options.kubeconfigYaml === undefined
       ? await startControlPlane({ signal: options.signal, onProgress: options.onProgress })
