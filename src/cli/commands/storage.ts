@@ -27,6 +27,7 @@ function table(rows: readonly (readonly string[])[]): string {
 
 interface PlanFlags extends ConnectionFlags {
   allowSparse?: boolean;
+  nodes?: string;
   source?: string[];
   claimNamespace?: string;
 }
@@ -45,7 +46,8 @@ function sources(flags: PlanFlags): Record<string, VolumeSourceKind> {
 
 async function makePlan(cluster: Cluster, path: string, flags: PlanFlags, signal: AbortSignal): Promise<VolumePlan> {
   const { solution } = await loadSolutionFile(path);
-  const [inv, existing] = await Promise.all([inventory(cluster, { signal }), listVolumes(cluster, { signal })]);
+  const nodes = flags.nodes ? flags.nodes.split(',').map((n) => n.trim()).filter((n) => n !== '') : undefined;
+  const [inv, existing] = await Promise.all([inventory(cluster, { ...(nodes ? { nodes } : {}), signal }), listVolumes(cluster, { signal })]);
   return planVolumes({
     solution,
     inventory: inv,
@@ -88,6 +90,7 @@ function planText(plan: VolumePlan): string {
 
 function withPlanFlags<T extends Command<unknown[], Record<string, unknown>>>(cmd: T): T {
   cmd
+    .option('--nodes <a,b,c>', 'plan on these nodes only (default: every node)')
     .option('--allow-sparse', 'use sparse files where no device fits (trials only)')
     .option('--source <class=kind...>', 'source per StorageClass: raw (default), lvm or sparse')
     .option('--claim-namespace <ns>', 'pre-bind replicas to their StatefulSet claims in this namespace');

@@ -1,5 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Cluster, connect } from '../../../src/cluster/index.js';
@@ -17,7 +21,10 @@ import {
   type VolumePlan,
   wipeDevice,
 } from '../../../src/storage/index.js';
-import { applyObjects, type MetalK8sEmulator, startMetalK8s, uniqueSuffix } from '../../../src/testing/index.js';
+import { applyObjects, type MetalK8sEmulator, mintServiceAccountToken, startMetalK8s, uniqueSuffix } from '../../../src/testing/index.js';
+
+const pexec = promisify(execFile);
+const cli = path.resolve('dist/cli.js');
 
 const GiB = 2 ** 30;
 
@@ -231,6 +238,75 @@ describe('storage on loop disks: examples/zenko-like on three nodes', () => {
     expect(v?.message).toContain('Filesystem must be larger than 300MB');
     await deleteVolume(cluster, name);
     expect((await listVolumes(cluster)).some((x) => x.name === name)).toBe(false);
+  });
+
+  it('says which right is missing when the SaltAPI user is not a node-admin', async () => {
+    const token = await mintServiceAccountToken(cluster.kubeConfig, 'kube-system', 'storage-operator-controller-manager');
+    const weak = await connect({
+      kubeconfig: mk8s.kubeconfig,
+      saltApi: { url: mk8s.saltApi.url, username: 'system:serviceaccount:kube-system:storage-operator-controller-manager', token, ca: mk8s.saltApi.ca },
+    });
+    const err = await rejects(inventory(weak, { nodes: [n1] }));
+    expect(err.code).toBe('STORAGE_NOT_NODE_ADMIN');
+    expect(err.hint).toContain('`*` on `nodes`');
+  });
+
+  it('the built CLI shows disks, plans, lists, and refuses what must be refused', async () => {
+    if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first (npm test does)`);
+    const dir = await mkdtemp(path.join(tmpdir(), 'sdk-storage-cli-'));
+    try {
+      const kubeconfig = path.join(dir, 'kubeconfig');
+      await writeFile(kubeconfig, mk8s.kubeconfig);
+      const ca = path.join(dir, 'ca.crt');
+      await writeFile(ca, mk8s.saltApi.ca ?? '');
+      const env = {
+        ...process.env,
+        KUBECONFIG: kubeconfig,
+        METALK8S_SALT_API_URL: mk8s.saltApi.url,
+        METALK8S_SALT_API_USERNAME: mk8s.saltApi.username,
+        METALK8S_SALT_API_TOKEN: mk8s.saltApi.token,
+        METALK8S_SALT_API_CA_FILE: ca,
+      };
+      const solutionCli = async (...args: string[]) => {
+        try {
+          const { stdout, stderr } = await pexec(process.execPath, [cli, ...args], { env, timeout: 120_000 });
+          return { code: 0, stdout, stderr };
+        } catch (err) {
+          const e = err as { code?: number; stdout?: string; stderr?: string };
+          return { code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+        }
+      };
+      const disks = await solutionCli('disks', n3);
+      expect(disks.code).toBe(0);
+      expect(disks.stdout).toMatch(/256 MiB\s+disk .* 256 MiB, smaller than 512 MiB/);
+      expect(disks.stdout).toMatch(/mounted on \S+; holds a filesystem \(ext4/);
+      const json = await solutionCli('disks', n2, '--json');
+      const data = JSON.parse(json.stdout.trim().split('\n').pop() ?? '{}').data as { nodes: { devices: { deniedReasons: { code: string }[] }[] }[] };
+      expect(data.nodes[0]?.devices.map((d) => d.deniedReasons.map((r) => r.code).join(','))).toContain('filesystem');
+      const nodes = `--nodes=${n1},${n2},${n3}`;
+      const plan = await solutionCli('volumes', 'plan', 'examples/zenko-like', nodes);
+      expect(plan.code).toBe(0);
+      expect(plan.stdout).toContain('0 Volume(s) to create, 6 kept');
+      const list = await solutionCli('volumes', 'list', '--node', n1);
+      expect(list.stdout).toMatch(/zenko-kafka-logs-\S+\s+z\S+-1\s+zenko-kafka\s+\/dev\/loop\d+\s+250Gi\s+Available/);
+      await writeFile(
+        path.join(dir, 'solution.config.yaml'),
+        'name: huge\nversion: 1.0.0\noperator: { image: op }\nimages: [{ name: op, tag: 1.0.0, source: { kind: registry, reference: registry.example.com/op:1.0.0 } }]\ncomponents: [{ name: db, image: op, volumes: [{ name: data, size: 10Ti, storageClass: metalk8s, count: { total: 2 } }] }]\n',
+      );
+      const huge = await solutionCli('volumes', 'plan', dir, nodes);
+      expect(huge.code).toBe(1);
+      expect(huge.stdout).toContain('cannot satisfy db.data (10 TiB metalk8s): 2 of 2 Volumes have no node node with a fitting device');
+      expect(huge.stdout).toMatch(/less than the 10 TiB asked/);
+      const apply = await solutionCli('volumes', 'apply', dir, '--dangerous', nodes);
+      expect(apply.code).toBe(1);
+      const bound = (await listVolumes(cluster)).find((v) => v.pv?.claim);
+      const del = await solutionCli('volumes', 'delete', bound?.name ?? '');
+      expect(del.code).toBe(1);
+      expect(del.stderr).toContain('[VOLUME_IN_USE]');
+      expect(del.stderr).not.toContain('    at ');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('explains a Volume that gets no status: its Node lacks the MetalK8s version label', async () => {
