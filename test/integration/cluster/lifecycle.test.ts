@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, connect, type LifecycleProgressEvent } from '../../../src/cluster/index.js';
 import { kubeGet, kubeRequest } from '../../../src/cluster/_kube.js';
 import { ClusterError, IsoError } from '../../../src/errors.js';
-import { defineSolution, renderEnvironment, type Solution } from '../../../src/index.js';
+import { defineSolution, renderEnvironment, type Solution, validateSolution } from '../../../src/index.js';
 import { loadSolutionFile, pack } from '../../../src/packaging/index.js';
 import { type MetalK8sEmulator, startMetalK8s } from '../../../src/testing/index.js';
 
@@ -227,7 +227,21 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
       expect(events.some((e) => e.type === 'salt-job' && e.step.endsWith('prepare-environment'))).toBe(true);
       const r2 = await cluster.environments.addSolution(env, 'zenko', '2.6.0');
       expect(r2.changed).toBe(false);
-      const predicted = renderEnvironment(v1, { namespace: env, sdkOverrides: false, webhook: false });
+      const predicted = renderEnvironment(v1, { namespace: env, webhook: false, metalk8sVersion: '129.0.0' });
+      // Exactly the objects of MetalK8s 129, each with the labels of its Salt writer.
+      expect(predicted.objects).toHaveLength(7);
+      for (const o of predicted.objects) {
+        const ns = o.kind === 'ClusterRole' ? '' : `namespaces/${env}/`;
+        const group = o.apiVersion === 'v1' ? '/api/v1' : `/apis/${o.apiVersion}`;
+        const plural = `${o.kind.toLowerCase()}s`;
+        const live = (await get(`${group}/${ns}${plural}/${o.metadata.name}`)) as (Obj & Record<string, unknown>) | undefined;
+        expect(live, `${o.kind}/${o.metadata.name}`).toBeDefined();
+        expect(live?.metadata.labels, `${o.kind}/${o.metadata.name}`).toEqual(o.metadata.labels);
+        if (o.kind === 'RoleBinding') expect(live?.subjects).toEqual(o.subjects);
+      }
+      for (const path of ['/api/v1/namespaces/zenko-prod/services/zenko-operator-metrics', '/apis/monitoring.coreos.com/v1/namespaces/zenko-prod/servicemonitors/zenko-operator']) {
+        expect(await get(path).catch(() => undefined), path).toBeUndefined();
+      }
       const dep = (await get(`/apis/apps/v1/namespaces/${env}/deployments/zenko-operator`)) as Obj;
       const want = predicted.objects.find((o) => o.kind === 'Deployment') as unknown as Obj;
       expect(dep.metadata.labels).toEqual(want.metadata.labels);
@@ -241,6 +255,27 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
       const cm = (await get(`/api/v1/namespaces/${env}/configmaps/zenko-operator-config`)) as Obj;
       expect(parseYaml(cm.data?.['operator.yaml'] ?? '')).toEqual(parseYaml(predicted.operatorConfig));
       expect((await cluster.solutions.list())[0]?.versions[0]?.environments).toEqual([env]);
+    });
+
+    it('a second addSolution replaces the operator Deployment: fields patched on top are wiped, as MetalK8s does', async () => {
+      const path = `/apis/apps/v1/namespaces/${env}/deployments/zenko-operator`;
+      const patch = await kubeRequest(
+        cluster.kubeConfig,
+        'PATCH',
+        path,
+        { metadata: { labels: { 'example.com/patched': 'yes' } }, spec: { template: { spec: { containers: [{ name: 'zenko-operator', args: ['--leader-elect'], resources: { limits: { memory: '1Gi' } } }] } } } },
+        'application/strategic-merge-patch+json',
+      );
+      expect(patch.status).toBe(200);
+      await cluster.environments.addSolution(env, 'zenko', '2.6.0');
+      const dep = (await get(path)) as Obj & { spec: { template: { spec: { containers: Record<string, unknown>[] } } } };
+      expect(dep.metadata.labels?.['example.com/patched']).toBeUndefined();
+      expect(dep.spec.template.spec.containers[0]?.args).toBeUndefined();
+      expect(dep.spec.template.spec.containers[0]?.resources).toEqual({});
+      // The model refuses what would be wiped, before anything reaches the cluster.
+      const refused = validateSolution({ ...v1.definition, operator: { ...v1.definition.operator, args: ['--leader-elect'] } });
+      expect(refused.ok).toBe(false);
+      expect(refused.issues.find((i) => i.path === 'operator.args')?.code).toBe('OPERATOR_OVERRIDE_UNSUPPORTED');
     });
 
     it('an operator that cannot become Available: the error says why', async () => {
@@ -292,7 +327,7 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
       const dep = (await get(`/apis/apps/v1/namespaces/${env}/deployments/zenko-operator`)) as Obj;
       const image = (dep.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec.containers[0]?.image;
       expect(image).toBe('metalk8s-registry-from-config.invalid/zenko-2.7.0/zenko-operator:2.7.0');
-      const predicted = renderEnvironment(v2, { namespace: env, sdkOverrides: false, importedVersions: [{ version: '2.6.0', images: imagesOf(v1) }, { version: '2.7.0', images: imagesOf(v2) }] });
+      const predicted = renderEnvironment(v2, { namespace: env, importedVersions: [{ version: '2.6.0', images: imagesOf(v1) }, { version: '2.7.0', images: imagesOf(v2) }] });
       const cm = (await get(`/api/v1/namespaces/${env}/configmaps/zenko-operator-config`)) as Obj;
       expect(parseYaml(cm.data?.['operator.yaml'] ?? '')).toEqual(parseYaml(predicted.operatorConfig));
     });
