@@ -238,7 +238,7 @@ function aclAllowsGroup(perms: readonly unknown[], group: string, fun: string | 
 
 /** An error page as CherryPy (salt-api's server) writes it: salt-api answers 401 this way. */
 function sendHtmlError(res: http.ServerResponse, status: number, reason: string, message: string): void {
-  const html = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  const html = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   const body = [
     '<!DOCTYPE html PUBLIC',
     '"-//W3C//DTD XHTML 1.0 Transitional//EN"',
