@@ -17,7 +17,7 @@ import { kubeGet, kubeRequest } from '../../../src/cluster/_kube.js';
 import { ClusterError, IsoError } from '../../../src/errors.js';
 import { defineSolution, renderEnvironment, type Solution, validateSolution } from '../../../src/index.js';
 import { loadSolutionFile, pack } from '../../../src/packaging/index.js';
-import { type MetalK8sEmulator, startMetalK8s } from '../../../src/testing/index.js';
+import { type MetalK8sEmulator, mintServiceAccountToken, startMetalK8s } from '../../../src/testing/index.js';
 
 const pexec = promisify(execFile);
 
@@ -89,6 +89,18 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
     expect(c.saltenv).toBe('metalk8s-129.0.0');
     expect(c.bootstrapId).toBe('bootstrap');
     expect((await c.salt.login()).user).toBe(mk8s.saltApi.username);
+  });
+
+  it('connect as a user who is not a node-admin: SaltAPI lets it log in without rights, connect says so', async () => {
+    const kc = new KubeConfig();
+    kc.loadFromString(mk8s.kubeconfig);
+    const token = await mintServiceAccountToken(kc, 'default', 'sdk-not-a-node-admin');
+    const err = await connect({
+      kubeconfig: mk8s.kubeconfig,
+      saltApi: { url: mk8s.saltApi.url, ca: mk8s.saltApi.ca, username: 'system:serviceaccount:default:sdk-not-a-node-admin', token },
+    }).catch((e: unknown) => e);
+    expect((err as ClusterError).code).toBe('SALT_NOT_NODE_ADMIN');
+    expect((err as ClusterError).hint).toMatch(/verbs: \["\*"\]/);
   });
 
   describe('bad input leaves the cluster as it was', () => {
