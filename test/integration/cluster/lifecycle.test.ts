@@ -169,6 +169,19 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
       expect(await snapshot()).toEqual(before);
     });
 
+    it('prepare-environment for a version that is not imported: the error carries MetalK8s\' reason, not "Failure!"', async () => {
+      const broken = 'zenko-broken';
+      await cluster.environments.create(broken);
+      await kubeRequest(cluster.kubeConfig, 'PATCH', `/api/v1/namespaces/${broken}/configmaps/metalk8s-environment`, { data: { zenko: '9.9.9' } }, 'application/merge-patch+json');
+      const err = await cluster.salt
+        .orchestrate('metalk8s.orchestrate.solutions.prepare-environment', { saltenv: cluster.saltenv, pillar: { orchestrate: { env_name: broken } }, pollIntervalMs: 200 })
+        .catch((e: unknown) => e);
+      expect((err as ClusterError).code).toBe('SALT_ORCHESTRATE_FAILED');
+      expect((err as Error).message).toContain(`Cannot deploy Solution zenko-9.9.9 for environment ${broken}: Solution zenko is not available`);
+      expect((err as Error).message).not.toContain('Failure!');
+      await cluster.environments.delete(broken);
+    });
+
     it('a refused SaltAPI login, an unreachable API server', async () => {
       const e1 = await connect({
         kubeconfig: mk8s.kubeconfig,
