@@ -106,7 +106,7 @@ export function renderEnvironment(solution: Solution, options: RenderEnvironment
     const md = role.metadata as { name: string; labels?: Record<string, string> };
     objects.push({
       ...role,
-      metadata: { ...md, ...(role.kind === 'Role' ? { namespace } : {}), labels: { ...md.labels, ...written } },
+      metadata: { name: md.name, ...(role.kind === 'Role' ? { namespace } : {}), labels: { ...md.labels, ...written } },
     });
     objects.push({
       apiVersion: RBAC,
