@@ -253,7 +253,7 @@ export function describeSaltApiConformance(name: string, start: () => Promise<Sa
       const result = await salt.orchestrate('sdk_conformance.nested', { pollIntervalMs: 300, timeoutMs: 120_000, throwOnFailure: false });
       const [outer, after] = result.runs[0]?.steps ?? [];
       expect(outer).toMatchObject({ key: 'salt_|-Run the inner orchestrate_|-state.orchestrate_|-runner', result: false, comment: "Runner function 'state.orchestrate' failed." });
-      const inner = (outer?.changes as { return?: { data?: Record<string, unknown>; outputter?: string; retcode?: number } }).return;
+      const inner = (outer?.changes as { return?: { data?: Record<string, unknown>; outputter?: string; retcode?: number } } | undefined)?.return;
       expect(inner?.outputter).toBe('highstate');
       expect(inner?.retcode).toBe(1);
       expect(Object.keys(inner?.data ?? {})).toEqual([target.masterId]);
