@@ -7,6 +7,8 @@
  * minion matching `no-such-minion-*`, and authenticate with MetalK8s' `kubernetes_rbac` against
  * a real kube-apiserver (metalk8s-reference.md §3.4, §8).
  */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SaltApiClient, type SaltEvent } from '../../../src/cluster/index.js';
 import { AbortError, ClusterError } from '../../../src/errors.js';
@@ -25,6 +27,27 @@ export interface SaltApiTarget {
   /** Makes every issued SaltAPI token invalid (what a salt-api restart does). */
   revokeTokens(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** Real salt-master answers, recorded from the same SLS files (test/fixtures/cluster/salt/recorded). */
+const recorded = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../../fixtures/cluster/salt/recorded/print-job.json', import.meta.url)), 'utf8'),
+) as Record<string, Record<string, { Result: unknown }>>;
+
+/**
+ * A job result with what differs from run to run or server to server left out: times, jids,
+ * the master id and the user name.
+ */
+function normalized(value: unknown, masterId: string, user: string): unknown {
+  if (Array.isArray(value)) return value.map((v) => normalized(v, masterId, user));
+  if (typeof value === 'string') return value === user ? '<user>' : value;
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (['start_time', 'duration', '__jid__', '_stamp', 'jid'].includes(k)) continue;
+    out[k === masterId ? '<master>' : k] = normalized(v, masterId, user);
+  }
+  return out;
 }
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -266,6 +289,20 @@ export function describeSaltApiConformance(name: string, start: () => Promise<Sa
       );
       const noMinion = await salt.orchestrate('sdk_conformance.nested_minion', { pollIntervalMs: 300, timeoutMs: 120_000, throwOnFailure: false });
       expect(noMinion.failure?.step).toMatchObject({ id: 'Apply a state on a minion', comment: 'No minions returned', changes: {} });
+    });
+
+    it('answers the failing and nested orchestrates exactly as the real salt-master did (times, jids, ids aside)', async () => {
+      for (const [name, mods] of [
+        ['failing_reason', 'sdk_conformance.failing_reason'],
+        ['nested', 'sdk_conformance.nested'],
+        ['nested_minion', 'sdk_conformance.nested_minion'],
+      ] as const) {
+        const result = await salt.orchestrate(mods, { pollIntervalMs: 300, timeoutMs: 120_000, throwOnFailure: false });
+        const real = Object.values(recorded[name] ?? {})[0]?.Result;
+        expect(normalized(result.raw, target.masterId, target.username), mods).toEqual(
+          normalized(real, 'sdk-test-master', 'system:serviceaccount:kube-system:sdk-conformance-node-admin'),
+        );
+      }
     });
 
     it('reports an orchestrate that does not exist with Salt\'s own words', async () => {
