@@ -32,7 +32,6 @@ import type { EmulatedMinionFunction, OrchestrateContext, OrchestrateHandler } f
 import { staticRegistryNginxConf, NGINX_TEMP_DIRS } from './_nginx.js';
 import { compareVersions } from '../cluster/solutions.js';
 import { DEFAULT_METALK8S_VERSION, metalk8sFeatures } from '../solution/metalk8s-version.js';
-import { saltWriterLabels } from '../solution/render-environment.js';
 
 const pexec = promisify(execFile);
 
@@ -582,7 +581,12 @@ export async function startSolutionsEmulator(options: {
           );
           continue;
         }
-        const written = saltWriterLabels(saltenv === 'base' ? 'unknown' : saltenv.replace(/^metalk8s-/, ''));
+        // What `metalk8s_kubernetes` adds to every object it writes (reference §8).
+        const written = {
+          'app.kubernetes.io/managed-by': 'salt',
+          heritage: 'salt',
+          'metalk8s.scality.com/version': saltenv.startsWith('metalk8s-') ? saltenv.slice('metalk8s-'.length) : 'unknown',
+        };
         const objects = environmentObjects(sol, chosen, available, namespace, webhook && features.webhook, features.operatorMetrics, await readRoles(chosen));
         for (const obj of objects) {
           obj.metadata = { ...obj.metadata, labels: { ...obj.metadata?.labels, ...written } };
