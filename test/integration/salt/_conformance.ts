@@ -110,6 +110,8 @@ export function describeSaltApiConformance(name: string, start: () => Promise<Sa
         expect((err as ClusterError).code).toBe('SALT_FORBIDDEN');
         expect((err as ClusterError).status).toBe(401);
       }
+      const jobErr = await rejection(client.lookupJob('20200101000000000000'));
+      expect((jobErr as ClusterError).code).toBe('SALT_FORBIDDEN');
       const token = (first as unknown as { token: string }).token;
       const res = await fetch(`${target.url}/`, {
         method: 'POST',
