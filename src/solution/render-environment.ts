@@ -62,7 +62,15 @@ export interface RenderedEnvironment {
 
 const RBAC = 'rbac.authorization.k8s.io/v1';
 
-/** The labels `metalk8s_kubernetes` puts on every object it writes (reference §8). */
+/**
+ * The labels MetalK8s' Salt writer (`metalk8s_kubernetes`) puts on every object it writes
+ * (reference §8), e.g. to select what MetalK8s wrote in an environment.
+ *
+ * @example
+ * ```ts
+ * const selector = Object.entries(saltWriterLabels('129.0.0')).map(([k, v]) => `${k}=${v}`).join(',');
+ * ```
+ */
 export function saltWriterLabels(metalk8sVersion: string): Record<string, string> {
   return { 'app.kubernetes.io/managed-by': 'salt', heritage: 'salt', 'metalk8s.scality.com/version': metalk8sVersion };
 }

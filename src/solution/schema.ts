@@ -73,7 +73,9 @@ export const OperatorSchema = z
       .optional()
       .describe('Operator metrics endpoint (`spec.operator.metrics`, MetalK8s newer than 129).'),
   })
-  .describe('The solution operator.');
+  .describe(
+    'The solution operator. MetalK8s writes its Deployment (fixed command, env and no resources) and replaces it on every prepare-environment run, so the operator takes no args, env or resources.',
+  );
 
 /** A file of an image layer built from local files. */
 export const BuildFileSchema = z
