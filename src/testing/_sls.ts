@@ -51,7 +51,9 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 /** What an orchestrate SLS may reach beyond `test.*` states: the master's other runners and minions. */
 export interface SlsContext {
   /** Runs `state.orchestrate <mods>` for a `salt.runner` step: the runner's `{data, outputter, retcode}` return. */
-  readonly orchestrate?: ((mods: string, saltenv: string) => Promise<{ readonly ret: Record<string, unknown>; readonly success: boolean }>) | undefined;
+  readonly orchestrate?:
+    | ((mods: string, saltenv: string, pillar: Record<string, unknown>) => Promise<{ readonly ret: Record<string, unknown>; readonly success: boolean }>)
+    | undefined;
   /** Minions a `salt.state` step's `tgt` matches. */
   readonly matchMinions?: ((tgt: string, tgtType: string) => readonly string[]) | undefined;
 }
@@ -71,7 +73,11 @@ async function orchestrateStep(
     if (fun !== 'state.orchestrate' || !context.orchestrate) {
       return { changes: {}, result: false, comment: `the emulator runs no runner ${fun} from an SLS file` };
     }
-    const { ret, success } = await context.orchestrate(String(args.mods ?? args.arg ?? ''), typeof args.saltenv === 'string' ? args.saltenv : saltenv);
+    const { ret, success } = await context.orchestrate(
+      String(args.mods ?? args.arg ?? ''),
+      typeof args.saltenv === 'string' ? args.saltenv : saltenv,
+      isRecord(args.pillar) ? args.pillar : {},
+    );
     return {
       changes: { return: ret },
       result: success,

@@ -380,7 +380,7 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
     const outcome = handler
       ? await runHandler(handler, mods, saltenv, pillar)
       : await runSls(fileRoots, mods, saltenv, {
-          orchestrate: (inner, env) => orchestrate(inner, env, {}),
+          orchestrate: (inner, env, innerPillar) => orchestrate(inner, env, innerPillar),
           matchMinions: (tgt, tgtType) => matchMinions({ tgt, tgt_type: tgtType }),
         });
     const data = outcome.ok ? outcome.states : outcome.errors;
