@@ -525,8 +525,9 @@ export async function startSolutionsEmulator(options: {
           ok =
             (await step(`Apply CRD ${file.slice(mountpointOf(chosen.id).length + 1)} for ${chosen.id}`, 'metalk8s_kubernetes.object_present', async () => {
               const crd = await readCrd(file);
-              await applyObject(kc, discovery, crd, FIELD_MANAGER);
-              return { result: true, comment: `The object ${crd.metadata?.name} is present`, changes: {} };
+              // object_present creates, or replaces whole, as in prepare-environment.
+              const created = await createOrReplace(kc, discovery, crd);
+              return { result: true, comment: created ? 'The object was created' : 'The object was replaced', changes: {} };
             }, { name: `/srv/scality/${chosen.id}/${file.slice(mountpointOf(chosen.id).length + 1)}` })) && ok;
         }
       } else if (current !== undefined) {
