@@ -19,6 +19,7 @@ import { storageMinionFunctions } from './_storage-node.js';
 import { startStorageOperator } from './_storage-operator.js';
 import { applyObjects, metalk8sBaseObjects } from './metalk8s-objects.js';
 import { type EmulatedMinionFunction, type OrchestrateHandler, startSaltApiEmulator } from './salt-api-emulator.js';
+import { DEFAULT_METALK8S_VERSION, metalk8sFeatures } from '../solution/metalk8s-version.js';
 
 /** Options of {@link startMetalK8s}. */
 export interface StartMetalK8sOptions {
@@ -28,9 +29,13 @@ export interface StartMetalK8sOptions {
    */
   readonly kubeconfigYaml?: string | undefined;
   /**
-   * MetalK8s version the cluster claims.
+   * The MetalK8s version the emulator plays: the version the cluster claims (kube-system
+   * annotation, Node labels, saltenv `metalk8s-<version>`) and what its orchestrates write
+   * (e.g. the operator metrics objects exist only from 130, reference §2.9, §8).
    * @default '129.0.0'
    */
+  readonly metalk8sVersion?: string | undefined;
+  /** @deprecated Use {@link StartMetalK8sOptions.metalk8sVersion}. */
   readonly clusterVersion?: string | undefined;
   /**
    * Directories searched for SLS files that `state.orchestrate` runs (made of `test.*` states).
@@ -103,6 +108,8 @@ export interface MetalK8sEmulator {
   readonly controlPlane: ControlPlane | undefined;
   /** The workload nodes' test disks, when `disks` was given. */
   readonly disks: LoopDisks | undefined;
+  /** The MetalK8s version played, `major.minor.patch`. */
+  readonly metalk8sVersion: string;
   /** Stops the SaltAPI and (when it started it) the control plane. */
   stop(): Promise<void>;
 }
@@ -143,6 +150,7 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
   // Say at once, before a control plane starts, when the disks cannot be had here.
   const noLoop = options.disks !== undefined ? loopDevicesUnavailable() : undefined;
   if (noLoop) throw new LoopDevicesUnavailableError(noLoop);
+  const metalk8sVersion = metalk8sFeatures(options.metalk8sVersion ?? options.clusterVersion ?? DEFAULT_METALK8S_VERSION).version;
   const controlPlane =
     options.kubeconfigYaml === undefined
       ? await startControlPlane({ signal: options.signal, onProgress: options.onProgress })
@@ -153,7 +161,7 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
     const kc = new KubeConfig();
     kc.loadFromString(kubeconfig);
     const workloadNodes = options.workloadNodes ?? ['node-1'];
-    await applyObjects(kc, metalk8sBaseObjects({ clusterVersion: options.clusterVersion, workloadNodes }));
+    await applyObjects(kc, metalk8sBaseObjects({ clusterVersion: metalk8sVersion, workloadNodes }));
     const token = await mintServiceAccountToken(kc, ADMIN_SA.namespace, ADMIN_SA.name, { expirationSeconds: 86_400 });
     await kc
       .makeApiClient(RbacAuthorizationV1Api)
@@ -179,7 +187,7 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
       : undefined;
     const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'metalk8s-emulator-')));
     let restartSaltApi = (): void => {};
-    const solutions = await startSolutionsEmulator({ kubeConfig: kc, stateDir, onSaltMasterRestart: () => restartSaltApi() });
+    const solutions = await startSolutionsEmulator({ kubeConfig: kc, stateDir, metalk8sVersion, onSaltMasterRestart: () => restartSaltApi() });
     cleanups.push(async () => {
       await solutions.stop();
       if (options.stateDir === undefined) await rm(stateDir, { recursive: true, force: true });
@@ -207,6 +215,7 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
     if (volumes) cleanups.push(() => volumes.stop());
     return {
       kubeconfig,
+      metalk8sVersion,
       registryUrl: solutions.registryUrl,
       stateDir,
       controlPlane,
