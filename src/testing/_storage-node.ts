@@ -146,7 +146,12 @@ export function storageMinionFunctions(options: StorageMinionOptions): Record<st
     return real !== undefined && owned(node).has(real) ? real : undefined;
   };
 
-  const noSuchDevice = (tool: string, dev: string, retcode: number): CmdResult => ({ pid: 0, retcode, stdout: '', stderr: `${tool}: ${dev}: not a block device` });
+  /** What the tool says of a device the host does not have: run it on an absent path, name the device back. */
+  const noSuchDevice = async (argv: readonly string[], dev: string): Promise<CmdResult> => {
+    const absent = '/dev/.metalk8s-emulator-absent-device';
+    const r = await runCmd(argv.map((a) => (a === dev ? absent : a)));
+    return { ...r, stdout: r.stdout.split(absent).join(dev), stderr: r.stderr.split(absent).join(dev) };
+  };
 
   const cmdRunAll = async (node: string, line: string): Promise<CmdResult> => {
     const argv = shellSplit(line);
@@ -154,7 +159,11 @@ export function storageMinionFunctions(options: StorageMinionOptions): Record<st
     const devArgs = argv.slice(1).filter((a) => a.startsWith('/dev/'));
     for (const dev of devArgs) {
       if (tool === 'find' || tool === 'udevadm') continue;
-      if (!(await resolveOwned(node, dev))) return noSuchDevice(tool, dev, tool === 'lsblk' ? 32 : tool === 'blkid' ? 2 : 1);
+      if (!(await resolveOwned(node, dev))) {
+        // Only the read-only tools run at all; anything else on a foreign device is refused.
+        if (['lsblk', 'blkid', 'smartctl', 'blockdev', 'wipefs'].includes(tool) && !argv.includes('-a')) return noSuchDevice(argv, dev);
+        return { pid: 0, retcode: 1, stdout: '', stderr: `${tool}: ${dev}: No such file or directory` };
+      }
     }
     switch (tool) {
       case 'lsblk': {
@@ -338,7 +347,7 @@ export function storageMinionFunctions(options: StorageMinionOptions): Record<st
         __id__: id,
         __run_num__: runNum++,
         __sls__: mods,
-        start_time: new Date().toISOString().slice(11, 23),
+        start_time: `${new Date().toISOString().slice(11, 23)}000`,
         duration: 1,
       };
       return result;
