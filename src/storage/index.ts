@@ -12,3 +12,4 @@ export * from './eligibility.js';
 export * from './planner.js';
 export * from './inventory.js';
 export * from './volumes.js';
+export * from './prometheus-inventory.js';

@@ -10,6 +10,7 @@ import {
   deleteVolume,
   humanBytes,
   inventory,
+  inventoryFromPrometheus,
   listVolumes,
   planVolumes,
   type VolumePlan,
@@ -112,17 +113,21 @@ export function registerStorageCommands(program: Command): void {
     program
       .command('disks')
       .description('Every block device of the nodes, eligible for a Volume or with the reasons it is not.')
-      .argument('[node]', 'only this node'),
+      .argument('[node]', 'only this node')
+      .option('--prometheus-url <url>', 'read-only: names, models and signatures from node-exporter metrics, no sizes (no node-admin needed)'),
   );
   disks.action(
-    run(async (cluster, out, signal, [node = '']) => {
-      const inv = await inventory(cluster, { ...(node ? { nodes: [node] } : {}), signal });
+    run<ConnectionFlags & { prometheusUrl?: string }>(async (cluster, out, signal, [node = ''], flags) => {
+      const all = flags.prometheusUrl
+        ? await inventoryFromPrometheus({ url: flags.prometheusUrl, signal })
+        : await inventory(cluster, { ...(node ? { nodes: [node] } : {}), signal });
+      const inv = node ? { nodes: all.nodes.filter((n) => n.name === node) } : all;
       const rows = [['NODE', 'DEVICE', 'SIZE', 'TYPE', 'MEDIA', 'MODEL', 'STATUS']];
       for (const n of inv.nodes) {
         if (n.probeError) rows.push([n.name, '-', '-', '-', '-', '-', `not read: ${n.probeError}`]);
         for (const d of n.devices) {
           const status = d.eligible ? `eligible${d.warnings.length ? ` (${d.warnings.map((w) => w.message).join('; ')})` : ''}` : d.deniedReasons.map((r) => r.message).join('; ');
-          rows.push([n.name, d.stablePath, humanBytes(d.size), d.type, d.rotational === undefined ? '?' : d.rotational ? 'hdd' : 'ssd', d.model ?? '-', status]);
+          rows.push([n.name, d.stablePath, d.size > 0 ? humanBytes(d.size) : '?', d.type, d.rotational === undefined ? '?' : d.rotational ? 'hdd' : 'ssd', d.model ?? '-', status]);
         }
         for (const vg of n.volumeGroups) rows.push([n.name, `lvm:${vg.name}`, humanBytes(vg.size), 'vg', '-', '-', `${humanBytes(vg.free)} free`]);
       }
