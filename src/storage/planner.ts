@@ -450,7 +450,7 @@ export function planVolumes(input: PlanVolumesInput): VolumePlan {
           sizeBytes: need.bytes,
           wanted: total,
           placed,
-          message: `${describeNeed}: ${total - placed} of ${total} Volumes have no ${role} node with a fitting ${need.source === 'lvmLogicalVolume' ? 'volume group' : 'device'}${opts.allowSparse ? '' : ' (sparse files not allowed)'}`,
+          message: `${describeNeed}: ${total - placed} of ${total} Volumes cannot be placed: no node with role ${role} has a fitting ${need.source === 'lvmLogicalVolume' ? 'volume group' : 'device'}${opts.allowSparse ? '' : ' (sparse files not allowed)'}`,
           nodes: considered(need, role),
         });
       }

@@ -295,7 +295,7 @@ describe('storage on loop disks: examples/zenko-like on three nodes', () => {
       );
       const huge = await solutionCli('volumes', 'plan', dir, nodes);
       expect(huge.code).toBe(1);
-      expect(huge.stdout).toContain('cannot satisfy db.data (10 TiB metalk8s): 2 of 2 Volumes have no node node with a fitting device');
+      expect(huge.stdout).toContain('cannot satisfy db.data (10 TiB metalk8s): 2 of 2 Volumes cannot be placed: no node with role node has a fitting device');
       expect(huge.stdout).toMatch(/less than the 10 TiB asked/);
       const apply = await solutionCli('volumes', 'apply', dir, '--dangerous', nodes);
       expect(apply.code).toBe(1);

@@ -137,7 +137,7 @@ describe('planVolumes', () => {
     expect(plan.ok).toBe(false);
     const mongo = plan.unsatisfied.find((u) => u.component === 'mongodb');
     expect(mongo).toMatchObject({ wanted: 3, placed: 0 });
-    expect(mongo?.message).toContain('3 of 3 Volumes have no node node with a fitting device (sparse files not allowed)');
+    expect(mongo?.message).toContain('3 of 3 Volumes cannot be placed: no node with role node has a fitting device (sparse files not allowed)');
     const n1 = mongo?.nodes.find((n) => n.node === 'node-1');
     expect(n1?.devices.map((d) => `${d.path}: ${d.reasons.map((r) => r.code).join(',')}`)).toEqual(['/dev/sdb: too-small-for-need', '/dev/sdc: filesystem']);
     expect(mongo?.nodes.find((n) => n.node === 'node-2')?.refused).toContain('metalk8s.scality.com/version');
