@@ -146,6 +146,18 @@ describe('storage on loop disks: examples/zenko-like on three nodes', () => {
       expect(v?.pv?.path).toBe(`/dev/disk/by-uuid/${v?.uid}`);
       expect(v?.deviceName).toBe(loop.slice('/dev/'.length));
     }
+    // storage-operator's events, on the Volume, in namespace default.
+    const first = plan.volumes[0]?.name ?? '';
+    const ev = await kubeRequest(cluster.kubeConfig, 'GET', `/api/v1/namespaces/default/events?fieldSelector=${encodeURIComponent(`involvedObject.name=${first}`)}`);
+    const messages = ((ev.json as { items: { reason: string; message: string }[] }).items ?? []).map((e) => `${e.reason}: ${e.message}`);
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        'SaltCall: volume provisioning step 1/2 started',
+        'SaltCall: volume provisioning step 2/2 started',
+        'PvCreation: backing PersistentVolume created',
+        "StateTransition: volume phase transition from 'Pending' to 'Available'",
+      ]),
+    );
   });
 
   it('plans no change after apply, and applying again is a no-op', async () => {
@@ -307,6 +319,19 @@ describe('storage on loop disks: examples/zenko-like on three nodes', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('deleting a raw Volume leaves its filesystem on the disk, as MetalK8s does; a wipe frees the disk', async () => {
+    const kafka = plan.volumes.find((v) => v.component === 'kafka' && v.node === n1);
+    const loop = deviceOf(n1, 250);
+    await deleteVolume(cluster, kafka?.name ?? '');
+    expect((await listVolumes(cluster)).some((v) => v.name === kafka?.name)).toBe(false);
+    expect(execFileSync('blkid', ['-p', '-o', 'export', loop], { encoding: 'utf8' })).toContain('TYPE=ext4');
+    const before = (await inventory(cluster, { nodes: [n1] })).nodes[0]?.devices.find((d) => d.path === loop);
+    expect(before?.deniedReasons.map((r) => r.code)).toEqual(['filesystem']);
+    await wipeDevice(cluster, { node: n1, device: loop, confirm: loop });
+    const after = (await inventory(cluster, { nodes: [n1] })).nodes[0]?.devices.find((d) => d.path === loop);
+    expect(after?.eligible).toBe(true);
   });
 
   it('explains a Volume that gets no status: its Node lacks the MetalK8s version label', async () => {
