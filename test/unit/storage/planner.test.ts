@@ -11,6 +11,8 @@ import {
   parseBlkidExport,
   parseLsblk,
   parseNodeQuantity,
+  parsePvs,
+  parseVgs,
   planVolumes,
   STORAGE_LABELS,
   type VolumeGroup,
@@ -248,5 +250,25 @@ describe('planning on captured devices', () => {
     });
     expect(plan.volumes.map((v) => v.device?.path)).toEqual(['/dev/loop0']);
     expect(plan.refusedDevices.map((d) => d.path)).toEqual(['/dev/loop1', '/dev/loop2', '/dev/loop2p1', '/dev/loop3', '/dev/loop4', '/dev/loop5']);
+  });
+
+  it('plans LVM Volumes on the captured volume group, within its free space and spare', () => {
+    const vg = parseVgs(readFileSync('test/fixtures/storage/captured/vgs.json', 'utf8'))[0];
+    const pvs = parsePvs(readFileSync('test/fixtures/storage/captured/pvs.json', 'utf8'));
+    if (!vg) throw new Error('no VG in the fixture');
+    const group: VolumeGroup = { name: vg.name, size: vg.size, free: vg.free, extentSize: vg.extentSize ?? 0, physicalVolumes: pvs.map((p) => p.path), rotational: true };
+    const need = (size: string) =>
+      planVolumes({
+        solution: solution([{ name: 'db', image: 'acme-store', volumes: [{ name: 'data', size, storageClass: 'metalk8s', count: { perNode: 1, role: 'node' } }] }]),
+        inventory: { nodes: [node('node-1', [], { volumeGroups: [group] })] },
+        options: { sources: { metalk8s: 'lvmLogicalVolume' } },
+      });
+    // 396 MiB group, 4 MiB extents: the default spare is 5% rounded up to extents (20 MiB).
+    const fits = need('300Mi');
+    expect(fits.volumes[0]?.manifest?.spec).toMatchObject({ lvmLogicalVolume: { vgName: 'sdkfixvg', size: '300Mi' } });
+    expect(fits.volumes[0]?.capacityBytes).toBe(300 * 2 ** 20);
+    const tooBig = need('380Mi');
+    expect(tooBig.ok).toBe(false);
+    expect(tooBig.unsatisfied[0]?.nodes[0]?.volumeGroups[0]?.reasons[0]?.message).toBe('376 MiB free after the 20 MiB spare, 380 MiB asked');
   });
 });
