@@ -95,6 +95,8 @@ export function registerEmulatorCommands(program: Command): void {
     .action(
       action(async (opts) => {
         const out = new Output({ json: opts.json === true });
+        // A bad --disk is said here, not after the background process started.
+        for (const d of opts.disk ?? []) parseDisk(d);
         const dir = path.resolve(opts.stateDir);
         const existing = await readState(dir);
         if (existing && alive(existing.pid)) {
