@@ -12,7 +12,7 @@
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readlink, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -84,36 +84,76 @@ export async function addPartitions(device: string): Promise<void> {
   throw new Error(`the kernel shows no partition on ${device} after sgdisk`);
 }
 
-let udevd: { proc: ChildProcess; users: number } | undefined;
+/**
+ * One systemd-udevd for every test process of the machine (a second one cannot bind udev's
+ * control socket): test processes register in a directory, the first starts the daemon, the
+ * last stops it, by the pid it recorded.
+ */
+const UDEVD_DIR = join(tmpdir(), 'metalk8s-sdk-udevd');
+let udevdUsers = 0;
 
-async function startUdevd(): Promise<void> {
-  if (udevd) {
-    udevd.users++;
-    return;
-  }
-  const bin = ['/lib/systemd/systemd-udevd', '/usr/lib/systemd/systemd-udevd'].find((p) => existsSync(p));
-  if (!bin) throw new LoopDevicesUnavailableError('systemd-udevd is not installed (apt-get install udev): storage tests need it for /dev/disk/by-uuid links');
-  const proc = spawn(bin, [], { stdio: 'ignore' });
-  udevd = { proc, users: 1 };
-  await new Promise((r) => setTimeout(r, 300));
-  if (proc.exitCode !== null) {
-    udevd = undefined;
-    throw new LoopDevicesUnavailableError(`systemd-udevd exited at once (code ${proc.exitCode}); is another udevd running?`);
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 
-async function stopUdevd(): Promise<void> {
-  if (!udevd) return;
-  udevd.users--;
-  if (udevd.users > 0) return;
-  const { proc } = udevd;
-  udevd = undefined;
-  if (proc.exitCode === null) {
-    const exited = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-    if (proc.exitCode === null) proc.kill('SIGKILL');
+async function livePeers(): Promise<number[]> {
+  const users = await readdir(join(UDEVD_DIR, 'users')).catch(() => [] as string[]);
+  return users.map(Number).filter((pid) => pid !== process.pid && Number.isInteger(pid) && alive(pid));
+}
+
+async function recordedUdevd(): Promise<number | undefined> {
+  const pid = Number((await readFile(join(UDEVD_DIR, 'udevd.pid'), 'utf8').catch(() => '')).trim());
+  return Number.isInteger(pid) && pid > 0 && alive(pid) && (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes('systemd-udevd') ? pid : undefined;
+}
+
+async function startUdevd(): Promise<void> {
+  udevdUsers++;
+  if (udevdUsers > 1) return;
+  await mkdir(join(UDEVD_DIR, 'users'), { recursive: true });
+  await writeFile(join(UDEVD_DIR, 'users', String(process.pid)), '');
+  if (await recordedUdevd()) return;
+  const bin = ['/lib/systemd/systemd-udevd', '/usr/lib/systemd/systemd-udevd'].find((p) => existsSync(p));
+  if (!bin) {
+    udevdUsers--;
+    throw new LoopDevicesUnavailableError('systemd-udevd is not installed (apt-get install udev): storage tests need it for /dev/disk/by-uuid links');
   }
+  // /dev/disk is udevd's: when it did not exist, the last user removes it with the daemon.
+  if (!existsSync('/dev/disk')) await writeFile(join(UDEVD_DIR, 'made-dev-disk'), '');
+  // Detached: it serves the other test processes too, until the last one stops it.
+  const proc: ChildProcess = spawn(bin, [], { stdio: 'ignore', detached: true });
+  proc.unref();
+  await new Promise((r) => setTimeout(r, 300));
+  if (proc.exitCode !== null || proc.pid === undefined) {
+    udevdUsers--;
+    throw new LoopDevicesUnavailableError(`systemd-udevd exited at once (code ${proc.exitCode}); is a udevd not started by these tests running?`);
+  }
+  await writeFile(join(UDEVD_DIR, 'udevd.pid'), String(proc.pid));
+}
+
+/** Leaves udevd to the other test processes, or stops it when this was the last; true when stopped. */
+async function stopUdevd(): Promise<boolean> {
+  if (udevdUsers === 0) return false;
+  udevdUsers--;
+  if (udevdUsers > 0) return false;
+  await rm(join(UDEVD_DIR, 'users', String(process.pid)), { force: true });
+  if ((await livePeers()).length > 0) return false;
+  const pid = await recordedUdevd();
+  if (pid !== undefined) {
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 30 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+  }
+  await rm(join(UDEVD_DIR, 'udevd.pid'), { force: true });
+  if (existsSync(join(UDEVD_DIR, 'made-dev-disk'))) {
+    await rm('/dev/disk', { recursive: true, force: true });
+    await rm(join(UDEVD_DIR, 'made-dev-disk'), { force: true });
+  }
+  return true;
 }
 
 /** Removes the `/dev/disk` links that point to these kernel names. */
@@ -138,7 +178,6 @@ async function removeLinks(names: ReadonlySet<string>): Promise<void> {
 export async function attachLoopDisks(specs: readonly LoopDiskSpec[]): Promise<LoopDisks> {
   const why = loopDevicesUnavailable();
   if (why) throw new LoopDevicesUnavailableError(why);
-  const hadDiskLinks = existsSync('/dev/disk');
   const dir = await mkdtemp(join(tmpdir(), 'metalk8s-disks-'));
   const disks: LoopDisk[] = [];
   const extra = new Map<string, { node: string; device: string }>();
@@ -163,7 +202,11 @@ export async function attachLoopDisks(specs: readonly LoopDiskSpec[]): Promise<L
         execFileSync('losetup', ['-d', dev], quiet);
       } catch {}
     }
-    if (udevStarted) udevd?.proc.kill('SIGKILL');
+    if (udevStarted) {
+      try {
+        execFileSync('rm', ['-f', join(UDEVD_DIR, 'users', String(process.pid))], quiet);
+      } catch {}
+    }
   };
   process.once('exit', onExit);
 
@@ -185,10 +228,8 @@ export async function attachLoopDisks(specs: readonly LoopDiskSpec[]): Promise<L
       await run('partx', ['-d', dev]).catch(() => undefined);
       await attempt(`losetup -d ${dev}`, () => sh('losetup', ['-d', dev]));
     }
-    if (udevStarted) await stopUdevd();
     await removeLinks(names).catch(() => undefined);
-    // The links udevd made for other devices too, when there was no /dev/disk before.
-    if (!hadDiskLinks && !udevd) await rm('/dev/disk', { recursive: true, force: true });
+    if (udevStarted) await stopUdevd();
     await rm(dir, { recursive: true, force: true });
     if (errors.length > 0) throw new Error(`releasing the test disks: ${errors.join('; ')}`);
   };
