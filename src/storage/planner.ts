@@ -154,7 +154,7 @@ export interface UnsatisfiedNeed {
 
 /** A remark on the plan. */
 export interface PlanNote {
-  readonly code: 'stacked' | 'sparse' | 'xfs-minimum' | 'surplus' | 'no-claim-ref' | 'shared-with-other-solution';
+  readonly code: 'stacked' | 'sparse' | 'xfs-minimum' | 'surplus' | 'no-claim-ref' | 'gpt-name-truncated';
   readonly message: string;
 }
 
@@ -345,6 +345,11 @@ export function planVolumes(input: PlanVolumesInput): VolumePlan {
     } as VolumeManifest;
   };
 
+  const noteName = (need: Need, name: string): void => {
+    // MetalK8s names the GPT partition of a Block Volume after it; sgdisk keeps 36 characters.
+    if (need.mode === 'Block' && name.length > 36) notes.push({ code: 'gpt-name-truncated', message: `${name}: its GPT partition name will be cut to ${name.slice(0, 36)} (36 characters)` });
+  };
+
   const take = (node: string, choice: Choice): void => {
     if (choice.device) {
       takenDevices.add(`${node}\0${choice.device.path}`);
@@ -421,6 +426,7 @@ export function planVolumes(input: PlanVolumesInput): VolumePlan {
         while (usedIdx.has(name) || usedNames.has(name)) name = volumeName([...base, String(++index)]);
         usedIdx.add(name);
         usedNames.add(name);
+        noteName(need, name);
         take(best.node.name, best.choice);
         perNode.set(best.node.name, best.count + 1);
         if (best.count > 0) notes.push({ code: 'stacked', message: `${describeNeed}: replica ${name} shares node ${best.node.name} with another replica (not enough nodes with a fitting device)` });
@@ -474,6 +480,7 @@ export function planVolumes(input: PlanVolumesInput): VolumePlan {
           let name = volumeName([...base, n.name, String(index)]);
           while (usedNames.has(name)) name = volumeName([...base, n.name, String(++index)]);
           usedNames.add(name);
+          noteName(need, name);
           take(n.name, choice);
           if (choice.source === 'sparseLoopDevice') notes.push({ code: 'sparse', message: `${name}: a sparse file on ${n.name}, no device fits (trials only)` });
           volumes.push({

@@ -163,6 +163,12 @@ describe('planVolumes', () => {
     ]);
     const plan = planVolumes({ solution: sol, inventory });
     expect(plan.volumes.map((v) => `${v.need} ${v.device?.name}`)).toEqual(['wal nvme0n1', 'raw sdc', 'cold sdb']);
+    expect(plan.notes).toEqual([]);
+    const longBlock = planVolumes({
+      solution: solution([{ name: 'a-rather-long-component', image: 'acme-store', volumes: [{ name: 'raw-device', size: '5Gi', storageClass: 'metalk8s', mode: 'Block' }] }]),
+      inventory,
+    });
+    expect(longBlock.notes.map((n) => n.code)).toEqual(['gpt-name-truncated']);
     const blockOnNvmeOnly = planVolumes({
       solution: solution([{ name: 'db', image: 'acme-store', volumes: [{ name: 'raw', size: '5Gi', storageClass: 'metalk8s', mode: 'Block' }] }]),
       inventory: { nodes: [node('node-1', disks([{ name: 'nvme0n1', gib: 20, rota: false }]))] },
