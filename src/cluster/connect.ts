@@ -9,7 +9,10 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { ClusterError } from '../errors.js';
 import { Discovery, kubeFailure, kubeGet, kubeRequest } from './_kube.js';
 import type { LifecycleContext } from './_lifecycle.js';
+import { serviceClients, type ServicesOptions } from './_service-http.js';
+import { AlertsApi } from './alerts.js';
 import { EnvironmentsApi } from './environments.js';
+import { MetricsApi } from './metrics.js';
 import { SaltApiClient } from './salt-api.js';
 import { SolutionsApi } from './solutions.js';
 
@@ -56,6 +59,11 @@ export interface ConnectOptions {
   readonly saltApi?: ConnectSaltApi | undefined;
   /** SSH access to the bootstrap node, for `import(iso, { upload: true })`. @default none */
   readonly ssh?: ConnectSsh | undefined;
+  /**
+   * How to reach Prometheus, Alertmanager and Loki.
+   * @default the control-plane ingress found in the ClusterConfig, else the API server's service proxy
+   */
+  readonly services?: ServicesOptions | undefined;
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -71,7 +79,13 @@ export interface Cluster {
   readonly bootstrapId: string;
   readonly solutions: SolutionsApi;
   readonly environments: EnvironmentsApi;
+  /** Prometheus (through Thanos): queries, rules, alerts, targets. */
+  readonly metrics: MetricsApi;
+  /** Alertmanager: alerts, silences, maintenance windows. */
+  readonly alerts: AlertsApi;
 }
+
+export type { PlatformService, ServiceRoute, ServicesOptions } from './_service-http.js';
 
 /**
  * Connects to a MetalK8s cluster: reads its version and bootstrap node, finds and logs in to
@@ -145,6 +159,7 @@ export async function connect(options: ConnectOptions): Promise<Cluster> {
   const ca = options.saltApi?.ca ?? (caData ? Buffer.from(caData, 'base64') : undefined);
   const salt = new SaltApiClient({ url, username, token, ...(ca ? { ca } : {}) });
   await salt.login({ signal: options.signal });
+  const services = serviceClients(kc, options.services);
   const ctx: LifecycleContext = { kubeConfig: kc, discovery: new Discovery(kc), salt, saltenv: `metalk8s-${version}`, bootstrapId, ssh: options.ssh };
   return {
     kubeConfig: kc,
@@ -154,5 +169,7 @@ export async function connect(options: ConnectOptions): Promise<Cluster> {
     bootstrapId,
     solutions: new SolutionsApi(ctx),
     environments: new EnvironmentsApi(ctx),
+    metrics: new MetricsApi(services.prometheus, kc),
+    alerts: new AlertsApi(services.alertmanager, kc),
   };
 }

@@ -10,3 +10,5 @@ export * from './salt-api-env.js';
 export * from './connect.js';
 export * from './solutions.js';
 export * from './environments.js';
+export * from './metrics.js';
+export * from './alerts.js';

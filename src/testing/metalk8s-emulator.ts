@@ -15,6 +15,7 @@ import { startSolutionsEmulator } from './_solutions.js';
 import { type ControlPlane, type ControlPlaneProgressEvent, mintServiceAccountToken, startControlPlane } from './control-plane.js';
 import { deployNode } from './_deploy-node.js';
 import { startVolumeController } from './_volume-controller.js';
+import { type Monitoring, type MonitoringOptions, startMonitoring } from './_monitoring.js';
 import { applyObjects, metalk8sBaseObjects } from './metalk8s-objects.js';
 import { type OrchestrateHandler, startSaltApiEmulator } from './salt-api-emulator.js';
 
@@ -56,9 +57,19 @@ export interface StartMetalK8sOptions {
    * @default a new temporary directory, removed by `stop()`
    */
   readonly stateDir?: string | undefined;
+  /**
+   * Also run the monitoring stack: real Prometheus and Alertmanager behind real nginx playing
+   * the control-plane ingress, PrometheusRules turned into rule files (see docs/emulator.md).
+   * `true` for the defaults, or its settings.
+   * @default false
+   */
+  readonly monitoring?: boolean | EmulatorMonitoringOptions | undefined;
   readonly signal?: AbortSignal | undefined;
   readonly onProgress?: ((event: ControlPlaneProgressEvent) => void) | undefined;
 }
+
+/** Settings of the emulator's monitoring stack. */
+export type EmulatorMonitoringOptions = Omit<MonitoringOptions, 'kubeConfig' | 'dir' | 'tls' | 'kubernetesUrl' | 'saltApiUrl'>;
 
 /** Credentials of the emulated SaltAPI. */
 export interface EmulatedSaltApi {
@@ -86,9 +97,14 @@ export interface MetalK8sEmulator {
   readonly stateDir: string;
   /** The control plane, when the emulator started it. */
   readonly controlPlane: ControlPlane | undefined;
+  /** The monitoring stack, when `monitoring` was asked for. */
+  readonly monitoring: EmulatedMonitoring | undefined;
   /** Stops the SaltAPI and (when it started it) the control plane. */
   stop(): Promise<void>;
 }
+
+/** The emulator's monitoring stack (see {@link StartMetalK8sOptions.monitoring}). */
+export type EmulatedMonitoring = Monitoring;
 
 const ADMIN_SA = { namespace: 'kube-system', name: 'metalk8s-sdk-admin' } as const;
 
@@ -160,11 +176,31 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
     });
     restartSaltApi = () => void salt.revokeTokens();
     const volumes = options.storageOperator === false ? undefined : startVolumeController(kc);
+    let monitoring: Monitoring | undefined;
+    if (options.monitoring) {
+      const settings = typeof options.monitoring === 'object' ? options.monitoring : {};
+      const ingressTls = controlPlane ? await controlPlane.issueServerCertificate('cp-ingress', ['localhost', '127.0.0.1']) : undefined;
+      const started = await startMonitoring({
+        ...settings,
+        kubeConfig: kc,
+        dir: join(stateDir, 'monitoring'),
+        tls: ingressTls,
+        kubernetesUrl: controlPlane?.server,
+        saltApiUrl: salt.url,
+      }).catch(async (err: unknown) => {
+        await volumes?.stop();
+        await salt.stop();
+        throw err;
+      });
+      monitoring = started;
+      cleanups.push(() => started.stop());
+    }
     return {
       kubeconfig,
       registryUrl: solutions.registryUrl,
       stateDir,
       controlPlane,
+      monitoring,
       saltApi: {
         url: salt.url,
         username: `system:serviceaccount:${ADMIN_SA.namespace}:${ADMIN_SA.name}`,

@@ -1,0 +1,214 @@
+/**
+ * Platform services against real parts: the MetalK8s emulator with its monitoring stack (real
+ * Prometheus and Alertmanager behind real nginx playing the control-plane ingress), the
+ * zenko-like example imported and activated, its PrometheusRule turned into a rule file. A dead
+ * scrape target makes `ZenkoS3Down` fire; the SDK sees it in Prometheus and Alertmanager,
+ * silences it, expires the silence, and runs a maintenance window that is aborted.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Cluster, connect } from '../../../src/cluster/index.js';
+import { AbortError, ClusterError, PromqlError } from '../../../src/errors.js';
+import { loadSolutionFile, pack } from '../../../src/packaging/index.js';
+import { type MetalK8sEmulator, startMetalK8s } from '../../../src/testing/index.js';
+
+const ENV = 'zenko-mon';
+
+async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** A port nothing listens on: the scrape target that is down. */
+async function closedPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const a = s.address();
+  await new Promise<void>((r) => s.close(() => r()));
+  return typeof a === 'object' && a ? a.port : 1;
+}
+
+describe('platform services (metrics, alerts) against real Prometheus and Alertmanager', () => {
+  let mk8s: MetalK8sEmulator;
+  let cluster: Cluster;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sdk-monitoring-'));
+    const { solution } = await loadSolutionFile('examples/zenko-like');
+    const packed = await pack({ solution, baseDir: 'examples/zenko-like', outDir: dir });
+    // ZenkoS3Down has `for: 5m`: the emulator's rule files shorten it so the test waits seconds.
+    mk8s = await startMetalK8s({ storageOperator: false, monitoring: { maxAlertFor: '2s' } });
+    const mon = mk8s.monitoring;
+    if (!mon) throw new Error('the emulator did not start its monitoring stack');
+    process.stderr.write(`[monitoring] Alertmanager ${mon.alertmanager.version} (${mon.alertmanager.binary})\n`);
+    cluster = await connect({
+      kubeconfig: mk8s.kubeconfig,
+      saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token, ca: mk8s.saltApi.ca },
+      services: { ingressUrl: mon.ingressUrl },
+    });
+    await cluster.solutions.import(packed.path);
+    await cluster.solutions.activate('zenko', '2.6.0');
+    await cluster.environments.create(ENV);
+    await cluster.environments.addSolution(ENV, 'zenko', '2.6.0');
+  }, 600_000);
+
+  afterAll(async () => {
+    await mk8s?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('goes through the control-plane ingress (nginx, TLS checked against the cluster CA)', async () => {
+    const ep = await cluster.metrics.endpoint();
+    expect(ep.via).toBe('ingress');
+    expect(ep.url).toBe(`${mk8s.monitoring?.ingressUrl}/api/prometheus`);
+    expect(ep.url.startsWith('https://')).toBe(true);
+    const r = await cluster.metrics.query('vector(42)');
+    expect(r).toMatchObject({ resultType: 'vector', result: [{ value: 42 }] });
+  });
+
+  it('after activate, the zenko rules are loaded and evaluated by Prometheus', async () => {
+    const groups = await eventually('the zenko rule groups in Prometheus', async () => {
+      const g = await cluster.metrics.rules({ type: 'alert' });
+      return g.some((x) => x.name === 'zenko-cloudserver') ? g : undefined;
+    });
+    const names = groups.map((g) => g.name);
+    expect(names).toEqual(expect.arrayContaining(['zenko-cloudserver', 'zenko-backbeat', 'zenko-mongodb', 'zenko-redis', 'zenko-kafka']));
+    const s3 = groups.find((g) => g.name === 'zenko-cloudserver');
+    expect(s3?.file).toMatch(/metalk8s-monitoring-zenko-alerts-[0-9a-f-]+\.yaml$/);
+    const rule = s3?.rules.find((r) => r.name === 'ZenkoS3Down');
+    expect(rule).toMatchObject({ type: 'alerting', query: 'sum(up{job="zenko-cloudserver"}) == 0', labels: { severity: 'critical' } });
+    await eventually('the rule to be evaluated', async () => {
+      const r = (await cluster.metrics.rules()).flatMap((g) => g.rules).find((x) => x.name === 'ZenkoS3Down');
+      return r?.health === 'ok';
+    });
+  });
+
+  it('a PromQL syntax error is refused before sending; a semantic one comes back with Prometheus\' message', async () => {
+    // Prometheus counts the queries it refused (HTTP 400) in its own metrics, scraped every second.
+    const refused = async () => {
+      const r = await cluster.metrics.query('sum(prometheus_http_requests_total{handler="/api/v1/query",code="400"}) or vector(0)');
+      return r.resultType === 'vector' ? (r.result[0]?.value ?? 0) : -1;
+    };
+    const before = await refused();
+    const e1 = await cluster.metrics.query('sum(up{job="x"}').catch((e: unknown) => e);
+    expect(e1).toBeInstanceOf(PromqlError);
+    expect(e1).toMatchObject({ code: 'PROMQL_SYNTAX', errorType: 'syntax', line: 1 });
+    const e2 = await cluster.metrics.query('rate(up)').catch((e: unknown) => e);
+    expect(e2).toBeInstanceOf(PromqlError);
+    expect(e2).toMatchObject({ code: 'PROMQL_REJECTED', errorType: 'bad_data', status: 400 });
+    expect((e2 as Error).message).toMatch(/expected type range vector in call to function "rate", got instant vector/);
+    // Only the semantic error reached Prometheus: its refused-query count rises by one, and stays.
+    await eventually('the refused query to be counted', async () => (await refused()) === before + 1);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await refused()).toBe(before + 1);
+  });
+
+  it('a dead scrape target makes ZenkoS3Down fire; Alertmanager has it; a silence hides it; expire brings it back', async () => {
+    const port = await closedPort();
+    await mk8s.monitoring?.setScrapeTargets('zenko-cloudserver', [`127.0.0.1:${port}`], { namespace: ENV });
+    const target = await eventually('the target to be scraped as down', async () =>
+      (await cluster.metrics.targets()).find((t) => t.labels.job === 'zenko-cloudserver' && t.health === 'down'),
+    );
+    expect(target.lastError).toMatch(/connection refused/);
+    const firing = await eventually('ZenkoS3Down firing in Prometheus', async () =>
+      (await cluster.metrics.alerts()).find((a) => a.labels.alertname === 'ZenkoS3Down' && a.state === 'firing'),
+    );
+    expect(firing.labels.severity).toBe('critical');
+    const inAm = await eventually('ZenkoS3Down in Alertmanager', async () => (await cluster.alerts.list({ filter: ['alertname=ZenkoS3Down'] }))[0]);
+    expect(inAm.status.state).toBe('active');
+    expect(inAm.annotations.summary).toBe('No S3 front end pod is up');
+
+    const id = await cluster.alerts.silence({ matchers: ['alertname=ZenkoS3Down'], duration: '1h', comment: 'S3 maintenance', createdBy: 'test' });
+    const silenced = (await cluster.alerts.list({ filter: ['alertname=ZenkoS3Down'] }))[0];
+    expect(silenced?.status).toMatchObject({ state: 'suppressed', silencedBy: [id] });
+    expect(await cluster.alerts.list({ filter: ['alertname=ZenkoS3Down'], silenced: false })).toEqual([]);
+    const listed = await cluster.alerts.silences({ filter: ['alertname=ZenkoS3Down'], state: ['active'] });
+    expect(listed.map((s) => s.id)).toContain(id);
+
+    await cluster.alerts.expire(id);
+    await cluster.alerts.expire(id); // already expired: nothing to do
+    expect((await cluster.alerts.getSilence(id)).status.state).toBe('expired');
+    const back = (await cluster.alerts.list({ filter: ['alertname=ZenkoS3Down'], silenced: false }))[0];
+    expect(back?.status.state).toBe('active');
+    const groups = await cluster.alerts.groups({ filter: ['alertname=ZenkoS3Down'] });
+    expect(groups[0]?.alerts.map((a) => a.labels.alertname)).toEqual(['ZenkoS3Down']);
+  });
+
+  it('maintenance() silences the environment while its job runs and expires the silences after', async () => {
+    let during: string | undefined;
+    const ids = await cluster.alerts.maintenance(ENV, '10m', async ({ silenceIds }) => {
+      during = (await cluster.alerts.list({ filter: ['alertname=ZenkoS3Down'] }))[0]?.status.state;
+      return silenceIds;
+    });
+    expect(during).toBe('suppressed');
+    expect(ids).toHaveLength(2);
+    for (const id of ids) expect((await cluster.alerts.getSilence(id)).status.state).toBe('expired');
+    expect((await cluster.alerts.list({ filter: ['alertname=ZenkoS3Down'] }))[0]?.status.state).toBe('active');
+  });
+
+  it('maintenance() aborted or failing expires its silences', async () => {
+    const controller = new AbortController();
+    let ids: readonly string[] = [];
+    const aborted = await cluster.alerts
+      .maintenance(
+        ENV,
+        '10m',
+        async (w) => {
+          ids = w.silenceIds;
+          controller.abort();
+          await new Promise(() => {});
+        },
+        { signal: controller.signal },
+      )
+      .catch((e: unknown) => e);
+    expect(aborted).toBeInstanceOf(AbortError);
+    expect(ids.length).toBeGreaterThan(0);
+    for (const id of ids) expect((await cluster.alerts.getSilence(id)).status.state).toBe('expired');
+
+    const failed = await cluster.alerts
+      .maintenance(ENV, '10m', async (w) => {
+        ids = w.silenceIds;
+        throw new Error('upgrade failed');
+      })
+      .catch((e: unknown) => e);
+    expect((failed as Error).message).toBe('upgrade failed');
+    for (const id of ids) expect((await cluster.alerts.getSilence(id)).status.state).toBe('expired');
+  });
+
+  it('Alertmanager down gives a typed, retryable error (through the ingress and directly)', async () => {
+    const mon = mk8s.monitoring;
+    if (!mon) throw new Error('no monitoring');
+    await mon.alertmanager.stop();
+    try {
+      const e = await cluster.alerts.list().catch((err: unknown) => err);
+      expect(e).toBeInstanceOf(ClusterError);
+      expect(e).toMatchObject({ code: 'SERVICE_UNAVAILABLE', status: 502, retryable: true });
+      const direct = await connect({
+        kubeconfig: mk8s.kubeconfig,
+        saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token, ca: mk8s.saltApi.ca },
+        services: { alertmanagerUrl: mon.alertmanagerUrl },
+      });
+      const e2 = await direct.alerts.silence({ matchers: ['alertname=x'], duration: '1m', comment: 'x' }).catch((err: unknown) => err);
+      expect(e2).toMatchObject({ code: 'SERVICE_UNREACHABLE', retryable: true });
+      expect((e2 as Error).message).toMatch(/cannot reach Alertmanager at http:\/\/127\.0\.0\.1:\d+/);
+    } finally {
+      await mon.alertmanager.start();
+    }
+    // Silences survive the restart (Alertmanager's snapshot), as on MetalK8s' PV.
+    expect((await cluster.alerts.silences()).length).toBeGreaterThan(0);
+  });
+});
