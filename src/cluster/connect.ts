@@ -11,6 +11,9 @@ import { Discovery, kubeFailure, kubeGet, kubeRequest } from './_kube.js';
 import type { LifecycleContext } from './_lifecycle.js';
 import { serviceClients, type ServicesOptions } from './_service-http.js';
 import { AlertsApi } from './alerts.js';
+import { DashboardsApi } from './dashboards.js';
+import { type HealthOptions, type HealthReport, solutionHealth } from './health.js';
+import { LogsApi } from './logs.js';
 import { EnvironmentsApi } from './environments.js';
 import { MetricsApi } from './metrics.js';
 import { SaltApiClient } from './salt-api.js';
@@ -83,6 +86,21 @@ export interface Cluster {
   readonly metrics: MetricsApi;
   /** Alertmanager: alerts, silences, maintenance windows. */
   readonly alerts: AlertsApi;
+  /** Grafana dashboards (labelled ConfigMaps and Secrets). */
+  readonly dashboards: DashboardsApi;
+  /** Container logs through the API server, and Loki. */
+  readonly logs: LogsApi;
+  /**
+   * One health report on a Solution in an environment: operator, custom resources, storage,
+   * rules, alerts, targets.
+   *
+   * @example
+   * ```ts
+   * const report = await cluster.health('zenko', 'zenko-prod');
+   * if (report.status !== 'healthy') console.log(report.checks.filter((c) => c.status !== 'ok'));
+   * ```
+   */
+  health(name: string, environment: string, options?: HealthOptions): Promise<HealthReport>;
 }
 
 export type { PlatformService, ServiceRoute, ServicesOptions } from './_service-http.js';
@@ -160,6 +178,8 @@ export async function connect(options: ConnectOptions): Promise<Cluster> {
   const salt = new SaltApiClient({ url, username, token, ...(ca ? { ca } : {}) });
   await salt.login({ signal: options.signal });
   const services = serviceClients(kc, options.services);
+  const metrics = new MetricsApi(services.prometheus, kc);
+  const alerts = new AlertsApi(services.alertmanager, kc);
   const ctx: LifecycleContext = { kubeConfig: kc, discovery: new Discovery(kc), salt, saltenv: `metalk8s-${version}`, bootstrapId, ssh: options.ssh };
   return {
     kubeConfig: kc,
@@ -169,7 +189,10 @@ export async function connect(options: ConnectOptions): Promise<Cluster> {
     bootstrapId,
     solutions: new SolutionsApi(ctx),
     environments: new EnvironmentsApi(ctx),
-    metrics: new MetricsApi(services.prometheus, kc),
-    alerts: new AlertsApi(services.alertmanager, kc),
+    metrics,
+    alerts,
+    dashboards: new DashboardsApi(kc),
+    logs: new LogsApi(kc, services.loki),
+    health: (name, environment, opts = {}) => solutionHealth(kc, metrics, alerts, name, environment, opts),
   };
 }

@@ -1,6 +1,8 @@
 /**
  * I/O to a running MetalK8s cluster: {@link connect} and the Solution lifecycle
- * (`cluster.solutions`, `cluster.environments`), the SaltAPI client and Salt result readers.
+ * (`cluster.solutions`, `cluster.environments`), the platform services (`cluster.metrics`,
+ * `cluster.alerts`, `cluster.dashboards`, `cluster.logs`, `cluster.health()`), the SaltAPI
+ * client and Salt result readers.
  *
  * @module
  */
@@ -12,3 +14,6 @@ export * from './solutions.js';
 export * from './environments.js';
 export * from './metrics.js';
 export * from './alerts.js';
+export * from './dashboards.js';
+export * from './logs.js';
+export * from './health.js';

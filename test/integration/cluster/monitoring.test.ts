@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, connect } from '../../../src/cluster/index.js';
 import { AbortError, ClusterError, PromqlError } from '../../../src/errors.js';
 import { loadSolutionFile, pack } from '../../../src/packaging/index.js';
-import { type MetalK8sEmulator, startMetalK8s } from '../../../src/testing/index.js';
+import { appendPodLog, type MetalK8sEmulator, setPodLogs, startMetalK8s } from '../../../src/testing/index.js';
 
 const ENV = 'zenko-mon';
 
@@ -148,13 +148,32 @@ describe('platform services (metrics, alerts) against real Prometheus and Alertm
     expect(groups[0]?.alerts.map((a) => a.labels.alertname)).toEqual(['ZenkoS3Down']);
   });
 
+  it('health reports the firing alert with its rule group and environment, the down target, the loaded rules', async () => {
+    const report = await cluster.health('zenko', ENV);
+    expect(report).toMatchObject({ solution: 'zenko', environment: ENV, version: '2.6.0', namespaces: [ENV], status: 'unhealthy' });
+    const check = (name: string) => report.checks.find((c) => c.name === name);
+    expect(check('operator')?.status).toBe('ok');
+    expect(check('rules')).toMatchObject({ status: 'ok', summary: '8/8 rules loaded and evaluating' });
+    expect(check('alerts')?.status).toBe('error');
+    expect(check('targets')).toMatchObject({ status: 'error', summary: '0/1 targets up' });
+    expect(report.alerts).toEqual([
+      expect.objectContaining({ alertname: 'ZenkoS3Down', severity: 'critical', state: 'active', group: 'zenko-cloudserver', summary: 'No S3 front end pod is up' }),
+    ]);
+    expect(check('alerts')?.details[0]).toMatch(/^ZenkoS3Down \(critical\) active, rule group zenko-cloudserver/);
+  });
+
   it('maintenance() silences the environment while its job runs and expires the silences after', async () => {
     let during: string | undefined;
+    let health: Awaited<ReturnType<Cluster['health']>> | undefined;
     const ids = await cluster.alerts.maintenance(ENV, '10m', async ({ silenceIds }) => {
       during = (await cluster.alerts.list({ filter: ['alertname=ZenkoS3Down'] }))[0]?.status.state;
+      health = await cluster.health('zenko', ENV);
       return silenceIds;
     });
     expect(during).toBe('suppressed');
+    // Silenced: the alert is listed but does not make the report unhealthy; the down target still does.
+    expect(health?.checks.find((c) => c.name === 'alerts')).toMatchObject({ status: 'ok', summary: '0 firing, 1 silenced or inhibited' });
+    expect(health?.alerts[0]?.silencedBy).toHaveLength(1);
     expect(ids).toHaveLength(2);
     for (const id of ids) expect((await cluster.alerts.getSilence(id)).status.state).toBe('expired');
     expect((await cluster.alerts.list({ filter: ['alertname=ZenkoS3Down'] }))[0]?.status.state).toBe('active');
@@ -187,6 +206,64 @@ describe('platform services (metrics, alerts) against real Prometheus and Alertm
       .catch((e: unknown) => e);
     expect((failed as Error).message).toBe('upgrade failed');
     for (const id of ids) expect((await cluster.alerts.getSilence(id)).status.state).toBe('expired');
+  });
+
+  it('dashboards: the labelled ConfigMaps, their folder and the Solution version', async () => {
+    const all = await cluster.dashboards.list({ solution: 'zenko' });
+    expect(all.map((d) => d.title)).toEqual(['Zenko / Kafka', 'Zenko / MongoDB', 'Zenko / Redis', 'Zenko / Replication engine', 'Zenko / S3 front end']);
+    expect(all[0]).toMatchObject({ uid: 'zenko-kafka', folder: 'Zenko', solution: { name: 'zenko', version: '2.6.0' }, problem: undefined, tags: ['zenko', 'kafka'] });
+    expect(all[0]?.source).toEqual({ kind: 'ConfigMap', namespace: 'metalk8s-monitoring', name: 'zenko-dashboard-zenko-kafka', key: 'zenko-kafka.json' });
+  });
+
+  it('container logs of the operator through the API server (kwok serves the files): tail, since, previous, follow', async () => {
+    const pods = await cluster.logs.pods(ENV, 'zenko', { component: 'operator' });
+    expect(pods).toHaveLength(1);
+    const pod = pods[0]?.metadata.name ?? '';
+    const container = pods[0]?.spec?.containers?.[0]?.name ?? '';
+    expect(container).toBe('zenko-operator');
+    const logDir = join(dir, 'pod-logs');
+    await setPodLogs(cluster.kubeConfig, {
+      namespace: ENV,
+      pod,
+      dir: logDir,
+      start: new Date(Date.now() - 7_200_000),
+      containers: { [container]: ['starting zenko-operator 2.6.0', 'watching namespace zenko-mon', 'reconciled Zenko zenko-mon/main'] },
+      previous: { [container]: ['panic: lost leader election'] },
+    });
+    const read = async (o: Parameters<Cluster['logs']['containers']>[2]) => {
+      const out: string[] = [];
+      for await (const l of cluster.logs.containers(ENV, 'zenko', { component: 'operator', ...o })) out.push(`${l.pod}/${l.container}: ${l.line}`);
+      return out;
+    };
+    // kwok picks up its Logs object through a watch: wait for it.
+    const all = await eventually('kwok to serve the logs', async () => {
+      const lines = await read({});
+      return lines.length === 3 ? lines : undefined;
+    });
+    expect(all[0]).toBe(`${pod}/zenko-operator: starting zenko-operator 2.6.0`);
+    expect(await read({ tail: 1 })).toEqual([`${pod}/zenko-operator: reconciled Zenko zenko-mon/main`]);
+    expect(await read({ since: '1h' })).toEqual([]);
+    expect(await read({ since: '3h' })).toHaveLength(3);
+    expect(await read({ previous: true })).toEqual([`${pod}/zenko-operator: panic: lost leader election`]);
+    const stamped: string[] = [];
+    for await (const l of cluster.logs.containers(ENV, 'zenko', { component: 'operator', tail: 1, timestamps: true })) stamped.push(l.time ?? '');
+    expect(stamped[0]).toMatch(/^\d{4}-\d\d-\d\dT/);
+
+    const controller = new AbortController();
+    const followed: string[] = [];
+    const reading = (async () => {
+      for await (const l of cluster.logs.containers(ENV, 'zenko', { component: 'operator', follow: true, tail: 0, signal: controller.signal })) {
+        followed.push(l.line);
+        if (followed.length === 2) break;
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 1000));
+    await appendPodLog(logDir, ENV, pod, container, ['scaled cloudserver to 3', 'reconciled Zenko zenko-mon/main']);
+    await Promise.race([reading, new Promise((_, rej) => setTimeout(() => rej(new Error('follow did not deliver the appended lines')), 15_000))]);
+    expect(followed).toEqual(['scaled cloudserver to 3', 'reconciled Zenko zenko-mon/main']);
+
+    const none = await cluster.logs.containers(ENV, 'zenko', { component: 'kafka' }).next().catch((e: unknown) => e);
+    expect(none).toMatchObject({ code: 'NO_PODS' });
   });
 
   it('Alertmanager down gives a typed, retryable error (through the ingress and directly)', async () => {
