@@ -370,7 +370,7 @@ async function* merge<T>(gens: readonly AsyncGenerator<T>[], close: () => void):
     const g = gens[i];
     if (g) pending.set(i, g.next().then((r) => ({ i, r })));
   };
-  gens.forEach((_, i) => next(i));
+  for (let i = 0; i < gens.length; i++) next(i);
   try {
     while (pending.size > 0) {
       const { i, r } = await Promise.race(pending.values());
