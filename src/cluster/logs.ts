@@ -235,6 +235,27 @@ export class LogsApi {
   }
 
   /**
+   * A Solution's logs in an environment from Loki (fluent-bit's labels: the environment's
+   * namespaces, `app` = the component or `<name>-operator`), newest first, paged.
+   *
+   * @example
+   * ```ts
+   * for await (const e of cluster.logs.fromLoki('zenko-prod', 'zenko', { component: 'operator', contains: ['error'], since: '2h' })) console.log(e.message);
+   * ```
+   */
+  async *fromLoki(
+    environment: string,
+    name: string,
+    options: Omit<LokiQueryOptions, 'query' | 'labels'> & { readonly component?: string | undefined; readonly container?: string | undefined; readonly since?: DurationInput | undefined } = {},
+  ): AsyncGenerator<LokiEntry> {
+    const namespace = await environmentNamespaces(this.#kc, environment, options.signal);
+    const app = options.component === 'operator' ? `${name}-operator` : options.component;
+    const end = options.end ?? new Date();
+    const start = options.start ?? (options.since !== undefined ? new Date(end.getTime() - parseDuration(options.since)) : undefined);
+    yield* this.loki.queryRange({ ...options, start, end, labels: { namespace, ...(app ? { app } : {}), ...(options.container ? { container: options.container } : {}) } });
+  }
+
+  /**
    * The pods of a Solution in an environment (label `app.kubernetes.io/part-of=<name>`),
    * optionally one component's.
    */

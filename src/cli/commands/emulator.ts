@@ -4,7 +4,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
-import { SALT_API_ENV } from '../../cluster/salt-api-env.js';
+import { INGRESS_URL_ENV, SALT_API_ENV } from '../../cluster/salt-api-env.js';
 import { ClusterError } from '../../errors.js';
 import { action, Output } from '../_output.js';
 
@@ -17,6 +17,10 @@ interface EmulatorState {
   readonly saltApiCaFile?: string | undefined;
   /** The emulated static registry (real nginx) serving imported images. */
   readonly registryUrl?: string | undefined;
+  /** The control-plane ingress (real nginx) in front of Prometheus, Alertmanager and Loki, with `--monitoring`. */
+  readonly ingressUrl?: string | undefined;
+  /** Alertmanager version that runs, with `--monitoring`. */
+  readonly alertmanagerVersion?: string | undefined;
 }
 
 function defaultStateDir(): string {
@@ -35,6 +39,7 @@ function exportLines(state: EmulatorState): string {
     `export ${SALT_API_ENV.token}=${shellQuote(state.saltApi.token)}`,
     ...(state.saltApiCaFile ? [`export ${SALT_API_ENV.caFile}=${shellQuote(state.saltApiCaFile)}`] : []),
     ...(state.registryUrl ? [`export METALK8S_REGISTRY_URL=${shellQuote(state.registryUrl)}`] : []),
+    ...(state.ingressUrl ? [`export ${INGRESS_URL_ENV}=${shellQuote(state.ingressUrl)}`] : []),
   ].join('\n');
 }
 
@@ -67,6 +72,7 @@ export function registerEmulatorCommands(program: Command): void {
     .option('--state-dir <dir>', 'where the emulator keeps its state and logs', defaultStateDir())
     .option('--cluster-version <version>', 'MetalK8s version the cluster claims', '129.0.0')
     .option('--timeout <seconds>', 'give up when not up after this long (the first run builds the binaries)', '3600')
+    .option('--monitoring', 'also run Prometheus, Alertmanager and a Loki stand-in behind the control-plane ingress')
     .option('--json', 'print the credentials as one JSON object')
     .action(
       action(async (opts) => {
@@ -84,7 +90,7 @@ export function registerEmulatorCommands(program: Command): void {
         const cli = process.argv[1] ?? '';
         const child = spawn(
           process.execPath,
-          [cli, 'emulator', 'serve', '--state-dir', dir, '--cluster-version', opts.clusterVersion],
+          [cli, 'emulator', 'serve', '--state-dir', dir, '--cluster-version', opts.clusterVersion, ...(opts.monitoring ? ['--monitoring'] : [])],
           { detached: true, stdio: ['ignore', fd, fd] },
         );
         closeSync(fd);
@@ -136,6 +142,7 @@ export function registerEmulatorCommands(program: Command): void {
             `unset ${SALT_API_ENV.token}`,
             `unset ${SALT_API_ENV.caFile}`,
             'unset METALK8S_REGISTRY_URL',
+            `unset ${INGRESS_URL_ENV}`,
           ].join('\n'),
           { stopped: state !== undefined },
         );
@@ -147,12 +154,14 @@ export function registerEmulatorCommands(program: Command): void {
     .command('serve', { hidden: true })
     .option('--state-dir <dir>', 'state directory', defaultStateDir())
     .option('--cluster-version <version>', 'MetalK8s version', '129.0.0')
+    .option('--monitoring', 'run the monitoring stack')
     .action(async (opts) => {
       const dir = path.resolve(opts.stateDir);
       // Loaded on use: the Kubernetes client is heavy, and other commands should not pay for it.
       const { startMetalK8s } = await import('../../testing/index.js');
       const mk8s = await startMetalK8s({
         clusterVersion: opts.clusterVersion,
+        monitoring: opts.monitoring === true,
         onProgress: (e) => process.stdout.write(`${JSON.stringify(e)}\n`),
       });
       const kubeconfig = path.join(dir, 'kubeconfig');
@@ -168,6 +177,8 @@ export function registerEmulatorCommands(program: Command): void {
         saltApiCaFile,
         saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token },
         registryUrl: mk8s.registryUrl,
+        ingressUrl: mk8s.monitoring?.ingressUrl,
+        alertmanagerVersion: mk8s.monitoring?.alertmanager.version,
       };
       await writeFile(path.join(dir, 'state.json.tmp'), JSON.stringify(state), { mode: 0o600 });
       await rename(path.join(dir, 'state.json.tmp'), path.join(dir, 'state.json'));

@@ -5,10 +5,14 @@
  * scrape target makes `ZenkoS3Down` fire; the SDK sees it in Prometheus and Alertmanager,
  * silences it, expires the silence, and runs a maintenance window that is aborted.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, connect } from '../../../src/cluster/index.js';
 import { AbortError, ClusterError, PromqlError } from '../../../src/errors.js';
@@ -16,6 +20,8 @@ import { loadSolutionFile, pack } from '../../../src/packaging/index.js';
 import { appendPodLog, type MetalK8sEmulator, setPodLogs, startMetalK8s } from '../../../src/testing/index.js';
 
 const ENV = 'zenko-mon';
+const pexec = promisify(execFile);
+const cli = resolve(dirname(fileURLToPath(import.meta.url)), '../../../dist/cli.js');
 
 async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -264,6 +270,100 @@ describe('platform services (metrics, alerts) against real Prometheus and Alertm
 
     const none = await cluster.logs.containers(ENV, 'zenko', { component: 'kafka' }).next().catch((e: unknown) => e);
     expect(none).toMatchObject({ code: 'NO_PODS' });
+  });
+
+  it('Loki (replay server behind the ingress): ready, LogQL from labels, paging as the UI pages', async () => {
+    const loki = mk8s.monitoring?.loki;
+    if (!loki) throw new Error('no Loki replay server');
+    expect(await cluster.logs.loki.ready()).toBe(true);
+    const base = BigInt(Date.now() - 600_000) * 1_000_000n;
+    const labels = (pod: string) => ({ job: 'fluent-bit', namespace: ENV, app: 'zenko-operator', container: 'zenko-operator', pod, node: 'node-1', stream: 'stdout', release: 'unknown' });
+    // 6000 entries per pod; the two pods share every timestamp, so page edges fall inside one nanosecond.
+    const values = (pod: string) => Array.from({ length: 6000 }, (_, i): [string, string] => [(base + BigInt(i) * 1000n).toString(), JSON.stringify({ log: `${pod} line ${i}${i % 1000 === 0 ? ' error' : ''}\n`, stream: 'stdout' })]);
+    loki.push([
+      { stream: labels('zenko-operator-a'), values: values('zenko-operator-a') },
+      { stream: labels('zenko-operator-b'), values: values('zenko-operator-b') },
+      { stream: { ...labels('other'), namespace: 'elsewhere' }, values: values('other').slice(0, 10) },
+    ]);
+    const before = loki.requests.length;
+    const seen: string[] = [];
+    for await (const e of cluster.logs.loki.queryRange({ labels: { namespace: ENV, app: 'zenko-operator' } })) seen.push(`${e.timestamp} ${e.message}`);
+    const pages = loki.requests.slice(before).filter((r) => r.path === '/loki/api/v1/query_range');
+    expect(pages.length).toBe(3);
+    expect(pages[0]?.query).toMatchObject({ query: `{namespace="${ENV}",app="zenko-operator"}`, limit: '4999', direction: 'backward' });
+    expect(seen).toHaveLength(12_000);
+    expect(new Set(seen).size).toBe(12_000);
+    expect(seen[0]).toMatch(/ zenko-operator-[ab] line 5999$/);
+    expect(seen.at(-1)).toMatch(/ zenko-operator-[ab] line 0 error$/);
+    const errors: string[] = [];
+    for await (const e of cluster.logs.loki.queryRange({ labels: { namespace: ENV, pod: 'zenko-operator-a' }, contains: ['error'] })) errors.push(e.message);
+    expect(errors).toEqual(['5000', '4000', '3000', '2000', '1000', '0'].map((n) => `zenko-operator-a line ${n} error`));
+    expect(await cluster.logs.loki.labels({ name: 'namespace' })).toEqual(['elsewhere', ENV]);
+    const bad = await cluster.logs.loki.queryRange({ query: `{namespace="${ENV}"} | json | level="error"` }).next().catch((e: unknown) => e);
+    expect(bad).toMatchObject({ code: 'LOKI_QUERY_REJECTED', status: 400 });
+  });
+
+  it('the CLI: metrics query, alerts list|silence|silences|expire, dashboards, logs, health, status (built dist/cli.js)', async () => {
+    if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first (npm test does)`);
+    const kubeconfig = join(dir, 'kubeconfig');
+    const caFile = join(dir, 'salt-ca.crt');
+    await writeFile(kubeconfig, mk8s.kubeconfig, { mode: 0o600 });
+    await writeFile(caFile, mk8s.saltApi.ca ?? '');
+    const env = {
+      ...process.env,
+      KUBECONFIG: kubeconfig,
+      METALK8S_SALT_API_URL: mk8s.saltApi.url,
+      METALK8S_SALT_API_USERNAME: mk8s.saltApi.username,
+      METALK8S_SALT_API_TOKEN: mk8s.saltApi.token,
+      METALK8S_SALT_API_CA_FILE: caFile,
+      METALK8S_INGRESS_URL: mk8s.monitoring?.ingressUrl,
+    };
+    const solution = async (...args: string[]) => {
+      try {
+        const { stdout, stderr } = await pexec(process.execPath, [cli, ...args], { env, timeout: 120_000 });
+        return { code: 0, stdout, stderr };
+      } catch (err) {
+        const e = err as { code?: number; stdout?: string; stderr?: string };
+        return { code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+      }
+    };
+    const data = (stdout: string) => (JSON.parse(stdout.split('\n').find((l) => l.startsWith('{"type":"result"')) ?? '{}') as { data?: unknown }).data;
+
+    const q = await solution('metrics', 'query', 'sum(up{job="zenko-cloudserver"})');
+    expect(q).toMatchObject({ code: 0, stdout: '{} 0\n' });
+    const bad = await solution('metrics', 'query', 'sum(up');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^error: PromQL "sum\(up": line 1, column \d+: .* \[PROMQL_SYNTAX\]/);
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+
+    const list = await solution('alerts', 'list', '-f', 'alertname=ZenkoS3Down');
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^ALERT\s+SEVERITY\s+STATE/);
+    expect(list.stdout).toMatch(/ZenkoS3Down\s+critical\s+active\s+-/);
+    const sil = await solution('alerts', 'silence', 'alertname=ZenkoS3Down', 'severity=~"critical|warning"', '-d', '15m', '-c', 'CLI test', '--json');
+    const id = (data(sil.stdout) as { silenceID: string }).silenceID;
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await solution('alerts', 'list', '-f', 'alertname=ZenkoS3Down')).stdout).toMatch(new RegExp(`suppressed \\(${id}\\)`));
+    expect((await solution('alerts', 'silences')).stdout).toMatch(new RegExp(`${id}\\s+active.*alertname="ZenkoS3Down",severity=~"critical\\|warning"\\s+CLI test`));
+    expect(await solution('alerts', 'expire', id)).toMatchObject({ code: 0, stdout: `expired ${id}\n` });
+    expect((await solution('alerts', 'silences')).stdout).not.toContain(id);
+
+    const dash = await solution('dashboards', '--solution', 'zenko');
+    expect(dash.stdout.split('\n')[1]).toMatch(/^Zenko\s+Zenko \/ Kafka\s+zenko-kafka\s+zenko 2\.6\.0\s+ConfigMap metalk8s-monitoring\/zenko-dashboard-zenko-kafka$/);
+
+    const logs = await solution('logs', ENV, 'zenko', '--component', 'operator', '--tail', '1');
+    expect(logs.stdout).toMatch(/^\[zenko-operator-[a-z0-9-]+\/zenko-operator\] reconciled Zenko zenko-mon\/main\n$/);
+
+    const health = await solution('health', ENV, 'zenko');
+    expect(health.code).toBe(2);
+    expect(health.stdout).toMatch(/^zenko 2\.6\.0 in zenko-mon \(zenko-mon\): unhealthy\n/);
+    expect(health.stdout).toMatch(/✗ alerts\s+1 firing\n\s+ZenkoS3Down \(critical\) active, rule group zenko-cloudserver/);
+    const hj = data((await solution('health', ENV, 'zenko', '--json')).stdout) as { status: string };
+    expect(hj.status).toBe('unhealthy');
+
+    const status = await solution('status');
+    expect(status.stdout.split('\n')[0]).toMatch(/OPERATORS\s+HEALTH$/);
+    expect(status.stdout).toMatch(/zenko\s+2\.6\.0\s+yes\s+zenko-mon\s+zenko-mon:Available\s+zenko-mon:unhealthy/);
   });
 
   it('Alertmanager down gives a typed, retryable error (through the ingress and directly)', async () => {
