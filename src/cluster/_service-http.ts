@@ -182,10 +182,14 @@ export class ServiceClient {
           } catch {
             json = undefined;
           }
-          // A gateway (nginx, the API server proxy) answering for a backend that is down.
-          if (status === 502 || status === 503 || status === 504 || (base.kube && status === 404 && /services? "[^"]*" not found|no endpoints/i.test(text))) {
+          // The API server's own answer (a Status object) rather than the service's.
+          const kubeStatus = base.kube ? (json as { kind?: string; message?: string; details?: { kind?: string } } | undefined) : undefined;
+          const fromApiServer = kubeStatus?.kind === 'Status';
+          const detail = fromApiServer ? (kubeStatus?.message ?? '') : text.trim().slice(0, 200);
+          // A gateway (nginx, the API server proxy) answering for a backend that is down or missing.
+          if (status === 502 || status === 503 || status === 504 || (fromApiServer && status === 404 && kubeStatus?.details?.kind === 'services')) {
             reject(
-              new ClusterError('SERVICE_UNAVAILABLE', `${title} is not available at ${base.describe}: HTTP ${status}${text ? `: ${text.trim().slice(0, 200)}` : ''}`, {
+              new ClusterError('SERVICE_UNAVAILABLE', `${title} is not available at ${base.describe}: HTTP ${status}${detail ? `: ${detail}` : ''}`, {
                 hint: `Check that ${title} runs (kubectl -n ${IN_CLUSTER_SERVICES[this.service].namespace} get pods), then retry.`,
                 status,
                 retryable: true,

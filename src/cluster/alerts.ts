@@ -225,7 +225,8 @@ export class AlertsApi {
   async #call(method: string, path: string, query: [string, string | boolean | undefined][], body: unknown, signal: AbortSignal | undefined, what: string): Promise<ServiceResponse> {
     const res = await this.#client.request({ method, path: `/api/v2${path}`, query, body, signal });
     if (res.status < 300) return res;
-    const message = (typeof res.json === 'string' ? res.json : res.text).trim().slice(0, 300);
+    const kube = res.json as { kind?: string; message?: string } | undefined;
+    const message = (typeof res.json === 'string' ? res.json : kube?.kind === 'Status' && kube.message ? kube.message : res.text).trim().slice(0, 300);
     if (res.status === 404 && path.startsWith('/silence')) {
       throw new ClusterError('SILENCE_NOT_FOUND', `${what}: Alertmanager has no such silence: ${message}`, { hint: 'List silences with `solution alerts silences`.', status: 404 });
     }

@@ -220,7 +220,12 @@ function lokiError(status: number, text: string, what: string): ClusterError {
   });
 }
 
-type Pod = { metadata: { name: string; namespace: string; labels?: Record<string, string> }; spec?: { containers?: { name: string }[]; initContainers?: { name: string }[] } };
+/** A pod as {@link LogsApi.pods} returns it (the fields it reads). */
+export interface SolutionPod {
+  readonly metadata: { readonly name: string; readonly namespace: string; readonly labels?: Readonly<Record<string, string>> | undefined };
+  readonly spec?: { readonly containers?: readonly { readonly name: string }[] | undefined } | undefined;
+}
+type Pod = SolutionPod;
 
 /** Logs of a cluster. Get it from `connect()` as `cluster.logs`. */
 export class LogsApi {

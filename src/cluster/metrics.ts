@@ -242,7 +242,8 @@ export class MetricsApi {
   #unwrap(res: ServiceResponse, path: string, expr: string | undefined): { data: unknown; warnings: string[] } {
     const env = res.json as PromEnvelope | undefined;
     if (res.status < 300 && env?.status === 'success') return { data: env.data, warnings: env.warnings ?? [] };
-    const message = env?.error ?? res.text.trim().slice(0, 300);
+    const status = res.json as { kind?: string; message?: string } | undefined;
+    const message = env?.error ?? (status?.kind === 'Status' && status.message ? status.message : res.text.trim().slice(0, 300));
     const errorType = env?.errorType ?? `http_${res.status}`;
     if (expr !== undefined && (errorType === 'bad_data' || errorType === 'execution' || errorType === 'timeout' || errorType === 'canceled')) {
       throw new PromqlError('PROMQL_REJECTED', `Prometheus refused ${JSON.stringify(expr)}: ${message}`, {

@@ -38,7 +38,7 @@ export interface LokiStream {
   readonly values: readonly (readonly [string, string])[];
 }
 
-/** Options of {@link startMonitoring}. */
+/** Options of the emulator's monitoring stack. */
 export interface MonitoringOptions {
   readonly kubeConfig: KubeConfig;
   /** Working directory (configuration, data, logs). */
