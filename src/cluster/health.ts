@@ -76,6 +76,18 @@ function reason(err: unknown): string {
 
 type Cond = { type: string; status: string; reason?: string; message?: string };
 
+/** Retries a read the API server refused for now (429: a CRD's storage is (re)initializing after a change). */
+async function retryTransient<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await read();
+    } catch (err) {
+      if (!(err instanceof ClusterError && err.status === 429) || attempt >= 10) throw err;
+      await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+    }
+  }
+}
+
 /** Builds the report; see {@link HealthReport}. */
 export async function solutionHealth(kc: KubeConfig, metrics: MetricsApi, alertsApi: AlertsApi, name: string, environment: string, options: HealthOptions = {}): Promise<HealthReport> {
   const { signal } = options;
@@ -136,7 +148,9 @@ export async function solutionHealth(kc: KubeConfig, metrics: MetricsApi, alerts
       const v = crd.spec.versions.find((x) => x.storage) ?? crd.spec.versions[0];
       if (!v) continue;
       for (const ns of inNs) {
-        const list = await kubeGet<{ items: { metadata: { name: string }; status?: { phase?: string; conditions?: Cond[] } }[] }>(kc, `/apis/${crd.spec.group}/${v.name}/namespaces/${ns}/${crd.spec.names.plural}`, signal);
+        const list = await retryTransient(() =>
+          kubeGet<{ items: { metadata: { name: string }; status?: { phase?: string; conditions?: Cond[] } }[] }>(kc, `/apis/${crd.spec.group}/${v.name}/namespaces/${ns}/${crd.spec.names.plural}`, signal),
+        );
         for (const obj of list?.items ?? []) {
           count++;
           const conds = obj.status?.conditions ?? [];

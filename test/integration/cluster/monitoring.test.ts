@@ -14,6 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kubeRequest } from '../../../src/cluster/_kube.js';
 import { type Cluster, connect } from '../../../src/cluster/index.js';
 import { AbortError, ClusterError, PromqlError } from '../../../src/errors.js';
 import { loadSolutionFile, pack } from '../../../src/packaging/index.js';
@@ -166,6 +167,47 @@ describe('platform services (metrics, alerts) against real Prometheus and Alertm
       expect.objectContaining({ alertname: 'ZenkoS3Down', severity: 'critical', state: 'active', group: 'zenko-cloudserver', summary: 'No S3 front end pod is up' }),
     ]);
     expect(check('alerts')?.details[0]).toMatch(/^ZenkoS3Down \(critical\) active, rule group zenko-cloudserver/);
+    expect(check('custom-resources')).toMatchObject({ status: 'ok', summary: 'no custom resource' });
+    expect(check('storage')).toMatchObject({ status: 'ok', summary: 'no PersistentVolumeClaim' });
+  });
+
+  it('health reads the Solution\'s custom resources\' conditions and its PVCs', async () => {
+    const base = `/apis/zenko.io/v1alpha2/namespaces/${ENV}/zenkos`;
+    const created = await kubeRequest(cluster.kubeConfig, 'POST', base, {
+      apiVersion: 'zenko.io/v1alpha2',
+      kind: 'Zenko',
+      metadata: { name: 'main' },
+      spec: { version: '2.6.0', cloudserver: {}, backbeat: {}, mongodb: {}, redis: {}, kafka: {} },
+    });
+    expect(created.status).toBe(201);
+    const status = await kubeRequest(
+      cluster.kubeConfig,
+      'PATCH',
+      `${base}/main/status`,
+      { status: { phase: 'Degraded', conditions: [{ type: 'Ready', status: 'False', reason: 'MongoDBUnavailable', message: 'replica set has no primary', lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }] } },
+      'application/merge-patch+json',
+    );
+    expect(status.status).toBe(200);
+    const pvc = await kubeRequest(cluster.kubeConfig, 'POST', `/api/v1/namespaces/${ENV}/persistentvolumeclaims`, {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: 'data-mongodb-0' },
+      spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'zenko-mongodb', resources: { requests: { storage: '1Gi' } } },
+    });
+    expect(pvc.status).toBe(201);
+    try {
+      const report = await cluster.health('zenko', ENV);
+      const check = (name: string) => report.checks.find((c) => c.name === name);
+      expect(check('custom-resources')).toMatchObject({
+        status: 'error',
+        summary: '1 custom resource(s)',
+        details: [`Zenko ${ENV}/main: phase Degraded; Ready=False (MongoDBUnavailable: replica set has no primary)`],
+      });
+      expect(check('storage')).toMatchObject({ status: 'warning', details: [`PVC ${ENV}/data-mongodb-0: Pending`] });
+    } finally {
+      await kubeRequest(cluster.kubeConfig, 'DELETE', `${base}/main`);
+      await kubeRequest(cluster.kubeConfig, 'DELETE', `/api/v1/namespaces/${ENV}/persistentvolumeclaims/data-mongodb-0`);
+    }
   });
 
   it('maintenance() silences the environment while its job runs and expires the silences after', async () => {
