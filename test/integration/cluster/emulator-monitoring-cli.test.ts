@@ -36,7 +36,7 @@ describe('solution emulator up --monitoring', () => {
       `for i in $(seq 1 60); do ${solution} alerts list -f alertname=Watchdog | grep -q Watchdog && break; sleep 0.5; done`,
       `${solution} alerts list -f alertname=Watchdog`,
       `eval "$(${solution} emulator down --state-dir "${stateDir}")"`,
-      'echo "AFTER=${METALK8S_INGRESS_URL:-unset}"',
+      'echo "AFTER=$(printenv METALK8S_INGRESS_URL || echo unset)"',
     ].join('\n');
     const { stdout } = await run('bash', ['-c', script], { timeout: 300_000 });
     expect(stdout).toMatch(/^INGRESS=https:\/\/127\.0\.0\.1:\d+$/m);
