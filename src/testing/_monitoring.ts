@@ -15,17 +15,14 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { kubeGet } from '../cluster/_kube.js';
+import { kubeFailure, kubeGet, kubeRequest } from '../cluster/_kube.js';
 import { ClusterError } from '../errors.js';
 import { NGINX_TEMP_DIRS, staticRegistryNginxConf } from './_nginx.js';
 import { freePort } from './_ports.js';
 import { type Daemon, startDaemon } from './_process.js';
 
-const pexec = promisify(execFile);
 
 /** Alertmanager's version in MetalK8s 129 (platform-reference.md §0). */
 export const ALERTMANAGER_VERSION = 'v0.27.0';
@@ -360,11 +357,36 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
   }
 }
 
-/** nginx is needed for the ingress; checks it runs. */
-export async function checkNginx(): Promise<void> {
-  await pexec('nginx', ['-v']).catch((err: Error) => {
-    throw new ClusterError('MONITORING_START_FAILED', `the emulated control-plane ingress needs nginx, which cannot be run (${err.message})`, { hint: 'apt-get install nginx' });
-  });
+/**
+ * Publishes the ingress as MetalK8s 129 does: ClusterConfig `main`
+ * (`metalk8s.scality.com/v1alpha1`) with `status.controlPlane.ingress.endpoint`
+ * (metalk8s-reference.md §3.1), so `connect()` finds the SaltAPI and the platform services from
+ * the kubeconfig alone. The CRD is written here with an open schema.
+ */
+export async function publishControlPlaneIngress(kc: KubeConfig, endpoint: string): Promise<void> {
+  const crd = {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: 'clusterconfigs.metalk8s.scality.com' },
+    spec: {
+      group: 'metalk8s.scality.com',
+      names: { kind: 'ClusterConfig', listKind: 'ClusterConfigList', plural: 'clusterconfigs', singular: 'clusterconfig' },
+      scope: 'Cluster',
+      versions: [{ name: 'v1alpha1', served: true, storage: true, subresources: { status: {} }, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+    },
+  };
+  const made = await kubeRequest(kc, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd);
+  if (made.status >= 300 && made.status !== 409) throw kubeFailure('create the ClusterConfig CRD', made);
+  const path = '/apis/metalk8s.scality.com/v1alpha1/clusterconfigs';
+  for (let i = 0; ; i++) {
+    const res = await kubeRequest(kc, 'POST', path, { apiVersion: 'metalk8s.scality.com/v1alpha1', kind: 'ClusterConfig', metadata: { name: 'main' }, spec: {} });
+    if (res.status < 300 || res.status === 409) break;
+    // 404 until the new CRD is served.
+    if (i > 200) throw kubeFailure('create ClusterConfig main', res);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const res = await kubeRequest(kc, 'PATCH', `${path}/main/status`, { status: { controlPlane: { ingress: { endpoint } } } }, 'application/merge-patch+json');
+  if (res.status >= 300) throw kubeFailure('set the ingress endpoint of ClusterConfig main', res);
 }
 
 // --- Loki replay -----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import { startSolutionsEmulator } from './_solutions.js';
 import { type ControlPlane, type ControlPlaneProgressEvent, mintServiceAccountToken, startControlPlane } from './control-plane.js';
 import { deployNode } from './_deploy-node.js';
 import { startVolumeController } from './_volume-controller.js';
-import { type Monitoring, type MonitoringOptions, startMonitoring } from './_monitoring.js';
+import { type Monitoring, type MonitoringOptions, publishControlPlaneIngress, startMonitoring } from './_monitoring.js';
 import { applyObjects, metalk8sBaseObjects } from './metalk8s-objects.js';
 import { type OrchestrateHandler, startSaltApiEmulator } from './salt-api-emulator.js';
 
@@ -195,6 +195,15 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
       });
       monitoring = started;
       cleanups.push(() => started.stop());
+      // On its own control plane, the emulator says where its ingress is, as MetalK8s does; a
+      // shared control plane is left alone (other emulators may use it).
+      if (controlPlane) {
+        await publishControlPlaneIngress(kc, started.ingressUrl).catch(async (err: unknown) => {
+          await volumes?.stop();
+          await salt.stop();
+          throw err;
+        });
+      }
     }
     return {
       kubeconfig,

@@ -78,6 +78,15 @@ describe('platform services (metrics, alerts) against real Prometheus and Alertm
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
+  it('from the kubeconfig alone, connect() finds the ingress in ClusterConfig main: SaltAPI and services through it', async () => {
+    const found = await connect({ kubeconfig: mk8s.kubeconfig, saltApi: { username: mk8s.saltApi.username, token: mk8s.saltApi.token } });
+    expect(await found.metrics.endpoint()).toEqual({ via: 'ingress', url: `${mk8s.monitoring?.ingressUrl}/api/prometheus` });
+    expect(await found.alerts.endpoint()).toEqual({ via: 'ingress', url: `${mk8s.monitoring?.ingressUrl}/api/alertmanager` });
+    // The SaltAPI login went through nginx's /api/salt; a listing goes through it too.
+    expect((await found.solutions.list()).map((s) => s.name)).toContain('zenko');
+    expect((await found.alerts.status()).cluster.status).toBe('disabled');
+  });
+
   it('goes through the control-plane ingress (nginx, TLS checked against the cluster CA)', async () => {
     const ep = await cluster.metrics.endpoint();
     expect(ep.via).toBe('ingress');
