@@ -164,6 +164,27 @@ describe('platform services (metrics, alerts) against real Prometheus and Alertm
     expect(groups[0]?.alerts.map((a) => a.labels.alertname)).toEqual(['ZenkoS3Down']);
   });
 
+  it('series, labels, label values and range queries of the scraped target', async () => {
+    const series = await cluster.metrics.series(['up{job="zenko-cloudserver"}'], { start: new Date(Date.now() - 600_000) });
+    expect(series).toEqual([expect.objectContaining({ __name__: 'up', job: 'zenko-cloudserver', namespace: ENV })]);
+    expect(await cluster.metrics.labels()).toEqual(expect.arrayContaining(['__name__', 'instance', 'job', 'namespace']));
+    expect(await cluster.metrics.labels({ name: 'job' })).toEqual(expect.arrayContaining(['prometheus', 'zenko-cloudserver']));
+    const end = new Date();
+    const matrix = await cluster.metrics.queryRange(await cluster.metrics.environmentSelector(ENV, { metric: 'up' }), { start: new Date(end.getTime() - 5000), end, step: 1 });
+    expect(matrix[0]?.metric).toMatchObject({ job: 'zenko-cloudserver', namespace: ENV });
+    expect(matrix[0]?.values.length).toBeGreaterThanOrEqual(3);
+    expect(matrix[0]?.values.every((v) => v.value === 0)).toBe(true);
+    await expect(cluster.metrics.series(['up{job=']).catch((e: unknown) => e)).resolves.toMatchObject({ code: 'PROMQL_SYNTAX' });
+  });
+
+  it('post() sends an alert as MetalK8s\' UI does for its test alert; Alertmanager lists it', async () => {
+    const testedOn = new Date().toISOString();
+    await cluster.alerts.post([{ labels: { alertname: 'dummy_alert', severity: 'critical', testedOn }, annotations: { description: 'test alert' } }]);
+    const got = await eventually('the test alert', async () => (await cluster.alerts.list({ filter: [`testedOn=${testedOn}`] }))[0]);
+    expect(got).toMatchObject({ labels: { alertname: 'dummy_alert' }, annotations: { description: 'test alert' }, status: { state: 'active' } });
+    expect(await cluster.alerts.receivers()).toEqual(['null']);
+  });
+
   it('health reports the firing alert with its rule group and environment, the down target, the loaded rules', async () => {
     const report = await cluster.health('zenko', ENV);
     expect(report).toMatchObject({ solution: 'zenko', environment: ENV, version: '2.6.0', namespaces: [ENV], status: 'unhealthy' });
