@@ -9,13 +9,9 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { ClusterError } from '../errors.js';
 import { Discovery, kubeFailure, kubeGet, kubeRequest } from './_kube.js';
 import type { LifecycleContext } from './_lifecycle.js';
-import { serviceClients, type ServicesOptions } from './_service-http.js';
-import { AlertsApi } from './alerts.js';
-import { DashboardsApi } from './dashboards.js';
-import { type HealthOptions, type HealthReport, solutionHealth } from './health.js';
-import { LogsApi } from './logs.js';
+import type { ServicesOptions } from './_service-http.js';
 import { EnvironmentsApi } from './environments.js';
-import { MetricsApi } from './metrics.js';
+import { type KubeconfigSource, loadKubeConfig, type PlatformServices, platformServices } from './platform.js';
 import { SaltApiClient } from './salt-api.js';
 import { SolutionsApi } from './solutions.js';
 
@@ -48,13 +44,7 @@ export interface ConnectSsh {
 }
 
 /** Options of {@link connect}. */
-export interface ConnectOptions {
-  /** Kubeconfig text. */
-  readonly kubeconfig?: string | undefined;
-  /** Kubeconfig file. @default `KUBECONFIG`, else `~/.kube/config` */
-  readonly kubeconfigPath?: string | undefined;
-  /** Use the Pod's ServiceAccount. @default false */
-  readonly inCluster?: boolean | undefined;
+export interface ConnectOptions extends KubeconfigSource {
   /**
    * SaltAPI URL and credentials.
    * @default found from the cluster, with the kubeconfig user's token
@@ -70,8 +60,8 @@ export interface ConnectOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
-/** A connected cluster. */
-export interface Cluster {
+/** A connected cluster: the lifecycle APIs and the platform services. */
+export interface Cluster extends PlatformServices {
   readonly kubeConfig: KubeConfig;
   readonly salt: SaltApiClient;
   /** MetalK8s version (`metalk8s.scality.com/cluster-version` on `kube-system`). */
@@ -82,25 +72,6 @@ export interface Cluster {
   readonly bootstrapId: string;
   readonly solutions: SolutionsApi;
   readonly environments: EnvironmentsApi;
-  /** Prometheus (through Thanos): queries, rules, alerts, targets. */
-  readonly metrics: MetricsApi;
-  /** Alertmanager: alerts, silences, maintenance windows. */
-  readonly alerts: AlertsApi;
-  /** Grafana dashboards (labelled ConfigMaps and Secrets). */
-  readonly dashboards: DashboardsApi;
-  /** Container logs through the API server, and Loki. */
-  readonly logs: LogsApi;
-  /**
-   * One health report on a Solution in an environment: operator, custom resources, storage,
-   * rules, alerts, targets.
-   *
-   * @example
-   * ```ts
-   * const report = await cluster.health('zenko', 'zenko-prod');
-   * if (report.status !== 'healthy') console.log(report.checks.filter((c) => c.status !== 'ok'));
-   * ```
-   */
-  health(name: string, environment: string, options?: HealthOptions): Promise<HealthReport>;
 }
 
 export type { PlatformService, ServiceRoute, ServicesOptions } from './_service-http.js';
@@ -117,13 +88,7 @@ export type { PlatformService, ServiceRoute, ServicesOptions } from './_service-
  * ```
  */
 export async function connect(options: ConnectOptions): Promise<Cluster> {
-  // Loaded on the first connect, not at import: the client library is large (~1 s to load).
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const kc = new KubeConfig();
-  if (options.kubeconfig !== undefined) kc.loadFromString(options.kubeconfig);
-  else if (options.inCluster) kc.loadFromCluster();
-  else if (options.kubeconfigPath !== undefined) kc.loadFromFile(options.kubeconfigPath);
-  else kc.loadFromDefault();
+  const kc = await loadKubeConfig(options);
   const ns = await kubeGet<{ metadata: { annotations?: Record<string, string> } }>(kc, '/api/v1/namespaces/kube-system', options.signal);
   const version = ns?.metadata.annotations?.['metalk8s.scality.com/cluster-version'];
   if (!version) {
@@ -183,22 +148,14 @@ export async function connect(options: ConnectOptions): Promise<Cluster> {
       hint: `MetalK8s gives SaltAPI rights to users allowed every verb on nodes: bind "${username}" to a ClusterRole with rules [{apiGroups: [""], resources: ["nodes"], verbs: ["*"]}] (or use an admin's token).`,
     });
   }
-  const services = serviceClients(kc, options.services);
-  const metrics = new MetricsApi(services.prometheus, kc);
-  const alerts = new AlertsApi(services.alertmanager, kc);
   const ctx: LifecycleContext = { kubeConfig: kc, discovery: new Discovery(kc), salt, saltenv: `metalk8s-${version}`, bootstrapId, ssh: options.ssh };
   return {
-    kubeConfig: kc,
+    ...platformServices(kc, options.services),
     salt,
     version,
     saltenv: ctx.saltenv,
     bootstrapId,
     solutions: new SolutionsApi(ctx),
     environments: new EnvironmentsApi(ctx),
-    metrics,
-    alerts,
-    dashboards: new DashboardsApi(kc),
-    logs: new LogsApi(kc, services.loki),
-    health: (name, environment, opts = {}) => solutionHealth(kc, metrics, alerts, name, environment, opts),
   };
 }

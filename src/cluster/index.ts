@@ -10,6 +10,7 @@ export * from './salt-api.js';
 export * from './salt-results.js';
 export * from './salt-api-env.js';
 export * from './connect.js';
+export * from './platform.js';
 export * from './solutions.js';
 export * from './environments.js';
 export * from './metrics.js';

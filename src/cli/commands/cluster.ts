@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from '@commander-js/extra-typings';
 import { AppsV1Api } from '@kubernetes/client-node';
-import { type Cluster, connect, INGRESS_URL_ENV, type LifecycleProgressEvent, SALT_API_ENV, saltApiFromEnv } from '../../cluster/index.js';
+import { type Cluster, connect, INGRESS_URL_ENV, type LifecycleProgressEvent, SALT_API_ENV, type ServicesOptions, saltApiFromEnv } from '../../cluster/index.js';
 import { ClusterError } from '../../errors.js';
 import { action, Output } from '../_output.js';
 import { ProgressDisplay } from '../_progress.js';
@@ -49,6 +49,20 @@ export function withConnectionFlags<T extends Command<unknown[], Record<string, 
   return cmd;
 }
 
+/** The `services` option of `connect()` from the flags and `METALK8S_INGRESS_URL`. */
+export function servicesFrom(flags: ConnectionFlags): ServicesOptions {
+  if (flags.via !== undefined && flags.via !== 'ingress' && flags.via !== 'proxy') {
+    throw new ClusterError('VIA_INVALID', `--via ${flags.via}: expected "ingress" or "proxy"`, { hint: 'Pass --via ingress or --via proxy.' });
+  }
+  return {
+    ingressUrl: flags.ingressUrl ?? process.env[INGRESS_URL_ENV],
+    via: flags.via as ServicesOptions['via'],
+    prometheusUrl: flags.prometheusUrl,
+    alertmanagerUrl: flags.alertmanagerUrl,
+    lokiUrl: flags.lokiUrl,
+  };
+}
+
 async function connectFrom(flags: ConnectionFlags, signal: AbortSignal): Promise<Cluster> {
   const env = saltApiFromEnv(process.env);
   const username = flags.saltApiUsername ?? env?.username;
@@ -64,16 +78,7 @@ async function connectFrom(flags: ConnectionFlags, signal: AbortSignal): Promise
     flags.sshHost && flags.sshKey
       ? { host: flags.sshHost, port: Number(flags.sshPort ?? 22), user: flags.sshUser ?? 'root', privateKey: await readFile(flags.sshKey, 'utf8') }
       : undefined;
-  if (flags.via !== undefined && flags.via !== 'ingress' && flags.via !== 'proxy') {
-    throw new ClusterError('VIA_INVALID', `--via ${flags.via}: expected "ingress" or "proxy"`, { hint: 'Pass --via ingress or --via proxy.' });
-  }
-  const services = {
-    ingressUrl: flags.ingressUrl ?? process.env[INGRESS_URL_ENV],
-    via: flags.via as 'ingress' | 'proxy' | undefined,
-    prometheusUrl: flags.prometheusUrl,
-    alertmanagerUrl: flags.alertmanagerUrl,
-    lokiUrl: flags.lokiUrl,
-  };
+  const services = servicesFrom(flags);
   return connect({
     ...(flags.kubeconfig ? { kubeconfigPath: flags.kubeconfig } : {}),
     ...(ssh ? { ssh } : {}),
@@ -103,14 +108,17 @@ function reporter(out: Output): (e: LifecycleProgressEvent) => void {
   };
 }
 
-/** A command body, given a connected cluster. */
-export type Handler<F> = (cluster: Cluster, out: Output, signal: AbortSignal, args: readonly string[], flags: F) => Promise<void>;
+/** A command body, given a connected cluster (or what `connector` gives). */
+export type Handler<F, C = Cluster> = (cluster: C, out: Output, signal: AbortSignal, args: readonly string[], flags: F) => Promise<void>;
 
 /**
  * Wraps a command body: connects, handles Ctrl-C and errors. Commander calls actions with the
  * positional arguments, then the options, then the command.
  */
-export function run<F extends ConnectionFlags = ConnectionFlags>(fn: Handler<F>): (...raw: unknown[]) => Promise<void> {
+export function run<F extends ConnectionFlags = ConnectionFlags, C = Cluster>(
+  fn: Handler<F, C>,
+  connector: (flags: F, signal: AbortSignal) => Promise<C> = connectFrom as unknown as (flags: F, signal: AbortSignal) => Promise<C>,
+): (...raw: unknown[]) => Promise<void> {
   const split = (raw: unknown[]): { args: string[]; flags: F } => {
     const flags = (raw[raw.length - 2] ?? {}) as F;
     // A variadic argument (an array) is spread: its values follow the fixed arguments.
@@ -120,7 +128,7 @@ export function run<F extends ConnectionFlags = ConnectionFlags>(fn: Handler<F>)
     async (...raw: unknown[]) => {
       const { args, flags } = split(raw);
       const out = new Output(flags);
-      await withInterrupt(async (signal) => fn(await connectFrom(flags, signal), out, signal, args, flags));
+      await withInterrupt(async (signal) => fn(await connector(flags, signal), out, signal, args, flags));
     },
     (...raw: unknown[]) => new Output(split(raw).flags),
   );

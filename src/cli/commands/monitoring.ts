@@ -2,9 +2,14 @@
  * `solution metrics|alerts|logs|dashboards|health`: the platform services of a cluster.
  */
 import type { Command } from '@commander-js/extra-typings';
-import type { Alert, HealthReport, QueryResult } from '../../cluster/index.js';
+import { type Alert, connectPlatform, type HealthReport, type PlatformServices, type QueryResult } from '../../cluster/index.js';
 import { ClusterError } from '../../errors.js';
-import { type ConnectionFlags, run, withConnectionFlags } from './cluster.js';
+import { type ConnectionFlags, type Handler, run as runCluster, servicesFrom, withConnectionFlags } from './cluster.js';
+
+/** These commands need the kubeconfig and the services, not the SaltAPI. */
+function run<F extends ConnectionFlags = ConnectionFlags>(fn: Handler<F, PlatformServices>): (...raw: unknown[]) => Promise<void> {
+  return runCluster<F, PlatformServices>(fn, async (flags) => connectPlatform({ ...(flags.kubeconfig ? { kubeconfigPath: flags.kubeconfig } : {}), services: servicesFrom(flags) }));
+}
 
 function table(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeRequest } from '../../../src/cluster/_kube.js';
-import { type Cluster, connect } from '../../../src/cluster/index.js';
+import { type Cluster, connect, connectPlatform } from '../../../src/cluster/index.js';
 import { AbortError, ClusterError, PromqlError } from '../../../src/errors.js';
 import { loadSolutionFile, pack } from '../../../src/packaging/index.js';
 import { appendPodLog, type MetalK8sEmulator, setPodLogs, startMetalK8s } from '../../../src/testing/index.js';
@@ -85,6 +85,9 @@ describe('platform services (metrics, alerts) against real Prometheus and Alertm
     // The SaltAPI login went through nginx's /api/salt; a listing goes through it too.
     expect((await found.solutions.list()).map((s) => s.name)).toContain('zenko');
     expect((await found.alerts.status()).cluster.status).toBe('disabled');
+    // The services alone need no SaltAPI: the emulator's admin kubeconfig is a client certificate.
+    const platform = await connectPlatform({ kubeconfig: mk8s.kubeconfig });
+    expect(await platform.metrics.query('vector(1)')).toMatchObject({ resultType: 'vector', result: [{ value: 1 }] });
   });
 
   it('goes through the control-plane ingress (nginx, TLS checked against the cluster CA)', async () => {
@@ -401,6 +404,8 @@ describe('platform services (metrics, alerts) against real Prometheus and Alertm
     };
     const data = (stdout: string) => (JSON.parse(stdout.split('\n').find((l) => l.startsWith('{"type":"result"')) ?? '{}') as { data?: unknown }).data;
 
+    const noSalt = await pexec(process.execPath, [cli, 'metrics', 'query', 'vector(3)'], { env: { ...env, METALK8S_SALT_API_URL: '', METALK8S_SALT_API_USERNAME: '', METALK8S_SALT_API_TOKEN: '' }, timeout: 60_000 });
+    expect(noSalt.stdout).toBe('{} 3\n');
     const q = await solution('metrics', 'query', 'sum(up{job="zenko-cloudserver"})');
     expect(q).toMatchObject({ code: 0, stdout: '{} 0\n' });
     const bad = await solution('metrics', 'query', 'sum(up');
