@@ -10,6 +10,7 @@
  * {@link startLokiReplay}). ServiceMonitors are not turned into scrape jobs (no pod really
  * runs); tests add static scrape targets with {@link Monitoring.setScrapeTargets}.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
@@ -86,7 +87,16 @@ function cacheDir(): string {
 export function alertmanagerBinary(): { readonly binary: string; readonly version: string } {
   const built = join(cacheDir(), 'bin', `alertmanager-${ALERTMANAGER_VERSION}`, 'alertmanager');
   if (existsSync(built)) return { binary: built, version: ALERTMANAGER_VERSION };
-  for (const b of ['/usr/bin/prometheus-alertmanager', '/usr/bin/alertmanager']) if (existsSync(b)) return { binary: b, version: 'debian' };
+  for (const b of ['/usr/bin/prometheus-alertmanager', '/usr/bin/alertmanager']) {
+    if (!existsSync(b)) continue;
+    // `--version` prints `alertmanager, version 0.25.0 (branch: debian/sid, …)`.
+    let version = 'unknown';
+    try {
+      const out = execFileSync(b, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      version = /version (\S+)/.exec(out)?.[1] ?? version;
+    } catch {}
+    return { binary: b, version: `${version} (Debian)` };
+  }
   throw new ClusterError('ALERTMANAGER_UNAVAILABLE', 'no Alertmanager binary: neither the cached v0.27.0 build nor Debian\'s prometheus-alertmanager', {
     hint: 'apt-get install prometheus-alertmanager, or run .ci/setup.d/30-alertmanager.sh (go install).',
   });
