@@ -17,6 +17,7 @@ import { deployNode } from './_deploy-node.js';
 import { attachLoopDisks, type LoopDiskSpec, type LoopDisks, LoopDevicesUnavailableError, loopDevicesUnavailable } from './_storage-loop.js';
 import { storageMinionFunctions } from './_storage-node.js';
 import { startStorageOperator } from './_storage-operator.js';
+import { type Monitoring, type MonitoringOptions, publishControlPlaneIngress, startMonitoring } from './_monitoring.js';
 import { applyObjects, metalk8sBaseObjects } from './metalk8s-objects.js';
 import { type EmulatedMinionFunction, type OrchestrateHandler, startSaltApiEmulator } from './salt-api-emulator.js';
 import { DEFAULT_METALK8S_VERSION, metalk8sFeatures } from '../solution/metalk8s-version.js';
@@ -76,9 +77,19 @@ export interface StartMetalK8sOptions {
    * @default a new temporary directory, removed by `stop()`
    */
   readonly stateDir?: string | undefined;
+  /**
+   * Also run the monitoring stack: real Prometheus and Alertmanager behind real nginx playing
+   * the control-plane ingress, PrometheusRules turned into rule files (see docs/emulator.md).
+   * `true` for the defaults, or its settings.
+   * @default false
+   */
+  readonly monitoring?: boolean | EmulatorMonitoringOptions | undefined;
   readonly signal?: AbortSignal | undefined;
   readonly onProgress?: ((event: ControlPlaneProgressEvent) => void) | undefined;
 }
+
+/** Settings of the emulator's monitoring stack. */
+export type EmulatorMonitoringOptions = Omit<MonitoringOptions, 'kubeConfig' | 'dir' | 'tls' | 'kubernetesUrl' | 'saltApiUrl'>;
 
 /** Credentials of the emulated SaltAPI. */
 export interface EmulatedSaltApi {
@@ -110,6 +121,8 @@ export interface MetalK8sEmulator {
   readonly disks: LoopDisks | undefined;
   /** The MetalK8s version played, `major.minor.patch`. */
   readonly metalk8sVersion: string;
+  /** The monitoring stack, when `monitoring` was asked for. */
+  readonly monitoring: EmulatedMonitoring | undefined;
   /** Stops the SaltAPI and (when it started it) the control plane. */
   stop(): Promise<void>;
 }
@@ -127,6 +140,9 @@ function withStorage(
   }
   return out;
 }
+/** The emulator's monitoring stack (see {@link StartMetalK8sOptions.monitoring}). */
+export type EmulatedMonitoring = Monitoring;
+export type { LokiReplay, LokiStream, Monitoring, MonitoringOptions } from './_monitoring.js';
 
 const ADMIN_SA = { namespace: 'kube-system', name: 'metalk8s-sdk-admin' } as const;
 
@@ -213,6 +229,26 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
     cleanups.push(() => salt.stop());
     const volumes = disks && options.storageOperator !== false ? await startStorageOperator({ kubeConfig: kc, saltApiUrl: salt.url, ca: controlPlane?.caCert, nodes: workloadNodes, onError: (volume, error) => { if (process.env.METALK8S_EMULATOR_DEBUG) process.stderr.write(`storage-operator: ${volume}: ${(error as Error).stack ?? String(error)}\n`); } }) : undefined;
     if (volumes) cleanups.push(() => volumes.stop());
+    let monitoring: Monitoring | undefined;
+    if (options.monitoring) {
+      const settings = typeof options.monitoring === 'object' ? options.monitoring : {};
+      const ingressTls = controlPlane ? await controlPlane.issueServerCertificate('cp-ingress', ['localhost', '127.0.0.1']) : undefined;
+      const started = await startMonitoring({
+        ...settings,
+        kubeConfig: kc,
+        dir: join(stateDir, 'monitoring'),
+        tls: ingressTls,
+        kubernetesUrl: controlPlane?.server,
+        saltApiUrl: salt.url,
+      });
+      monitoring = started;
+      cleanups.push(() => started.stop());
+      // On its own control plane, the emulator says where its ingress is, as MetalK8s does; a
+      // shared control plane is left alone (other emulators may use it).
+      if (controlPlane) {
+        await publishControlPlaneIngress(kc, started.ingressUrl);
+      }
+    }
     return {
       kubeconfig,
       metalk8sVersion,
@@ -220,6 +256,7 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
       stateDir,
       controlPlane,
       disks,
+      monitoring,
       saltApi: {
         url: salt.url,
         username: `system:serviceaccount:${ADMIN_SA.namespace}:${ADMIN_SA.name}`,

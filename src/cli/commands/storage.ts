@@ -113,11 +113,10 @@ export function registerStorageCommands(program: Command): void {
     program
       .command('disks')
       .description('Every block device of the nodes, eligible for a Volume or with the reasons it is not.')
-      .argument('[node]', 'only this node')
-      .option('--prometheus-url <url>', 'read-only: names, models and signatures from node-exporter metrics, no sizes (no node-admin needed)'),
+      .argument('[node]', 'only this node (with --prometheus-url: read-only, names, models and signatures from node-exporter, no sizes)'),
   );
   disks.action(
-    run<ConnectionFlags & { prometheusUrl?: string }>(async (cluster, out, signal, [node = ''], flags) => {
+    run(async (cluster, out, signal, [node = ''], flags) => {
       const all = flags.prometheusUrl
         ? await inventoryFromPrometheus({ url: flags.prometheusUrl, signal })
         : await inventory(cluster, { ...(node ? { nodes: [node] } : {}), signal });
