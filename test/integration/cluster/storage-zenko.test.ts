@@ -363,6 +363,8 @@ describe('storage on loop disks: examples/zenko-like on three nodes', () => {
         },
       ],
     };
+    // Cancelled while it waits: a typed AbortError, not a hang.
+    await expect(applyVolumePlan(cluster, manual, { noStatusTimeoutMs: 60_000, signal: AbortSignal.timeout(1000) })).rejects.toMatchObject({ code: 'ABORTED' });
     const result = await applyVolumePlan(cluster, manual, { noStatusTimeoutMs: 2000 });
     expect(result.volumes[0]?.outcome).toBe('stuck');
     expect(result.volumes[0]?.message).toMatch(/^no status after \d+ s: Node bare-.* has no metalk8s.scality.com\/version label/);
