@@ -188,11 +188,20 @@ async function kubernetesRbacPerms(master: KubeConfig, username: string, token: 
     contexts: [{ name: 'user', cluster: cluster.name, user: 'user' }],
     currentContext: 'user',
   });
-  const ssar = await asUser
-    .makeApiClient(AuthorizationV1Api)
-    .createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { resource: 'nodes', verb: '*' } } } })
-    .catch(() => undefined);
-  const groups = ssar?.status?.allowed ? ['node-admins'] : [];
+  // An API server that does not answer is not a "no": retry, then refuse the login as the real
+  // module does when its Kubernetes call raises (an empty-perms login would hide the failure).
+  let ssar: Awaited<ReturnType<AuthorizationV1Api['createSelfSubjectAccessReview']>> | undefined;
+  for (let attempt = 0; ssar === undefined; attempt++) {
+    ssar = await asUser
+      .makeApiClient(AuthorizationV1Api)
+      .createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { resource: 'nodes', verb: '*' } } } })
+      .catch(() => undefined);
+    if (ssar === undefined) {
+      if (attempt >= 2) return undefined;
+      await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+    }
+  }
+  const groups = ssar.status?.allowed ? ['node-admins'] : [];
   const perms = [...(EXTERNAL_AUTH[username] ?? []), ...groups.flatMap((g) => EXTERNAL_AUTH[`${g}%`] ?? [])];
   const strings = [...new Set(perms.filter((p): p is string => typeof p === 'string'))].sort();
   return [...strings, ...perms.filter((p) => typeof p !== 'string')];
