@@ -10,6 +10,7 @@ import { ClusterError } from '../errors.js';
 import { Discovery, kubeFailure, kubeGet, kubeRequest } from './_kube.js';
 import type { LifecycleContext } from './_lifecycle.js';
 import { EnvironmentsApi } from './environments.js';
+import { NodesApi } from './nodes.js';
 import { SaltApiClient } from './salt-api.js';
 import { SolutionsApi } from './solutions.js';
 
@@ -71,6 +72,8 @@ export interface Cluster {
   readonly bootstrapId: string;
   readonly solutions: SolutionsApi;
   readonly environments: EnvironmentsApi;
+  /** Node lifecycle: declare, preflight, deploy, drain, cordon, remove. */
+  readonly nodes: NodesApi;
 }
 
 /**
@@ -152,5 +155,6 @@ export async function connect(options: ConnectOptions): Promise<Cluster> {
     bootstrapId,
     solutions: new SolutionsApi(ctx),
     environments: new EnvironmentsApi(ctx),
+    nodes: new NodesApi(ctx),
   };
 }

@@ -1,6 +1,6 @@
 /**
  * I/O to a running MetalK8s cluster: {@link connect} and the Solution lifecycle
- * (`cluster.solutions`, `cluster.environments`), the SaltAPI client and Salt result readers.
+ * (`cluster.solutions`, `cluster.environments`), the node lifecycle (`cluster.nodes`), the SaltAPI client and Salt result readers.
  *
  * @module
  */
@@ -10,3 +10,4 @@ export * from './salt-api-env.js';
 export * from './connect.js';
 export * from './solutions.js';
 export * from './environments.js';
+export * from './nodes.js';
