@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { startSolutionsEmulator } from './_solutions.js';
 import { type ControlPlane, type ControlPlaneProgressEvent, mintServiceAccountToken, startControlPlane } from './control-plane.js';
-import { deployNode } from './_deploy-node.js';
+import { type EmulatedNodes, type NodesEmulatorOptions, nodesEmulator } from './_nodes.js';
 import { startVolumeController } from './_volume-controller.js';
 import { applyObjects, metalk8sBaseObjects } from './metalk8s-objects.js';
 import { type OrchestrateHandler, startSaltApiEmulator } from './salt-api-emulator.js';
@@ -56,6 +56,11 @@ export interface StartMetalK8sOptions {
    * @default a new temporary directory, removed by `stop()`
    */
   readonly stateDir?: string | undefined;
+  /**
+   * The node lifecycle: the `networks` pillar, the time each deploy_node step takes.
+   * @default control-plane and workload-plane networks 127.0.0.0/8, steps without delay
+   */
+  readonly nodes?: NodesEmulatorOptions | undefined;
   readonly signal?: AbortSignal | undefined;
   readonly onProgress?: ((event: ControlPlaneProgressEvent) => void) | undefined;
 }
@@ -86,6 +91,8 @@ export interface MetalK8sEmulator {
   readonly stateDir: string;
   /** The control plane, when the emulator started it. */
   readonly controlPlane: ControlPlane | undefined;
+  /** Controls of the emulated node lifecycle (failure injection in deploy_node). */
+  readonly nodes: EmulatedNodes;
   /** Stops the SaltAPI and (when it started it) the control plane. */
   stop(): Promise<void>;
 }
@@ -149,12 +156,14 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
       await solutions.stop();
       if (options.stateDir === undefined) await rm(stateDir, { recursive: true, force: true });
     });
+    const nodes = nodesEmulator(options.nodes);
     const salt = await startSaltApiEmulator({
       kubeConfig: kc,
       fileRoots: options.fileRoots,
-      minionFunctions: solutions.minionFunctions,
+      minionFunctions: { ...nodes.minionFunctions, ...solutions.minionFunctions },
+      wheelFunctions: nodes.wheelFunctions,
       // MetalK8s' own orchestrates; the caller's may replace them.
-      orchestrates: { 'metalk8s.orchestrate.deploy_node': deployNode, ...solutions.orchestrates, ...options.orchestrates },
+      orchestrates: { 'metalk8s.orchestrate.deploy_node': nodes.deployNode, ...solutions.orchestrates, ...options.orchestrates },
       port: options.saltApiPort,
       tls,
     });
@@ -165,6 +174,7 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
       registryUrl: solutions.registryUrl,
       stateDir,
       controlPlane,
+      nodes: nodes.controls,
       saltApi: {
         url: salt.url,
         username: `system:serviceaccount:${ADMIN_SA.namespace}:${ADMIN_SA.name}`,

@@ -61,6 +61,14 @@ export type EmulatedMinionFunction = (call: {
   readonly kwarg: Readonly<Record<string, unknown>>;
 }) => Promise<unknown>;
 
+/** A wheel function played by the emulator: its return, given the live list of accepted minion ids. */
+export type EmulatedWheelFunction = (call: {
+  readonly arg: readonly unknown[];
+  readonly kwarg: Readonly<Record<string, unknown>>;
+  /** Accepted minion ids, first the bootstrap; changes are kept. */
+  readonly minions: string[];
+}) => unknown;
+
 /** An orchestrate played by the emulator instead of read from an SLS file. */
 export type OrchestrateHandler = (context: OrchestrateContext) => Promise<void>;
 
@@ -90,6 +98,12 @@ export interface SaltApiEmulatorOptions {
    * @default {}
    */
   readonly minionFunctions?: Readonly<Record<string, EmulatedMinionFunction>> | undefined;
+  /**
+   * Wheel functions played in code, by name (e.g. `key.delete`); they take precedence over the
+   * built-in `key.list_all` and `key.list`.
+   * @default {}
+   */
+  readonly wheelFunctions?: Readonly<Record<string, EmulatedWheelFunction>> | undefined;
   /**
    * Port on 127.0.0.1.
    * @default a free port
@@ -273,7 +287,7 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
     return job;
   };
 
-  const runnerFunction = async (fun: string, arg: readonly unknown[], kwarg: Record<string, unknown>): Promise<{ ret: unknown; success: boolean }> => {
+  const runnerFunction = async (fun: string, arg: readonly unknown[], kwarg: Record<string, unknown>, jid: string): Promise<{ ret: unknown; success: boolean }> => {
     switch (fun) {
       case 'test.arg':
         return { ret: { args: [...arg], kwargs: kwarg }, success: true };
@@ -295,7 +309,7 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
         const saltenv = typeof kwarg.saltenv === 'string' ? kwarg.saltenv : 'base';
         const handler = options.orchestrates?.[mods];
         const pillar = isRecord(kwarg.pillar) ? kwarg.pillar : {};
-        const outcome = handler ? await runHandler(handler, mods, saltenv, pillar) : await runSls(fileRoots, mods, saltenv);
+        const outcome = handler ? await runHandler(handler, mods, saltenv, pillar, jid) : await runSls(fileRoots, mods, saltenv);
         const data = outcome.ok ? outcome.states : outcome.errors;
         const failed = !outcome.ok || Object.values(outcome.states).some((s) => !s.result);
         return { ret: { data: { [masterId]: data }, outputter: 'highstate', retcode: failed ? 1 : 0 }, success: !failed };
@@ -310,6 +324,7 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
     mods: string,
     saltenv: string,
     pillar: Record<string, unknown>,
+    jid: string,
   ): Promise<{ ok: true; states: Record<string, StateResult> }> => {
     const states: Record<string, StateResult> = {};
     const outcomes = new Map<string, boolean>();
@@ -329,7 +344,7 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
           outcome = { result: false, comment: err instanceof Error ? err.message : String(err) };
         }
       }
-      states[`${module}_|-${id}_|-${name}_|-${fn}`] = {
+      const state: StateResult = {
         name,
         changes: { ...(outcome.changes ?? {}) },
         result: outcome.result,
@@ -340,6 +355,9 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
         start_time: new Date(started).toISOString().slice(11, 23),
         duration: Date.now() - started,
       };
+      states[`${module}_|-${id}_|-${name}_|-${fn}`] = state;
+      // What a master with `state_events: True` fires after each state of a run.
+      fire(`salt/job/${jid}/prog/${masterId}/${state.__run_num__}`, { ret: { ...state }, jid });
       outcomes.set(id, outcome.result);
       return outcome.result;
     };
@@ -380,7 +398,7 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
       let ret: unknown;
       let success: boolean;
       try {
-        ({ ret, success } = await runnerFunction(fun, arg, kwarg));
+        ({ ret, success } = await runnerFunction(fun, arg, kwarg, job.jid));
       } catch (err) {
         ret = `Exception occurred in runner ${fun}: ${(err as Error).message}`;
         success = false;
@@ -401,7 +419,12 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
     allowed(session, '@wheel');
     const fun = String(low.fun ?? '');
     let ret: unknown;
-    if (fun === 'key.list_all') {
+    const custom = options.wheelFunctions?.[fun];
+    if (custom) {
+      const arg = Array.isArray(low.arg) ? low.arg : low.arg === undefined ? [] : [low.arg];
+      const kwarg = { ...(isRecord(low.kwarg) ? low.kwarg : {}), ...(low.match !== undefined ? { match: low.match } : {}) };
+      ret = custom({ arg, kwarg, minions });
+    } else if (fun === 'key.list_all') {
       ret = { minions: [...minions], minions_pre: [], minions_rejected: [], minions_denied: [], local: ['master.pem', 'master.pub'] };
     } else if (fun === 'key.list') {
       ret = { minions: [...minions] };
