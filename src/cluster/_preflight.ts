@@ -65,7 +65,7 @@ export interface PreflightSettings {
   readonly clockWarnMs?: number | undefined;
   /** Skew above this fails. @default 60000 */
   readonly clockFailMs?: number | undefined;
-  /** Names the host must resolve. @default its own host name, and the Node name */
+  /** Names the host must resolve. @default its own host name, and the Node name when no ssh-host is set */
   readonly resolveNames?: readonly string[] | undefined;
   /** Clock of the machine running the SDK (for tests). @default Date.now */
   readonly now?: (() => number) | undefined;
@@ -259,6 +259,8 @@ export interface PreflightTarget {
   readonly sudo: boolean;
   readonly privateKey: string | Buffer;
   readonly roles: readonly MetalK8sRole[];
+  /** salt-ssh reaches the host by the Node name (no ssh-host annotation), so it must resolve. */
+  readonly nodeNameMustResolve: boolean;
   /** The `networks` pillar, or why it could not be read. */
   readonly networks: NetworksPillar | string;
 }
@@ -353,7 +355,7 @@ export async function runPreflight(t: PreflightTarget, s: PreflightSettings, sig
     add(Number.isFinite(remote) ? clockCheck(remote, before, after, s.clockWarnMs ?? 1000, s.clockFailMs ?? 60_000) : { id: 'clock', status: 'warn', evidence: `date said: ${date.stdout.trim()}` });
 
     const hostname = (await conn.exec('hostname')).stdout.trim();
-    const names = s.resolveNames ?? [...new Set([hostname, t.node].filter(Boolean))];
+    const names = s.resolveNames ?? [...new Set([hostname, ...(t.nodeNameMustResolve ? [t.node] : [])].filter(Boolean))];
     const unresolved: string[] = [];
     const resolved: string[] = [];
     for (const n of names) {

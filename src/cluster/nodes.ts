@@ -346,6 +346,7 @@ export class NodesApi {
         sudo: n.ssh.sudo,
         privateKey,
         roles: n.roles,
+        nodeNameMustResolve: n.ssh.host === undefined,
         networks,
       },
       options,
