@@ -119,7 +119,7 @@ export function routeCheck(serviceCidr: string | undefined, routesJson: string):
   } catch {
     return { id, status: 'fail', evidence: `cannot read the routes: ${routesJson.slice(0, 200)}`, hint: 'Install iproute2 (ip) on the host.' };
   }
-  const cover = routes.find((r) => r.dst === 'default' || (r.dst !== undefined && r.dst.includes('/') && cidrInside(serviceCidr, r.dst)));
+  const cover = routes.find((r) => r.dst === 'default' || (r.dst?.includes('/') === true && cidrInside(serviceCidr, r.dst)));
   if (cover) return { id, status: 'pass', evidence: `route ${cover.dst}${cover.gateway ? ` via ${cover.gateway}` : ''} dev ${cover.dev ?? '?'} covers ${serviceCidr}` };
   return {
     id,
@@ -200,26 +200,17 @@ export function osCheck(osRelease: string): PreflightCheck {
   return { id, status: 'warn', evidence: pretty, hint: 'MetalK8s 129 installs packages only for RHEL-family 8 hosts; the deploy will fail at "Install python36" or the highstate elsewhere.' };
 }
 
-interface Exec {
-  (command: string): Promise<{ code: number; stdout: string; stderr: string }>;
-}
+type Exec = (command: string) => Promise<{ code: number; stdout: string; stderr: string }>;
 
-function connectSsh(target: { host: string; port: number; user: string; privateKey: string | Buffer }, signal?: AbortSignal): Promise<{ exec: Exec; banner: string; close: () => void }> {
+function connectSsh(target: { host: string; port: number; user: string; privateKey: string | Buffer }, signal?: AbortSignal): Promise<{ exec: Exec; close: () => void }> {
   return new Promise((resolve, reject) => {
     const client = new Client();
-    let banner = '';
     const onAbort = (): void => {
       client.end();
       reject(new Error('cancelled'));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     client
-      .on('banner', (b: string) => {
-        banner = b;
-      })
-      .on('handshake', (n: { serverHostKey?: string }) => {
-        banner ||= n.serverHostKey ?? '';
-      })
       .on('ready', () => {
         signal?.removeEventListener('abort', onAbort);
         const exec: Exec = (command) =>
@@ -240,7 +231,7 @@ function connectSsh(target: { host: string; port: number; user: string; privateK
               stream.on('close', (code: number | null) => res({ code: code ?? 0, stdout, stderr }));
             });
           });
-        resolve({ exec, banner, close: () => client.end() });
+        resolve({ exec, close: () => client.end() });
       })
       .on('error', (err) => {
         signal?.removeEventListener('abort', onAbort);
