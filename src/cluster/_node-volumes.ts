@@ -6,7 +6,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ClusterError, throwIfAborted } from '../errors.js';
-import { kubeFailure, kubeRequest } from './_kube.js';
+import { kubeFailure, kubeGet, kubeRequest } from './_kube.js';
 
 const VOLUMES = '/apis/storage.metalk8s.scality.com/v1alpha1/volumes';
 
@@ -18,10 +18,8 @@ interface Volume {
 
 /** Names of the Volumes on `node` (none when the Volume CRD is not installed). */
 export async function nodeVolumes(kc: KubeConfig, node: string, signal?: AbortSignal): Promise<Volume[]> {
-  const res = await kubeRequest(kc, 'GET', VOLUMES, undefined, undefined, signal);
-  if (res.status === 404) return [];
-  if (res.status !== 200) throw kubeFailure('list Volumes', res);
-  return ((res.json as { items: Volume[] }).items ?? []).filter((v) => v.spec?.nodeName === node).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  const list = await kubeGet<{ items?: Volume[] }>(kc, VOLUMES, signal);
+  return (list?.items ?? []).filter((v) => v.spec?.nodeName === node).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
 }
 
 /**

@@ -7,7 +7,7 @@ import { action, Output } from '../_output.js';
 import { ProgressDisplay } from '../_progress.js';
 import { withInterrupt } from './pack.js';
 
-interface ConnectionFlags {
+export interface ConnectionFlags {
   kubeconfig?: string;
   saltApiUrl?: string;
   saltApiUsername?: string;
@@ -21,7 +21,7 @@ interface ConnectionFlags {
   quiet?: boolean;
 }
 
-function withConnectionFlags<T extends Command<unknown[], Record<string, unknown>>>(cmd: T): T {
+export function withConnectionFlags<T extends Command<unknown[], Record<string, unknown>>>(cmd: T): T {
   cmd
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)')
     .option('--salt-api-url <url>', `SaltAPI URL (default: $${SALT_API_ENV.url}, else found from the cluster)`)
@@ -80,10 +80,10 @@ function reporter(out: Output): (e: LifecycleProgressEvent) => void {
   };
 }
 
-type Handler<F> = (cluster: Cluster, out: Output, signal: AbortSignal, args: readonly string[], flags: F) => Promise<void>;
+export type Handler<F> = (cluster: Cluster, out: Output, signal: AbortSignal, args: readonly string[], flags: F) => Promise<void>;
 
 /** Commander calls actions with the positional arguments, then the options, then the command. */
-function run<F extends ConnectionFlags = ConnectionFlags>(fn: Handler<F>): (...raw: unknown[]) => Promise<void> {
+export function run<F extends ConnectionFlags = ConnectionFlags>(fn: Handler<F>): (...raw: unknown[]) => Promise<void> {
   const split = (raw: unknown[]): { args: string[]; flags: F } => {
     const flags = (raw[raw.length - 2] ?? {}) as F;
     return { args: raw.slice(0, -2).map((a) => String(a ?? '')), flags };
