@@ -6,9 +6,9 @@
  * name resolution, the OS). Each check gives pass, warn or fail with the evidence read on the
  * host. The commands only read; nothing on the host changes.
  *
- * The parsers are pure and exported for tests; the SSH transport is ssh2.
+ * The parsers are pure and exported for tests; the SSH transport is ssh2, an optional
+ * dependency loaded on the first preflight.
  */
-import { Client } from 'ssh2';
 import { ClusterError, throwIfAborted } from '../errors.js';
 import { cidrInside, inCidr, type MetalK8sRole } from './_node-model.js';
 
@@ -202,7 +202,13 @@ export function osCheck(osRelease: string): PreflightCheck {
 
 type Exec = (command: string) => Promise<{ code: number; stdout: string; stderr: string }>;
 
-function connectSsh(target: { host: string; port: number; user: string; privateKey: string | Buffer }, signal?: AbortSignal): Promise<{ exec: Exec; close: () => void }> {
+async function connectSsh(target: { host: string; port: number; user: string; privateKey: string | Buffer }, signal?: AbortSignal): Promise<{ exec: Exec; close: () => void }> {
+  const { Client } = await import('ssh2').catch((cause: unknown) => {
+    throw new ClusterError('SSH_CLIENT_MISSING', 'preflight needs the optional dependency ssh2, which is not installed', {
+      hint: 'Install it next to the SDK (npm install ssh2).',
+      cause,
+    });
+  });
   return new Promise((resolve, reject) => {
     const client = new Client();
     const onAbort = (): void => {
@@ -269,6 +275,7 @@ export async function runPreflight(t: PreflightTarget, s: PreflightSettings, sig
     conn = await connectSsh({ host: t.host, port: t.port, user: t.user, privateKey: t.privateKey }, signal);
   } catch (err) {
     throwIfAborted(signal, 'preflight');
+    if (err instanceof ClusterError) throw err;
     add({
       id: 'ssh',
       status: 'fail',
