@@ -203,48 +203,15 @@ export function osCheck(osRelease: string): PreflightCheck {
 type Exec = (command: string) => Promise<{ code: number; stdout: string; stderr: string }>;
 
 async function connectSsh(target: { host: string; port: number; user: string; privateKey: string | Buffer }, signal?: AbortSignal): Promise<{ exec: Exec; close: () => void }> {
-  const { Client } = await import('ssh2').catch((cause: unknown) => {
+  // ssh2 is an optional dependency, loaded by the first preflight.
+  const ssh = await import('./_sftp.js').catch((cause: unknown) => {
     throw new ClusterError('SSH_CLIENT_MISSING', 'preflight needs the optional dependency ssh2, which is not installed', {
       hint: 'Install it next to the SDK (npm install ssh2).',
       cause,
     });
   });
-  return new Promise((resolve, reject) => {
-    const client = new Client();
-    const onAbort = (): void => {
-      client.end();
-      reject(new Error('cancelled'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    client
-      .on('ready', () => {
-        signal?.removeEventListener('abort', onAbort);
-        const exec: Exec = (command) =>
-          new Promise((res, rej) => {
-            client.exec(command, (err, stream) => {
-              if (err) {
-                rej(err);
-                return;
-              }
-              let stdout = '';
-              let stderr = '';
-              stream.on('data', (d: Buffer) => {
-                stdout += d.toString('utf8');
-              });
-              stream.stderr.on('data', (d: Buffer) => {
-                stderr += d.toString('utf8');
-              });
-              stream.on('close', (code: number | null) => res({ code: code ?? 0, stdout, stderr }));
-            });
-          });
-        resolve({ exec, close: () => client.end() });
-      })
-      .on('error', (err) => {
-        signal?.removeEventListener('abort', onAbort);
-        reject(err);
-      })
-      .connect({ host: target.host, port: target.port, username: target.user, privateKey: target.privateKey, readyTimeout: 15_000 });
-  });
+  const client = await ssh.sshConnect(target, signal);
+  return { exec: (command) => ssh.sshExec(client, command), close: () => client.end() };
 }
 
 /** What {@link runPreflight} needs. */

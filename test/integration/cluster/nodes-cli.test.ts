@@ -3,36 +3,22 @@
  * control plane: declare, list, deploy with JSON step events, cordon/uncordon, drain --dry-run,
  * remove; errors as one readable block, never a stack trace.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type MetalK8sEmulator, startMetalK8s, uniqueSuffix } from '../../../src/testing/index.js';
-
-const pexec = promisify(execFile);
-const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../dist/cli.js');
+import { CLI, runCli } from './_cli.js';
 
 describe('solution nodes (CLI)', () => {
   const node = `cli-${uniqueSuffix()}`;
   let mk8s: MetalK8sEmulator;
   let env: NodeJS.ProcessEnv;
 
-  const solution = async (...args: string[]) => {
-    try {
-      const { stdout, stderr } = await pexec(process.execPath, [cli, ...args], { env, timeout: 180_000 });
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code?: number; stdout?: string; stderr?: string };
-      return { code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-    }
-  };
+  const solution = (...args: string[]) => runCli(env, args);
   const lines = (stdout: string) => stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
 
   beforeAll(async () => {
-    if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first (npm test does)`);
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
     mk8s = await startMetalK8s({ kubeconfigYaml: await readFile(inject('kubeconfig'), 'utf8'), storageOperator: false });
     env = {
       ...process.env,
