@@ -203,6 +203,19 @@ export class NodeDeployError extends ClusterError {
   }
 }
 
+/** etcdctl inside the etcd static Pod of a MetalK8s node (docs/operation/disaster_recovery). */
+const ETCDCTL =
+  'crictl exec -i "$(crictl ps -q --label io.kubernetes.container.name=etcd)" etcdctl --endpoints https://localhost:2379 ' +
+  '--cacert /etc/kubernetes/pki/etcd/ca.crt --key /etc/kubernetes/pki/etcd/server.key --cert /etc/kubernetes/pki/etcd/server.crt';
+
+function etcdManual(name: string, peer: string, why: string): ClusterError {
+  return new ClusterError(
+    'ETCD_MEMBER_REMOVAL_NEEDED',
+    `${name} is an etcd member, and the SDK did not remove it: ${why}. Nothing was changed. Once the cluster is healthy, on ${peer} run:\n  ${ETCDCTL} member list\nthen, with the ID of the line naming ${name}:\n  ${ETCDCTL} member remove <ID>`,
+    { hint: 'Then run remove again with etcdMemberRemoved: true (CLI: --etcd-member-removed), or run remove again once every etcd member is healthy.' },
+  );
+}
+
 const nodePath = (name: string): string => `/api/v1/nodes/${encodeURIComponent(name)}`;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -580,6 +593,54 @@ export class NodesApi {
     }
   }
 
+  /** Runs etcdctl in the etcd container of `peer` through Salt; undefined when the minion does not answer. */
+  async #etcdctl(peer: string, args: string, signal?: AbortSignal): Promise<{ retcode: number; stdout: string; stderr: string } | undefined> {
+    const answer = await this.#ctx.salt.local({ tgt: peer, fun: 'cmd.run_all', arg: [`${ETCDCTL} ${args}`], kwarg: { python_shell: true }, timeout: 30 }, { signal });
+    const r = answer[peer] as { retcode?: number; stdout?: string; stderr?: string } | string | undefined;
+    if (r === undefined || typeof r !== 'object') return undefined;
+    return { retcode: r.retcode ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  }
+
+  /**
+   * Finds the etcd member of `name` and checks that removing it is safe: listed through a peer
+   * whose minion answers, every other member healthy. Throws `ETCD_MEMBER_REMOVAL_NEEDED` with
+   * the manual commands otherwise.
+   */
+  async #etcdMember(name: string, all: readonly NodeObject[], signal?: AbortSignal): Promise<{ peer: string; id: string | undefined }> {
+    const peers = all
+      .filter((n) => n.metadata.name !== name && nodeRoles(n).includes('etcd'))
+      .map((n) => n.metadata.name)
+      .sort((a, b) => Number(b === this.#ctx.bootstrapId) - Number(a === this.#ctx.bootstrapId) || a.localeCompare(b));
+    const tried: string[] = [];
+    for (const peer of peers) {
+      const list = await this.#etcdctl(peer, 'member list', signal).catch(() => undefined);
+      if (!list || list.retcode !== 0) {
+        tried.push(`${peer}: ${list ? (list.stderr || list.stdout).trim().slice(0, 200) : 'the minion did not answer'}`);
+        continue;
+      }
+      const members = list.stdout
+        .split('\n')
+        .map((l) => l.split(',').map((c) => c.trim()))
+        .filter((c) => c.length >= 5 && /^[0-9a-f]+$/.test(c[0] ?? ''));
+      const mine = members.find((c) => c[2] === name);
+      if (!mine) return { peer, id: undefined };
+      const health = await this.#etcdctl(peer, 'endpoint health --cluster -w json', signal);
+      let entries: { endpoint?: string; health?: boolean; error?: string }[] = [];
+      try {
+        entries = JSON.parse(health?.stdout || '[]') as typeof entries;
+      } catch {
+        throw etcdManual(name, peer, `cannot read the cluster health from ${peer}: ${(health?.stderr ?? '').trim().slice(0, 200)}`);
+      }
+      const ownUrls = (mine[4] ?? '').split(/\s+/);
+      const sick = entries.filter((e) => e.health !== true && !ownUrls.includes(e.endpoint ?? ''));
+      if (sick.length > 0) {
+        throw etcdManual(name, peer, `removing a member now is not safe: ${sick.map((e) => `${e.endpoint} is unhealthy${e.error ? ` (${e.error})` : ''}`).join(', ')}`);
+      }
+      return { peer, id: mine[0] };
+    }
+    throw etcdManual(name, peers[0] ?? this.#ctx.bootstrapId, `no etcd peer could list the members (${tried.join('; ') || 'no other etcd node'})`);
+  }
+
   /**
    * Drains a node with `kubectl drain` semantics: cordon, then evict its Pods through the
    * Eviction API (PodDisruptionBudgets honoured, 429 retried), each Pod with its own grace
@@ -607,9 +668,10 @@ export class NodesApi {
 
   /**
    * Removes a node from the cluster: refuses the bootstrap node and the last control-plane or
-   * etcd node; drains it; deletes its Volumes and waits for them; for an etcd node, stops with
-   * the exact `etcdctl member remove` command unless told it was run; deletes the Node; deletes
-   * its Salt key. Every step is skipped when already done, so a rerun converges.
+   * etcd node; for an etcd node, checks through a peer that its member can be removed safely
+   * (else stops, nothing changed, with the exact `etcdctl` commands); drains it; deletes its
+   * Volumes and waits for them; removes the etcd member; deletes the Node; deletes its Salt
+   * key. Every step is skipped when already done, so a rerun converges.
    *
    * @throws `NODE_REMOVE_REFUSED`, `ETCD_MEMBER_REMOVAL_NEEDED`, `DrainError`, `NODE_VOLUMES_STUCK`.
    * @example
@@ -641,17 +703,8 @@ export class NodesApi {
           });
         }
       }
-      if (roles.includes('etcd') && options.etcdMemberRemoved !== true) {
-        const peer = all.find((n) => n.metadata.name !== name && nodeRoles(n).includes('etcd'))?.metadata.name ?? this.#ctx.bootstrapId;
-        const etcdctl =
-          'crictl exec -i "$(crictl ps -q --label io.kubernetes.container.name=etcd)" etcdctl --endpoints https://localhost:2379 ' +
-          '--cacert /etc/kubernetes/pki/etcd/ca.crt --key /etc/kubernetes/pki/etcd/server.key --cert /etc/kubernetes/pki/etcd/server.crt';
-        throw new ClusterError(
-          'ETCD_MEMBER_REMOVAL_NEEDED',
-          `${name} is an etcd member, and MetalK8s has no Salt function to remove a member. Nothing was changed. On ${peer}, run:\n  ${etcdctl} member list\nthen, with the ID of the line naming ${name}:\n  ${etcdctl} member remove <ID>`,
-          { hint: 'Then run remove again with etcdMemberRemoved: true (CLI: --etcd-member-removed).' },
-        );
-      }
+      // Checked before anything changes; the member itself goes after the Volumes.
+      const member = roles.includes('etcd') && options.etcdMemberRemoved !== true ? await this.#etcdMember(name, all, signal) : undefined;
       onProgress?.({ type: 'step', step: 'drain', status: 'started' });
       drained = await drainNode(kc, name, { ignoreDaemonSets: true, deleteEmptyDirData: true, ...options.drain, signal, onProgress });
       onProgress?.({ type: 'step', step: 'drain', status: 'done', detail: `${drained.evicted.length} Pod(s) evicted` });
@@ -662,6 +715,13 @@ export class NodesApi {
         onWaiting: (left, elapsedMs) => onProgress?.({ type: 'waiting', what: `Volumes ${left.join(', ')} to be deleted`, elapsedMs }),
       });
       onProgress?.({ type: 'step', step: 'volumes', status: volumesDeleted.length > 0 ? 'done' : 'skipped', detail: volumesDeleted.length > 0 ? volumesDeleted.join(', ') : 'no Volume' });
+      if (member?.id) {
+        const r = await this.#etcdctl(member.peer, `member remove ${member.id}`, signal);
+        if (r?.retcode !== 0) {
+          throw etcdManual(name, member.peer, `etcdctl member remove ${member.id} on ${member.peer} failed: ${(r?.stderr || r?.stdout || 'no answer').trim().slice(0, 300)}`);
+        }
+        onProgress?.({ type: 'step', step: 'etcd-member', status: 'done', detail: `member ${member.id} removed (through ${member.peer})` });
+      } else if (member) onProgress?.({ type: 'step', step: 'etcd-member', status: 'skipped', detail: `${name} is not an etcd member` });
       const del = await kubeRequest(kc, 'DELETE', nodePath(name), undefined, undefined, signal);
       if (del.status >= 300 && del.status !== 404) throw kubeFailure(`delete Node ${name}`, del);
       for (let i = 0; (await this.#get(name, signal)) && i < 120; i++) await sleep(250);
@@ -677,6 +737,7 @@ export class NodesApi {
       onProgress?.({ type: 'step', step: 'node', status: 'skipped', detail: `Node ${name} does not exist` });
     }
     const keys = await this.#ctx.salt.wheel({ fun: 'key.list_all' }, { signal });
+
     const listed = Object.values((keys.return ?? {}) as Record<string, unknown>).some((v) => Array.isArray(v) && v.includes(name));
     let keyDeleted = false;
     if (listed) {

@@ -4,7 +4,9 @@
  * up), a kwok "kubelet" started by the highstate, the default region/zone labels, cordon,
  * MetalK8s' own drain (1-second grace, evictions so PodDisruptionBudgets apply), uncordon; a
  * failure injectable at any named step; the wheel `key.*` functions over the emulated minion
- * keys; and the bootstrap minion's `networks` pillar.
+ * keys; the bootstrap minion's `networks` pillar; and the etcd members (`Register the node
+ * into etcd cluster` adds one), read and removed through `cmd.run_all` running
+ * `crictl exec … etcdctl member list | member remove | endpoint health --cluster`.
  *
  * Host steps (packages, salt-minion, etcd, the highstate itself) have nothing to act on and say
  * so in their comment.
@@ -54,6 +56,10 @@ export interface EmulatedNodes {
   injectFailure(failure: InjectedFailure): void;
   /** Sets the time each deploy_node step takes. */
   setStepDelay(ms: number): void;
+  /** Names of the etcd members, in the order they joined. */
+  etcdMembers(): string[];
+  /** Makes the etcd member of `node` report unhealthy (or healthy again). */
+  setEtcdHealth(node: string, healthy: boolean): void;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -103,8 +109,31 @@ export function nodesEmulator(options: NodesEmulatorOptions = {}): {
     pod: options.networks?.pod ?? '10.233.0.0/16',
   };
   const pillar: Record<string, unknown> = { networks };
+  const etcd = new Map<string, { id: string; healthy: boolean }>([['bootstrap', { id: '8e9e05c52164694d', healthy: true }]]);
+  const etcdLine = (name: string, id: string): string => `${id}, started, ${name}, https://${name}:2380, https://${name}:2379, false`;
+  /** What `crictl exec <etcd> etcdctl …` prints on an etcd node, for the commands the SDK runs. */
+  const etcdctl = (command: string): { retcode: number; stdout: string; stderr: string } => {
+    if (/\bmember list\b/.test(command)) return { retcode: 0, stdout: [...etcd].map(([n, m]) => etcdLine(n, m.id)).join('\n'), stderr: '' };
+    if (/\bendpoint health\b.*--cluster/.test(command)) {
+      const health = [...etcd].map(([n, m]) => ({ endpoint: `https://${n}:2379`, health: m.healthy, took: '1.2ms', ...(m.healthy ? {} : { error: 'context deadline exceeded' }) }));
+      return { retcode: health.every((h) => h.health) ? 0 : 1, stdout: JSON.stringify(health), stderr: '' };
+    }
+    const remove = /\bmember remove ([0-9a-f]+)/.exec(command);
+    if (remove) {
+      const entry = [...etcd].find(([, m]) => m.id === remove[1]);
+      if (!entry) return { retcode: 1, stdout: '', stderr: `Error: etcdserver: member not found` };
+      etcd.delete(entry[0]);
+      return { retcode: 0, stdout: `Member ${remove[1]} removed from cluster cdf818194e3a8c32`, stderr: '' };
+    }
+    return { retcode: 1, stdout: '', stderr: 'Error: unknown command (not emulated)' };
+  };
 
   const minionFunctions: Record<string, EmulatedMinionFunction> = {
+    'cmd.run_all': async ({ minion, arg, kwarg }) => {
+      const command = String(arg[0] ?? kwarg.cmd ?? '');
+      if (command.includes('etcdctl') && etcd.has(minion)) return { pid: 4242, ...etcdctl(command) };
+      return { pid: 4242, retcode: 127, stdout: '', stderr: `/bin/sh: the emulator runs no host command (${command.split(' ')[0]})` };
+    },
     'pillar.get': async ({ arg, kwarg }) => {
       const key = String(arg[0] ?? kwarg.key ?? '');
       let v: unknown = pillar;
@@ -242,7 +271,11 @@ export function nodesEmulator(options: NodesEmulatorOptions = {}): {
     if (roles.includes('etcd')) {
       await step('Check pillar before etcd deployment', 'metalk8s.check_pillar_keys', async () => ({ result: true, comment: 'Pillar keys present' }));
       await step('Install etcd node', 'salt.state', host('metalk8s.roles.etcd applied'));
-      await step('Register the node into etcd cluster', 'salt.runner', host('metalk8s.orchestrate.register_etcd: member present'));
+      await step('Register the node into etcd cluster', 'salt.runner', async () => {
+        if (etcd.has(nodeName)) return { result: true, comment: `etcd member ${nodeName} already present` };
+        etcd.set(nodeName, { id: [...Array(16)].map(() => Math.floor(Math.random() * 16).toString(16)).join(''), healthy: true });
+        return { result: true, comment: `etcd member ${nodeName} added (peer https://${nodeName}:2380)`, changes: { member: nodeName } };
+      });
     }
     await step('Wait for API server to be available before highstate', 'http.wait_for_successful_query', async () => ({ result: true, comment: 'https://127.0.0.1:7443/healthz: ok' }));
     await step('Check pillar before highstate', 'metalk8s.check_pillar_keys', async () => ({ result: true, comment: 'Pillar keys present' }));
@@ -284,6 +317,11 @@ export function nodesEmulator(options: NodesEmulatorOptions = {}): {
       },
       setStepDelay: (ms) => {
         stepDelay = ms;
+      },
+      etcdMembers: () => [...etcd.keys()],
+      setEtcdHealth: (node, healthy) => {
+        const m = etcd.get(node);
+        if (m) m.healthy = healthy;
       },
     },
   };

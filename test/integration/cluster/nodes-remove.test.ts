@@ -31,7 +31,7 @@ describe('nodes: remove', () => {
     await mk8s?.stop();
   });
 
-  it('refuses the bootstrap node and the last control-plane node; an etcd node needs its member removed first', async () => {
+  it('refuses the bootstrap node and the last control-plane node; a never-deployed etcd node has no member to remove', async () => {
     await expect(cluster.nodes.remove('bootstrap')).rejects.toMatchObject({ code: 'NODE_REMOVE_REFUSED', message: expect.stringContaining('bootstrap node') });
     await cluster.nodes.declare('cp-1', { roles: ['control-plane'], ssh: { host: '10.0.0.31' } });
     // A cluster whose only other master is gone: cp-1 is then the last one.
@@ -41,14 +41,39 @@ describe('nodes: remove', () => {
     } finally {
       await patchLabels('bootstrap', { 'node-role.kubernetes.io/master': '', 'node-role.kubernetes.io/etcd': '' });
     }
-    const err = await cluster.nodes.remove('cp-1').catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'ETCD_MEMBER_REMOVAL_NEEDED' });
-    expect((err as Error).message).toContain('On bootstrap, run:');
-    expect((err as Error).message).toContain('etcdctl --endpoints https://localhost:2379 --cacert /etc/kubernetes/pki/etcd/ca.crt');
-    expect((err as Error).message).toContain('member remove <ID>');
-    expect(await cluster.nodes.get('cp-1')).toBeDefined();
-    const r = await cluster.nodes.remove('cp-1', { etcdMemberRemoved: true });
+    // Declared, never deployed: no etcd member to remove.
+    const steps: string[] = [];
+    const r = await cluster.nodes.remove('cp-1', { onProgress: (e) => e.type === 'step' && e.status === 'skipped' && steps.push(`${e.step}: ${e.detail}`) });
     expect(r).toMatchObject({ nodeDeleted: true, keyDeleted: false, changed: true });
+    expect(steps).toContain('etcd-member: cp-1 is not an etcd member');
+  });
+
+  it('removes a deployed etcd node\'s member through a healthy peer, and refuses while a peer is unhealthy', async () => {
+    await cluster.nodes.declare('cp-2', { roles: ['control-plane'], ssh: { host: '127.0.0.1' } });
+    await cluster.nodes.deploy('cp-2', { pollIntervalMs: 300 });
+    expect(mk8s.nodes.etcdMembers()).toEqual(['bootstrap', 'cp-2']);
+    mk8s.nodes.setEtcdHealth('bootstrap', false);
+    let err: unknown;
+    try {
+      err = await cluster.nodes.remove('cp-2').catch((e: unknown) => e);
+    } finally {
+      mk8s.nodes.setEtcdHealth('bootstrap', true);
+    }
+    expect(err).toMatchObject({ code: 'ETCD_MEMBER_REMOVAL_NEEDED' });
+    const message = (err as Error).message;
+    expect(message).toContain('https://bootstrap:2379 is unhealthy (context deadline exceeded)');
+    expect(message).toContain('Nothing was changed. Once the cluster is healthy, on bootstrap run:');
+    expect(message).toContain('etcdctl --endpoints https://localhost:2379 --cacert /etc/kubernetes/pki/etcd/ca.crt');
+    expect(message).toContain('member remove <ID>');
+    // Nothing changed: the member, the Node (still schedulable) and the key are there.
+    expect(mk8s.nodes.etcdMembers()).toContain('cp-2');
+    expect(await cluster.nodes.get('cp-2')).toMatchObject({ schedulable: true });
+
+    const done: string[] = [];
+    const r = await cluster.nodes.remove('cp-2', { onProgress: (e) => e.type === 'step' && e.status === 'done' && done.push(e.step) });
+    expect(r).toMatchObject({ nodeDeleted: true, keyDeleted: true });
+    expect(done).toEqual(['drain', 'etcd-member', 'node', 'salt-key']);
+    expect(mk8s.nodes.etcdMembers()).toEqual(['bootstrap']);
   });
 
   it('removes a deployed workload node: its Volumes first, then the Node, then the Salt key; a rerun does nothing', async () => {
