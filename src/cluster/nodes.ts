@@ -614,7 +614,7 @@ export class NodesApi {
     const tried: string[] = [];
     for (const peer of peers) {
       const list = await this.#etcdctl(peer, 'member list', signal).catch(() => undefined);
-      if (!list || list.retcode !== 0) {
+      if (list?.retcode !== 0) {
         tried.push(`${peer}: ${list ? (list.stderr || list.stdout).trim().slice(0, 200) : 'the minion did not answer'}`);
         continue;
       }
