@@ -741,7 +741,12 @@ export class NodesApi {
     const listed = Object.values((keys.return ?? {}) as Record<string, unknown>).some((v) => Array.isArray(v) && v.includes(name));
     let keyDeleted = false;
     if (listed) {
-      await this.#ctx.salt.wheel({ fun: 'key.delete', arg: [name] }, { signal });
+      const del = await this.#ctx.salt.wheel({ fun: 'key.delete', kwarg: { match: name } }, { signal });
+      if (!del.success) {
+        throw new ClusterError('SALT_KEY_DELETE_FAILED', `wheel key.delete of ${name} failed: ${String(del.return).split('\n').filter(Boolean).at(-1) ?? ''}`, {
+          hint: `Delete it on the salt-master: salt-key -d ${name}.`,
+        });
+      }
       keyDeleted = true;
       onProgress?.({ type: 'step', step: 'salt-key', status: 'done', detail: `key ${name} deleted` });
     } else onProgress?.({ type: 'step', step: 'salt-key', status: 'skipped', detail: `no key ${name}` });

@@ -336,15 +336,18 @@ export class SaltApiClient {
   }
 
   /**
-   * Runs a wheel function on the master (`client: wheel`), e.g. `key.list_all`.
+   * Runs a wheel function on the master (`client: wheel`), e.g. `key.list_all`. salt-api's
+   * wheel client takes keyword arguments as top-level lowstate keys and ignores `arg` and
+   * `kwarg` (checked against salt-api 3007), so `kwarg` is sent that way.
    *
    * @example
    * ```ts
    * const keys = await salt.wheel({ fun: 'key.list_all' });
+   * await salt.wheel({ fun: 'key.delete', kwarg: { match: 'node-2' } });
    * ```
    */
   async wheel(call: MasterCall, options: CallOptions = {}): Promise<WheelResult> {
-    const ret = await this.#run({ client: 'wheel', ...masterLowstate(call) }, options.signal);
+    const ret = await this.#run({ ...(call.kwarg ?? {}), client: 'wheel', fun: call.fun, ...(call.arg !== undefined ? { arg: call.arg } : {}) }, options.signal);
     const data = isRecord(ret) && isRecord(ret.data) ? ret.data : undefined;
     if (!data) throw this.#badAnswer('/', `no data for wheel ${call.fun}`);
     return { success: data.success === true, return: data.return, jid: typeof data.jid === 'string' ? data.jid : undefined };

@@ -142,24 +142,27 @@ export function nodesEmulator(options: NodesEmulatorOptions = {}): {
     },
   };
 
-  const matchOf = (arg: readonly unknown[], kwarg: Readonly<Record<string, unknown>>): string => String(kwarg.match ?? arg[0] ?? '');
+  const matchOf = (fun: string, kwarg: Readonly<Record<string, unknown>>): string => {
+    if (typeof kwarg.match !== 'string') throw new Error(`SaltInvocationError: ${fun.split('.')[1]} takes at least 1 argument (0 given)`);
+    return kwarg.match;
+  };
   const wheelFunctions: Record<string, EmulatedWheelFunction> = {
     'key.list_all': ({ minions }) => ({ minions: [...minions].sort(), minions_pre: [], minions_rejected: [], minions_denied: [], local: ['master.pem', 'master.pub'] }),
-    'key.list': ({ arg, kwarg, minions }) => {
-      const which = matchOf(arg, kwarg) || 'all';
+    'key.list': ({ kwarg, minions }) => {
+      const which = matchOf('key.list', kwarg);
       if (['acc', 'accepted', 'all'].includes(which)) return { minions: [...minions].sort() };
       return { [which === 'pre' || which === 'un' || which === 'unaccepted' ? 'minions_pre' : `minions_${which}`]: [] };
     },
-    'key.accept': ({ arg, kwarg }) => {
-      // Keys waiting for acceptance exist only during a first-time deploy, which accepts them itself.
-      void matchOf(arg, kwarg);
+    // Keys waiting for acceptance exist only during a first-time deploy, which accepts them itself.
+    'key.accept': ({ kwarg }) => {
+      matchOf('key.accept', kwarg);
       return {};
     },
-    'key.delete': ({ arg, kwarg, minions }) => {
-      const match = matchOf(arg, kwarg);
-      const gone = minions.filter((m) => m !== minions[0] && globMatch(match, m));
-      for (const m of gone) minions.splice(minions.indexOf(m), 1);
-      return gone.length > 0 ? { minions: gone } : {};
+    // As Salt: what still matches after the deletion, so `{}`. The bootstrap key stays.
+    'key.delete': ({ kwarg, minions }) => {
+      const match = matchOf('key.delete', kwarg);
+      for (const m of minions.filter((x) => x !== minions[0] && globMatch(match, x))) minions.splice(minions.indexOf(m), 1);
+      return {};
     },
   };
 

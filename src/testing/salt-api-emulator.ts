@@ -420,10 +420,17 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
     const fun = String(low.fun ?? '');
     let ret: unknown;
     const custom = options.wheelFunctions?.[fun];
+    let success = true;
     if (custom) {
-      const arg = Array.isArray(low.arg) ? low.arg : low.arg === undefined ? [] : [low.arg];
-      const kwarg = { ...(isRecord(low.kwarg) ? low.kwarg : {}), ...(low.match !== undefined ? { match: low.match } : {}) };
-      ret = custom({ arg, kwarg, minions });
+      // salt-api's wheel client passes the top-level keys as keyword arguments; `arg` and
+      // `kwarg` are ignored.
+      const kwarg = Object.fromEntries(Object.entries(low).filter(([k]) => !['client', 'fun', 'arg', 'kwarg'].includes(k)));
+      try {
+        ret = custom({ arg: [], kwarg, minions });
+      } catch (err) {
+        ret = `Exception occurred in wheel ${fun}: ${err instanceof Error ? err.message : String(err)}`;
+        success = false;
+      }
     } else if (fun === 'key.list_all') {
       ret = { minions: [...minions], minions_pre: [], minions_rejected: [], minions_denied: [], local: ['master.pem', 'master.pub'] };
     } else if (fun === 'key.list') {
@@ -438,7 +445,7 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
       user: session.user,
       _stamp: new Date().toISOString().replace('Z', ''),
       return: ret,
-      success: true,
+      success,
     };
     job.result = { [masterId]: { return: data } };
     return { tag, data };

@@ -97,6 +97,11 @@ export function describeSaltApiConformance(name: string, start: () => Promise<Sa
       expect(ret.jid).toMatch(/^\d{20}$/);
     });
 
+    it('deletes a minion key that is not there without error (wheel key.delete, match as a keyword)', async () => {
+      const ret = await salt.wheel({ fun: 'key.delete', kwarg: { match: 'no-such-minion' } });
+      expect(ret).toMatchObject({ success: true, return: {} });
+    });
+
     it('returns no answer for a local call that matches no minion, and refuses to start an async one', async () => {
       expect(await salt.local({ tgt: 'no-such-minion-*', fun: 'test.ping' })).toEqual({});
       const err = await rejection(salt.localAsync({ tgt: 'no-such-minion-*', fun: 'test.ping' }));
