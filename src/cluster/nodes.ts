@@ -63,6 +63,16 @@ export type NodeProgressEvent =
       readonly result: boolean | null;
       readonly comment: string;
     }
+  | {
+      /** A minion job a deploy step started on the node (live, from the SaltAPI event stream). */
+      readonly type: 'salt-activity';
+      readonly jid: string;
+      /** Execution function, e.g. `state.sls`, `state.highstate`, `saltutil.sync_all`. */
+      readonly fun: string;
+      readonly args: readonly string[];
+      /** `started`, then `succeeded` or `failed`. */
+      readonly status: 'started' | 'succeeded' | 'failed';
+    }
   | { readonly type: 'check'; readonly check: PreflightCheck }
   | { readonly type: 'warning'; readonly message: string }
   | { readonly type: 'waiting'; readonly what: string; readonly elapsedMs: number }
@@ -491,9 +501,11 @@ export class NodesApi {
     const nudge = (): void => {
       for (const w of wake.splice(0)) w();
     };
-    // Step events: `salt/job/<jid>/prog/<master>/<n>` (Salt's state events). A follower that
-    // joins late gets the steps it missed from the job result instead.
+    // Live progress: the minion jobs deploy_node's salt.state / salt.function steps publish on
+    // the node (`salt/job/<jid>/new`, then `…/ret/<node>`). An orchestrate fires no event per
+    // state (checked against salt-api 3007), so the steps themselves come from the job result.
     const stream = events?.stream ?? this.#ctx.salt.events({ signal: local.signal });
+    const ours = new Set<string>();
     const reader = (async () => {
       try {
         let next = events?.first ?? stream.next();
@@ -501,12 +513,17 @@ export class NodesApi {
           const r = await next;
           if (r.done || ended) return;
           const ev = r.value;
-          if (ev.tag.startsWith(`salt/job/${jid}/prog/`)) {
-            const ret = (ev.data.ret ?? {}) as Record<string, unknown>;
-            const index = typeof ret.__run_num__ === 'number' ? ret.__run_num__ : Number(ev.tag.split('/').at(-1));
-            const id = String(ret.__id__ ?? ret.name ?? '');
-            const result = ret.result === true ? true : ret.result === false ? false : null;
-            emit({ index, id, result, comment: Array.isArray(ret.comment) ? ret.comment.join('\n') : String(ret.comment ?? '') });
+          const m = /^salt\/job\/(\d+)\/(new|ret\/(.+))$/.exec(ev.tag);
+          if (m?.[1] && m[1] !== jid) {
+            const d = ev.data;
+            const minions = Array.isArray(d.minions) ? d.minions.map(String) : [];
+            if (m[2] === 'new' && (minions.includes(name) || String(d.tgt ?? '') === name)) {
+              ours.add(m[1]);
+              const args = Array.isArray(d.arg) ? d.arg.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))) : [];
+              onProgress?.({ type: 'salt-activity', jid: m[1], fun: String(d.fun ?? ''), args, status: 'started' });
+            } else if (m[3] === name && ours.has(m[1])) {
+              onProgress?.({ type: 'salt-activity', jid: m[1], fun: String(d.fun ?? ''), args: [], status: d.success === true ? 'succeeded' : 'failed' });
+            }
           } else if (ev.tag === `salt/run/${jid}/ret`) nudge();
           next = stream.next();
         }

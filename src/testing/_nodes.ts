@@ -4,7 +4,9 @@
  * up), a kwok "kubelet" started by the highstate, the default region/zone labels, cordon,
  * MetalK8s' own drain (1-second grace, evictions so PodDisruptionBudgets apply), uncordon; a
  * failure injectable at any named step; the wheel `key.*` functions over the emulated minion
- * keys; the bootstrap minion's `networks` pillar; and the etcd members (`Register the node
+ * keys; the bootstrap minion's `networks` pillar; the minion jobs deploy_node's `salt.state` and
+ * `salt.function` steps publish on the node (their `salt/job/<jid>/new|ret` events, which
+ * clients follow for live progress); and the etcd members (`Register the node
  * into etcd cluster` adds one), read and removed through `cmd.run_all` running
  * `crictl exec … etcdctl member list | member remove | endpoint health --cluster`.
  *
@@ -188,16 +190,21 @@ export function nodesEmulator(options: NodesEmulatorOptions = {}): {
     const saltenvInner = `metalk8s-${version}`;
 
     let previous: string | undefined;
-    const step = async (id: string, fun: string, run: () => Promise<StepOutcome>): Promise<boolean> => {
+    /** `job`: the minion job MetalK8s' step publishes (function and arguments), on the node. */
+    const step = async (id: string, fun: string, run: () => Promise<StepOutcome>, job?: { fun: string; arg: unknown[]; everywhere?: boolean }): Promise<boolean> => {
       const require = previous ? [previous] : [];
       previous = id;
       return ctx.step(
         id,
         fun,
         async () => {
+          const done = job
+            ? ctx.minionJob({ fun: job.fun, arg: job.arg, tgt: job.everywhere ? '*' : nodeName, minions: job.everywhere ? [...ctx.minions, nodeName].filter((m, i, a) => a.indexOf(m) === i) : [nodeName] })
+            : undefined;
           if (stepDelay > 0) await sleep(stepDelay);
-          if (failure?.step === id) return { result: false, comment: failure.comment ?? 'Injected failure' };
-          return run();
+          const outcome = failure?.step === id ? { result: false, comment: failure.comment ?? 'Injected failure' } : await run();
+          done?.(outcome.result);
+          return outcome;
         },
         { require, name: id === 'Run the highstate' || id.startsWith('Wait') ? nodeName : undefined },
       );
@@ -222,9 +229,9 @@ export function nodesEmulator(options: NodesEmulatorOptions = {}): {
       });
       await step('Wait minion available ssh', 'salt.runner', async () => ({ result: true, comment: `Minion ${nodeName} answers` }));
     }
-    await step('Sync module on the node', 'salt.function', host(`saltutil.sync_all saltenv=${saltenvInner}`));
-    await step('Set grains', 'salt.state', host('metalk8s.node.grains applied'));
-    await step('Refresh the mine', 'salt.function', host("mine.update on '*'"));
+    await step('Sync module on the node', 'salt.function', host(`saltutil.sync_all saltenv=${saltenvInner}`), { fun: 'saltutil.sync_all', arg: [`saltenv=${saltenvInner}`] });
+    await step('Set grains', 'salt.state', host('metalk8s.node.grains applied'), { fun: 'state.sls', arg: ['metalk8s.node.grains', `saltenv=${saltenvInner}`] });
+    await step('Refresh the mine', 'salt.function', host("mine.update on '*'"), { fun: 'mine.update', arg: [], everywhere: true });
     await step('Ensure node default labels exist', 'metalk8s_kubernetes.object_updated', async () => {
       const current = await core.readNode({ name: nodeName });
       const labels = current.metadata?.labels ?? {};
@@ -269,11 +276,11 @@ export function nodesEmulator(options: NodesEmulatorOptions = {}): {
       }
     });
     await step('Check pillar before salt-minion configuration', 'metalk8s.check_pillar_keys', async () => ({ result: true, comment: 'Pillar keys metalk8s.endpoints.salt-master, metalk8s.endpoints.repositories present' }));
-    await step('Reconfigure salt-minion', 'salt.state', host('metalk8s.salt.minion.configured applied'));
+    await step('Reconfigure salt-minion', 'salt.state', host('metalk8s.salt.minion.configured applied'), { fun: 'state.sls', arg: ['metalk8s.salt.minion.configured', `saltenv=${saltenvInner}`] });
     await step('Wait minion available', 'salt.runner', async () => ({ result: true, comment: `Minion ${nodeName} answers` }));
     if (roles.includes('etcd')) {
       await step('Check pillar before etcd deployment', 'metalk8s.check_pillar_keys', async () => ({ result: true, comment: 'Pillar keys present' }));
-      await step('Install etcd node', 'salt.state', host('metalk8s.roles.etcd applied'));
+      await step('Install etcd node', 'salt.state', host('metalk8s.roles.etcd applied'), { fun: 'state.sls', arg: ['metalk8s.roles.etcd', `saltenv=${saltenvInner}`] });
       await step('Register the node into etcd cluster', 'salt.runner', async () => {
         if (etcd.has(nodeName)) return { result: true, comment: `etcd member ${nodeName} already present` };
         etcd.set(nodeName, { id: [...Array(16)].map(() => Math.floor(Math.random() * 16).toString(16)).join(''), healthy: true });
@@ -302,7 +309,7 @@ export function nodesEmulator(options: NodesEmulatorOptions = {}): {
         await sleep(250);
       }
       return { result: false, comment: `kubelet of ${nodeName} did not become Ready within 60 s` };
-    });
+    }, { fun: 'state.highstate', arg: [`saltenv=${saltenvInner}`] });
     await step('Wait for API server to be available', 'http.wait_for_successful_query', async () => ({ result: true, comment: 'https://127.0.0.1:7443/healthz: ok' }));
     await step('Uncordon the node', 'metalk8s_cordon.node_uncordoned', () => setUnschedulable(false));
     await step('Kill kube-controller-manager on all master nodes', 'salt.function', host('ps.pkill kube-controller-manager on the masters'));

@@ -47,6 +47,11 @@ export interface OrchestrateContext {
   /** Accepts a minion's key, as deploying a node does; it then answers minion calls. */
   acceptMinion(id: string): void;
   /**
+   * Starts a minion job for a step (as `salt.state` / `salt.function` steps publish one): fires
+   * its `salt/job/<jid>/new` event; the function returned fires `salt/job/<jid>/ret/<minion>`.
+   */
+  minionJob(job: { readonly fun: string; readonly arg: readonly unknown[]; readonly tgt: string; readonly minions: readonly string[] }): (success: boolean) => void;
+  /**
    * Runs one step and records it as Salt would (`<module>_|-<id>_|-<name>_|-<function>`, with
    * `__run_num__`). A thrown error becomes a failed step with the error's message. Returns
    * whether the step succeeded.
@@ -287,7 +292,7 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
     return job;
   };
 
-  const runnerFunction = async (fun: string, arg: readonly unknown[], kwarg: Record<string, unknown>, jid: string): Promise<{ ret: unknown; success: boolean }> => {
+  const runnerFunction = async (fun: string, arg: readonly unknown[], kwarg: Record<string, unknown>): Promise<{ ret: unknown; success: boolean }> => {
     switch (fun) {
       case 'test.arg':
         return { ret: { args: [...arg], kwargs: kwarg }, success: true };
@@ -309,7 +314,7 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
         const saltenv = typeof kwarg.saltenv === 'string' ? kwarg.saltenv : 'base';
         const handler = options.orchestrates?.[mods];
         const pillar = isRecord(kwarg.pillar) ? kwarg.pillar : {};
-        const outcome = handler ? await runHandler(handler, mods, saltenv, pillar, jid) : await runSls(fileRoots, mods, saltenv);
+        const outcome = handler ? await runHandler(handler, mods, saltenv, pillar) : await runSls(fileRoots, mods, saltenv);
         const data = outcome.ok ? outcome.states : outcome.errors;
         const failed = !outcome.ok || Object.values(outcome.states).some((s) => !s.result);
         return { ret: { data: { [masterId]: data }, outputter: 'highstate', retcode: failed ? 1 : 0 }, success: !failed };
@@ -324,7 +329,6 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
     mods: string,
     saltenv: string,
     pillar: Record<string, unknown>,
-    jid: string,
   ): Promise<{ ok: true; states: Record<string, StateResult> }> => {
     const states: Record<string, StateResult> = {};
     const outcomes = new Map<string, boolean>();
@@ -344,7 +348,7 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
           outcome = { result: false, comment: err instanceof Error ? err.message : String(err) };
         }
       }
-      const state: StateResult = {
+      states[`${module}_|-${id}_|-${name}_|-${fn}`] = {
         name,
         changes: { ...(outcome.changes ?? {}) },
         result: outcome.result,
@@ -355,9 +359,6 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
         start_time: new Date(started).toISOString().slice(11, 23),
         duration: Date.now() - started,
       };
-      states[`${module}_|-${id}_|-${name}_|-${fn}`] = state;
-      // What a master with `state_events: True` fires after each state of a run.
-      fire(`salt/job/${jid}/prog/${masterId}/${state.__run_num__}`, { ret: { ...state }, jid });
       outcomes.set(id, outcome.result);
       return outcome.result;
     };
@@ -370,6 +371,17 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
         minions: [...minions],
         acceptMinion: (id) => {
           if (!minions.includes(id)) minions.push(id);
+        },
+        minionJob: (j) => {
+          const job = record(j.fun, j.arg, 'root', j.tgt, 'glob');
+          fire(`salt/job/${job.jid}/new`, { jid: job.jid, tgt: j.tgt, tgt_type: 'glob', user: 'root', fun: j.fun, arg: [...j.arg], minions: [...j.minions] });
+          return (success) => {
+            const retcode = success ? 0 : 2;
+            for (const m of j.minions) {
+              job.result[m] = { return: {}, retcode, success };
+              fire(`salt/job/${job.jid}/ret/${m}`, { fun: j.fun, fun_args: [...j.arg], id: m, jid: job.jid, return: {}, retcode, success });
+            }
+          };
         },
         step,
       });
@@ -398,7 +410,7 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
       let ret: unknown;
       let success: boolean;
       try {
-        ({ ret, success } = await runnerFunction(fun, arg, kwarg, job.jid));
+        ({ ret, success } = await runnerFunction(fun, arg, kwarg));
       } catch (err) {
         ret = `Exception occurred in runner ${fun}: ${(err as Error).message}`;
         success = false;

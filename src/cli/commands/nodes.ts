@@ -36,6 +36,10 @@ function reporter(out: Output): (e: NodeProgressEvent) => void {
       case 'deploy-step':
         line(`${e.result === false ? '✗' : '✓'} ${e.id}${e.result === false ? `: ${e.comment.split('\n')[0] ?? ''}` : ''}`);
         return;
+      case 'salt-activity':
+        if (e.status === 'started') line(`  … ${e.fun}${e.args.length ? ` ${e.args.join(' ')}` : ''}`);
+        else if (e.status === 'failed') line(`  ✗ ${e.fun} failed on the node`);
+        return;
       case 'salt-job':
         line(`${e.followed ? 'following' : 'started'} Salt job ${e.jid}`);
         return;

@@ -120,12 +120,19 @@ describe('nodes: declare and deploy', () => {
     expect(r2.followed).toBe(true);
     expect(r2.jid).toBe(r1.jid);
 
+    // Live, while the job runs: the minion jobs its steps publish on the node, for both clients.
+    for (const evs of [events, followerEvents]) {
+      const firstStep = evs.findIndex((e) => e.type === 'deploy-step');
+      const live = evs.slice(0, firstStep).filter((e) => e.type === 'salt-activity');
+      expect(live.filter((e) => e.status === 'started').map((e) => e.fun)).toContain('state.highstate');
+      expect(live.some((e) => e.fun === 'state.highstate' && e.status === 'succeeded')).toBe(true);
+    }
     const steps = events.filter((e) => e.type === 'deploy-step');
     const ids = steps.map((s) => s.id);
     expect(ids.slice(0, 3)).toEqual(['Install python36', 'Set grains ssh', 'Refresh grains']);
     expect(ids).toContain('Run the highstate');
     expect(ids.at(-1)).toBe('Kill kube-controller-manager on all master nodes');
-    // Live events, in the orchestrate's order.
+    // Steps in the orchestrate's order.
     expect(steps.map((s) => s.index)).toEqual([...steps.map((s) => s.index)].sort((a, b) => a - b));
     expect(followerEvents.filter((e) => e.type === 'deploy-step').map((s) => s.id)).toEqual(ids);
 
