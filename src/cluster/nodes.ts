@@ -562,8 +562,8 @@ export class NodesApi {
         const f = result.failure;
         const root = f;
         const step = root?.step.id ?? 'deploy_node';
-        // A test.fail_without_changes step carries its reason in `name` (metalk8s-reference §8).
-        const base = root ? (root.step.comment === 'Failure!' && root.step.name ? `${root.step.name}` : describeFailure(root).slice(step.length + 2)) : result.errors.join('; ') || 'the orchestrate failed';
+        // describeFailure reads a test.fail_without_changes step's reason from its name (reference §8).
+        const base = root ? describeFailure(root).slice(step.length + 2) : result.errors.join('; ') || 'the orchestrate failed';
         const cordonedByJob = steps.some((s) => s.id === 'Cordon the node' && s.result === true) && !steps.some((s) => s.id === 'Uncordon the node' && s.result === true);
         let uncordoned = true;
         let uncordonNote = '';
