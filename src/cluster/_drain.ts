@@ -10,8 +10,9 @@
  * AbortSignal and no kubectl binary on the machine that runs it.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { AbortError, ClusterError, type ServiceErrorOptions, throwIfAborted } from '../errors.js';
+import { ClusterError, type ServiceErrorOptions, throwIfAborted } from '../errors.js';
 import { kubeFailure, kubeGet, kubePatch, kubeRequest } from './_kube.js';
+import { sleep } from './_sleep.js';
 
 /** Options of a drain (the `kubectl drain` flags). */
 export interface DrainOptions {
@@ -95,24 +96,6 @@ interface Pod {
 type Verdict = { readonly action: 'evict'; readonly warning?: string } | { readonly action: 'ignore'; readonly reason: string } | { readonly action: 'block'; readonly reason: string };
 
 const id = (p: Pod): string => `${p.metadata.namespace}/${p.metadata.name}`;
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(new AbortError('drain', { cause: signal.reason }));
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(new AbortError('drain', { cause: signal?.reason }));
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /** Sets `spec.unschedulable`; returns whether it changed. Throws `NODE_NOT_FOUND`. */
 export async function setUnschedulable(kc: KubeConfig, node: string, value: boolean, signal?: AbortSignal): Promise<boolean> {
@@ -256,7 +239,7 @@ export async function drainNode(
       if (res.status === 429 || terminatingNs) {
         left.set(name, `eviction refused: ${message}`);
         o.onProgress?.({ type: 'pod', pod: name, status: 'retrying', detail: message });
-        await sleep(Math.max(0, Math.min(retryDelay, deadline - Date.now())), signal);
+        await sleep(Math.max(0, Math.min(retryDelay, deadline - Date.now())), signal, 'drain');
         const fresh = await kubeGet<Pod>(kc, podPath(pod), signal);
         if (fresh && fresh.metadata.uid === pod.metadata.uid) pod = fresh;
         continue;
@@ -281,7 +264,7 @@ export async function drainNode(
         return;
       }
       if (timedOut()) return;
-      await sleep(Math.max(0, Math.min(1000, deadline - Date.now())), signal);
+      await sleep(Math.max(0, Math.min(1000, deadline - Date.now())), signal, 'drain');
     }
   };
 

@@ -16,6 +16,7 @@
 import { AbortError, ClusterError, redact, throwIfAborted } from '../errors.js';
 import { type FetchLike, type HttpAnswer, requestWithFetch, requestWithNode } from './_salt-http.js';
 import { parseSse } from './_salt-sse.js';
+import { sleep } from './_sleep.js';
 import { describeFailure, firstFailedStep, type SaltStepFailure, stateRuns, type SaltStateRun } from './salt-results.js';
 
 export type { FetchLike } from './_salt-http.js';
@@ -182,24 +183,6 @@ type Lowstate = Record<string, unknown>;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(new AbortError('waiting for a Salt job', { cause: signal.reason }));
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new AbortError('waiting for a Salt job', { cause: signal?.reason }));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /**
@@ -420,7 +403,7 @@ export class SaltApiClient {
           hint: `The job may still be running: follow it with \`salt-run jobs.print_job ${jid}\` on the salt-master.`,
         });
       }
-      await sleep(interval, options.signal);
+      await sleep(interval, options.signal, 'waiting for a Salt job');
     }
   }
 

@@ -19,3 +19,14 @@ export async function runCli(env: NodeJS.ProcessEnv, args: readonly string[]): P
     return { code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
   }
 }
+
+/** The environment `solution emulator up` gives: the kubeconfig and the emulated SaltAPI. */
+export function emulatorEnv(kubeconfig: string, saltApi: { url: string; username: string; token: string }): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    KUBECONFIG: kubeconfig,
+    METALK8S_SALT_API_URL: saltApi.url,
+    METALK8S_SALT_API_USERNAME: saltApi.username,
+    METALK8S_SALT_API_TOKEN: saltApi.token,
+  };
+}

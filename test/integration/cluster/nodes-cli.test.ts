@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type MetalK8sEmulator, startMetalK8s, uniqueSuffix } from '../../../src/testing/index.js';
-import { CLI, runCli } from './_cli.js';
+import { CLI, emulatorEnv, runCli } from './_cli.js';
 
 describe('solution nodes (CLI)', () => {
   const node = `cli-${uniqueSuffix()}`;
@@ -20,13 +20,7 @@ describe('solution nodes (CLI)', () => {
   beforeAll(async () => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
     mk8s = await startMetalK8s({ kubeconfigYaml: await readFile(inject('kubeconfig'), 'utf8'), storageOperator: false });
-    env = {
-      ...process.env,
-      KUBECONFIG: inject('kubeconfig'),
-      METALK8S_SALT_API_URL: mk8s.saltApi.url,
-      METALK8S_SALT_API_USERNAME: mk8s.saltApi.username,
-      METALK8S_SALT_API_TOKEN: mk8s.saltApi.token,
-    };
+    env = emulatorEnv(inject('kubeconfig'), mk8s.saltApi);
   });
 
   afterAll(async () => {
