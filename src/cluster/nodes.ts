@@ -451,6 +451,8 @@ export class NodesApi {
       signal?.addEventListener('abort', onAbort, { once: true });
       const stream = this.#ctx.salt.events({ signal: abort.signal });
       const first = stream.next();
+      // Read by the follower; a stream that fails before it starts must not be an unhandled rejection.
+      first.catch(() => undefined);
       let jid: string;
       try {
         const pillar: Record<string, unknown> = { node_name: name };

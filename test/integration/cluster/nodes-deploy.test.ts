@@ -164,4 +164,43 @@ describe('nodes: declare and deploy', () => {
     expect((await readNode(names.fail)).spec?.unschedulable).toBeFalsy();
     expect((await cluster.nodes.get(names.fail))?.deploy).toMatchObject({ state: 'failed', step: 'Run the highstate' });
   });
+
+  it('a client stopped mid-deploy leaves the job running; the rerun follows it instead of starting another', async () => {
+    mk8s.nodes.setStepDelay(100);
+    const ctl = new AbortController();
+    let started = '';
+    const err = await cluster.nodes
+      .deploy(names.fail, {
+        signal: ctl.signal,
+        pollIntervalMs: 200,
+        onProgress: (e) => {
+          if (e.type === 'salt-job') {
+            started = e.jid;
+            ctl.abort();
+          }
+        },
+      })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ABORTED' });
+    const rerun = await cluster.nodes.deploy(names.fail, { pollIntervalMs: 200 });
+    mk8s.nodes.setStepDelay(0);
+    expect(rerun).toMatchObject({ jid: started, followed: true });
+    expect(await cluster.nodes.get(names.fail)).toMatchObject({ ready: true, schedulable: true, deploy: { state: 'deployed' } });
+  });
+
+  it('a deploy recorded on the Node that the salt-master no longer knows is started again, with a warning', async () => {
+    await kubeRequest(
+      cluster.kubeConfig,
+      'PATCH',
+      `/api/v1/nodes/${names.fail}`,
+      { metadata: { annotations: { 'solution-sdk.metalk8s.scality.com/deploy-jid': '20200101000000000000', 'solution-sdk.metalk8s.scality.com/deploy-result': null } } },
+      'application/merge-patch+json',
+    );
+    expect((await cluster.nodes.get(names.fail))?.deploy).toMatchObject({ state: 'deploying', jid: '20200101000000000000' });
+    const events: NodeProgressEvent[] = [];
+    const r = await cluster.nodes.deploy(names.fail, { pollIntervalMs: 200, onProgress: (e) => events.push(e) });
+    expect(r.followed).toBe(false);
+    expect(r.jid).not.toBe('20200101000000000000');
+    expect(events).toContainEqual({ type: 'warning', message: expect.stringContaining('(20200101000000000000) is gone from the salt-master') });
+  });
 });
