@@ -756,7 +756,9 @@ export class NodesApi {
       onProgress?.({ type: 'step', step: 'node', status: 'skipped', detail: `Node ${name} does not exist` });
     }
     const keys = await this.#ctx.salt.wheel({ fun: 'key.list_all' }, { signal });
-
+    if (!keys.success) {
+      throw new ClusterError('SALT_KEY_LIST_FAILED', `wheel key.list_all failed: ${String(keys.return).slice(0, 300)}`, { hint: 'Check that the SaltAPI user is a node admin (@wheel).' });
+    }
     const listed = Object.values((keys.return ?? {}) as Record<string, unknown>).some((v) => Array.isArray(v) && v.includes(name));
     let keyDeleted = false;
     if (listed) {
