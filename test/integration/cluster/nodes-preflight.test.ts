@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Cluster, connect, type NodeProgressEvent, type PreflightCheck } from '../../../src/cluster/index.js';
 import { kubeRequest } from '../../../src/cluster/_kube.js';
 import { type MetalK8sEmulator, startMetalK8s, uniqueSuffix } from '../../../src/testing/index.js';
+import { emulatorEnv, runCli } from './_cli.js';
 import { startSshd, type TestSshd } from './_sshd.js';
 
 describe('nodes: preflight over SSH', () => {
@@ -97,5 +98,18 @@ describe('nodes: preflight over SSH', () => {
     expect(r.checks).toEqual([
       expect.objectContaining({ id: 'ssh', status: 'fail', evidence: expect.stringContaining(`127.0.0.1:${sshd.port}: All configured authentication methods failed`) }),
     ]);
+  });
+
+  it('the CLI prints the checks as a table and exits 1 when one fails', async () => {
+    const env = emulatorEnv(inject('kubeconfig'), mk8s.saltApi);
+    const refused = await runCli(env, ['nodes', 'preflight', node, '--key', `${sshd.dir}/host_key`]);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(/^CHECK\s+STATUS\s+EVIDENCE\nssh\s+fail\s+\S+@127\.0\.0\.1:\d+: All configured authentication methods failed/);
+    expect(refused.stdout.trim().split('\n').at(-1)).toBe('preflight FAILED');
+    const json = await runCli(env, ['nodes', 'preflight', node, '--key', sshd.keyFile, '--json']);
+    const lines = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; check?: { id: string }; data?: { checks: unknown[] } });
+    expect(lines.filter((l) => l.type === 'check').map((l) => l.check?.id)).toContain('dns');
+    expect(lines.at(-1)?.type).toBe('result');
+    expect(lines.at(-1)?.data?.checks).toHaveLength(12);
   });
 });
