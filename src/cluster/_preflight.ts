@@ -13,13 +13,13 @@ import { ClusterError, throwIfAborted } from '../errors.js';
 import { cidrInside, inCidr, type MetalK8sRole } from './_node-model.js';
 
 /** Outcome of one check. */
-export type CheckStatus = 'pass' | 'warn' | 'fail';
+export type PreflightStatus = 'pass' | 'warn' | 'fail';
 
 /** One preflight check and what was seen. */
 export interface PreflightCheck {
   /** Stable id: `ssh`, `privileges`, `os`, `control-plane-ip`, `workload-plane-ip`, `packages`, `services`, `ports`, `containerd-fs`, `service-route`, `clock`, `dns`. */
   readonly id: string;
-  readonly status: CheckStatus;
+  readonly status: PreflightStatus;
   /** What the check saw on the host (command output, addresses, versions). */
   readonly evidence: string;
   /** What to do, for warn and fail. */

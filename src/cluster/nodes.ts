@@ -43,7 +43,7 @@ export type { DrainOptions, DrainProgressEvent, DrainResult } from './_drain.js'
 export { DrainError } from './_drain.js';
 export type { DeployState, MetalK8sRole, NodeManifest, NodeRole, NodeSsh } from './_node-model.js';
 export { nodeManifest, roleLabelsAndTaints } from './_node-model.js';
-export type { CheckStatus, ListenersPerRole, NetworksPillar, PreflightCheck, PreflightSettings } from './_preflight.js';
+export type { ListenersPerRole, NetworksPillar, PreflightCheck, PreflightSettings, PreflightStatus } from './_preflight.js';
 export { DEFAULT_LISTENERS } from './_preflight.js';
 
 /** The SLS MetalK8s deploys a node with. */
