@@ -112,6 +112,9 @@ describe('nodes: drain', () => {
     expect(plan.evicted.map((p) => p.split('/')[1]?.split('-')[0]).sort()).toEqual(['lonely', 'scratch', 'web', 'web']);
     expect(plan.ignored).toEqual([expect.objectContaining({ reason: 'DaemonSet agent' })]);
     expect(plan.warnings.join('\n')).toMatch(/lonely has no controller/);
+    // --pod-selector: only the matching Pods are considered, so nothing else blocks.
+    const web = await cluster.nodes.drain(A, { dryRun: true, podSelector: 'app=web' });
+    expect(web.evicted.map((p) => p.split('/')[1]?.split('-')[0])).toEqual(['web', 'web']);
   });
 
   it('times out on a PodDisruptionBudget, listing the Pods left and why', async () => {
