@@ -281,7 +281,8 @@ export class NodesApi {
   }
 
   /**
-   * Lists the Nodes: roles, version, conditions, addresses, and where each is in its deploy.
+   * Lists the Nodes: roles, version, conditions, addresses, and where each is in its deploy
+   * (a recorded deploy job is asked to the salt-master, so one whose client stopped reads right).
    *
    * @example
    * ```ts
@@ -290,13 +291,29 @@ export class NodesApi {
    */
   async list(options: NodeCallOptions = {}): Promise<NodeInfo[]> {
     const list = await kubeGet<{ items: NodeObject[] }>(this.#ctx.kubeConfig, '/api/v1/nodes', options.signal);
-    return (list?.items ?? []).map(info).sort((a, b) => a.name.localeCompare(b.name));
+    const nodes = (list?.items ?? []).map(info).sort((a, b) => a.name.localeCompare(b.name));
+    return Promise.all(nodes.map((n) => this.#withJob(n, options.signal)));
+  }
+
+  /**
+   * A Node recorded as deploying whose job has ended (its client stopped before writing the
+   * result) reads as the job ended: deployed, or failed at its root-cause step.
+   */
+  async #withJob(n: NodeInfo, signal?: AbortSignal): Promise<NodeInfo> {
+    if (n.deploy.state !== 'deploying' || n.deploy.jid === undefined) return n;
+    const status = await this.#ctx.salt.printJob(n.deploy.jid, { signal }).catch(() => undefined);
+    if (!status?.done) return n;
+    const r = orchestrateResult(n.deploy.jid, status.result);
+    if (r.success) return { ...n, deploy: { state: 'deployed' } };
+    const step = r.failure?.step.id ?? 'deploy_node';
+    const comment = r.failure ? describeFailure(r.failure).slice(step.length + 2) : r.errors.join('; ');
+    return { ...n, deploy: { state: 'failed', jid: n.deploy.jid, step, comment } };
   }
 
   /** One Node, or undefined. */
   async get(name: string, options: NodeCallOptions = {}): Promise<NodeInfo | undefined> {
     const n = await this.#get(name, options.signal);
-    return n ? info(n) : undefined;
+    return n ? this.#withJob(info(n), options.signal) : undefined;
   }
 
   /**

@@ -182,10 +182,26 @@ describe('nodes: declare and deploy', () => {
       })
       .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'ABORTED' });
+    expect((await cluster.nodes.get(names.fail))?.deploy).toEqual({ state: 'deploying', jid: started, since: expect.any(String) });
     const rerun = await cluster.nodes.deploy(names.fail, { pollIntervalMs: 200 });
     mk8s.nodes.setStepDelay(0);
     expect(rerun).toMatchObject({ jid: started, followed: true });
     expect(await cluster.nodes.get(names.fail)).toMatchObject({ ready: true, schedulable: true, deploy: { state: 'deployed' } });
+  });
+
+  it('a deploy whose client stopped reads as the job ended, from the salt-master', async () => {
+    mk8s.nodes.injectFailure({ node: names.fail, step: 'Set grains', comment: 'Rendering SLS metalk8s.node.grains failed' });
+    const ctl = new AbortController();
+    await cluster.nodes
+      .deploy(names.fail, { signal: ctl.signal, onProgress: (e) => e.type === 'salt-job' && ctl.abort() })
+      .catch((e: unknown) => e);
+    let state: unknown;
+    for (let i = 0; i < 100; i++) {
+      state = (await cluster.nodes.list()).find((n) => n.name === names.fail)?.deploy;
+      if ((state as { state?: string }).state === 'failed') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(state).toMatchObject({ state: 'failed', step: 'Set grains', comment: 'Rendering SLS metalk8s.node.grains failed' });
   });
 
   it('a deploy recorded on the Node that the salt-master no longer knows is started again, with a warning', async () => {
