@@ -26,6 +26,7 @@ const groups: { readonly commands: readonly string[]; readonly load: () => Promi
     load: async () => (await import('./commands/cluster.js')).registerClusterCommands,
   },
   { commands: ['disks', 'volumes'], load: async () => (await import('./commands/storage.js')).registerStorageCommands },
+  { commands: ['nodes'], load: async () => (await import('./commands/nodes.js')).registerNodesCommands },
   {
     commands: ['metrics', 'alerts', 'logs', 'dashboards', 'health'],
     load: async () => (await import('./commands/monitoring.js')).registerMonitoringCommands,

@@ -13,10 +13,10 @@ import { join } from 'node:path';
 import { KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { startSolutionsEmulator } from './_solutions.js';
 import { type ControlPlane, type ControlPlaneProgressEvent, mintServiceAccountToken, startControlPlane } from './control-plane.js';
-import { deployNode } from './_deploy-node.js';
 import { attachLoopDisks, type LoopDiskSpec, type LoopDisks, LoopDevicesUnavailableError, loopDevicesUnavailable } from './_storage-loop.js';
 import { storageMinionFunctions } from './_storage-node.js';
 import { startStorageOperator } from './_storage-operator.js';
+import { type EmulatedNodes, type NodesEmulatorOptions, nodesEmulator } from './_nodes.js';
 import { type Monitoring, type MonitoringOptions, publishControlPlaneIngress, startMonitoring } from './_monitoring.js';
 import { applyObjects, metalk8sBaseObjects } from './metalk8s-objects.js';
 import { type EmulatedMinionFunction, type OrchestrateHandler, startSaltApiEmulator } from './salt-api-emulator.js';
@@ -78,6 +78,11 @@ export interface StartMetalK8sOptions {
    */
   readonly stateDir?: string | undefined;
   /**
+   * The node lifecycle: the `networks` pillar, the time each deploy_node step takes.
+   * @default control-plane and workload-plane networks 127.0.0.0/8, steps without delay
+   */
+  readonly nodes?: NodesEmulatorOptions | undefined;
+  /**
    * Also run the monitoring stack: real Prometheus and Alertmanager behind real nginx playing
    * the control-plane ingress, PrometheusRules turned into rule files (see docs/emulator.md).
    * `true` for the defaults, or its settings.
@@ -119,6 +124,8 @@ export interface MetalK8sEmulator {
   readonly controlPlane: ControlPlane | undefined;
   /** The workload nodes' test disks, when `disks` was given. */
   readonly disks: LoopDisks | undefined;
+  /** Controls of the emulated node lifecycle (failure injection in deploy_node). */
+  readonly nodes: EmulatedNodes;
   /** The MetalK8s version played, `major.minor.patch`. */
   readonly metalk8sVersion: string;
   /** The monitoring stack, when `monitoring` was asked for. */
@@ -127,7 +134,9 @@ export interface MetalK8sEmulator {
   stop(): Promise<void>;
 }
 
-/** The minion functions of the Solutions emulation, with the storage ones; `state.sls` goes by `mods`. */
+const STORAGE_TOOLS = ['lsblk', 'blkid', 'vgs', 'pvs', 'find', 'smartctl', 'wipefs', 'blockdev', 'udevadm'];
+
+/** The minion functions of the other emulations, with the storage ones; `state.sls` goes by `mods`, `cmd.run_all` by command. */
 function withStorage(
   base: Readonly<Record<string, EmulatedMinionFunction>>,
   storage: Readonly<Record<string, EmulatedMinionFunction>>,
@@ -137,6 +146,15 @@ function withStorage(
   const storageState = storage['state.sls'];
   if (baseState && storageState) {
     out['state.sls'] = (call) => (String(call.kwarg.mods ?? call.arg[0] ?? '').startsWith('metalk8s.volumes') ? storageState(call) : baseState(call));
+  }
+  // Disk commands go to the node's storage; the rest (etcdctl…) to the node lifecycle emulation.
+  const baseCmd = base['cmd.run_all'];
+  const storageCmd = storage['cmd.run_all'];
+  if (baseCmd && storageCmd) {
+    out['cmd.run_all'] = (call) => {
+      const tool = (String(call.arg[0] ?? call.kwarg.cmd ?? '').trim().split(/\s+/)[0] ?? '').split('/').pop() ?? '';
+      return STORAGE_TOOLS.includes(tool) ? storageCmd(call) : baseCmd(call);
+    };
   }
   return out;
 }
@@ -215,13 +233,15 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
       cleanups.push(() => attached.release());
     }
     const storageFunctions = disks ? storageMinionFunctions({ kubeConfig: kc, disks, stateDir }) : {};
+    const nodes = nodesEmulator(options.nodes);
     const salt = await startSaltApiEmulator({
       kubeConfig: kc,
       fileRoots: options.fileRoots,
-      minionFunctions: withStorage(solutions.minionFunctions, storageFunctions),
+      minionFunctions: withStorage({ ...nodes.minionFunctions, ...solutions.minionFunctions }, storageFunctions),
+      wheelFunctions: nodes.wheelFunctions,
       minions: disks ? workloadNodes : [],
       // MetalK8s' own orchestrates; the caller's may replace them.
-      orchestrates: { 'metalk8s.orchestrate.deploy_node': deployNode, ...solutions.orchestrates, ...options.orchestrates },
+      orchestrates: { 'metalk8s.orchestrate.deploy_node': nodes.deployNode, ...solutions.orchestrates, ...options.orchestrates },
       port: options.saltApiPort,
       tls,
     });
@@ -256,6 +276,7 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
       stateDir,
       controlPlane,
       disks,
+      nodes: nodes.controls,
       monitoring,
       saltApi: {
         url: salt.url,
