@@ -79,7 +79,7 @@ export interface StorageOperatorOptions {
   readonly ca?: string | undefined;
   readonly intervalMs?: number | undefined;
   /** Reconcile only the Volumes of these nodes (emulators sharing one API server keep to their own). */
-  readonly nodes: readonly string[];
+  readonly nodes: () => readonly string[];
   /** Told about errors of a reconcile (the Volume is tried again on the next round). */
   readonly onError?: ((volume: string, error: unknown) => void) | undefined;
 }
@@ -359,7 +359,8 @@ export async function startStorageOperator(options: StorageOperatorOptions): Pro
       try {
         const res = await kubeRequest(kc, 'GET', VOLUMES);
         const items = res.status === 200 ? ((res.json as { items?: Volume[] }).items ?? []) : [];
-        const mine = items.filter((v) => options.nodes.includes(v.spec?.nodeName));
+        const nodes = options.nodes();
+        const mine = items.filter((v) => nodes.includes(v.spec?.nodeName));
         await Promise.all(mine.map((v) => reconcile(v).catch((err: unknown) => options.onError?.(v.metadata.name, err))));
       } catch {
         // The API server may be going away at shutdown; try again on the next round.

@@ -227,8 +227,9 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
       if (options.stateDir === undefined) await rm(stateDir, { recursive: true, force: true });
     });
     let disks: LoopDisks | undefined;
-    if (options.disks !== undefined) {
-      const attached = await attachLoopDisks(options.disks);
+    // Storage runs wherever loop devices can be had: with `disks`, or for sparse Volumes alone.
+    if (options.disks !== undefined || (options.storageOperator !== false && loopDevicesUnavailable() === undefined)) {
+      const attached = await attachLoopDisks(options.disks ?? []);
       disks = attached;
       cleanups.push(() => attached.release());
     }
@@ -239,7 +240,7 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
       fileRoots: options.fileRoots,
       minionFunctions: withStorage({ ...nodes.minionFunctions, ...solutions.minionFunctions }, storageFunctions),
       wheelFunctions: nodes.wheelFunctions,
-      minions: disks ? workloadNodes : [],
+      minions: options.disks !== undefined ? workloadNodes : [],
       // MetalK8s' own orchestrates; the caller's may replace them.
       orchestrates: { 'metalk8s.orchestrate.deploy_node': nodes.deployNode, ...solutions.orchestrates, ...options.orchestrates },
       port: options.saltApiPort,
@@ -247,7 +248,7 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
     });
     restartSaltApi = () => void salt.revokeTokens();
     cleanups.push(() => salt.stop());
-    const volumes = disks && options.storageOperator !== false ? await startStorageOperator({ kubeConfig: kc, saltApiUrl: salt.url, ca: controlPlane?.caCert, nodes: workloadNodes, onError: (volume, error) => { if (process.env.METALK8S_EMULATOR_DEBUG) process.stderr.write(`storage-operator: ${volume}: ${(error as Error).stack ?? String(error)}\n`); } }) : undefined;
+    const volumes = disks && options.storageOperator !== false ? await startStorageOperator({ kubeConfig: kc, saltApiUrl: salt.url, ca: controlPlane?.caCert, nodes: () => salt.acceptedMinions().filter((m) => controlPlane !== undefined || m !== salt.masterId.replace(/_master$/, '')), onError: (volume, error) => { if (process.env.METALK8S_EMULATOR_DEBUG) process.stderr.write(`storage-operator: ${volume}: ${(error as Error).stack ?? String(error)}\n`); } }) : undefined;
     if (volumes) cleanups.push(() => volumes.stop());
     let monitoring: Monitoring | undefined;
     if (options.monitoring) {

@@ -148,6 +148,8 @@ export interface SaltApiEmulator {
   readonly url: string;
   /** Id of the master, the key of runner results (`<bootstrap id>_master`). */
   readonly masterId: string;
+  /** Ids of the accepted minions, now (the bootstrap first). */
+  acceptedMinions(): string[];
   /** Forgets every issued token, as a salt-api restart does after a Solution import. */
   revokeTokens(): Promise<void>;
   stop(): Promise<void>;
@@ -808,6 +810,7 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
   return {
     url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     masterId,
+    acceptedMinions: () => [...minions],
     async revokeTokens() {
       sessions.clear();
     },
