@@ -11,3 +11,4 @@ export * from './pack.js';
 export * from './inspect.js';
 export * from './verify.js';
 export * from './diff.js';
+export * from './platform-objects.js';
