@@ -5,7 +5,7 @@
  * trace, unless `SOLUTION_DEBUG=1` is set. With `--json`, every line on stdout is one JSON
  * event, so CI can parse the output.
  */
-import { AbortError, type Issue, SdkError, ValidationError } from '../errors.js';
+import { AbortError, fromSystemError, type Issue, SdkError, ValidationError } from '../errors.js';
 
 /** Output settings shared by every command. */
 export interface OutputOptions {
@@ -28,7 +28,9 @@ export function formatIssues(issues: readonly Issue[]): string {
 }
 
 /** Turns any thrown value into the text a user should see. */
-export function formatError(err: unknown): string {
+export function formatError(thrown: unknown): string {
+  // Ordinary file-system mistakes (a missing file, a full disk) get their own code and hint.
+  const err = fromSystemError(thrown) ?? thrown;
   if (err instanceof ValidationError) {
     const errors = err.issues.filter((i) => i.severity === 'error').length;
     const warnings = err.issues.length - errors;
@@ -48,7 +50,8 @@ export function formatError(err: unknown): string {
 }
 
 /** Serialises an error as a JSON event. */
-export function errorEvent(err: unknown): Record<string, unknown> {
+export function errorEvent(thrown: unknown): Record<string, unknown> {
+  const err = fromSystemError(thrown) ?? thrown;
   if (err instanceof ValidationError) {
     return { type: 'error', code: err.code, message: err.message, issues: err.issues };
   }
@@ -98,18 +101,56 @@ export class Output {
   }
 }
 
+/** Exit codes shells report for a command stopped by a signal. */
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/** How long a command has to stop by itself after SIGINT or SIGTERM before it is ended. */
+export const STOP_GRACE_MS = 5000;
+
 /**
- * Wraps a command action: errors become a readable message and exit code 1, never a stack trace.
+ * Stops the process cleanly on SIGINT and SIGTERM, for every command: the first signal gives
+ * the command {@link STOP_GRACE_MS} to finish its own clean-up (commands that take an
+ * AbortSignal abort and remove their temporary files); then, or at a second signal, the process
+ * exits with 130 (SIGINT) or 143 (SIGTERM). Returns a function that removes the handlers.
+ */
+export function stopOnSignals(): () => void {
+  let first: NodeJS.Signals | undefined;
+  const handler = (signal: NodeJS.Signals) => {
+    const code = SIGNAL_EXIT[signal as keyof typeof SIGNAL_EXIT] ?? 1;
+    if (first !== undefined) {
+      process.stderr.write(`stopped (${signal})\n`);
+      process.exit(code);
+    }
+    first = signal;
+    setTimeout(() => {
+      process.stderr.write(`stopped (${signal})\n`);
+      process.exit(code);
+    }, STOP_GRACE_MS).unref();
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}
+
+/**
+ * Wraps a command action: errors become a readable message and exit code 1, never a stack
+ * trace; SIGINT and SIGTERM stop it cleanly ({@link stopOnSignals}).
  */
 export function action<A extends unknown[]>(
   fn: (...args: A) => Promise<void>,
   outputOf: (...args: A) => Output = () => new Output(),
 ): (...args: A) => Promise<void> {
   return async (...args: A) => {
+    const release = stopOnSignals();
     try {
       await fn(...args);
     } catch (err) {
       outputOf(...args).error(err);
+    } finally {
+      release();
     }
   };
 }

@@ -12,3 +12,4 @@ export * from './inspect.js';
 export * from './verify.js';
 export * from './diff.js';
 export * from './platform-objects.js';
+export * from './check-solution-inputs.js';

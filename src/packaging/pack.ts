@@ -12,7 +12,7 @@
 import { createHash, createPrivateKey, type KeyObject, sign } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { AbortError, PackagingError, SdkError, throwIfAborted } from '../errors.js';
+import { AbortError, PackagingError, SdkError, throwIfAborted, ValidationError } from '../errors.js';
 import { render } from '../solution/render.js';
 import type { BuildFile, ImageSourceInput } from '../solution/schema.js';
 import type { Solution } from '../solution/validate.js';
@@ -24,7 +24,8 @@ import type { FetchedImage } from './images/fetched-image.js';
 import { parsePlatform } from './images/platform.js';
 import { planRegistryLayout } from './images/registry-layout.js';
 import { type IsoEntry, writeIso } from './iso/iso-writer.js';
-import { loadSolutionFile } from './solution-file.js';
+import { checkSolutionInputs } from './check-solution-inputs.js';
+import { loadSolutionFile, solutionBaseDir } from './solution-file.js';
 
 /** Path of the SDK's index inside the ISO. */
 export const SDK_INDEX_PATH = 'sdk/index.json';
@@ -43,8 +44,18 @@ export interface PackOptions {
   readonly solution?: Solution | undefined;
   /** A solution file, or the folder holding `solution.config.ts`. */
   readonly configPath?: string | undefined;
-  /** Folder that relative paths of the definition are resolved from. @default the solution file's folder, else the current directory */
+  /**
+   * Folder that relative paths of the definition (build `from` files, OCI layouts, docker
+   * archives) are resolved from. Required with `solution` when the definition has relative
+   * paths, unless the solution came from {@link loadSolutionFile}, which records its folder.
+   * @default the solution file's folder
+   */
   readonly baseDir?: string | undefined;
+  /**
+   * Accept build `from` files outside the solution folder (see {@link checkSolutionInputs}).
+   * @default false
+   */
+  readonly allowOutsideInputs?: boolean | undefined;
   /** Where to write `<name>-<version>.iso` and `SHA256SUM`. */
   readonly outDir: string;
   /** Blob store folder, shared between builds. @default the user's cache folder ({@link defaultCacheDir}) */
@@ -168,6 +179,22 @@ export function toImageSource(source: ImageSourceInput, baseDir: string, created
   }
 }
 
+/** Fields of the definition that hold relative paths on disk. */
+function relativeInputs(solution: Solution): string[] {
+  const out: string[] = [];
+  solution.definition.images.forEach((img, i) => {
+    const s = img.source;
+    if ((s.kind === 'oci-layout' || s.kind === 'docker-archive') && !isAbsolute(s.path)) out.push(`images[${i}].source.path "${s.path}"`);
+    if (s.kind !== 'build') return;
+    for (const [li, l] of s.layers.entries()) {
+      for (const [fi, f] of l.files.entries()) {
+        if (f.from !== undefined && !isAbsolute(f.from)) out.push(`images[${i}].source.layers[${li}].files[${fi}].from "${f.from}"`);
+      }
+    }
+  });
+  return out;
+}
+
 /** The ISO volume id MetalK8s documents, `"<Name> <version>"`, cut to 32 bytes of printable ASCII. */
 export function volumeIdOf(solution: Solution): string {
   const text = `${solution.displayName} ${solution.version}`.replace(/[^\x20-\x7e]/g, '_');
@@ -230,7 +257,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   const t0 = performance.now();
   onProgress?.({ type: 'phase', phase: 'load' });
   let solution = options.solution;
-  let baseDir = options.baseDir ?? process.cwd();
+  let baseDir = options.baseDir ?? (solution ? solutionBaseDir(solution) : undefined);
   if (!solution) {
     if (!options.configPath)
       throw new PackagingError('PACK_NO_SOLUTION', 'pack needs a solution or a configPath', {
@@ -240,7 +267,19 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     solution = loaded.solution;
     baseDir = options.baseDir ?? loaded.baseDir;
   }
+  if (baseDir === undefined) {
+    const relativeInput = relativeInputs(solution)[0];
+    if (relativeInput) {
+      throw new PackagingError('PACK_NO_BASE_DIR', `${relativeInput} is a relative path, and pack was given no baseDir to resolve it from`, {
+        hint: 'Pass { baseDir } (the folder the paths are relative to), or load the solution with loadSolutionFile(), which records its folder.',
+      });
+    }
+    baseDir = process.cwd();
+  }
+  baseDir = resolve(baseDir);
   throwIfAborted(signal, 'pack');
+  const inputs = await checkSolutionInputs({ solution, baseDir, allowOutside: options.allowOutsideInputs });
+  if (!inputs.ok) throw new ValidationError(inputs.issues, 'the solution\'s input files');
 
   const envEpoch = process.env.SOURCE_DATE_EPOCH;
   const epoch = options.sourceDateEpoch ?? (envEpoch && /^\d+$/.test(envEpoch) ? Number(envEpoch) : 0);

@@ -33,6 +33,18 @@ export interface LoadedSolution {
   readonly baseDir: string;
 }
 
+/**
+ * The folder of each solution loaded by {@link loadSolutionFile}, so `pack({ solution })`
+ * resolves its relative paths from there and never from the current directory. Weak: it keeps
+ * no solution alive.
+ */
+const loadedFrom = new WeakMap<Solution, string>();
+
+/** The folder a solution was loaded from by {@link loadSolutionFile}, if it was. */
+export function solutionBaseDir(solution: Solution): string | undefined {
+  return loadedFrom.get(solution);
+}
+
 async function isFile(p: string): Promise<boolean> {
   try {
     return (await stat(p)).isFile();
@@ -109,8 +121,13 @@ export async function loadSolutionFile(pathOrDir: string): Promise<LoadedSolutio
         hint: 'End it with `export default defineSolution({...})`.',
       });
   }
-  if (isSolution(value)) return { solution: value, path, baseDir };
-  const report = validateSolution(value);
-  if (!report.solution) throw new ValidationError(report.issues, path);
-  return { solution: report.solution, path, baseDir };
+  let solution: Solution;
+  if (isSolution(value)) solution = value;
+  else {
+    const report = validateSolution(value);
+    if (!report.solution) throw new ValidationError(report.issues, path);
+    solution = report.solution;
+  }
+  loadedFrom.set(solution, baseDir);
+  return { solution, path, baseDir };
 }

@@ -567,7 +567,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
   try {
     iso = await openIso(path, { signal: options.signal });
   } catch (err) {
-    if (!(err instanceof IsoError) || err.code === 'ISO_OPEN_FAILED') throw err;
+    if (!(err instanceof IsoError) || err.code === 'ISO_OPEN_FAILED' || err.code === 'ISO_NOT_REGULAR_FILE') throw err;
     issues.error(err.code, basename(path), err.message, err.hint);
   }
   try {

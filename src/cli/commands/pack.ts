@@ -12,6 +12,7 @@ interface PackCliOptions {
   platform?: string;
   sign?: string;
   concurrency?: string;
+  allowOutsideInputs?: boolean;
   json?: boolean;
   quiet?: boolean;
 }
@@ -43,6 +44,7 @@ export function registerPackCommands(program: Command): void {
     .option('--platform <os/arch>', 'platform of images that do not set one', 'linux/amd64')
     .option('--sign <key.pem>', 'Ed25519 private key: writes <iso>.sig')
     .option('--concurrency <n>', 'parallel blob downloads per image', '4')
+    .option('--allow-outside-inputs', 'accept build files outside the solution folder')
     .option('--json', 'JSON event lines on stdout, for CI')
     .option('-q, --quiet', 'print errors only')
     .action(
@@ -74,6 +76,7 @@ export function registerPackCommands(program: Command): void {
               platform: opts.platform,
               signingKey,
               concurrency: Number(opts.concurrency) || 4,
+              allowOutsideInputs: opts.allowOutsideInputs,
               signal,
               onProgress: (e) => {
                 switch (e.type) {

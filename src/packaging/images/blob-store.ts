@@ -15,7 +15,8 @@ import { createReadStream, type Stats } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { PackagingError, throwIfAborted } from '../../errors.js';
+import { Readable } from 'node:stream';
+import { fromSystemError, PackagingError, throwIfAborted } from '../../errors.js';
 import { digestHex, isDigest } from './_digest.js';
 
 /**
@@ -247,14 +248,25 @@ class FsBlobStore implements BlobStore {
   }
 
   async put(data: Uint8Array | AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<BlobInfo> {
-    const ing = await this.ingest(options);
+    // A stream that fails before it is read (a missing file) must not emit an unhandled 'error':
+    // the loop below still sees the error when it reads.
+    const stream = data instanceof Readable ? data : undefined;
+    stream?.on('error', () => undefined);
+    let ing: BlobIngest;
+    try {
+      ing = await this.ingest(options);
+    } catch (err) {
+      stream?.destroy();
+      throw err;
+    }
     try {
       if (data instanceof Uint8Array) await ing.write(data);
       else for await (const chunk of data) await ing.write(chunk);
       return await ing.commit();
     } catch (err) {
+      stream?.destroy();
       await ing.abort();
-      throw err;
+      throw fromSystemError(err, { doing: options.what ? `store ${options.what}` : 'store a blob' }) ?? err;
     }
   }
 
