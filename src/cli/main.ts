@@ -11,7 +11,7 @@
 import type { Command as CommandType } from '@commander-js/extra-typings';
 import { Command } from '@commander-js/extra-typings';
 import { SDK_VERSION } from '../version.js';
-import { formatError } from './_output.js';
+import { formatError, stopOnSignals } from './_output.js';
 
 type Register = (program: CommandType) => void;
 
@@ -33,6 +33,8 @@ const program = new Command('solution')
   .version(SDK_VERSION)
   .showHelpAfterError('(run with --help for usage)');
 
+// SIGINT and SIGTERM stop every command cleanly, also while its modules load.
+stopOnSignals();
 try {
   const name = process.argv.slice(2).find((a) => !a.startsWith('-'));
   const selected = groups.filter((g) => name !== undefined && g.commands.includes(name));
