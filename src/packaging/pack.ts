@@ -11,7 +11,7 @@
  */
 import { createHash, createPrivateKey, type KeyObject, sign } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { AbortError, PackagingError, SdkError, throwIfAborted, ValidationError } from '../errors.js';
 import { render } from '../solution/render.js';
 import type { BuildFile, ImageSourceInput } from '../solution/schema.js';
@@ -58,7 +58,10 @@ export interface PackOptions {
   readonly allowOutsideInputs?: boolean | undefined;
   /** Where to write `<name>-<version>.iso` and `SHA256SUM`. */
   readonly outDir: string;
-  /** Blob store folder, shared between builds. @default the user's cache folder ({@link defaultCacheDir}) */
+  /**
+   * Blob store folder, shared between builds.
+   * @default `<user cache folder>/blobs` ({@link defaultCacheDir}), the store `solution images` commands (and `images prune`) use
+   */
   readonly cacheDir?: string | undefined;
   /**
    * Build time in seconds since the epoch: the manifest's build-timestamp, the ISO's dates and
@@ -179,6 +182,17 @@ export function toImageSource(source: ImageSourceInput, baseDir: string, created
   }
 }
 
+/**
+ * Where an image came from, as recorded in `/sdk/index.json`: local paths relative to the
+ * solution folder (never the build machine's absolute paths, so the ISO is the same from any
+ * checkout), with forward slashes.
+ */
+function describeSource(input: ImageSourceInput | undefined, fetched: string, baseDir: string): string {
+  if (!input || input.kind === 'registry' || input.kind === 'build') return fetched;
+  const rel = isAbsolute(input.path) ? input.path : relative(baseDir, resolve(baseDir, input.path)).split(sep).join('/') || '.';
+  return `${input.kind}:${rel}${input.reference !== undefined ? `:${input.reference}` : ''}`;
+}
+
 /** Fields of the definition that hold relative paths on disk. */
 function relativeInputs(solution: Solution): string[] {
   const out: string[] = [];
@@ -291,7 +305,9 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   const tRender = performance.now();
 
   onProgress?.({ type: 'phase', phase: 'images' });
-  const store: BlobStore = await openBlobStore({ dir: options.cacheDir ?? defaultCacheDir() });
+  const store: BlobStore = await openBlobStore({ dir: options.cacheDir ?? join(defaultCacheDir(), 'blobs') });
+  // Left by an earlier pack killed with SIGKILL; those of packs still running are kept.
+  await store.removeAbandonedTemp();
   type Fetched = { name: string; tag: string; image: FetchedImage; bytesDownloaded: number; platform: string };
   // Blobs downloaded by this run were hashed on their way into the store seconds ago; blobs that
   // were already in the store are hashed again as they are copied into the ISO.
@@ -376,7 +392,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   const images: PackedImage[] = fetched.map(({ name, tag, image, bytesDownloaded, platform }) => ({
     name,
     tag,
-    source: image.source,
+    source: describeSource(solution.definition.images.find((i) => i.name === name && i.tag === tag)?.source, image.source, baseDir),
     ...(image.pinned ? { pinned: image.pinned } : {}),
     manifestDigest: image.manifestDigest,
     sourceDigest: image.sourceDigest,

@@ -493,7 +493,8 @@ function checkCrds(small: Map<string, Uint8Array>, files: readonly IsoEntryInfo[
       const line = text.slice(0, j.index).split('\n').length;
       issues.error('CRD_JINJA_SYNTAX', f.path, `line ${line} holds "${j[0]}": MetalK8s renders CRD files with Jinja, which would fail or change it`, 'Remove {{, {% and {# from the CRD (descriptions included).');
     }
-    const loading = metalk8sYamlProblems(text, true);
+    // The document count has its own code below.
+    const loading = metalk8sYamlProblems(text, false);
     for (const p of loading) issues.error('CRD_YAML_UNSAFE', f.path, `${p}`, 'Write plain YAML, one CRD per file.');
     if (loading.length > 0) continue;
     const docs = yamlDocuments(bytes);
@@ -539,7 +540,7 @@ function checkPlatform(small: Map<string, Uint8Array>, files: readonly IsoEntryI
   for (const f of files) {
     if (!f.path.startsWith('platform/')) continue;
     // Without a valid name nothing is activated (the manifest error says why).
-    if (solution === undefined || !MANIFEST_NAME_RE.test(solution)) return;
+    if (solution === undefined || !MANIFEST_NAME_RE.test(solution) || solution.startsWith('metalk8s-')) return;
     const bytes = small.get(f.path);
     if (bytes === undefined) {
       issues.error('PLATFORM_OBJECT_FORBIDDEN', f.path, 'too large to be an object the SDK renders', 'Do not import this ISO.');

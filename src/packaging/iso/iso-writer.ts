@@ -20,6 +20,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { AbortError, IsoError, throwIfAborted } from '../../errors.js';
+import { HOST_TAG, isAbandoned } from '../_stale-temp.js';
 import { SDK_VERSION } from '../../version.js';
 import { createImageHasher, type ImageHasher } from './_hasher.js';
 import {
@@ -1221,6 +1222,38 @@ async function copyExtent(ext: Extent, sink: Sink): Promise<void> {
 }
 
 /**
+ * Removes the temporary files of earlier writes of `target` whose writer is gone (a process killed
+ * with SIGKILL leaves `.<name>.<pid>.<time>[.<host>].tmp` behind); those of running writers stay.
+ */
+export function removeAbandonedIsoTemp(target: string): number {
+  const dir = path.dirname(target);
+  const base = path.basename(target);
+  let removed = 0;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    if (!name.startsWith(`.${base}.`) || !name.endsWith('.tmp')) continue;
+    const m = /^\.(\d+)\.(\d+)(?:\.([0-9a-f]{8}))?\.tmp$/.exec(name.slice(base.length + 1));
+    if (!m) continue;
+    const p = path.join(dir, name);
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(p);
+    } catch {
+      continue;
+    }
+    if (!st.isFile() || !isAbandoned(Number(m[1]), m[3], st.mtimeMs)) continue;
+    fs.rmSync(p, { force: true });
+    removed++;
+  }
+  return removed;
+}
+
+/**
  * Writes an ISO 9660 image (level 3, Rock Ridge, Joliet) from a list of entries.
  *
  * The same entries and options always give the same bytes. Primary names are uppercase
@@ -1271,7 +1304,9 @@ export async function writeIso(options: WriteIsoOptions): Promise<WriteIsoResult
   let tmp: string | undefined;
   if (typeof output === 'string') {
     const target = path.resolve(output);
-    tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${Date.now()}.tmp`);
+    removeAbandonedIsoTemp(target);
+    // .<name>.<pid>.<time>.<host>.tmp: a later run can tell when its writer is gone.
+    tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${Date.now()}.${HOST_TAG}.tmp`);
     try {
       fd = fs.openSync(tmp, 'wx', 0o644);
     } catch (err) {
