@@ -169,7 +169,7 @@ export function toImageSource(source: ImageSourceInput, baseDir: string, created
         path: f.path,
         ...(f.from !== undefined ? { source: at(f.from) } : {}),
         ...(f.content !== undefined ? { content: f.content } : {}),
-        ...(f.mode !== undefined ? { mode: f.mode } : {}),
+        ...(f.mode !== undefined ? { mode: typeof f.mode === 'string' ? Number.parseInt(f.mode.replace(/^0o/, ''), 8) : f.mode } : {}),
       });
       const build: BuildImageOptions = {
         layers: source.layers.map((l) => ({ files: l.files.map(file) })),
