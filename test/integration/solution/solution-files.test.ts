@@ -29,7 +29,8 @@ const yamlWith = (mode: string, version = '"1.0.0"') =>
 async function modeOf(ext: 'yaml' | 'json', text: string): Promise<number | undefined> {
   const { solution } = await load(ext, text);
   const src = toImageSource(solution.definition.images[0]!.source, dir, '1970-01-01T00:00:00Z', 'linux/amd64');
-  return src.kind === 'build' ? (src.build.layers[0] as { files: { mode?: number }[] }).files[0]!.mode : undefined;
+  const layer = src.kind === 'build' ? src.build.layers[0] : undefined;
+  return layer && 'files' in layer ? layer.files[0]?.mode : undefined;
 }
 
 const issuesOf = async (p: Promise<unknown>) => {
