@@ -110,17 +110,36 @@ export class AbortError extends SdkError {
   }
 }
 
+/** Keys whose value is a credential, as a whole word (not `passwd` in `/etc/passwd`, not `secretName`). */
+const SECRET_KEYS = 'token|access_token|refresh_token|id_token|password|passwd|passphrase|secret|client_secret|api_key|apikey|private_key';
+
 const SECRET_PATTERNS: readonly [RegExp, string][] = [
+  // PEM private keys, whole.
+  [/-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY)-----[\s\S]*?-----END \1-----/g, '[redacted private key]'],
+  // HTTP credentials.
   [/(authorization:\s*)(bearer|basic)\s+[^\s"',}]+/gi, '$1$2 [redacted]'],
+  [/\b(bearer\s+)[A-Za-z0-9._~+/-]{16,}=*/gi, '$1[redacted]'],
   [/(x-auth-token:\s*)[^\s"',}]+/gi, '$1[redacted]'],
-  [/("?(?:token|password|passwd|secret|access_token|refresh_token|auth)"?\s*[:=]\s*"?)[^\s"',}&]+/gi, '$1[redacted]'],
+  // key: value, key=value, "key": "value" (JSON, YAML, query strings, headers). The key is a
+  // whole word: not preceded by a letter, digit, "/", "." or "-", not followed by a letter.
+  [new RegExp(`((?<![\\w/.-])"?(?:${SECRET_KEYS})"?\\s*[:=]\\s*"?)(?!\\[redacted)[^\\s"',}&]+`, 'gi'), '$1[redacted]'],
+  // Docker config auth entries ("auth": "<base64 user:password>").
+  [/("auth"\s*:\s*")[^"]+/g, '$1[redacted]'],
   [/([?&](?:token|access_token|password)=)[^&\s"']+/gi, '$1[redacted]'],
+  // user:password@ in URLs.
   [/(\/\/[^/\s:@]+:)[^@\s/]+@/g, '$1[redacted]@'],
+  // JSON Web Tokens (Kubernetes service-account tokens, OIDC tokens) wherever they appear.
+  [/\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, '[redacted token]'],
+  // GitHub, GitLab and similar prefixed tokens.
+  [/\b(?:ghp|gho|ghu|ghs|ghr|github_pat|glpat)_[A-Za-z0-9_]{20,}/g, '[redacted token]'],
 ];
 
 /**
- * Removes credentials from a text: bearer and basic credentials, `X-Auth-Token` values,
- * `token=`/`password=` pairs (JSON, query strings, headers) and passwords in URLs.
+ * Removes credentials from a text, and nothing else: bearer and basic credentials,
+ * `X-Auth-Token` values, values of credential keys (`token`, `password`, `secret`... as whole
+ * words, in JSON, YAML, query strings and headers), Docker `auth` entries, passwords in URLs,
+ * PEM private keys, JSON Web Tokens and prefixed API tokens. Ordinary text that only looks
+ * alike (`/etc/passwd:1:8`, `secretName: x`, "the token was refused") is kept.
  */
 export function redact(text: string): string {
   let out = text;

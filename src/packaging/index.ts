@@ -13,3 +13,4 @@ export * from './verify.js';
 export * from './diff.js';
 export * from './platform-objects.js';
 export * from './check-solution-inputs.js';
+export * from './keygen.js';

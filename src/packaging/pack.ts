@@ -246,7 +246,7 @@ function signingKeyOf(key: string | KeyObject): KeyObject {
     return k;
   } catch (err) {
     throw new PackagingError('SIGNING_KEY_INVALID', `the signing key is not an Ed25519 private key (${err instanceof Error ? err.message : String(err)})`, {
-      hint: 'Create one with `openssl genpkey -algorithm ed25519 -out sign.pem` and give the PEM file.',
+      hint: 'Create one with `solution keygen sign.pem` (or `openssl genpkey -algorithm ed25519 -out sign.pem`) and give the PEM file.',
       cause: err,
     });
   }

@@ -89,8 +89,15 @@ class Issues {
 }
 
 function publicKeyOf(key: string | KeyObject): KeyObject {
+  // A private key would verify too (its public half is inside), but whoever holds it can sign
+  // anything: it must never be handed to the people who verify.
+  if ((typeof key === 'string' && /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(key)) || (typeof key !== 'string' && key.type === 'private')) {
+    throw new PackagingError('VERIFY_KEY_IS_PRIVATE', 'the verification key is a private key; verify takes the public key', {
+      hint: 'Give the public half (`solution keygen` writes it as <name>.pub.pem, or `openssl pkey -in sign.pem -pubout`), and keep the private key on the build machine only.',
+    });
+  }
   try {
-    const k = typeof key === 'string' ? createPublicKey(key) : key.type === 'private' ? createPublicKey(key) : key;
+    const k = typeof key === 'string' ? createPublicKey(key) : key;
     if (k.asymmetricKeyType !== 'ed25519') throw new Error(`a ${k.asymmetricKeyType ?? k.type} key`);
     return k;
   } catch (err) {
@@ -209,16 +216,30 @@ async function checkChecksum(isoPath: string, sha256: string, options: VerifyOpt
   let text: string;
   try {
     text = await readFile(sumPath, 'utf8');
-  } catch {
+  } catch (err) {
+    if (options.checksumPath !== undefined) {
+      // Asked for by name: its absence is not a detail.
+      issues.error('CHECKSUM_FILE_MISSING', sumPath, `the checksum file given cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, 'Check the --checksum-file path, or leave it out to use SHA256SUM beside the ISO.');
+      return 'absent';
+    }
     issues.warn('CHECKSUM_FILE_MISSING', sumPath, 'no SHA256SUM file beside the ISO: its integrity was checked only against its own index', 'Ship the SHA256SUM file `solution pack` writes next to the ISO.');
     return 'absent';
   }
   const name = basename(isoPath);
+  const claimed = new Set<string>();
   for (const line of text.split('\n')) {
     const m = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(line.trim());
     if (!m || (m[2] !== name && basename(m[2]!) !== name)) continue;
-    if (m[1]!.toLowerCase() === sha256) return 'match';
-    issues.error('CHECKSUM_MISMATCH', sumPath, `${name}: sha256 is ${sha256}, SHA256SUM says ${m[1]!.toLowerCase()}`, 'The ISO was changed or damaged after it was packed: download or copy it again.');
+    claimed.add(m[1]!.toLowerCase());
+  }
+  if (claimed.size > 1) {
+    issues.error('CHECKSUM_CONFLICT', sumPath, `SHA256SUM has ${claimed.size} different lines for ${name} (${[...claimed].map((h) => h.slice(0, 12)).join(', ')}…): it cannot vouch for the ISO`, 'Use the SHA256SUM file published with this ISO; a file with conflicting lines was edited or merged by hand.');
+    return 'mismatch';
+  }
+  const [only] = claimed;
+  if (only !== undefined) {
+    if (only === sha256) return 'match';
+    issues.error('CHECKSUM_MISMATCH', sumPath, `${name}: sha256 is ${sha256}, SHA256SUM says ${only}`, 'The ISO was changed or damaged after it was packed: download or copy it again.');
     return 'mismatch';
   }
   issues.warn('CHECKSUM_ENTRY_MISSING', sumPath, `SHA256SUM has no line for ${name}`, 'Use the SHA256SUM file written with this ISO.');
