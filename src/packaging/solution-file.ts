@@ -133,6 +133,11 @@ function explainNumbers(issues: readonly Issue[], value: unknown, yaml: { doc: D
 export async function loadSolutionFile(pathOrDir: string): Promise<LoadedSolution> {
   const path = await findSolutionFile(pathOrDir);
   const baseDir = dirname(path);
+  if (!/\.(m?ts|m?js|json|ya?ml)$/.test(path)) {
+    throw new PackagingError('SOLUTION_FILE_UNKNOWN_TYPE', `${path} is not a solution file: its name does not end in .ts, .mts, .js, .mjs, .json, .yaml or .yml`, {
+      hint: `Give the solution folder, or a file such as ${SOLUTION_FILE_NAMES.join(', ')}.`,
+    });
+  }
   let value: unknown;
   let yamlDoc: { doc: Document; text: string } | undefined;
   if (/\.(json|ya?ml)$/.test(path)) {

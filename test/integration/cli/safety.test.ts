@@ -37,6 +37,14 @@ function solutionDir(name: string, files: Record<string, string>): string {
 }
 
 describe('ordinary mistakes: typed codes naming the field or file, and what to do', () => {
+  it('validate /etc/passwd: not a solution file, said plainly (nothing redacted)', () => {
+    const r = solution('validate', '/etc/passwd');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: \/etc\/passwd is not a solution file: its name does not end in \.ts/);
+    expect(r.stderr).toMatch(/\[SOLUTION_FILE_UNKNOWN_TYPE\]/);
+    expect(r.stderr).not.toMatch(/redacted/);
+  });
+
   it('validate checks the files on disk: missing, a folder, outside the folder (also through a symlink); the report says what was checked', () => {
     const dir = solutionDir('inputs', { '/bin/a': 'missing.bin', '/bin/b': 'sub', '/bin/c': '/etc/passwd', '/bin/d': 'escape' });
     mkdirSync(join(dir, 'sub'));
