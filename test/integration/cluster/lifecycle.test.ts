@@ -231,7 +231,8 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
       const config = await solutionsYaml();
       expect(config).toEqual({ apiVersion: 'solutions.metalk8s.scality.com/v1alpha1', kind: 'SolutionsConfiguration', archives: [iso1], active: {} });
       const entries = JSON.parse((await solutionsCm()).zenko ?? '[]') as { id: string; version: string; archive: string; active: boolean; mountpoint: string }[];
-      expect(entries).toEqual([expect.objectContaining({ id: 'zenko-2.6.0', version: '2.6.0', archive: iso1, active: false, mountpoint: '/srv/scality/zenko-2.6.0' })]);
+      // The display name, as MetalK8s reads it from the manifest's top-level annotations.
+      expect(entries).toEqual([expect.objectContaining({ name: 'Zenko', id: 'zenko-2.6.0', version: '2.6.0', archive: iso1, active: false, mountpoint: '/srv/scality/zenko-2.6.0' })]);
       const [listed] = await cluster.solutions.list();
       expect(listed?.versions.map((v) => v.version)).toEqual(['2.6.0']);
     });
