@@ -156,6 +156,14 @@ export function stopOnSignals(): () => void {
 }
 
 /**
+ * Removes the {@link stopOnSignals} handlers, for a command that handles SIGINT and SIGTERM itself
+ * and needs longer than the grace period to stop (the emulator's server stopping its processes).
+ */
+export function handleSignalsYourself(): void {
+  stopping?.();
+}
+
+/**
  * Wraps a command action: errors become a readable message and exit code 1, never a stack
  * trace; SIGINT and SIGTERM stop it cleanly ({@link stopOnSignals}).
  */

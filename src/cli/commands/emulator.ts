@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
 import { SALT_API_ENV } from '../../cluster/salt-api-env.js';
 import { ClusterError } from '../../errors.js';
-import { action, Output } from '../_output.js';
+import { action, handleSignalsYourself, Output } from '../_output.js';
 
 /** What `emulator serve` writes once the emulator is up, read by `up` and `down`. */
 interface EmulatorState {
@@ -148,6 +148,8 @@ export function registerEmulatorCommands(program: Command): void {
     .option('--state-dir <dir>', 'state directory', defaultStateDir())
     .option('--cluster-version <version>', 'MetalK8s version', '129.0.0')
     .action(async (opts) => {
+      // Stopping the emulator (control plane, salt, nginx) takes longer than the CLI's grace period.
+      handleSignalsYourself();
       const dir = path.resolve(opts.stateDir);
       // Loaded on use: the Kubernetes client is heavy, and other commands should not pay for it.
       const { startMetalK8s } = await import('../../testing/index.js');
