@@ -62,25 +62,23 @@ function onlyKeys(v: unknown, allowed: readonly string[], where: string, bad: (w
 
 const ENDPOINT_FIELDS = ['port', 'path', 'interval', 'scheme'];
 
+/** Prometheus Operator kinds: in the monitoring namespace, with the label Prometheus selects. */
+function monitoringRule(check: NonNullable<KindRule['check']>): KindRule {
+  return { apiVersion: 'monitoring.coreos.com/v1', namespaced: true, fields: ['spec'], labels: [...OWNERSHIP, MONITOR_LABEL], annotations: [], check };
+}
+
 function monitorRule(endpointsKey: string): KindRule {
-  return {
-    apiVersion: 'monitoring.coreos.com/v1',
-    namespaced: true,
-    fields: ['spec'],
-    labels: [...OWNERSHIP, MONITOR_LABEL],
-    annotations: [],
-    check: (o, bad) => {
-      onlyKeys(o.spec, ['selector', 'namespaceSelector', endpointsKey], 'spec', bad);
-      const eps = isMap(o.spec) ? o.spec[endpointsKey] : undefined;
-      if (!Array.isArray(eps)) bad(`spec.${endpointsKey} must be a list`);
-      // No tlsConfig, bearer tokens, authorization or relabelings: Prometheus would send its
-      // own credentials, or scrape targets the solution does not own.
-      else
-        eps.forEach((e, i) => {
-          onlyKeys(e, ENDPOINT_FIELDS, `spec.${endpointsKey}[${i}]`, bad);
-        });
-    },
-  };
+  return monitoringRule((o, bad) => {
+    onlyKeys(o.spec, ['selector', 'namespaceSelector', endpointsKey], 'spec', bad);
+    const eps = isMap(o.spec) ? o.spec[endpointsKey] : undefined;
+    if (!Array.isArray(eps)) bad(`spec.${endpointsKey} must be a list`);
+    // No tlsConfig, bearer tokens, authorization or relabelings: Prometheus would send its
+    // own credentials, or scrape targets the solution does not own.
+    else
+      eps.forEach((e, i) => {
+        onlyKeys(e, ENDPOINT_FIELDS, `spec.${endpointsKey}[${i}]`, bad);
+      });
+  });
 }
 
 const RULES: Readonly<Record<string, KindRule>> = {
@@ -96,29 +94,22 @@ const RULES: Readonly<Record<string, KindRule>> = {
       if (o.provisioner !== 'kubernetes.io/no-provisioner') bad(`provisioner is ${JSON.stringify(o.provisioner)}, not kubernetes.io/no-provisioner`);
     },
   },
-  PrometheusRule: {
-    apiVersion: 'monitoring.coreos.com/v1',
-    namespaced: true,
-    fields: ['spec'],
-    labels: [...OWNERSHIP, MONITOR_LABEL],
-    annotations: [],
-    check: (o, bad) => {
-      onlyKeys(o.spec, ['groups'], 'spec', bad);
-      const groups = isMap(o.spec) ? o.spec.groups : undefined;
-      if (!Array.isArray(groups)) {
-        bad('spec.groups must be a list');
-        return;
-      }
-      groups.forEach((g, i) => {
-        onlyKeys(g, ['name', 'interval', 'rules'], `spec.groups[${i}]`, bad);
-        const rules = isMap(g) ? g.rules : undefined;
-        if (!Array.isArray(rules)) return;
-        rules.forEach((r, j) => {
-          onlyKeys(r, ['alert', 'record', 'expr', 'for', 'labels', 'annotations'], `spec.groups[${i}].rules[${j}]`, bad);
-        });
+  PrometheusRule: monitoringRule((o, bad) => {
+    onlyKeys(o.spec, ['groups'], 'spec', bad);
+    const groups = isMap(o.spec) ? o.spec.groups : undefined;
+    if (!Array.isArray(groups)) {
+      bad('spec.groups must be a list');
+      return;
+    }
+    groups.forEach((g, i) => {
+      onlyKeys(g, ['name', 'interval', 'rules'], `spec.groups[${i}]`, bad);
+      const rules = isMap(g) ? g.rules : undefined;
+      if (!Array.isArray(rules)) return;
+      rules.forEach((r, j) => {
+        onlyKeys(r, ['alert', 'record', 'expr', 'for', 'labels', 'annotations'], `spec.groups[${i}].rules[${j}]`, bad);
       });
-    },
-  },
+    });
+  }),
   ServiceMonitor: monitorRule('endpoints'),
   PodMonitor: monitorRule('podMetricsEndpoints'),
   ConfigMap: {

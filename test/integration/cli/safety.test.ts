@@ -5,6 +5,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { builtSolution } from '../../fixtures/solution/base.js';
 
 // The built CLI, as a user runs it (`npm test` builds first): ordinary mistakes get typed codes,
 // non-regular files are refused at once, and every command stops on SIGINT and SIGTERM.
@@ -26,12 +27,7 @@ function solutionDir(name: string, files: Record<string, string>): string {
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     join(dir, 'solution.config.json'),
-    JSON.stringify({
-      name: 'acme',
-      version: '1.0.0',
-      operator: { image: 'acme-operator' },
-      images: [{ name: 'acme-operator', tag: '1.0.0', source: { kind: 'build', layers: [{ files: Object.entries(files).map(([path, from]) => ({ path, from })) }] } }],
-    }),
+    JSON.stringify(builtSolution(Object.entries(files).map(([path, from]) => ({ path, from })))),
   );
   return dir;
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registryCommonConfig, renderRegistryConfig } from '../../../src/packaging/images/registry-layout.js';
 import type { PackResult } from '../../../src/packaging/pack.js';
+import { builtSolution } from '../../fixtures/solution/base.js';
 import { packFolder, solution } from '../pack/_pack.js';
 import { type Containerd, METALK8S_REGISTRY, missingTool, pullArgs, startContainerd } from './_containerd.js';
 import { run, type StaticRegistry, startNginx, tempDir } from './_servers.js';
@@ -32,30 +33,16 @@ beforeAll(async () => {
   await chmod(join(src, 'files.conf'), 0o664);
   await writeFile(
     join(src, 'solution.config.json'),
-    JSON.stringify({
-      name: 'acme',
-      version: '1.2.0',
-      operator: { image: 'acme-operator' },
-      images: [
-        {
-          name: 'acme-operator',
-          tag: '1.2.0',
-          source: {
-            kind: 'build',
-            layers: [
-              {
-                files: [
-                  // No mode given: the source's (executable) mode must be kept.
-                  { path: '/usr/local/bin/acme-operator', from: 'bin/acme-operator' },
-                  { path: '/etc/acme/acme.conf', from: 'files.conf' },
-                ],
-              },
-            ],
-            config: { entrypoint: ['/usr/local/bin/acme-operator'], cmd: ['--config=/etc/config/operator.yaml'] },
-          },
-        },
-      ],
-    }),
+    JSON.stringify(
+      builtSolution(
+        [
+          // No mode given: the source's (executable) mode must be kept.
+          { path: '/usr/local/bin/acme-operator', from: 'bin/acme-operator' },
+          { path: '/etc/acme/acme.conf', from: 'files.conf' },
+        ],
+        { version: '1.2.0', config: { entrypoint: ['/usr/local/bin/acme-operator'], cmd: ['--config=/etc/config/operator.yaml'] } },
+      ),
+    ),
   );
   packed = await packFolder(src, join(dir, 'out'), join(dir, 'cache'));
   const root = join(dir, 'extracted');

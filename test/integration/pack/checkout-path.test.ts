@@ -6,6 +6,7 @@ import { buildImage, openBlobStore, writeOciLayout } from '../../../src/packagin
 import { pack, type SdkIndex } from '../../../src/packaging/pack.js';
 import { loadSolutionFile } from '../../../src/packaging/solution-file.js';
 import { defineSolution } from '../../../src/solution/define-solution.js';
+import { builtSolution } from '../../fixtures/solution/base.js';
 import { run } from '../images/_servers.js';
 import { EPOCH, sh, solution, tempDir } from './_pack.js';
 
@@ -26,16 +27,14 @@ beforeAll(async () => {
   await writeFile(join(src, 'acme-operator'), '#!/bin/sh\n');
   await writeFile(
     join(src, 'solution.config.json'),
-    JSON.stringify({
-      name: 'acme',
-      version: '1.0.0',
-      operator: { image: 'acme-operator' },
-      images: [
-        { name: 'acme-operator', tag: '1.0.0', source: { kind: 'build', layers: [{ files: [{ path: '/usr/bin/acme-operator', from: 'acme-operator' }] }] } },
-        { name: 'app-oci', tag: '2.0.0', source: { kind: 'oci-layout', path: 'vendor/oci', reference: '2.0.0' } },
-        { name: 'app-tar', tag: '2.0.0', source: { kind: 'docker-archive', path: './vendor/app.tar' } },
-      ],
-    }),
+    JSON.stringify(
+      builtSolution([{ path: '/usr/bin/acme-operator', from: 'acme-operator' }], {
+        images: [
+          { name: 'app-oci', tag: '2.0.0', source: { kind: 'oci-layout', path: 'vendor/oci', reference: '2.0.0' } },
+          { name: 'app-tar', tag: '2.0.0', source: { kind: 'docker-archive', path: './vendor/app.tar' } },
+        ],
+      }),
+    ),
   );
 }, 120_000);
 

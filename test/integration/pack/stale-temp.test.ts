@@ -5,6 +5,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOST_TAG } from '../../../src/packaging/_stale-temp.js';
+import { builtSolution } from '../../fixtures/solution/base.js';
 import { CLI, sh, tempDir } from './_pack.js';
 
 // A pack really killed with SIGKILL (no finally runs) leaves a temporary blob and a temporary ISO;
@@ -46,12 +47,7 @@ beforeAll(async () => {
   await mkdir(src, { recursive: true });
   await writeFile(
     join(src, 'solution.config.json'),
-    JSON.stringify({
-      name: 'acme',
-      version: '1.0.0',
-      operator: { image: 'acme-operator' },
-      images: [{ name: 'acme-operator', tag: '1.0.0', source: { kind: 'build', layers: [{ files: [{ path: '/data/payload.bin', from: 'payload.bin' }] }] } }],
-    }),
+    JSON.stringify(builtSolution([{ path: '/data/payload.bin', from: 'payload.bin' }])),
   );
   // A writer that is alive for the whole test: its temporary files must survive.
   sleeper = spawn('sleep', ['600'], { stdio: 'ignore' });
