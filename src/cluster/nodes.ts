@@ -41,7 +41,7 @@ import { describeFailure, type SaltStateStep } from './salt-results.js';
 
 export type { DrainOptions, DrainProgressEvent, DrainResult } from './_drain.js';
 export { DrainError } from './_drain.js';
-export type { DeployState, MetalK8sRole, NodeManifest, NodeRole, NodeSsh } from './_node-model.js';
+export type { DeployState, MetalK8sRole, NodeDeclaration, NodeManifest, NodeRole, NodeSsh } from './_node-model.js';
 export { nodeManifest, roleLabelsAndTaints } from './_node-model.js';
 export type { ListenersPerRole, NetworksPillar, PreflightCheck, PreflightSettings, PreflightStatus } from './_preflight.js';
 export { DEFAULT_LISTENERS } from './_preflight.js';

@@ -8,7 +8,7 @@ import { INGRESS_URL_ENV, SALT_API_ENV } from '../../cluster/salt-api-env.js';
 import { ClusterError } from '../../errors.js';
 import { Size } from '../../solution/size.js';
 import { DEFAULT_METALK8S_VERSION, metalk8sFeatures } from '../../solution/metalk8s-version.js';
-import { action, Output } from '../_output.js';
+import { action, handleSignalsYourself, Output } from '../_output.js';
 
 /** What `emulator serve` writes once the emulator is up, read by `up` and `down`. */
 interface EmulatorState {
@@ -183,6 +183,8 @@ export function registerEmulatorCommands(program: Command): void {
     .option('--disk <spec>', 'loop-device disks', collect, [] as string[])
     .option('--monitoring', 'run the monitoring stack')
     .action(async (opts) => {
+      // Stopping the emulator (control plane, salt, nginx) takes longer than the CLI's grace period.
+      handleSignalsYourself();
       const dir = path.resolve(opts.stateDir);
       // Loaded on use: the Kubernetes client is heavy, and other commands should not pay for it.
       const { startMetalK8s } = await import('../../testing/index.js');
