@@ -24,6 +24,7 @@ import {
   SOLUTION_NAME_RE,
   VERSION_RE,
 } from './_names.js';
+import { checkCrdManifest, typedCrdPaths } from './_crd-rules.js';
 import { buildCrd, type CrdInfo } from './crd.js';
 import { type SolutionInput, SolutionSchema } from './schema.js';
 import { sizeInBytes } from './size.js';
@@ -58,7 +59,6 @@ export interface ValidationReport {
 }
 
 const SEVERITIES = new Set(['critical', 'warning', 'info']);
-const RESERVED_GROUP_SUFFIXES = ['k8s.io', 'kubernetes.io', 'metalk8s.scality.com'];
 
 function pathOf(parts: readonly PropertyKey[]): string {
   let out = '';
@@ -475,28 +475,8 @@ function checkCrds(d: Partial<SolutionDefinition>, is: Issues): CrdInfo[] {
     const info = buildCrd(c, p, is.list);
     if (!info) return;
     out.push(info);
-    if (!DNS_SUBDOMAIN_RE.test(info.group) || !info.group.includes('.'))
-      is.error('CRD_GROUP_INVALID', `${p}.group`, `"${info.group}" is not a valid API group`, 'Use a domain you own with at least one dot, e.g. zenko.io.');
-    else if (RESERVED_GROUP_SUFFIXES.some((s) => info.group === s || info.group.endsWith(`.${s}`)))
-      is.error('CRD_GROUP_RESERVED', `${p}.group`, `"${info.group}" belongs to Kubernetes or MetalK8s`, 'Use your own domain.');
-    if (!KIND_RE.test(info.kind)) is.error('CRD_KIND_INVALID', `${p}.kind`, `"${info.kind}" must be UpperCamelCase`);
-    if (!DNS_LABEL_RE.test(info.plural)) is.error('CRD_PLURAL_INVALID', `${p}.plural`, `"${info.plural}" must be a lowercase DNS label`);
-    if (!('manifest' in c)) {
-      c.versions.forEach((v, vi) => {
-        if (!API_VERSION_NAME_RE.test(v.name))
-          is.error('CRD_VERSION_NAME_INVALID', `${p}.versions[${vi}].name`, `"${v.name}" is not a Kubernetes version name`, 'Use v1, v1alpha1, v2beta1...');
-        v.printerColumns?.forEach((col, ci) => {
-          if (!col.jsonPath.startsWith('.'))
-            is.error('CRD_PRINTER_COLUMN_PATH', `${p}.versions[${vi}].printerColumns[${ci}].jsonPath`, `"${col.jsonPath}" must start with "."`, 'For example .spec.replicas or .status.phase.');
-        });
-      });
-      const storage = c.versions.filter((v) => v.storage ?? c.versions.length === 1);
-      if (storage.length !== 1)
-        is.error('CRD_STORAGE_VERSION', `${p}.versions`, `exactly one version must have storage: true (found ${storage.length})`, 'Mark the version objects are stored in with storage: true.');
-      if (!c.versions.some((v) => v.served ?? true)) is.error('CRD_NOT_SERVED', `${p}.versions`, 'no version is served');
-      for (const [name, idx] of duplicates(c.versions, (v) => v.name))
-        is.error('CRD_VERSION_DUPLICATE', `${p}.versions[${idx[1]}].name`, `version "${name}" is declared twice`);
-    }
+    const where = 'manifest' in c ? (mp: string) => `${p}.manifest.${mp}` : typedCrdPaths(p, c.versions.map((v) => v.spec !== undefined && !v.openAPIV3Schema));
+    checkCrdManifest(info.manifest, where, is.list);
     walkStrings(info.manifest, p, (s, sp) => {
       if (JINJA_RE.test(s))
         is.error('CRD_JINJA_SYNTAX', sp.replace(/^crds\[\d+\]\./, `${p}.manifest.`), `contains "{{", "{%" or "{#", which MetalK8s' Jinja rendering of CRD files would interpret`, 'Reword it (e.g. "{ {"), since MetalK8s renders every *_crd.yaml with Jinja before applying it.');

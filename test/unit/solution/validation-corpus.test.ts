@@ -68,7 +68,7 @@ const corpus: Case[] = [
   { name: 'CRD group of Kubernetes', mutate: (s) => { s.crds[0].group = 'apps.k8s.io'; }, code: 'CRD_GROUP_RESERVED', path: 'crds[0].group' },
   { name: 'CRD lowercase kind', mutate: (s) => { s.crds[0].kind = 'store'; }, code: 'CRD_KIND_INVALID', path: 'crds[0].kind' },
   { name: 'CRD two storage versions', mutate: (s) => { s.crds[0].versions.push({ ...structuredClone(s.crds[0].versions[0]), name: 'v2', storage: true }); s.crds[0].versions[0].storage = true; }, code: 'CRD_STORAGE_VERSION', path: 'crds[0].versions' },
-  { name: 'CRD bad version name', mutate: (s) => { s.crds[0].versions[0].name = 'version1'; }, code: 'CRD_VERSION_NAME_INVALID', path: 'crds[0].versions[0].name' },
+  { name: 'CRD bad version name', mutate: (s) => { s.crds[0].versions[0].name = 'v1.0'; }, code: 'CRD_VERSION_NAME_INVALID', path: 'crds[0].versions[0].name' },
   { name: 'CRD v1beta1 manifest', mutate: (s) => { s.crds[0] = { manifest: { apiVersion: 'apiextensions.k8s.io/v1beta1', kind: 'CustomResourceDefinition', metadata: { name: 'x' }, spec: {} } }; }, code: 'CRD_MANIFEST_INVALID', path: 'crds[0].manifest' },
   { name: 'CRD manifest wrong name', mutate: (s) => { s.crds[0] = { manifest: { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'stores' }, spec: { group: 'acme.example.com', names: { kind: 'Store', plural: 'stores' }, scope: 'Namespaced', versions: [{ name: 'v1', served: true, storage: true }] } } }; }, code: 'CRD_NAME_MISMATCH', path: 'crds[0].manifest.metadata.name' },
   { name: 'CRD declared twice', mutate: (s) => { s.crds.push(structuredClone(s.crds[0])); }, code: 'CRD_DUPLICATE', path: 'crds[1]' },
