@@ -279,7 +279,6 @@ function checkResources(res: Partial<SolutionDefinition>['operator'] extends inf
       else if (v < 0) is.error('RESOURCE_QUANTITY_NEGATIVE', p, `${String(q)} is negative: the API server refuses the Deployment`);
       else {
         values[kind]![name] = v;
-        if (name === 'cpu' && v > 0 && v < 0.001) is.error('RESOURCE_QUANTITY_INVALID', p, `${String(q)} is below 1m, the smallest CPU amount Kubernetes keeps`, 'Use at least "1m".');
         if (name === 'memory' && v > 0 && v < 4 * 2 ** 20) is.warn('RESOURCE_MEMORY_TINY', p, `${String(q)} is less than 4 MiB: the container would be killed before it starts`, 'Memory is in bytes: write "128Mi", not "128".');
       }
     }
@@ -299,8 +298,6 @@ function checkOperator(d: Partial<SolutionDefinition>, is: Issues): void {
     is.warn('OPERATOR_IMAGE_NAME', 'operator.image', `MetalK8s' convention is an operator image named "${d.name}-operator"`, 'It works with another name (the manifest says which), but tools that assume the convention will not find it.');
   if (op.args?.some((a) => a === '--config' || a.startsWith('--config=')))
     is.error('OPERATOR_ARGS_CONFIG', 'operator.args', 'MetalK8s already passes --config=/etc/config/operator.yaml', 'Remove --config from args; read the OperatorConfig from that file.');
-  if (op.args || op.env || op.resources)
-    is.warn('OPERATOR_OVERRIDES_SDK_ONLY', 'operator', 'args, env and resources are applied by the SDK when it adds the solution to an environment; `solutions.sh add-solution` ignores them', 'Deploy with `solution env add` (or cluster.environments.addSolution) to get them.');
   if (op.env) for (const k of Object.keys(op.env)) if (['WATCH_NAMESPACE', 'POD_NAME', 'OPERATOR_NAME'].includes(k))
     is.error('OPERATOR_ENV_RESERVED', `operator.env.${k}`, `${k} is set by MetalK8s`, 'Remove it from env.');
   checkPermissions(d, is);
