@@ -311,8 +311,10 @@ const XFS_MOUNT = [
 const MOUNT_OPTIONS: Readonly<Record<string, readonly string[]>> = { ext4: [...GENERIC_MOUNT, ...EXT4_MOUNT], xfs: [...GENERIC_MOUNT, ...XFS_MOUNT] };
 
 function knownOption(list: readonly string[], opt: string): boolean {
+  // x-* options are for userspace tools (mount(8) drops them before the kernel sees them).
+  if (opt.startsWith('x-')) return true;
   const eq = opt.indexOf('=');
-  return eq >= 0 ? list.includes(opt.slice(0, eq + 1)) : list.includes(opt) || opt.startsWith('x-');
+  return eq >= 0 ? list.includes(opt.slice(0, eq + 1)) : list.includes(opt);
 }
 
 /** Mount options of a StorageClass of filesystem `fsType`, as kubelet passes them to mount(8). */
