@@ -151,10 +151,8 @@ function checkVersions(spec: Json, o: Out): Json[] {
 /** Errors of `value` against a structural schema node, as the API server's defaulting validation reports them. */
 function valueErrors(schema: Json, value: unknown, at: string, out: string[]): void {
   if (out.length > 3) return;
-  if (value === null) {
-    if (schema.nullable !== true) out.push(`${at}: must not be null (the schema is not nullable)`);
-    return;
-  }
+  // A null default is dropped by the API server, nullable or not.
+  if (value === null) return;
   if (schema['x-kubernetes-int-or-string'] === true) {
     if (typeof value !== 'string' && !Number.isInteger(value)) out.push(`${at}: must be an integer or a string`);
     return;
@@ -216,9 +214,7 @@ function checkSchemaNode(node: Json, at: string, o: Out, ctx: { root: boolean; i
     if (k in node) o.error('CRD_SCHEMA_FORBIDDEN', `${at}.${k}`, why, 'Kubernetes accepts a subset of OpenAPI v3: see "Specifying a structural schema" in the Kubernetes docs.');
   if (node.uniqueItems === true)
     o.error('CRD_SCHEMA_FORBIDDEN', `${at}.uniqueItems`, 'uniqueItems cannot be true (quadratic cost on the API server)', 'Use x-kubernetes-list-type: set instead.');
-  if (node.additionalProperties === false)
-    o.error('CRD_SCHEMA_FORBIDDEN', `${at}.additionalProperties`, 'additionalProperties cannot be false: unknown fields are pruned anyway');
-  if (isObj(node.properties) && node.additionalProperties !== undefined && node.additionalProperties !== false)
+  if (isObj(node.properties) && isObj(node.additionalProperties))
     o.error('CRD_SCHEMA_NOT_STRUCTURAL', `${at}.additionalProperties`, 'additionalProperties and properties are mutually exclusive');
   if (node['x-kubernetes-preserve-unknown-fields'] === false)
     o.error('CRD_SCHEMA_FORBIDDEN', `${at}.x-kubernetes-preserve-unknown-fields`, 'must be true or absent');

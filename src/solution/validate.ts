@@ -305,7 +305,7 @@ function checkOperator(d: Partial<SolutionDefinition>, is: Issues): void {
   if (op.env)
     for (const k of Object.keys(op.env))
       if (!ENV_NAME_RE.test(k))
-        is.error('OPERATOR_ENV_NAME_INVALID', `operator.env.${k}`, `"${k}" is not a valid environment variable name: the API server refuses the Deployment`, 'Use letters, digits, "_", "-" and ".", not starting with a digit, e.g. LOG_LEVEL.');
+        is.error('OPERATOR_ENV_NAME_INVALID', `operator.env.${k}`, `"${k}" is not a valid environment variable name: the API server of MetalK8s 129 (Kubernetes 1.29) refuses the Deployment`, 'Use letters, digits, "_", "-" and ".", not starting with a digit, e.g. LOG_LEVEL.');
   const m = op.metrics;
   if (m?.port !== undefined && (m.port < 1 || m.port > 65535))
     is.error('METRICS_PORT_INVALID', 'operator.metrics.port', `${m.port} is not a TCP port`);

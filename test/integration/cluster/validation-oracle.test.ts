@@ -1,0 +1,125 @@
+/**
+ * The oracle of the conformance corpus (test/fixtures/solution/corpus.ts): every case is
+ * rendered, even when `validateSolution` refuses it, and given to the real tools. The rendered
+ * CRDs, platform objects and the objects `renderEnvironment` predicts go to the kube-apiserver of
+ * the test control plane with a server-side dry run; the rendered rule groups go to
+ * `promtool check rules`. The test asserts that each case's oracle claim holds (the tool named
+ * refuses it; runtime and MetalK8s cases pass both tools, so only the SDK catches them), that
+ * every case a real tool refuses gets an error from `validateSolution`, and that every tricky
+ * valid case passes the tools and the SDK alike.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Discovery, kubeRequest } from '../../../src/cluster/_kube.js';
+import type { Issue } from '../../../src/errors.js';
+import { type CrdInfo, type KubernetesObject, render, renderEnvironment, type Solution, SolutionSchema, validateSolution } from '../../../src/index.js';
+import { buildCrd } from '../../../src/solution/crd.js';
+import { uniqueSuffix } from '../../../src/testing/index.js';
+import { baseSolution } from '../../fixtures/solution/base.js';
+import { type BrokenCase, brokenCases, type ValidCase, validCases } from '../../fixtures/solution/corpus.js';
+
+const kc = new KubeConfig();
+kc.loadFromFile(inject('kubeconfig'));
+const discovery = new Discovery(kc);
+const namespace = `oracle-${uniqueSuffix()}`;
+const dir = mkdtempSync(join(tmpdir(), 'oracle-'));
+const dec = new TextDecoder();
+
+function promtool(): string {
+  const found = spawnSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' }).stdout.trim();
+  if (!found) throw new Error('promtool is not installed: install Debian\'s "prometheus" package (.ci/run does).');
+  return found;
+}
+
+/** The solution as render() would get it, skipping the SDK's own semantic checks (the tools judge). */
+function forceSolution(input: Record<string, unknown>): Solution {
+  const parsed = SolutionSchema.safeParse(input);
+  if (!parsed.success) throw new Error(`the corpus case does not even have the solution's shape: ${parsed.error.message}`);
+  const def = parsed.data;
+  const ignored: Issue[] = [];
+  const crds = (def.crds ?? []).map((c, i) => buildCrd(c, `crds[${i}]`, ignored)).filter((c): c is CrdInfo => c !== undefined);
+  return { name: def.name, version: def.version, id: `${def.name}-${def.version}`, displayName: def.displayName ?? def.name, definition: def, crds, warnings: [] };
+}
+
+interface Verdict {
+  readonly kubeApiserver: string[];
+  readonly promtool: string[];
+}
+
+async function dryRun(obj: KubernetesObject): Promise<string | undefined> {
+  const where = await discovery.path(obj);
+  if (!where) return `the API server does not serve ${obj.kind} in ${obj.apiVersion}`;
+  const res = await kubeRequest(kc, 'PATCH', `${where}?fieldManager=oracle&force=true&dryRun=All`, obj, 'application/apply-patch+yaml');
+  if (res.status >= 200 && res.status < 300) return undefined;
+  return `${obj.kind} ${obj.metadata.name}: ${(res.json as { message?: string } | undefined)?.message ?? res.text.slice(0, 300)}`;
+}
+
+async function judge(mutate: (s: Record<string, any>) => void): Promise<Verdict> {
+  const input = baseSolution();
+  mutate(input);
+  const solution = forceSolution(input);
+  const { files } = render(solution);
+  const docs = (p: string) => parseAllDocuments(dec.decode(files.get(p))).map((d) => d.toJS() as KubernetesObject);
+  const crds = [...files.keys()].filter((p) => p.endsWith('_crd.yaml')).flatMap(docs);
+  const platform = [...files.keys()].filter((p) => p.startsWith('platform/')).flatMap(docs);
+  const env = renderEnvironment(solution, { namespace }).objects.filter((o) => !o.apiVersion.startsWith('cert-manager.io/'));
+  const kubeApiserver: string[] = [];
+  for (const obj of [...crds, ...platform, ...env]) {
+    const refused = await dryRun(obj);
+    if (refused) kubeApiserver.push(refused);
+  }
+  const out: string[] = [];
+  const rules = platform.find((o) => o.kind === 'PrometheusRule');
+  if (rules) {
+    const file = join(dir, `rules-${uniqueSuffix()}.yaml`);
+    writeFileSync(file, JSON.stringify({ groups: (rules.spec as { groups: unknown }).groups }));
+    const r = spawnSync(promtool(), ['check', 'rules', file], { encoding: 'utf8' });
+    if (r.status !== 0) out.push(`${r.stdout}${r.stderr}`.trim().split('\n').slice(-1)[0] ?? 'refused');
+  }
+  return { kubeApiserver, promtool: out };
+}
+
+function sdkErrors(mutate: (s: Record<string, any>) => void): Issue[] {
+  const s = baseSolution();
+  mutate(s);
+  return validateSolution(s).issues.filter((i) => i.severity === 'error');
+}
+
+beforeAll(async () => {
+  const res = await kubeRequest(kc, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+  if (res.status !== 201) throw new Error(`cannot create namespace ${namespace}: ${res.text}`);
+});
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await kubeRequest(kc, 'DELETE', `/api/v1/namespaces/${namespace}`);
+});
+
+describe('the corpus oracle: real kube-apiserver and promtool', () => {
+  it('the base solution passes both tools', async () => {
+    expect(await judge(() => {})).toEqual({ kubeApiserver: [], promtool: [] });
+  });
+
+  it.each(brokenCases.filter((c) => c.oracle === 'kube-apiserver' || c.oracle === 'promtool'))('$id: $oracle refuses it, and so does validate', async (c: BrokenCase) => {
+    const v = await judge(c.mutate);
+    const refusals = c.oracle === 'kube-apiserver' ? v.kubeApiserver : v.promtool;
+    expect(refusals, `the ${c.oracle} accepted ${c.id}`).not.toEqual([]);
+    if (!c.gap) expect(sdkErrors(c.mutate).map((i) => i.code), refusals.join('\n')).toContain(c.code);
+  });
+
+  it.each(brokenCases.filter((c) => c.oracle === 'metalk8s' || c.oracle === 'runtime'))('$id: both tools accept it ($oracle), only the SDK catches it', async (c: BrokenCase) => {
+    expect(await judge(c.mutate)).toEqual({ kubeApiserver: [], promtool: [] });
+    const s = baseSolution();
+    c.mutate(s);
+    expect(validateSolution(s).issues.map((i) => i.code)).toContain(c.code);
+  });
+
+  it.each(validCases)('$id: valid for both tools and for validate', async (c: ValidCase) => {
+    expect(await judge(c.mutate)).toEqual({ kubeApiserver: [], promtool: [] });
+    expect(sdkErrors(c.mutate)).toEqual([]);
+  });
+});
