@@ -322,18 +322,21 @@ export function checkMountOptions(fsType: string, options: readonly string[], at
   const mine = MOUNT_OPTIONS[fsType];
   if (!mine) return;
   const other = fsType === 'ext4' ? MOUNT_OPTIONS.xfs! : MOUNT_OPTIONS.ext4!;
-  options.forEach((opt, i) => {
+  options.forEach((item, i) => {
     const p = `${at}[${i}]`;
-    if (opt === '' || /[\s,]/.test(opt)) {
-      is.error('MOUNT_OPTION_INVALID', p, `${JSON.stringify(opt)} is not one mount option: kubelet joins the list with commas`, 'Give one option per list item, without spaces or commas.');
+    if (item === '' || /\s/.test(item)) {
+      is.error('MOUNT_OPTION_INVALID', p, `${JSON.stringify(item)} holds spaces: kubelet passes it to mount -o as is, and the mount fails`, 'Give one option per list item, without spaces.');
       return;
     }
-    if (knownOption(mine, opt)) return;
-    if (knownOption(other, opt))
-      is.error('MOUNT_OPTION_WRONG_FS', p, `"${opt}" is a ${fsType === 'ext4' ? 'xfs' : 'ext4'} option: mounting the ${fsType} volume fails and the pod stays in ContainerCreating`, `Remove it, or use fsType ${fsType === 'ext4' ? 'xfs' : 'ext4'}.`);
-    else {
-      const near = mine.map((k) => k.replace(/=$/, '')).find((k) => editDistance(k, opt.split('=')[0] ?? opt) <= 2);
-      is.warn('MOUNT_OPTION_UNKNOWN', p, `"${opt}" is not a mount option ${fsType} or mount(8) knows: mounting would fail and the pod stay in ContainerCreating`, near ? `Did you mean "${near}"?` : 'Check `man 5 ext4` / `man 5 xfs` and `man 8 mount`.');
+    // kubelet joins the list with commas: an item may hold several options.
+    for (const opt of item.split(',').filter((o) => o !== '')) {
+      if (knownOption(mine, opt)) continue;
+      if (knownOption(other, opt))
+        is.error('MOUNT_OPTION_WRONG_FS', p, `"${opt}" is a ${fsType === 'ext4' ? 'xfs' : 'ext4'} option: mounting the ${fsType} volume fails and the pod stays in ContainerCreating`, `Remove it, or use fsType ${fsType === 'ext4' ? 'xfs' : 'ext4'}.`);
+      else {
+        const near = mine.map((k) => k.replace(/=$/, '')).find((k) => editDistance(k, opt.split('=')[0] ?? opt) <= 2);
+        is.warn('MOUNT_OPTION_UNKNOWN', p, `"${opt}" is not a mount option ${fsType} or mount(8) knows: mounting would fail and the pod stay in ContainerCreating`, near ? `Did you mean "${near}"?` : 'Check `man 5 ext4` / `man 5 xfs` and `man 8 mount`.');
+      }
     }
   });
 }
@@ -346,7 +349,7 @@ export function checkMkfsOptions(fsType: string, options: readonly string[], at:
   options.forEach((opt, i) => {
     const p = `${at}[${i}]`;
     if (/[;&|`$<>]/.test(opt)) {
-      is.error('MKFS_OPTION_SHELL', p, `${JSON.stringify(opt)} holds shell syntax, but MetalK8s runs mkfs without a shell: mkfs receives it as is and fails, so no Volume of this class gets a filesystem`, 'Give mkfs arguments only, each as its own list item, e.g. ["-m", "0"].');
+      is.error('MKFS_OPTION_SHELL', p, `${JSON.stringify(opt)} holds shell syntax, but MetalK8s runs mkfs without a shell: mkfs receives it literally (no substitution, no second command), so it fails or does something else than meant`, 'Give mkfs arguments only, each as its own list item, e.g. ["-m", "0"].');
       return;
     }
     if (/\s/.test(opt))
