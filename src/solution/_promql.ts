@@ -20,7 +20,7 @@
  */
 import { createRequire } from 'node:module';
 import type { EditorState as EditorStateType } from '@codemirror/state';
-import type { SyntaxNode } from '@lezer/common';
+import type { SyntaxNode, Tree } from '@lezer/common';
 import { EqlRegex, NeqRegex, parser, StringLiteral } from '@prometheus-io/lezer-promql';
 import { re2Error } from './_regexp.js';
 
@@ -101,7 +101,7 @@ interface Linter {
   readonly language: unknown;
   readonly Parser: new (state: EditorStateType) => { analyze(): void; getDiagnostics(): { severity: string; from: number; message: string }[] };
   readonly getType: (node: SyntaxNode | null) => string;
-  readonly syntaxTree: (state: EditorStateType) => { topNode: SyntaxNode };
+  readonly parse: (expr: string) => Tree;
 }
 let linter: Linter | undefined;
 
@@ -122,7 +122,7 @@ function loadLinter(): Linter {
     language: cm.promQLLanguage(cm.LanguageType.PromQL),
     Parser: require('@prometheus-io/codemirror-promql/dist/cjs/parser/index.js').Parser,
     getType: require('@prometheus-io/codemirror-promql/dist/cjs/parser/type.js').getType,
-    syntaxTree: require('@codemirror/language').syntaxTree,
+    parse: (expr: string) => require('@prometheus-io/lezer-promql').parser.parse(expr),
   };
   return linter;
 }
@@ -140,13 +140,17 @@ export function lintPromql(original: string, options: { readonly requireInstant?
   const lint = loadLinter();
   const state = lint.EditorState.create({ doc: expr, extensions: lint.language as never });
   const p = new lint.Parser(state);
+  // The linter reads the editor's syntax tree, which CodeMirror parses within a 20 ms budget: on a
+  // busy machine it can be partial, and the linter then reports errors that are not there. Give
+  // it the whole tree, parsed by the same grammar without a budget.
+  const tree = lint.parse(expr);
+  (p as unknown as { tree: unknown }).tree = tree;
   p.analyze();
   const out: PromqlProblem[] = [];
   for (const d of p.getDiagnostics()) {
     if (d.severity !== 'error') continue;
     out.push({ kind: 'type', ...position(expr, d.from), message: d.message });
   }
-  const tree = parser.parse(expr);
   tree.iterate({
     enter(node) {
       if (node.type.id !== EqlRegex && node.type.id !== NeqRegex) return undefined;
@@ -180,7 +184,7 @@ export function lintPromql(original: string, options: { readonly requireInstant?
     },
   });
   if (options.requireInstant && out.length === 0) {
-    const type = lint.getType(lint.syntaxTree(state).topNode.firstChild);
+    const type = lint.getType(tree.topNode.firstChild);
     if (type !== 'vector' && type !== 'scalar' && type !== 'none')
       out.push({ kind: 'result', line: 1, column: 1, message: `the expression is of type ${type}; a rule needs an instant vector or a scalar` });
   }
