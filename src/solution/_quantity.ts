@@ -11,7 +11,8 @@
  */
 
 const QUANTITY_RE = /^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$/;
-const FACTORS: Readonly<Record<string, number>> = {
+/** Multipliers of the quantity suffixes. */
+export const QUANTITY_FACTORS: Readonly<Record<string, number>> = {
   Ki: 2 ** 10,
   Mi: 2 ** 20,
   Gi: 2 ** 30,
@@ -39,7 +40,7 @@ export function parseQuantity(q: string | number): number | undefined {
   const m = QUANTITY_RE.exec(q);
   if (!m) return undefined;
   const suffix = m[2] ?? '';
-  const factor = /^[eE]/.test(suffix) ? 10 ** Number(suffix.slice(1)) : FACTORS[suffix];
+  const factor = /^[eE]/.test(suffix) ? 10 ** Number(suffix.slice(1)) : QUANTITY_FACTORS[suffix];
   if (factor === undefined) return undefined;
   const v = Number(m[1]) * factor;
   return Number.isFinite(v) ? v : undefined;
