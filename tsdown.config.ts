@@ -18,4 +18,6 @@ export default defineConfig({
   fixedExtension: false,
   clean: true,
   sourcemap: true,
+  // Maps point at the line in src/; the sources themselves are not embedded (smaller package).
+  outputOptions: { sourcemapExcludeSources: true },
 });

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { ClusterError } from '../errors.js';
 import { Discovery, kubeFailure, kubeGet, kubeRequest } from './_kube.js';
 import type { LifecycleContext } from './_lifecycle.js';
@@ -85,6 +85,8 @@ export interface Cluster {
  * ```
  */
 export async function connect(options: ConnectOptions): Promise<Cluster> {
+  // Loaded on the first connect, not at import: the client library is large (~1 s to load).
+  const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
   if (options.kubeconfig !== undefined) kc.loadFromString(options.kubeconfig);
   else if (options.inCluster) kc.loadFromCluster();

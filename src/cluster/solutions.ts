@@ -217,8 +217,13 @@ export class SolutionsApi {
       const remoteDir = (typeof options.upload === 'object' ? options.upload.remoteDir : undefined) ?? DEFAULT_REMOTE_DIR;
       archive = options.remotePath ?? `${remoteDir.replace(/\/+$/, '')}/${basename(local)}`;
       onProgress?.({ type: 'step', step: 'upload', status: 'started', detail: `${ssh.host}:${archive}` });
-      // ssh2 is loaded only when an upload is asked for.
-      const { uploadIso } = await import('./_sftp.js');
+      // ssh2 is an optional dependency, loaded only when an upload is asked for.
+      const { uploadIso } = await import('./_sftp.js').catch((cause: unknown) => {
+        throw new ClusterError('SSH_CLIENT_MISSING', 'upload needs the optional dependency ssh2, which is not installed', {
+          hint: 'Install it next to the SDK (npm install ssh2), or copy the ISO yourself and give remotePath.',
+          cause,
+        });
+      });
       const sent = await uploadIso(ssh, local, archive, sha256, { signal, onBytes: (bytes, total) => onProgress?.({ type: 'upload', bytes, total }) });
       onProgress?.({ type: 'step', step: 'upload', status: sent ? 'done' : 'skipped', detail: sent ? undefined : 'same sha256 already there' });
     }

@@ -117,12 +117,14 @@ function loadLinter(): Linter {
   if (linter) return linter;
   const require = createRequire(import.meta.url);
   const cm = require('@prometheus-io/codemirror-promql');
+  // The grammar the linter compares node types against: its own copy, wherever npm put it.
+  const own = createRequire(require.resolve('@prometheus-io/codemirror-promql'));
   linter = {
     EditorState: require('@codemirror/state').EditorState,
     language: cm.promQLLanguage(cm.LanguageType.PromQL),
     Parser: require('@prometheus-io/codemirror-promql/dist/cjs/parser/index.js').Parser,
     getType: require('@prometheus-io/codemirror-promql/dist/cjs/parser/type.js').getType,
-    parse: (expr: string) => require('@prometheus-io/lezer-promql').parser.parse(expr),
+    parse: (expr: string) => own('@prometheus-io/lezer-promql').parser.parse(expr),
   };
   return linter;
 }

@@ -51,13 +51,20 @@ export function pickReference(index: ImageIndex, reference: string | undefined, 
     });
   }
   const names = (m: Descriptor) => [m.annotations?.[REF_ANNOTATION], m.annotations?.[NAME_ANNOTATION]].filter((r) => r !== undefined);
-  const exact = index.manifests.find((m) => names(m).includes(reference));
-  if (exact) return exact;
+  const ambiguous = (matches: readonly Descriptor[]): never => {
+    throw new RegistryError('OCI_LAYOUT_AMBIGUOUS', `${what} holds ${matches.length} images matching "${reference}"; say which one`, {
+      hint: `Pass the full name: one of ${matches.flatMap((m) => m.annotations?.[NAME_ANNOTATION] ?? []).join(', ') || refs.join(', ')}.`,
+    });
+  };
+  const exact = index.manifests.filter((m) => names(m).includes(reference));
+  if (exact.length === 1) return exact[0]!;
+  if (exact.length > 1) ambiguous(exact);
   const same = index.manifests.find((m) => names(m).some((r) => sameImage(r, reference)));
   if (same) return same;
   const tag = reference.slice(reference.lastIndexOf(':') + 1);
   const byTag = index.manifests.filter((m) => m.annotations?.[REF_ANNOTATION] === tag);
   if (byTag.length === 1) return byTag[0]!;
+  if (byTag.length > 1) ambiguous(byTag);
   throw new RegistryError('OCI_LAYOUT_REF_NOT_FOUND', `${what} has no image "${reference}"`, {
     hint: refs.length ? `Available: ${refs.join(', ')}.` : 'The layout has no named references; omit reference.',
   });

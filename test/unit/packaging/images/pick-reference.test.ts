@@ -26,7 +26,12 @@ describe('pickReference', () => {
     expect(pickReference(index, 'edge', 'x').digest).toBe(`sha256:${'c'.repeat(64)}`);
   });
   it('refuses an ambiguous tag and a missing reference, listing what exists', () => {
-    expect(() => pickReference(index, 'other/thing:1.0', 'x')).toThrow(/has no image "other\/thing:1.0"/);
+    // Two images are tagged 1.0: a bare tag must not pick the first one silently.
+    expect(() => pickReference(index, '1.0', 'x')).toThrow(/holds 2 images matching "1.0"/);
+    expect(() => pickReference(index, 'other:1.0', 'x')).toThrow(
+      expect.objectContaining({ code: 'OCI_LAYOUT_AMBIGUOUS', hint: 'Pass the full name: one of docker.io/vendor/app:1.0, docker.io/vendor/db:1.0.' }),
+    );
+    expect(() => pickReference(index, 'other/thing:2.0', 'x')).toThrow(/has no image "other\/thing:2.0"/);
     expect(() => pickReference(index, undefined, 'x')).toThrow(/holds 3 images/);
   });
 });
