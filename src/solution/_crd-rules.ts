@@ -6,10 +6,13 @@
  * break their own schema, and patterns Go's RE2 cannot compile. Each rule is held to the real
  * kube-apiserver by the conformance corpus (test/integration/cluster/validation-oracle.test.ts).
  *
- * CEL rules (`x-kubernetes-validations`) and `format` values are left to the API server.
+ * CEL rules (`x-kubernetes-validations`) are parsed (syntax only, with @marcbachmann/cel-js): their
+ * types (unknown fields, wrong operand types, Kubernetes' CEL libraries) and cost, and `format`
+ * values, are left to the API server.
  *
  * @module
  */
+import { parse as parseCel } from '@marcbachmann/cel-js';
 import type { Issue } from '../errors.js';
 import { API_VERSION_NAME_RE, DNS_SUBDOMAIN_RE, KIND_RE } from './_names.js';
 import { re2Error, re2Matches } from './_regexp.js';
@@ -51,6 +54,15 @@ class Out {
   }
   warn(code: string, at: string, message: string, hint?: string): void {
     this.issues.push({ code, path: this.where(at), message, severity: 'warning', ...(hint ? { hint } : {}) });
+  }
+}
+
+function celSyntaxError(expr: string): string | undefined {
+  try {
+    parseCel(expr);
+    return undefined;
+  } catch (err) {
+    return (err instanceof Error ? err.message : String(err)).split('\n')[0];
   }
 }
 
@@ -244,6 +256,22 @@ function checkSchemaNode(node: Json, at: string, o: Out, ctx: { root: boolean; i
     else if (listType === 'map' && !(Array.isArray(node['x-kubernetes-list-map-keys']) && node['x-kubernetes-list-map-keys'].length > 0))
       o.error('CRD_SCHEMA_LIST_TYPE', `${at}.x-kubernetes-list-map-keys`, 'a map list needs x-kubernetes-list-map-keys');
   }
+  const rules = node['x-kubernetes-validations'];
+  if (Array.isArray(rules))
+    rules.forEach((r, i) => {
+      if (!isObj(r)) return;
+      for (const field of ['rule', 'messageExpression'] as const) {
+        const text = r[field];
+        if (field === 'rule' && typeof text !== 'string') {
+          o.error('CRD_CEL_INVALID', `${at}.x-kubernetes-validations[${i}].rule`, 'a validation rule needs a CEL expression');
+          continue;
+        }
+        // Optional-field syntax (self.?a, [?k]) is Kubernetes CEL the parser does not know: left to the API server.
+        if (typeof text !== 'string' || /\.\?|\[\?/.test(text)) continue;
+        const err = celSyntaxError(text);
+        if (err) o.error('CRD_CEL_INVALID', `${at}.x-kubernetes-validations[${i}].${field}`, `${JSON.stringify(text)} is not a CEL expression: ${err}`, 'The API server compiles every rule when the CRD is applied; check the syntax (https://kubernetes.io/docs/reference/using-api/cel/).');
+      }
+    });
   const pattern = node.pattern;
   if (pattern !== undefined) {
     const err = typeof pattern === 'string' ? re2Error(pattern) : 'not a string';
