@@ -130,7 +130,7 @@ function clusterScoped(group: string, resource: string, own: readonly OwnResourc
 }
 
 const BINDING_HINT =
-  'MetalK8s binds the operator\'s ClusterRole with a RoleBinding in the environment namespace (metalk8s-reference.md §2.7), so cluster-scoped resources and non-resource URLs are never granted. MetalK8s 129 offers a solution no supported way to get them: drop the rule, or document that the cluster admin runs `kubectl create clusterrolebinding <name>-operator-<namespace> --clusterrole=<name>-<version>-operator --serviceaccount=<namespace>:<name>-operator`.';
+  'MetalK8s binds the operator\'s ClusterRole with a RoleBinding in the environment namespace (its prepare-environment orchestrate, role_binding.yaml.j2), so cluster-scoped resources and non-resource URLs are never granted. MetalK8s 129 offers a solution no supported way to get them: drop the rule, or document that the cluster admin runs `kubectl create clusterrolebinding <name>-operator-<namespace> --clusterrole=<name>-<version>-operator --serviceaccount=<namespace>:<name>-operator`.';
 
 /**
  * Rules of the operator's Role (`cluster: false`) or ClusterRole (`cluster: true`), checked as
