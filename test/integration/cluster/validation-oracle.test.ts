@@ -21,6 +21,7 @@ import { type CrdInfo, type KubernetesObject, render, renderEnvironment, type So
 import { buildCrd } from '../../../src/solution/crd.js';
 import { uniqueSuffix } from '../../../src/testing/index.js';
 import { baseSolution } from '../../fixtures/solution/base.js';
+import { askKubernetes, type K8sQuestion, k8sRulesBinary } from '../../setup/k8s-rules.js';
 import { type BrokenCase, brokenCases, type ValidCase, validCases } from '../../fixtures/solution/corpus.js';
 
 const kc = new KubeConfig();
@@ -121,5 +122,38 @@ describe('the corpus oracle: real kube-apiserver and promtool', () => {
   it.each(validCases)('$id: valid for both tools and for validate', async (c: ValidCase) => {
     expect(await judge(c.mutate)).toEqual({ kubeApiserver: [], promtool: [] });
     expect(sdkErrors(c.mutate)).toEqual([]);
+  });
+});
+
+/** What Kubernetes' own code (apimachinery v0.29, MetalK8s 129's) is asked about a case. */
+function questionsOf(mutate: (s: Record<string, any>) => void): K8sQuestion[] {
+  const s = baseSolution();
+  mutate(s);
+  const monitors = [...(s.serviceMonitors ?? []), ...(s.podMonitors ?? [])] as { selector: unknown }[];
+  return [
+    ...monitors.map((m) => ({ kind: 'selector' as const, selector: m.selector })),
+    ...Object.keys(s.operator.env ?? {}).map((value) => ({ kind: 'envName' as const, value })),
+    ...Object.entries((s.labels ?? {}) as Record<string, string>).flatMap(([k, v]) => [{ kind: 'labelKey' as const, value: k }, { kind: 'labelValue' as const, value: v }]),
+  ];
+}
+
+describe("the corpus oracle: Kubernetes' own validation code (apimachinery v0.29, LabelSelectorAsSelector)", () => {
+  beforeAll(() => {
+    k8sRulesBinary();
+  }, 20 * 60_000);
+
+  const byCode = (codes: string[]) => brokenCases.filter((c) => codes.includes(c.code));
+  it.each(byCode(['SELECTOR_VALUES_MISSING', 'SELECTOR_VALUES_FORBIDDEN', 'SELECTOR_VALUE_INVALID', 'SELECTOR_KEY_INVALID', 'OPERATOR_ENV_NAME_INVALID']))(
+    '$id: Kubernetes refuses it ($code)',
+    (c: BrokenCase) => {
+      const answers = askKubernetes(questionsOf(c.mutate));
+      expect(answers.filter((a) => a !== ''), `Kubernetes accepted ${c.id}`).not.toEqual([]);
+    },
+  );
+
+  it.each(validCases.filter((c) => ['selectors-expressions', 'resources-equal', 'labels-and-rules-mixed'].includes(c.id)))('$id: Kubernetes accepts it', (c: ValidCase) => {
+    const questions = questionsOf(c.mutate);
+    expect(questions.length).toBeGreaterThan(0);
+    expect(askKubernetes(questions)).toEqual(questions.map(() => ''));
   });
 });
