@@ -268,6 +268,8 @@ export function checkDashboardQueries(model: Record<string, unknown>, at: string
           if (!isObj(t) || typeof t.expr !== 'string' || t.expr.trim() === '') return;
           const ds = isObj(t.datasource) ? t.datasource : isObj(panel.datasource) ? panel.datasource : undefined;
           if (ds && typeof ds.type === 'string' && ds.type !== 'prometheus') return;
+          // A LogQL query behind a datasource variable: not PromQL.
+          if (!(ds && ds.type === 'prometheus') && /\|[=~]|\|\s*(json|logfmt|pattern|regexp|line_format|label_format|unwrap)\b/.test(t.expr)) return;
           const problem = lintPromql(withoutGrafanaVariables(t.expr))[0];
           if (problem)
             is.warn('DASHBOARD_EXPR_INVALID', `${pp}.targets[${ti}].expr`, `PromQL ${problem.kind === 'syntax' ? problem.message : problem.message} (line ${problem.line}, column ${problem.column}): the panel will show an error`, 'Try the query in Prometheus\' UI (MetalK8s: /api/prometheus through the ingress).');
@@ -341,7 +343,7 @@ export function checkMountOptions(fsType: string, options: readonly string[], at
   });
 }
 
-const MKFS_FLAGS: Readonly<Record<string, string>> = { ext4: 'bcCdDeEFgGiIjJlLmMnNoOqrStTUvVz', xfs: 'bmdfilnpqrsLNK' };
+const MKFS_FLAGS: Readonly<Record<string, string>> = { ext4: 'bcCdDeEFgGiIjJlLmMnNoOqrStTUvVz', xfs: 'bcmdfilnpqrsLNKV' };
 
 /** mkfs options of a StorageClass: MetalK8s runs `mkfs.<fsType> … <options> <device>` without a shell. */
 export function checkMkfsOptions(fsType: string, options: readonly string[], at: string, is: Issues): void {

@@ -237,7 +237,8 @@ function checkIdentity(d: Partial<SolutionDefinition>, is: Issues): void {
   }
   for (const [k, v] of Object.entries(d.labels ?? {})) {
     if (!isLabelKey(k)) is.error('LABEL_KEY_INVALID', `labels.${k}`, `"${k}" is not a valid Kubernetes label key`);
-    else if (!isLabelValue(v)) is.error('LABEL_VALUE_INVALID', `labels.${k}`, `"${v}" is not a valid Kubernetes label value`, 'At most 63 of [A-Za-z0-9-_.], starting and ending with a letter or digit.');
+    else if (!isLabelValue(v))
+      is.warn('LABEL_VALUE_INVALID', `labels.${k}`, `"${v}" is not a valid Kubernetes label value: a tool that copies the manifest's labels onto objects would be refused`, 'At most 63 of [A-Za-z0-9-_.], starting and ending with a letter or digit.');
   }
 }
 
