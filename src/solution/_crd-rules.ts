@@ -79,8 +79,10 @@ function checkNames(spec: Json, o: Out): void {
     o.error('CRD_GROUP_RESERVED', 'spec.group', `"${group}" belongs to Kubernetes or MetalK8s`, 'Use your own domain.');
   const kind = str(names.kind) ?? '';
   const plural = str(names.plural) ?? '';
-  if (!KIND_RE.test(kind) || !dns1035(kind.toLowerCase()))
-    o.error('CRD_KIND_INVALID', 'spec.names.kind', `"${kind}" must be UpperCamelCase letters and digits`);
+  if (!dns1035(kind.toLowerCase()))
+    o.error('CRD_KIND_INVALID', 'spec.names.kind', `"${kind}" must be letters and digits starting with a letter (UpperCamelCase)`);
+  else if (!KIND_RE.test(kind))
+    o.warn('CRD_KIND_CASE', 'spec.names.kind', `"${kind}" is not UpperCamelCase: the API server takes it, but every Kubernetes kind and tool expects e.g. "Store"`, 'Capitalise each word of the kind.');
   if (!dns1035(plural)) o.error('CRD_PLURAL_INVALID', 'spec.names.plural', `"${plural}" must be a lowercase DNS-1035 label`, 'Lowercase letters, digits and dashes, starting with a letter.');
   const singular = str(names.singular);
   if (singular !== undefined && singular !== '' && !dns1035(singular))
@@ -106,10 +108,6 @@ function checkNames(spec: Json, o: Out): void {
     o.error('CRD_SCOPE_INVALID', 'spec.scope', `must be "Namespaced" or "Cluster", got ${JSON.stringify(spec.scope)}`);
 }
 
-function isSimpleJsonPath(p: string): boolean {
-  return /^(\.[A-Za-z0-9_-]+|\[(\d+|'[^']*'|"[^"]*")\])+$/.test(p);
-}
-
 function checkVersions(spec: Json, o: Out): Json[] {
   const versions = Array.isArray(spec.versions) ? (spec.versions.filter(isObj) as Json[]) : [];
   if (versions.length === 0) {
@@ -132,8 +130,6 @@ function checkVersions(spec: Json, o: Out): Json[] {
       const jsonPath = str(c.jsonPath) ?? '';
       if (!jsonPath.startsWith('.'))
         o.error('CRD_PRINTER_COLUMN_PATH', `${cp}.jsonPath`, `"${jsonPath}" must start with "."`, 'For example .spec.replicas or .status.phase.');
-      else if (!isSimpleJsonPath(jsonPath))
-        o.error('CRD_PRINTER_COLUMN_PATH', `${cp}.jsonPath`, `"${jsonPath}" is not a simple JSON path`, 'Use dotted field names, e.g. .status.conditions[0].type.');
       if (!COLUMN_TYPES.has(String(c.type))) o.error('CRD_PRINTER_COLUMN_TYPE', `${cp}.type`, `${JSON.stringify(c.type)} is not one of ${[...COLUMN_TYPES].join(', ')}`);
       if (c.format !== undefined && !COLUMN_FORMATS.has(String(c.format)))
         o.error('CRD_PRINTER_COLUMN_FORMAT', `${cp}.format`, `${JSON.stringify(c.format)} is not one of ${[...COLUMN_FORMATS].join(', ')}`);
@@ -144,12 +140,12 @@ function checkVersions(spec: Json, o: Out): Json[] {
       const sp = `${p}.subresources.scale`;
       const spec = str(scale.specReplicasPath) ?? '';
       const status = str(scale.statusReplicasPath) ?? '';
-      if (!spec.startsWith('.spec.') || !isSimpleJsonPath(spec))
+      if (!spec.startsWith('.spec.'))
         o.error('CRD_SCALE_PATH_INVALID', `${sp}.specReplicasPath`, `"${spec}" must be a JSON path under .spec`, 'For example .spec.replicas.');
-      if (!status.startsWith('.status.') || !isSimpleJsonPath(status))
+      if (!status.startsWith('.status.'))
         o.error('CRD_SCALE_PATH_INVALID', `${sp}.statusReplicasPath`, `"${status}" must be a JSON path under .status`, 'For example .status.replicas.');
       const sel = str(scale.labelSelectorPath);
-      if (sel !== undefined && (!/^\.(spec|status)\./.test(sel) || !isSimpleJsonPath(sel)))
+      if (sel !== undefined && !/^\.(spec|status)\./.test(sel))
         o.error('CRD_SCALE_PATH_INVALID', `${sp}.labelSelectorPath`, `"${sel}" must be a JSON path under .spec or .status`);
     }
   });
@@ -159,6 +155,15 @@ function checkVersions(spec: Json, o: Out): Json[] {
   if (!versions.some((v) => v.served === true)) o.error('CRD_NOT_SERVED', 'spec.versions', 'no version is served');
   return versions;
 }
+
+/** Formats the API server checks string values against (the common ones of its OpenAPI format registry). */
+const FORMATS: Readonly<Record<string, (v: string) => boolean>> = {
+  'date-time': (v) => /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.test(v) && !Number.isNaN(Date.parse(v.replace(' ', 'T'))),
+  date: (v) => /^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(Date.parse(v)),
+  uuid: (v) => /^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/.test(v),
+  ipv4: (v) => /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/.test(v),
+  byte: (v) => /^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(v),
+};
 
 /** Errors of `value` against a structural schema node, as the API server's defaulting validation reports them. */
 function valueErrors(schema: Json, value: unknown, at: string, out: string[]): void {
@@ -191,6 +196,9 @@ function valueErrors(schema: Json, value: unknown, at: string, out: string[]): v
     const len = [...value].length;
     if (typeof schema.minLength === 'number' && len < schema.minLength) out.push(`${at}: ${JSON.stringify(value)} is shorter than ${schema.minLength} characters`);
     if (typeof schema.maxLength === 'number' && len > schema.maxLength) out.push(`${at}: ${JSON.stringify(value)} is longer than ${schema.maxLength} characters`);
+    const format = str(schema.format);
+    const check = format === undefined ? undefined : FORMATS[format];
+    if (check && !check(value)) out.push(`${at}: ${JSON.stringify(value)} is not of format ${format}`);
     const pattern = str(schema.pattern);
     if (pattern !== undefined && re2Error(pattern) === undefined && !re2Matches(pattern, value))
       out.push(`${at}: ${JSON.stringify(value)} does not match the pattern ${pattern}`);

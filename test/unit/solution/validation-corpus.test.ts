@@ -66,7 +66,7 @@ const corpus: Case[] = [
   { name: 'Jinja comment in a CRD schema', mutate: (s) => { s.crds[0].versions[0].openAPIV3Schema.description = 'a {# b'; }, code: 'CRD_JINJA_SYNTAX', path: 'crds[0].manifest.spec.versions[0].schema.openAPIV3Schema.description' },
   { name: 'CRD group without a dot', mutate: (s) => { s.crds[0].group = 'acme'; }, code: 'CRD_GROUP_INVALID', path: 'crds[0].group' },
   { name: 'CRD group of Kubernetes', mutate: (s) => { s.crds[0].group = 'apps.k8s.io'; }, code: 'CRD_GROUP_RESERVED', path: 'crds[0].group' },
-  { name: 'CRD lowercase kind', mutate: (s) => { s.crds[0].kind = 'store'; }, code: 'CRD_KIND_INVALID', path: 'crds[0].kind' },
+  { name: 'CRD lowercase kind', mutate: (s) => { s.crds[0].kind = 'store'; }, code: 'CRD_KIND_CASE', path: 'crds[0].kind', severity: 'warning' },
   { name: 'CRD two storage versions', mutate: (s) => { s.crds[0].versions.push({ ...structuredClone(s.crds[0].versions[0]), name: 'v2', storage: true }); s.crds[0].versions[0].storage = true; }, code: 'CRD_STORAGE_VERSION', path: 'crds[0].versions' },
   { name: 'CRD bad version name', mutate: (s) => { s.crds[0].versions[0].name = 'v1.0'; }, code: 'CRD_VERSION_NAME_INVALID', path: 'crds[0].versions[0].name' },
   { name: 'CRD v1beta1 manifest', mutate: (s) => { s.crds[0] = { manifest: { apiVersion: 'apiextensions.k8s.io/v1beta1', kind: 'CustomResourceDefinition', metadata: { name: 'x' }, spec: {} } }; }, code: 'CRD_MANIFEST_INVALID', path: 'crds[0].manifest' },
