@@ -190,6 +190,7 @@ export function checkRuleGroups(groups: readonly RuleGroupLike[], at: string, is
   const alertNames = new Map<string, string>();
   groups.forEach((g, gi) => {
     const gp = `${at}[${gi}]`;
+    if (typeof g.name !== 'string' || g.name.trim() === '') is.error('ALERT_GROUP_NAME_EMPTY', `${gp}.name`, 'a rule group needs a name', 'promtool and Prometheus refuse a rule file with an unnamed group.');
     if (g.interval !== undefined && !(typeof g.interval === 'string' && PROM_DURATION_RE.test(g.interval) && g.interval !== ''))
       is.error('DURATION_INVALID', `${gp}.interval`, `"${String(g.interval)}" is not a Prometheus duration`, 'For example 30s, 5m or 1h30m.');
     const inGroup = new Set<string>();
@@ -197,8 +198,9 @@ export function checkRuleGroups(groups: readonly RuleGroupLike[], at: string, is
     rules.forEach((r, ri) => {
       const rp = `${gp}.rules[${ri}]`;
       const alert = String(r.alert ?? '');
-      if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(alert))
-        is.error('ALERT_NAME_INVALID', `${rp}.alert`, `"${alert}" is not a valid alert name`, 'Use letters, digits and underscores, e.g. ZenkoS3Down.');
+      if (alert === '') is.error('ALERT_NAME_INVALID', `${rp}.alert`, 'an alerting rule needs a name');
+      else if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(alert))
+        is.warn('ALERT_NAME_UNUSUAL', `${rp}.alert`, `"${alert}" is not a metric-style name: Prometheus takes it, but silences, routes and runbooks usually match names like ZenkoS3Down`, 'Use letters, digits and underscores, e.g. ZenkoS3Down.');
       if (inGroup.has(alert)) is.error('ALERT_DUPLICATE', `${rp}.alert`, `alert "${alert}" appears twice in group "${String(g.name)}"`);
       else if (alertNames.has(alert))
         is.warn('ALERT_DUPLICATE', `${rp}.alert`, `alert "${alert}" is also defined in ${alertNames.get(alert)}`, 'Give each alert a unique name so silences and runbooks are unambiguous.');
