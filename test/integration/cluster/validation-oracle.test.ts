@@ -19,7 +19,7 @@ import { Discovery, kubeRequest } from '../../../src/cluster/_kube.js';
 import type { Issue } from '../../../src/errors.js';
 import { type CrdInfo, type KubernetesObject, render, renderEnvironment, type Solution, SolutionSchema, validateSolution } from '../../../src/index.js';
 import { buildCrd } from '../../../src/solution/crd.js';
-import { uniqueSuffix } from '../../../src/testing/index.js';
+import { applyObjects, uniqueSuffix } from '../../../src/testing/index.js';
 import { baseSolution } from '../../fixtures/solution/base.js';
 import { askKubernetes, type K8sQuestion, k8sRulesBinary } from '../../setup/k8s-rules.js';
 import { type BrokenCase, brokenCases, type ValidCase, validCases } from '../../fixtures/solution/corpus.js';
@@ -155,5 +155,63 @@ describe("the corpus oracle: Kubernetes' own validation code (apimachinery v0.29
     const questions = questionsOf(c.mutate);
     expect(questions.length).toBeGreaterThan(0);
     expect(askKubernetes(questions)).toEqual(questions.map(() => ''));
+  });
+});
+
+/** The access each RBAC case meant to grant, asked of the real authorizer for the operator's ServiceAccount. */
+const MEANT: Record<string, { verb: string; group?: string; resource?: string; cluster?: boolean; path?: string }> = {
+  'rbac-cluster-volumes': { verb: 'get', group: 'storage.metalk8s.scality.com', resource: 'volumes', cluster: true },
+  'rbac-cluster-nodes': { verb: 'get', group: '', resource: 'nodes', cluster: true },
+  'rbac-cluster-storageclasses': { verb: 'list', group: 'storage.k8s.io', resource: 'storageclasses', cluster: true },
+  'rbac-cluster-non-resource': { verb: 'get', path: '/metrics' },
+  'rbac-unknown-verb': { verb: 'get', group: 'acme.example.com', resource: 'stores' },
+  'rbac-resource-kind': { verb: 'get', group: 'acme.example.com', resource: 'stores' },
+  'rbac-api-group-with-version': { verb: 'get', group: 'apps', resource: 'deployments' },
+  'rbac-own-crd-not-granted': { verb: 'list', group: 'acme.example.com', resource: 'stores' },
+  'rbac-cluster-crd-namespaced-rule': { verb: 'get', group: 'acme.example.com', resource: 'stores', cluster: true },
+};
+
+describe('the corpus oracle: RBAC as the real authorizer sees it, bound the way MetalK8s binds it', () => {
+  const made: KubernetesObject[] = [];
+  afterAll(async () => {
+    for (const o of made.reverse()) {
+      const where = await discovery.path(o);
+      if (where) await kubeRequest(kc, 'DELETE', where);
+    }
+  });
+
+  /** Applies what renderEnvironment predicts (Role, ClusterRole, their RoleBindings, the ServiceAccount) for real, then asks a SubjectAccessReview. */
+  async function allowed(mutate: (s: Record<string, any>) => void, n: number, meant: (typeof MEANT)[string]): Promise<boolean> {
+    const input = baseSolution();
+    mutate(input);
+    input.version = `1.2.0-rbac${n}`;
+    input.images[0].tag = input.version;
+    const ns = `oracle-rbac-${uniqueSuffix()}`;
+    const nsObj = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } as KubernetesObject;
+    const objects = renderEnvironment(forceSolution(input), { namespace: ns }).objects.filter((o) => ['ServiceAccount', 'Role', 'ClusterRole', 'RoleBinding'].includes(o.kind));
+    await applyObjects(kc, [nsObj, ...objects]);
+    made.push(nsObj, ...objects.filter((o) => o.kind === 'ClusterRole'));
+    const spec = {
+      user: `system:serviceaccount:${ns}:acme-operator`,
+      groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'],
+      ...(meant.path
+        ? { nonResourceAttributes: { path: meant.path, verb: meant.verb } }
+        : { resourceAttributes: { verb: meant.verb, group: meant.group, resource: meant.resource, ...(meant.cluster ? {} : { namespace: ns }) } }),
+    };
+    const res = await kubeRequest(kc, 'POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec });
+    if (res.status !== 201) throw new Error(`SubjectAccessReview failed: ${res.text}`);
+    return (res.json as { status: { allowed: boolean } }).status.allowed;
+  }
+
+  it('every RBAC case that only breaks at run time is put to the authorizer', () => {
+    expect(brokenCases.filter((c) => c.class === 'RBAC' && (c.oracle === 'runtime' || c.oracle === 'metalk8s')).map((c) => c.id).sort()).toEqual(Object.keys(MEANT).sort());
+  });
+
+  it('control: the base solution\'s operator may watch its own Stores in its namespace', async () => {
+    expect(await allowed(() => {}, 0, { verb: 'watch', group: 'acme.example.com', resource: 'stores' })).toBe(true);
+  });
+
+  it.each(brokenCases.filter((c) => c.id in MEANT).map((c, i) => ({ ...c, n: i + 1 })))('$id: the access it meant to grant is denied', async (c) => {
+    expect(await allowed(c.mutate, c.n, MEANT[c.id]!)).toBe(false);
   });
 });
