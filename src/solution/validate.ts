@@ -71,8 +71,6 @@ export interface ValidationReport {
 
 /** Sizes MetalK8s' node code parses (`_quantity_to_bytes`, platform-reference.md §A.7). */
 const METALK8S_SIZE_RE = /^[1-9][0-9]*(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/;
-/** `IsEnvVarName` of Kubernetes' validation. */
-const ENV_NAME_RE = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
 function pathOf(parts: readonly PropertyKey[]): string {
   let out = '';
@@ -131,6 +129,13 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return cur;
 }
 
+/** Operator fields MetalK8s cannot keep (reference §8), and where the setting belongs instead. */
+const OPERATOR_OVERRIDES: Readonly<Record<string, string>> = {
+  args: 'Remove it: give the flags defaults in the operator binary, or read the settings from the OperatorConfig (/etc/config/operator.yaml) or from a custom resource the operator watches.',
+  env: 'Remove it: set the variables in the image (images[].source.config.env for a built image; Kubernetes keeps the image environment), or read them from a custom resource the operator watches.',
+  resources: 'Remove it: give the environment namespace a LimitRange with default requests and limits; the operator container has none, so it gets those defaults.',
+};
+
 function zodIssues(err: z.ZodError, prefix: readonly PropertyKey[], raw: unknown): Issue[] {
   const out: Issue[] = [];
   for (const zi of err.issues) {
@@ -138,6 +143,17 @@ function zodIssues(err: z.ZodError, prefix: readonly PropertyKey[], raw: unknown
     switch (zi.code) {
       case 'unrecognized_keys':
         for (const key of zi.keys) {
+          const removed = full.length === 1 && full[0] === 'operator' ? OPERATOR_OVERRIDES[key] : undefined;
+          if (removed) {
+            out.push({
+              code: 'OPERATOR_OVERRIDE_UNSUPPORTED',
+              path: pathOf([...full, key]),
+              message: `operator.${key} cannot be kept: MetalK8s writes the operator Deployment itself and replaces it whole on every prepare-environment run of the environment (any solution added, removed or upgraded there, by the SDK, solutions.sh or the UI), so anything set on top is wiped`,
+              severity: 'error',
+              hint: removed,
+            });
+            continue;
+          }
           const guess = suggest(key, knownKeys(SolutionSchema, full));
           out.push({
             code: 'UNKNOWN_FIELD',
@@ -266,30 +282,6 @@ function checkPermissions(d: Partial<SolutionDefinition>, is: Issues): void {
   });
 }
 
-/** Operator container resources, as the API server validates a Deployment's container. */
-function checkResources(res: Partial<SolutionDefinition>['operator'] extends infer O ? (O extends { resources?: infer R } ? R : never) : never, is: Issues): void {
-  if (!res) return;
-  const values: Record<string, Record<string, number>> = { requests: {}, limits: {} };
-  for (const kind of ['requests', 'limits'] as const)
-    for (const [name, q] of Object.entries(res[kind] ?? {})) {
-      if (q === undefined) continue;
-      const p = `operator.resources.${kind}.${name}`;
-      const v = parseQuantity(q);
-      if (v === undefined)
-        is.error('RESOURCE_QUANTITY_INVALID', p, `${JSON.stringify(q)} is not a Kubernetes quantity: the API server refuses the Deployment`, name === 'cpu' ? 'CPU is in cores or millicores: "500m", "2".' : 'Memory is in bytes with a unit: "128Mi", "1Gi" (Mi and Gi, not MB or GB... "128M" is 128 000 000 bytes).');
-      else if (v < 0) is.error('RESOURCE_QUANTITY_NEGATIVE', p, `${String(q)} is negative: the API server refuses the Deployment`);
-      else {
-        values[kind]![name] = v;
-        if (name === 'memory' && v > 0 && v < 4 * 2 ** 20) is.warn('RESOURCE_MEMORY_TINY', p, `${String(q)} is less than 4 MiB: the container would be killed before it starts`, 'Memory is in bytes: write "128Mi", not "128".');
-      }
-    }
-  for (const [name, req] of Object.entries(values.requests!)) {
-    const lim = values.limits![name];
-    if (lim !== undefined && req > lim)
-      is.error('RESOURCE_REQUEST_ABOVE_LIMIT', `operator.resources.requests.${name}`, `the request (${String(res.requests?.[name as 'cpu'])}) is above the limit (${String(res.limits?.[name as 'cpu'])}): the API server refuses the Deployment`, 'Lower the request or raise the limit.');
-  }
-}
-
 function checkOperator(d: Partial<SolutionDefinition>, is: Issues): void {
   const op = d.operator;
   if (!op) return;
@@ -297,16 +289,7 @@ function checkOperator(d: Partial<SolutionDefinition>, is: Issues): void {
     is.error('OPERATOR_IMAGE_NOT_SHIPPED', 'operator.image', `"${op.image}" is not one of images[].name`, `Ship it: add { name: "${op.image}", tag, source } to images.`);
   if (d.name && op.image !== `${d.name}-operator`)
     is.warn('OPERATOR_IMAGE_NAME', 'operator.image', `MetalK8s' convention is an operator image named "${d.name}-operator"`, 'It works with another name (the manifest says which), but tools that assume the convention will not find it.');
-  if (op.args?.some((a) => a === '--config' || a.startsWith('--config=')))
-    is.error('OPERATOR_ARGS_CONFIG', 'operator.args', 'MetalK8s already passes --config=/etc/config/operator.yaml', 'Remove --config from args; read the OperatorConfig from that file.');
-  if (op.env) for (const k of Object.keys(op.env)) if (['WATCH_NAMESPACE', 'POD_NAME', 'OPERATOR_NAME'].includes(k))
-    is.error('OPERATOR_ENV_RESERVED', `operator.env.${k}`, `${k} is set by MetalK8s`, 'Remove it from env.');
   checkPermissions(d, is);
-  checkResources(op.resources, is);
-  if (op.env)
-    for (const k of Object.keys(op.env))
-      if (!ENV_NAME_RE.test(k))
-        is.error('OPERATOR_ENV_NAME_INVALID', `operator.env.${k}`, `"${k}" is not a valid environment variable name: the API server of MetalK8s 129 (Kubernetes 1.29) refuses the Deployment`, 'Use letters, digits, "_", "-" and ".", not starting with a digit, e.g. LOG_LEVEL.');
   const m = op.metrics;
   if (m?.port !== undefined && (m.port < 1 || m.port > 65535))
     is.error('METRICS_PORT_INVALID', 'operator.metrics.port', `${m.port} is not a TCP port`);
