@@ -59,7 +59,7 @@ describe('solution validate / render', () => {
     expect(JSON.parse(r.stdout.trim()).data.issues).toEqual([]);
   });
 
-  it('refuses what the cluster would refuse: types, templates, quantities, CRD names and defaults, digests, each with its hint', () => {
+  it('refuses what the cluster would refuse: types, templates, sizes, CRD names and defaults, digests, each with its hint', () => {
     const dir = join(tmp, 'cluster-rules');
     mkdirSync(dir);
     writeFileSync(
@@ -69,7 +69,6 @@ describe('solution validate / render', () => {
         'version: 1.2.0',
         'operator:',
         '  image: acme-operator',
-        '  resources: { requests: { memory: 1Gi }, limits: { memory: 128MB } }',
         '  permissions:',
         '    namespaced: [{ apiGroups: [acme.example.com], resources: [stores], verbs: [get, list, watch] }]',
         '    cluster: [{ apiGroups: [storage.metalk8s.scality.com], resources: [volumes], verbs: [get] }]',
@@ -80,6 +79,7 @@ describe('solution validate / render', () => {
         '    versions: [{ name: v1, openAPIV3Schema: { type: object, properties: { spec: { type: object, properties: { size: { type: integer, minimum: 5, default: 1 } } } } } }]',
         'images:',
         '  - { name: acme-operator, tag: 1.2.0, source: { kind: registry, reference: "r.example.com/acme/op@sha256:abc" } }',
+        'components: [{ name: store, image: acme-operator, volumes: [{ name: data, size: 1.5Gi, storageClass: metalk8s }] }]',
         'alerts:',
         '  - name: g',
         '    rules: [{ alert: A, expr: "rate(up) > 0", labels: { severity: critical }, annotations: { summary: "{{ $value | humanize " } }]',
@@ -93,7 +93,7 @@ describe('solution validate / render', () => {
     const got = list.map((i) => `${i.code} ${i.path}`);
     expect(got).toEqual(
       expect.arrayContaining([
-        'RESOURCE_QUANTITY_INVALID operator.resources.limits.memory',
+        'SIZE_NOT_METALK8S components[0].volumes[0].size',
         'IMAGE_DIGEST_INVALID images[0].source.reference',
         'ALERT_EXPR_TYPE alerts[0].rules[0].expr',
         'ALERT_TEMPLATE_INVALID alerts[0].rules[0].annotations.summary',
