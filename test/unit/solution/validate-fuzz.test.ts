@@ -15,7 +15,8 @@ function rng(seed: number): () => number {
 const JUNK: unknown[] = [null, 0, -1, 1.5, '', 'x', '{{', '(?=', [], [null], {}, { a: 1 }, true, '1.5Gi', 'rate(x)'];
 
 function paths(v: unknown, prefix: (string | number)[] = [], out: (string | number)[][] = []): (string | number)[][] {
-  if (v && typeof v === 'object') {
+  // Plain data only: zod schemas and Size objects are the vendor's values, not fields.
+  if (Array.isArray(v) || (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype)) {
     for (const [k, x] of Object.entries(v)) {
       const p = [...prefix, Array.isArray(v) ? Number(k) : k];
       out.push(p);
