@@ -255,7 +255,8 @@ function withoutGrafanaVariables(expr: string): string {
   return expr
     .replace(/\$__(rate_interval|interval|range|range_s|range_ms|interval_ms)\b/g, (_m, v: string) => (v.endsWith('_s') || v.endsWith('_ms') ? '60' : '5m'))
     .replace(/\[\s*\$\{?\w+\}?\s*\]/g, '[5m]')
-    .replace(/\$\{(\w+)(:\w+)?\}|\$(\w+)|\[\[(\w+)\]\]/g, 'grafana_variable');
+    .replace(/@\s*\$\{[^}]+\}/g, '@ 1700000000')
+    .replace(/\$\{(\w+)(:[\w:]+)?\}|\$(\w+)|\[\[(\w+)\]\]/g, 'grafana_variable');
 }
 
 /** Every panel query (`targets[].expr`) of a dashboard model, checked as PromQL; problems are warnings. */
