@@ -25,6 +25,7 @@ const groups: { readonly commands: readonly string[]; readonly load: () => Promi
     commands: ['import', 'activate', 'deactivate', 'remove', 'status', 'env'],
     load: async () => (await import('./commands/cluster.js')).registerClusterCommands,
   },
+  { commands: ['nodes'], load: async () => (await import('./commands/nodes.js')).registerNodesCommands },
   {
     commands: ['metrics', 'alerts', 'logs', 'dashboards', 'health'],
     load: async () => (await import('./commands/monitoring.js')).registerMonitoringCommands,
