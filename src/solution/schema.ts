@@ -83,7 +83,12 @@ export const BuildFileSchema = z
     path: z.string().describe('Absolute path inside the image.'),
     from: z.string().optional().describe('Local file to copy, relative to the solution file.'),
     content: z.string().optional().describe('Literal content, instead of `from`.'),
-    mode: z.number().int().optional().describe('Unix permission bits, e.g. 0o755. Default: 0o644 (0o755 for `from` files that are executable).'),
+    mode: z
+      .union([z.number().int(), z.string().regex(/^(0o|0)?[0-7]{3,4}$/, 'an octal mode such as "0755"')])
+      .optional()
+      .describe(
+        'Unix permission bits: 0o755 in TypeScript; 0755 (a YAML 1.1 octal number) or the string "0755" in YAML; the string "0755" in JSON. Decimal numbers written with octal digits (755, 644) are refused. Default: 0o755 for `from` files executable by their owner, else 0o644.',
+      ),
   })
   .describe('One file of a built image layer: `from` a local file or literal `content`.');
 

@@ -7,7 +7,7 @@ import { type Command, Option } from '@commander-js/extra-typings';
 import { INGRESS_URL_ENV, SALT_API_ENV } from '../../cluster/salt-api-env.js';
 import { ClusterError } from '../../errors.js';
 import { DEFAULT_METALK8S_VERSION, metalk8sFeatures } from '../../solution/metalk8s-version.js';
-import { action, Output } from '../_output.js';
+import { action, handleSignalsYourself, Output } from '../_output.js';
 
 /** What `emulator serve` writes once the emulator is up, read by `up` and `down`. */
 interface EmulatorState {
@@ -161,6 +161,8 @@ export function registerEmulatorCommands(program: Command): void {
     .option('--metalk8s-version <version>', 'MetalK8s version', DEFAULT_METALK8S_VERSION)
     .option('--monitoring', 'run the monitoring stack')
     .action(async (opts) => {
+      // Stopping the emulator (control plane, salt, nginx) takes longer than the CLI's grace period.
+      handleSignalsYourself();
       const dir = path.resolve(opts.stateDir);
       // Loaded on use: the Kubernetes client is heavy, and other commands should not pay for it.
       const { startMetalK8s } = await import('../../testing/index.js');
