@@ -69,8 +69,10 @@ async function judge(mutate: (s: Record<string, any>) => void): Promise<Verdict>
   const crds = [...files.keys()].filter((p) => p.endsWith('_crd.yaml')).flatMap(docs);
   const platform = [...files.keys()].filter((p) => p.startsWith('platform/')).flatMap(docs);
   const env = renderEnvironment(solution, { namespace }).objects.filter((o) => !o.apiVersion.startsWith('cert-manager.io/'));
+  // A CRD manifest the SDK cannot render (another apiVersion) goes to the API server as written.
+  const raw = ((input.crds ?? []) as { manifest?: KubernetesObject }[]).flatMap((c) => (c.manifest && c.manifest.apiVersion !== 'apiextensions.k8s.io/v1' ? [c.manifest] : []));
   const kubeApiserver: string[] = [];
-  for (const obj of [...crds, ...platform, ...env]) {
+  for (const obj of [...raw, ...crds, ...platform, ...env]) {
     const refused = await dryRun(obj);
     if (refused) kubeApiserver.push(refused);
   }
