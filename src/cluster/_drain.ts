@@ -12,7 +12,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ClusterError, type ServiceErrorOptions, throwIfAborted } from '../errors.js';
 import { kubeFailure, kubeGet, kubePatch, kubeRequest } from './_kube.js';
-import { sleep } from './_sleep.js';
+import { sleep } from '../_wait.js';
 
 /** Options of a drain (the `kubectl drain` flags). */
 export interface DrainOptions {

@@ -7,6 +7,7 @@ import { open } from 'node:fs/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { IsoError, throwIfAborted } from '../errors.js';
+import { pollUntil } from '../_wait.js';
 import { openIso } from '../packaging/iso/index.js';
 import { type Discovery, kubeGet } from './_kube.js';
 import type { SshTarget } from './_sftp.js';
@@ -158,14 +159,11 @@ export async function until<T>(
   probe: () => Promise<T | undefined>,
   options: { readonly timeoutMs: number; readonly signal?: AbortSignal | undefined; readonly onProgress?: LifecycleCallOptions['onProgress'] },
 ): Promise<T | undefined> {
-  const start = Date.now();
-  for (;;) {
-    throwIfAborted(options.signal, what);
-    const v = await probe();
-    if (v !== undefined) return v;
-    const elapsedMs = Date.now() - start;
-    if (elapsedMs > options.timeoutMs) return undefined;
-    options.onProgress?.({ type: 'waiting', what, elapsedMs });
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  const { onProgress } = options;
+  return pollUntil(probe, {
+    what,
+    timeoutMs: options.timeoutMs,
+    signal: options.signal,
+    onWait: onProgress && ((elapsedMs) => onProgress({ type: 'waiting', what, elapsedMs })),
+  });
 }

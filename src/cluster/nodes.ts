@@ -38,6 +38,7 @@ import { deleteNodeVolumes, nodeVolumes } from './_node-volumes.js';
 import { noSshKey, type NetworksPillar, parseNetworksPillar, type PreflightCheck, type PreflightSettings, runPreflight } from './_preflight.js';
 import { type JobStatus, orchestrateResult, type SaltEvent } from './salt-api.js';
 import { describeFailure, type SaltStateStep } from './salt-results.js';
+import { sleep } from '../_wait.js';
 
 export type { DrainOptions, DrainProgressEvent, DrainResult } from './_drain.js';
 export { DrainError } from './_drain.js';
@@ -227,7 +228,6 @@ function etcdManual(name: string, peer: string, why: string): ClusterError {
 }
 
 const nodePath = (name: string): string => `/api/v1/nodes/${encodeURIComponent(name)}`;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function info(node: NodeObject): NodeInfo {
   const a = node.metadata.annotations ?? {};

@@ -16,8 +16,9 @@
 import { AbortError, ClusterError, redact, throwIfAborted } from '../errors.js';
 import { type FetchLike, type HttpAnswer, requestWithFetch, requestWithNode } from './_salt-http.js';
 import { parseSse } from './_salt-sse.js';
-import { sleep } from './_sleep.js';
+import { sleep } from '../_wait.js';
 import { describeFailure, firstFailedStep, type SaltStepFailure, stateRuns, type SaltStateRun } from './salt-results.js';
+import { isRecord } from '../_record.js';
 
 export type { FetchLike } from './_salt-http.js';
 
@@ -181,9 +182,6 @@ export interface SaltEvent {
 
 type Lowstate = Record<string, unknown>;
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /**
  * A SaltAPI session. Construction does no I/O; the first call logs in.

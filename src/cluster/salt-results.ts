@@ -1,3 +1,4 @@
+import { isRecord } from '../_record.js';
 /**
  * Reading Salt state results: the per-step map that `state.sls`, `state.orchestrate` and the
  * `salt.state` / `salt.runner` orchestrate steps return, down to the step that really failed.
@@ -51,9 +52,6 @@ export interface SaltStateRun {
 const KEY_SEPARATOR = '_|-';
 const REQUISITE_FAILED = 'One or more requisite failed';
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function isStateMap(value: unknown): value is Record<string, Record<string, unknown>> {
   if (!isRecord(value)) return false;

@@ -1,3 +1,4 @@
+import { isRecord } from '../_record.js';
 /**
  * Parsers of what the node's tools print: `lsblk --json --bytes --output-all`, `blkid -p -o
  * export`, `vgs`/`pvs --reportformat json --units b`, `find /dev/disk … -printf '%h/%f %l\n'`
@@ -45,9 +46,6 @@ export interface LsblkDevice {
 
 type Raw = Record<string, unknown>;
 
-function isRecord(v: unknown): v is Raw {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function str(v: unknown): string | undefined {
   if (v === null || v === undefined) return undefined;

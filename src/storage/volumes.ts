@@ -7,11 +7,12 @@
  */
 import type { Cluster } from '../cluster/connect.js';
 import { applyObject, Discovery, kubeFailure, kubeGet, kubeRequest } from '../cluster/_kube.js';
-import { AbortError, ClusterError, throwIfAborted } from '../errors.js';
+import { ClusterError, throwIfAborted } from '../errors.js';
 import { inventory, runOnNode } from './inventory.js';
 import { type BlockDevice, isUnrecoverable, sourceKind, VOLUME_API_VERSION, type VolumeCondition, type VolumePhase, type VolumeSourceKind, volumePhase } from './model.js';
 import type { ExistingVolume, PlannedVolume, VolumePlan } from './planner.js';
 import { humanBytes, parseNodeQuantity } from './quantity.js';
+import { sleep } from '../_wait.js';
 
 const VOLUMES = '/apis/storage.metalk8s.scality.com/v1alpha1/volumes';
 const FIELD_MANAGER = 'metalk8s-solution-sdk';
@@ -297,7 +298,7 @@ export async function applyVolumePlan(cluster: StorageCluster, plan: VolumePlan,
         options.onProgress?.({ type: 'volume', name, node, status: 'pending', detail: v.job ? `job ${v.job}` : undefined });
       }
     }
-    if (done.size < names.length) await sleep(options.pollIntervalMs ?? 500, signal);
+    if (done.size < names.length) await sleep(options.pollIntervalMs ?? 500, signal, 'waiting for Volumes');
   }
   const volumes = names.map((n) => done.get(n) as AppliedVolume);
   return { ok: volumes.every((v) => v.outcome === 'available'), volumes };
@@ -310,19 +311,6 @@ async function whyNoStatus(cluster: StorageCluster, node: string, signal: AbortS
   return 'storage-operator has not picked it up: check that its Deployment (kube-system/storage-operator-controller-manager) is running';
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new AbortError('waiting for Volumes', { cause: signal?.reason }));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /** Options of {@link deleteVolume}. */
 export interface DeleteVolumeOptions {
@@ -386,7 +374,7 @@ export async function deleteVolume(cluster: StorageCluster, name: string, option
         hint: now.pv?.claim ? `PersistentVolumeClaim ${now.pv.claim} still holds the PV.` : 'Check storage-operator and the node\'s salt-minion.',
       });
     }
-    await sleep(500, signal);
+    await sleep(500, signal, 'waiting for Volumes');
   }
 }
 

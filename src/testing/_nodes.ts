@@ -15,6 +15,8 @@
  */
 import { CoreV1Api, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import type { EmulatedMinionFunction, EmulatedWheelFunction, OrchestrateContext, OrchestrateHandler, StepOutcome } from './salt-api-emulator.js';
+import { isRecord } from '../_record.js';
+import { pollUntil, sleep } from '../_wait.js';
 
 const VERSION_LABEL = 'metalk8s.scality.com/version';
 const KWOK_LABEL = 'kwok.x-k8s.io/node';
@@ -64,17 +66,11 @@ export interface EmulatedNodes {
   setEtcdHealth(node: string, healthy: boolean): void;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function pointer(key: string): string {
   return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 function isReady(node: V1Node): boolean {
   return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
@@ -301,12 +297,13 @@ export function nodesEmulator(options: NodesEmulatorOptions = {}): {
         await core.patchNode({ name: nodeName, body: [op] });
         started = true;
       }
-      const deadline = Date.now() + 60_000;
-      while (Date.now() < deadline) {
-        if (isReady(await core.readNode({ name: nodeName }))) {
-          return { result: true, comment: `Highstate applied (emulated); kubelet of ${nodeName} Ready`, changes: started ? { kubelet: 'started' } : {} };
-        }
-        await sleep(250);
+      const ready = await pollUntil(async () => (isReady(await core.readNode({ name: nodeName })) ? true : undefined), {
+        what: `kubelet of ${nodeName} to be Ready`,
+        timeoutMs: 60_000,
+        intervalMs: 250,
+      });
+      if (ready) {
+        return { result: true, comment: `Highstate applied (emulated); kubelet of ${nodeName} Ready`, changes: started ? { kubelet: 'started' } : {} };
       }
       return { result: false, comment: `kubelet of ${nodeName} did not become Ready within 60 s` };
     }, { fun: 'state.highstate', arg: [`saltenv=${saltenvInner}`] });

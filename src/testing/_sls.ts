@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { isRecord } from '../_record.js';
 
 /** One state's result, as Salt returns it. */
 export interface StateResult {
@@ -44,9 +45,6 @@ function clock(): string {
   return `${d.toISOString().slice(11, 23)}000`;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** What an orchestrate SLS may reach beyond `test.*` states: the master's other runners and minions. */
 export interface SlsContext {

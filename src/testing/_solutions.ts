@@ -32,6 +32,7 @@ import type { EmulatedMinionFunction, OrchestrateContext, OrchestrateHandler } f
 import { staticRegistryNginxConf, NGINX_TEMP_DIRS } from './_nginx.js';
 import { compareVersions } from '../cluster/solutions.js';
 import { DEFAULT_METALK8S_VERSION, metalk8sFeatures } from '../solution/metalk8s-version.js';
+import { isRecord } from '../_record.js';
 
 const pexec = promisify(execFile);
 
@@ -82,9 +83,6 @@ export interface SolutionsEmulator {
   stop(): Promise<void>;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 
 /** Salt's `dictupdate.merge(strategy="recurse")`: dicts merged key by key, lists replaced. */

@@ -21,11 +21,12 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { AbortError, ClusterError, throwIfAborted } from '../errors.js';
+import { AbortError, ClusterError } from '../errors.js';
 import { installKwokLogCrds, KWOK_LOG_KINDS } from './pod-logs.js';
 import { generatePki, issueServerCertificate } from './_pki.js';
 import { freePort } from './_ports.js';
 import { type Daemon, startDaemon } from './_process.js';
+import { pollUntil } from '../_wait.js';
 
 const run = promisify(execFile);
 
@@ -194,9 +195,6 @@ export async function controlPlaneBinaries(
   return found;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 function getStatus(url: string, tls: { ca: string; cert: string; key: string }): Promise<number> {
   return new Promise((resolve) => {
@@ -219,19 +217,20 @@ async function waitFor(
   timeoutMs: number,
   signal: AbortSignal | undefined,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    throwIfAborted(signal, 'starting the control plane');
-    for (const d of daemons) {
-      if (d.child.exitCode !== null || d.child.signalCode !== null) {
-        throw new ClusterError('CONTROL_PLANE_FAILED', `${d.name} exited while waiting for ${what}:\n${d.tail()}`, {
-          hint: `See ${d.log}.`,
-        });
+  const up = await pollUntil(
+    async () => {
+      for (const d of daemons) {
+        if (d.child.exitCode !== null || d.child.signalCode !== null) {
+          throw new ClusterError('CONTROL_PLANE_FAILED', `${d.name} exited while waiting for ${what}:\n${d.tail()}`, {
+            hint: `See ${d.log}.`,
+          });
+        }
       }
-    }
-    if (await check()) return;
-    await sleep(250);
-  }
+      return (await check()) ? true : undefined;
+    },
+    { what: 'starting the control plane', timeoutMs, intervalMs: 250, signal },
+  );
+  if (up) return;
   const logs = daemons.map((d) => `--- ${d.name}\n${d.tail(8)}`).join('\n');
   throw new ClusterError('CONTROL_PLANE_FAILED', `timed out waiting for ${what}\n${logs}`, {
     hint: 'The machine may be overloaded; see the component logs in the working directory.',

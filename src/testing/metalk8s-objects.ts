@@ -13,6 +13,7 @@
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { Discovery, type KubeObject, kubeRequest } from '../cluster/_kube.js';
+import { pollUntil } from '../_wait.js';
 
 /** A Kubernetes object with its body (`spec`, `data`, …). */
 export type ManifestObject = KubernetesObject & Record<string, unknown>;
@@ -424,13 +425,14 @@ export async function applyObjects(
 }
 
 async function waitEstablished(kc: KubeConfig, name: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const res = await kubeRequest(kc, 'GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`);
-    const conditions = (res.json as { status?: { conditions?: { type: string; status: string }[] } } | undefined)?.status
-      ?.conditions;
-    if (conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`CRD ${name} was not established within 30 s`);
+  const established = await pollUntil(
+    async () => {
+      const res = await kubeRequest(kc, 'GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`);
+      const conditions = (res.json as { status?: { conditions?: { type: string; status: string }[] } } | undefined)?.status
+        ?.conditions;
+      return conditions?.some((c) => c.type === 'Established' && c.status === 'True') ? true : undefined;
+    },
+    { what: `CRD ${name} to be established`, timeoutMs: 30_000, intervalMs: 100 },
+  );
+  if (!established) throw new Error(`CRD ${name} was not established within 30 s`);
 }

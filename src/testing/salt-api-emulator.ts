@@ -15,6 +15,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { AuthenticationV1Api, AuthorizationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { runSls, type StateResult } from './_sls.js';
+import { isRecord } from '../_record.js';
 
 /** What a step of an emulated orchestrate reports. */
 export interface StepOutcome {
@@ -185,9 +186,6 @@ class HttpError extends Error {
   }
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 // --- kubernetes_rbac external auth and MetalK8s' ACL (metalk8s-reference.md §3.4, §8) ------
 
