@@ -40,7 +40,7 @@ export type IssueSeverity = 'error' | 'warning';
 
 /** One problem found while validating a solution, an archive or any other input. */
 export interface Issue {
-  /** Stable code, e.g. `NAME_RESERVED_PREFIX`. */
+  /** Stable code, e.g. `SOLUTION_NAME_RESERVED`. */
   readonly code: string;
   /** Where: a dotted path into the input (`operator.image`, `crds[1].versions[0].name`), or a file path. */
   readonly path: string;

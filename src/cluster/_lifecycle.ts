@@ -6,7 +6,8 @@
 import { open } from 'node:fs/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
-import { IsoError, throwIfAborted } from '../errors.js';
+import { IsoError, PackagingError, throwIfAborted } from '../errors.js';
+import { solutionNameProblems } from '../solution/_names.js';
 import { pollUntil } from '../_wait.js';
 import { openIso } from '../packaging/iso/index.js';
 import { type Discovery, kubeGet } from './_kube.js';
@@ -45,7 +46,6 @@ export const ENV_ANNOTATION = 'solutions.metalk8s.scality.com/environment-descri
 export const ENV_CONFIGMAP = 'metalk8s-environment';
 export const SOLUTIONS_NAMESPACE = 'metalk8s-solutions';
 export const SOLUTIONS_CONFIGMAP = 'metalk8s-solutions';
-export const SOLUTION_NAME_RE = /^(?!-)[0-9a-z-]{1,63}(?<!-)$/;
 
 /** One version entry of the `metalk8s-solutions` ConfigMap (§2.2). */
 export interface AvailableEntry {
@@ -133,15 +133,9 @@ export async function readIsoIdentity(path: string, signal?: AbortSignal): Promi
       { hint: 'Use apiVersion: solutions.metalk8s.scality.com/v1alpha1 and kind: Solution (solution pack writes them).' },
     );
   }
-  if (!SOLUTION_NAME_RE.test(name)) {
-    throw new IsoError('SOLUTION_NAME_INVALID', `metadata.name "${name}" in "${path}" is not a DNS label (${SOLUTION_NAME_RE.source})`, {
-      hint: 'Use lowercase letters, digits and dashes.',
-    });
-  }
-  if (name.startsWith('metalk8s-')) {
-    throw new IsoError('SOLUTION_NAME_RESERVED', `metadata.name "${name}" in "${path}" starts with "metalk8s-", reserved for MetalK8s' own archives`, {
-      hint: 'Rename the solution: MetalK8s skips every archive mounted under /srv/scality/metalk8s-*.',
-    });
+  const [problem] = solutionNameProblems(name);
+  if (problem) {
+    throw new PackagingError(problem.code, `metadata.name in "${path}": ${problem.message}`, { hint: problem.hint });
   }
   return { name, version, manifest };
 }

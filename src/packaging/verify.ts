@@ -20,6 +20,7 @@ import { open, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type Issue, IsoError, PackagingError, SdkError, throwIfAborted } from '../errors.js';
 import { checkArchiveObjects } from '../solution/_archive-rules.js';
+import { SOLUTION_NAME_RE, solutionNameProblems } from '../solution/_names.js';
 import { archiveFiles, BLOB_NAME, isBlobPath, parseSdkIndex, yamlDocuments } from './_archive.js';
 import { metalk8sYamlProblems } from './_metalk8s-yaml.js';
 import { MediaTypes } from './images/media-types.js';
@@ -76,7 +77,6 @@ export interface VerifyResult {
   readonly solution?: { readonly name: string; readonly version: string } | undefined;
 }
 
-const MANIFEST_NAME_RE = /^(?!-)[0-9a-z-]{1,63}(?<!-)$/;
 const SOLUTIONS_API = 'solutions.metalk8s.scality.com/v1alpha1';
 const JINJA_RE = /\{\{|\{%|\{#/;
 const CHUNK = 4 * 1024 * 1024;
@@ -362,10 +362,9 @@ function checkManifest(bytes: Uint8Array | undefined, index: SdkIndex | undefine
   const name = str(m.metadata?.name);
   if (name === undefined) {
     issues.error('MANIFEST_NAME_MISSING', 'manifest.yaml', 'metadata.name is missing: MetalK8s refuses the ISO at mount time', 'Set metadata.name.');
-  } else if (!MANIFEST_NAME_RE.test(name)) {
-    issues.error('MANIFEST_NAME_INVALID', 'manifest.yaml', `metadata.name "${name}" is not a DNS label (lowercase letters, digits and -, at most 63, no leading or trailing -)`, 'Rename the solution, e.g. "my-solution".');
-  } else if (name.startsWith('metalk8s-')) {
-    issues.error('MANIFEST_NAME_RESERVED', 'manifest.yaml', `metadata.name "${name}" starts with "metalk8s-": MetalK8s skips such mount points`, 'Choose a name that does not start with "metalk8s-".');
+  } else {
+    const [p] = solutionNameProblems(name);
+    if (p) issues.error(p.code, 'manifest.yaml', `metadata.name ${p.message}`, p.hint);
   }
   const version = m.spec?.version === undefined || m.spec?.version === null ? undefined : String(m.spec.version);
   if (version === undefined || version === '') {
@@ -373,7 +372,7 @@ function checkManifest(bytes: Uint8Array | undefined, index: SdkIndex | undefine
   }
   if (name !== undefined && version) {
     const id = `${name}-${version}`;
-    if (MANIFEST_NAME_RE.test(name) && (!/^[a-z0-9.-]+$/.test(id) || id.length > 54)) {
+    if (SOLUTION_NAME_RE.test(name) && (!/^[a-z0-9.-]+$/.test(id) || id.length > 54)) {
       issues.error('MANIFEST_ID_INVALID', 'manifest.yaml', `"${id}" (name-version) must be lowercase [a-z0-9.-] and at most 54 characters: MetalK8s uses it in pod volume names and paths`, 'Use a version such as 1.2.3 or 1.2.3-rc.1 and a shorter name.');
     }
     if (index && (index.solution.name !== name || index.solution.version !== version)) {
@@ -564,7 +563,7 @@ function checkPlatform(small: Map<string, Uint8Array>, files: readonly IsoEntryI
   for (const f of files) {
     if (!f.path.startsWith('platform/')) continue;
     // Without a valid name nothing is activated (the manifest error says why).
-    if (solution === undefined || !MANIFEST_NAME_RE.test(solution) || solution.startsWith('metalk8s-')) return;
+    if (solution === undefined || solutionNameProblems(solution).length > 0) return;
     const bytes = small.get(f.path);
     if (bytes === undefined) {
       issues.error('PLATFORM_OBJECT_FORBIDDEN', f.path, 'too large to be an object the SDK renders', 'Do not import this ISO.');

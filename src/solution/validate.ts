@@ -17,7 +17,7 @@ import {
   MAX_ID_LENGTH,
   PLATFORM_RE,
   PROM_DURATION_RE,
-  SOLUTION_NAME_RE,
+  solutionNameProblems,
   VERSION_RE,
 } from './_names.js';
 import { checkCrdManifest, typedCrdPaths } from './_crd-rules.js';
@@ -230,10 +230,7 @@ function walkStrings(value: unknown, path: string, visit: (s: string, path: stri
 function checkIdentity(d: Partial<SolutionDefinition>, is: Issues): void {
   const { name, version } = d;
   if (name !== undefined) {
-    if (!SOLUTION_NAME_RE.test(name))
-      is.error('NAME_INVALID', 'name', `"${name}" is not a valid solution name`, 'Use 1-63 lowercase letters, digits and dashes, not starting or ending with a dash (RFC 1123 label).');
-    if (name.startsWith('metalk8s-'))
-      is.error('NAME_RESERVED_PREFIX', 'name', `"${name}" starts with "metalk8s-", which MetalK8s reserves for itself`, 'MetalK8s skips such archives: pick another name.');
+    for (const p of solutionNameProblems(name)) is.error(p.code, 'name', p.message, p.hint);
   }
   if (version !== undefined) {
     if (!VERSION_RE.test(version))

@@ -49,7 +49,7 @@ describe('solution validate / render', () => {
     );
     const r = solution('validate', dir);
     expect(r.code).toBe(1);
-    for (const needle of ['NAME_INVALID', 'NAME_RESERVED_PREFIX', 'VERSION_INVALID', 'OPERATOR_IMAGE_NOT_SHIPPED', 'ALERT_EXPR_SYNTAX', 'alerts[0].rules[0].expr'])
+    for (const needle of ['SOLUTION_NAME_INVALID', 'SOLUTION_NAME_RESERVED', 'VERSION_INVALID', 'OPERATOR_IMAGE_NOT_SHIPPED', 'ALERT_EXPR_SYNTAX', 'alerts[0].rules[0].expr'])
       expect(r.stderr).toContain(needle);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });

@@ -92,7 +92,7 @@ describe('verify on ISOs built by genisoimage', () => {
     expect(found).toEqual(
       expect.arrayContaining([
         'error MANIFEST_KIND manifest.yaml',
-        'error MANIFEST_NAME_RESERVED manifest.yaml',
+        'error SOLUTION_NAME_RESERVED manifest.yaml',
         'error IMAGE_MANIFEST_NOT_V2S2 images/redis/7.2.4/manifest.json',
         `error IMAGE_BLOB_MISSING images/kafka/3.7.0/${kafkaConfig}`,
         `error CRD_DOCUMENT_COUNT ${crds}/zenko.io_zenkos_crd.yaml`,

@@ -125,7 +125,7 @@ describe('verify (unit)', () => {
     const files = tree();
     files.set('manifest.yaml', enc.encode('apiVersion: metalk8s.scality.com/v1alpha1\nkind: Solution\nmetadata:\n  name: Acme_Store\nspec:\n  version: 1.2.0\n'));
     const { result } = await check(files, null);
-    expect(codes(result)).toEqual(['MANIFEST_API_VERSION manifest.yaml', 'MANIFEST_NAME_INVALID manifest.yaml']);
+    expect(codes(result)).toEqual(['MANIFEST_API_VERSION manifest.yaml', 'SOLUTION_NAME_INVALID manifest.yaml']);
     files.set('manifest.yaml', enc.encode('apiVersion: solutions.metalk8s.scality.com/v1alpha1\nkind: Solution\nmetadata:\n  name: acme\nspec:\n  version: 1.2.0+build.7\n'));
     expect(codes((await check(files, null)).result)).toEqual(['MANIFEST_ID_INVALID manifest.yaml']);
     files.set('manifest.yaml', enc.encode('apiVersion: solutions.metalk8s.scality.com/v1alpha1\nkind: Solution\nmetadata:\n  name: acme\nspec: {}\n'));

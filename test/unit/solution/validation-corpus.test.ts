@@ -13,9 +13,9 @@ interface Case {
 
 /** Broken solutions: each mutation of the base must yield its issue code at its path. */
 const corpus: Case[] = [
-  { name: 'uppercase name', mutate: (s) => { s.name = 'Acme'; }, code: 'NAME_INVALID', path: 'name' },
-  { name: 'name ending with a dash', mutate: (s) => { s.name = 'acme-'; }, code: 'NAME_INVALID', path: 'name' },
-  { name: 'reserved metalk8s- prefix', mutate: (s) => { s.name = 'metalk8s-acme'; }, code: 'NAME_RESERVED_PREFIX', path: 'name' },
+  { name: 'uppercase name', mutate: (s) => { s.name = 'Acme'; }, code: 'SOLUTION_NAME_INVALID', path: 'name' },
+  { name: 'name ending with a dash', mutate: (s) => { s.name = 'acme-'; }, code: 'SOLUTION_NAME_INVALID', path: 'name' },
+  { name: 'reserved metalk8s- prefix', mutate: (s) => { s.name = 'metalk8s-acme'; }, code: 'SOLUTION_NAME_RESERVED', path: 'name' },
   { name: 'version with +', mutate: (s) => { s.version = '1.2.0+build1'; }, code: 'VERSION_INVALID', path: 'version' },
   { name: 'version with uppercase', mutate: (s) => { s.version = '1.2.0-RC1'; }, code: 'VERSION_INVALID', path: 'version' },
   { name: 'version read as a float', mutate: (s) => { s.version = '1.10'; }, code: 'VERSION_NOT_STRING', path: 'version' },
@@ -111,7 +111,7 @@ describe('validation corpus', () => {
     s.alerts[0].rules[0].expr = 'rate(x[5m]';
     s.storageClasses[0].fsType = 'zfs';
     const codes = validateSolution(s).issues.map((i) => i.code);
-    expect(codes).toEqual(expect.arrayContaining(['NAME_INVALID', 'NAME_RESERVED_PREFIX', 'IMAGE_TAG_INVALID', 'ALERT_EXPR_SYNTAX', 'INVALID_VALUE']));
+    expect(codes).toEqual(expect.arrayContaining(['SOLUTION_NAME_INVALID', 'SOLUTION_NAME_RESERVED', 'IMAGE_TAG_INVALID', 'ALERT_EXPR_SYNTAX', 'INVALID_VALUE']));
   });
 
   it('suggests the right field for a misspelt one', () => {
@@ -162,6 +162,6 @@ describe('validation corpus', () => {
     expect(caught).toBeInstanceOf(ValidationError);
     const err = caught as ValidationError;
     expect(err.code).toBe('VALIDATION_FAILED');
-    expect(err.issues.map((i) => i.code)).toEqual(expect.arrayContaining(['NAME_INVALID', 'VERSION_INVALID']));
+    expect(err.issues.map((i) => i.code)).toEqual(expect.arrayContaining(['SOLUTION_NAME_INVALID', 'VERSION_INVALID']));
   });
 });
