@@ -12,6 +12,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { ClusterError, type Issue } from '../errors.js';
 import { openIso } from '../packaging/iso/index.js';
 import { checkPlatformFile } from '../packaging/platform-objects.js';
+import { checksumsOf } from '../packaging/_checksum-file.js';
 import { describeFailure, firstFailedStep } from './salt-results.js';
 import { applyObject, deleteObject, type KubeObject, kubeGet } from './_kube.js';
 import {
@@ -197,9 +198,8 @@ export class SolutionsApi {
     const sha256 = await sha256File(local);
     if (options.verifyChecksum !== false) {
       const sums = await readFile(join(dirname(local), 'SHA256SUM'), 'utf8').catch(() => undefined);
-      const line = sums?.split('\n').find((l) => l.trim().endsWith(` ${basename(local)}`) || l.trim().endsWith(`*${basename(local)}`));
-      const expected = line?.trim().split(/\s+/)[0];
-      if (expected !== undefined && expected !== sha256) {
+      const expected = [...checksumsOf(sums ?? '', basename(local))].find((h) => h !== sha256);
+      if (expected !== undefined) {
         throw new ClusterError('ISO_CHECKSUM_MISMATCH', `"${local}" has sha256 ${sha256}, but SHA256SUM says ${expected}`, {
           hint: 'The ISO is corrupt or was modified: copy it again.',
         });

@@ -26,6 +26,7 @@ import { planRegistryLayout } from './images/registry-layout.js';
 import { type IsoEntry, writeIso } from './iso/iso-writer.js';
 import { checkSolutionInputs } from './check-solution-inputs.js';
 import { loadSolutionFile, solutionBaseDir } from './solution-file.js';
+import { withChecksum } from './_checksum-file.js';
 
 /** Path of the SDK's index inside the ISO. */
 export const SDK_INDEX_PATH = 'sdk/index.json';
@@ -228,15 +229,9 @@ async function writeAtomic(path: string, data: string | Uint8Array): Promise<voi
 
 /** Adds or replaces the line of `file` in a `SHA256SUM` file, keeping the other lines. */
 async function updateChecksums(path: string, file: string, sha256: string): Promise<void> {
-  let lines: string[] = [];
-  try {
-    lines = (await readFile(path, 'utf8')).split('\n').filter((l) => l.trim() !== '');
-  } catch {
-    // No SHA256SUM yet.
-  }
-  const kept = lines.filter((l) => l.replace(/^[0-9a-f]{64} [ *]/, '') !== file);
-  kept.push(`${sha256}  ${file}`);
-  await writeAtomic(path, `${kept.sort((a, b) => (a.slice(66) < b.slice(66) ? -1 : 1)).join('\n')}\n`);
+  // No SHA256SUM yet: a new one.
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  await writeAtomic(path, withChecksum(text, file, sha256));
 }
 
 function signingKeyOf(key: string | KeyObject): KeyObject {

@@ -22,6 +22,7 @@ import { type Issue, IsoError, PackagingError, SdkError, throwIfAborted } from '
 import { checkArchiveObjects } from '../solution/_archive-rules.js';
 import { SOLUTION_NAME_RE, solutionNameProblems } from '../solution/_names.js';
 import { archiveFiles, BLOB_NAME, isBlobPath, parseSdkIndex, yamlDocuments } from './_archive.js';
+import { checksumsOf } from './_checksum-file.js';
 import { metalk8sYamlProblems } from './_metalk8s-yaml.js';
 import { MediaTypes } from './images/media-types.js';
 import { type IsoEntryInfo, type IsoImage, openIso } from './iso/iso-reader.js';
@@ -229,12 +230,7 @@ async function checkChecksum(isoPath: string, sha256: string, options: VerifyOpt
     return 'absent';
   }
   const name = basename(isoPath);
-  const claimed = new Set<string>();
-  for (const line of text.split('\n')) {
-    const m = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(line.trim());
-    if (!m || (m[2] !== name && basename(m[2]!) !== name)) continue;
-    claimed.add(m[1]!.toLowerCase());
-  }
+  const claimed = checksumsOf(text, name);
   if (claimed.size > 1) {
     issues.error('CHECKSUM_CONFLICT', sumPath, `SHA256SUM has ${claimed.size} different lines for ${name} (${[...claimed].map((h) => h.slice(0, 12)).join(', ')}…): it cannot vouch for the ISO`, 'Use the SHA256SUM file published with this ISO; a file with conflicting lines was edited or merged by hand.');
     return 'mismatch';
