@@ -6,7 +6,8 @@
  */
 import { ClusterError } from '../errors.js';
 import { metalk8sFeatures } from '../solution/metalk8s-version.js';
-import { breakingCrdChanges, crdsOfIso } from './_crd-changes.js';
+import { crdChanges } from '../packaging/diff.js';
+import { crdFilesOfIso } from './_crd-changes.js';
 import { deleteObject, type KubeObject, kubeFailure, kubeGet, kubePatch, kubeRequest } from './_kube.js';
 import {
   ENV_ANNOTATION,
@@ -239,10 +240,10 @@ export class EnvironmentsApi {
       const to = entries.find((e) => e.version === version);
       if (from && to) {
         // The ISOs are read where the SDK runs: skipped when they are only on the bootstrap node.
-        const changes = await Promise.all([crdsOfIso(from.archive), crdsOfIso(to.archive)])
-          .then(([a, b]) => breakingCrdChanges(a, b))
+        const changes = await Promise.all([crdFilesOfIso(from.archive, options.signal), crdFilesOfIso(to.archive, options.signal)])
+          .then(([a, b]) => crdChanges(a, b).filter((c) => c.breaking))
           .catch(() => []);
-        for (const c of changes) options.onProgress?.({ type: 'warning', message: `${name} ${current} → ${version}: ${c}` });
+        for (const c of changes) options.onProgress?.({ type: 'warning', message: `${name} ${current} → ${version}: ${c.message}` });
       }
     }
     return this.addSolution(environment, name, version, options);

@@ -241,6 +241,30 @@ function diffCrds(a: Map<string, KubeObject>, b: Map<string, KubeObject>, add: A
   });
 }
 
+/** The CRDs of an archive (`operator/deploy/crds/**\/*_crd.yaml`), by name. */
+function crdsOf(files: ReadonlyMap<string, Uint8Array>): Map<string, KubeObject> {
+  return byName(objectsOf(files, isCrdFile));
+}
+
+/** Whether `path` is a CRD file of an archive, as MetalK8s applies them: `operator/deploy/crds/**\/*_crd.yaml`. */
+export function isCrdFile(path: string): boolean {
+  return path.startsWith('operator/deploy/crds/') && path.endsWith('_crd.yaml');
+}
+
+/**
+ * The CRD part of {@link diffContents}: CRDs, versions and schema fields added, removed or changed
+ * between two archives (only their {@link isCrdFile} files are read). The upgrade of a solution in
+ * an environment warns with the breaking ones.
+ *
+ * @example
+ * const breaking = crdChanges({ files: render(v1).files }, { files: render(v2).files }).filter((c) => c.breaking);
+ */
+export function crdChanges(oldArchive: ArchiveContents, newArchive: ArchiveContents): Change[] {
+  const changes: Change[] = [];
+  diffCrds(crdsOf(oldArchive.files), crdsOf(newArchive.files), (c) => changes.push({ ...c, breaking: c.breaking ?? false }));
+  return changes;
+}
+
 // ---- permissions ----
 
 function triples(role: KubeObject): Set<string> {
@@ -380,8 +404,7 @@ export function diffContents(oldArchive: ArchiveContents, newArchive: ArchiveCon
   };
   diffManifest(ma, mb, add);
   diffImages(imagesOf(oldArchive.files), imagesOf(newArchive.files), add);
-  const crds = (f: ReadonlyMap<string, Uint8Array>) => byName(objectsOf(f, (p) => p.startsWith('operator/deploy/crds/') && p.endsWith('_crd.yaml')));
-  diffCrds(crds(oldArchive.files), crds(newArchive.files), add);
+  diffCrds(crdsOf(oldArchive.files), crdsOf(newArchive.files), add);
   const roles = (f: ReadonlyMap<string, Uint8Array>) => objectsOf(f, (p) => p === 'operator/deploy/role.yaml');
   diffRoles(roles(oldArchive.files), roles(newArchive.files), idOf(ma), idOf(mb), add);
   const platform = (f: ReadonlyMap<string, Uint8Array>) => objectsOf(f, (p) => p.startsWith('platform/'));
