@@ -27,6 +27,7 @@ import { type IsoEntry, writeIso } from './iso/iso-writer.js';
 import { checkSolutionInputs } from './check-solution-inputs.js';
 import { loadSolutionFile, solutionBaseDir } from './solution-file.js';
 import { withChecksum } from './_checksum-file.js';
+import { sourceDateEpoch } from './_source-date-epoch.js';
 
 /** Path of the SDK's index inside the ISO. */
 export const SDK_INDEX_PATH = 'sdk/index.json';
@@ -290,8 +291,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   const inputs = await checkSolutionInputs({ solution, baseDir, allowOutside: options.allowOutsideInputs });
   if (!inputs.ok) throw new ValidationError(inputs.issues, 'the solution\'s input files');
 
-  const envEpoch = process.env.SOURCE_DATE_EPOCH;
-  const epoch = options.sourceDateEpoch ?? (envEpoch && /^\d+$/.test(envEpoch) ? Number(envEpoch) : 0);
+  const epoch = options.sourceDateEpoch ?? sourceDateEpoch() ?? 0;
   const timestamp = new Date(epoch * 1000);
   const created = timestamp.toISOString().replace(/\.\d{3}Z$/, 'Z');
 

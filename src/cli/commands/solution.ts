@@ -10,6 +10,7 @@ import { DEFAULT_METALK8S_VERSION } from '../../solution/metalk8s-version.js';
 import { render } from '../../solution/render.js';
 import { renderEnvironment } from '../../solution/render-environment.js';
 import { action, formatIssues, Output } from '../_output.js';
+import { sourceDate } from '../../packaging/_source-date-epoch.js';
 
 interface CommonOptions {
   json?: boolean;
@@ -105,8 +106,8 @@ export function registerSolutionCommands(program: Command): void {
           const out = new Output(opts);
           const { solution } = await loadSolutionFile(path);
           for (const w of solution.warnings) out.warn(`${w.path}: ${w.message} [${w.code}]`);
-          const epoch = process.env.SOURCE_DATE_EPOCH;
-          const rendered = render(solution, epoch && /^\d+$/.test(epoch) ? { buildTimestamp: new Date(Number(epoch) * 1000) } : {});
+          const buildTimestamp = sourceDate();
+          const rendered = render(solution, buildTimestamp ? { buildTimestamp } : {});
           const dir = resolve(opts.out);
           await writeTree(dir, rendered.files);
           const files = [...rendered.files].map(([p, b]) => ({

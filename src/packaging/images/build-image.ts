@@ -23,6 +23,7 @@ import { recordImage } from './_record.js';
 import type { FetchedImage } from './fetched-image.js';
 import { MediaTypes } from './media-types.js';
 import { DEFAULT_PLATFORM, type Platform } from './platform.js';
+import { sourceDate } from '../_source-date-epoch.js';
 
 /** One entry of a layer given file by file. */
 export interface LayerFile {
@@ -272,9 +273,7 @@ export async function buildImage(options: BuildImageOptions, run: BuildImageRunO
   const c = options.config ?? {};
   const created =
     options.created ??
-    (process.env.SOURCE_DATE_EPOCH
-      ? new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString().replace('.000Z', 'Z')
-      : '1970-01-01T00:00:00Z');
+    (sourceDate()?.toISOString().replace('.000Z', 'Z') ?? '1970-01-01T00:00:00Z');
   const runtime: Record<string, unknown> = {};
   if (c.user !== undefined) runtime.User = c.user;
   if (c.exposedPorts?.length) runtime.ExposedPorts = Object.fromEntries([...c.exposedPorts].sort().map((p) => [p, {}]));

@@ -21,6 +21,7 @@ import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { AbortError, IsoError, throwIfAborted } from '../../errors.js';
 import { HOST_TAG, isAbandoned } from '../_stale-temp.js';
+import { sourceDate } from '../_source-date-epoch.js';
 import { SDK_VERSION } from '../../version.js';
 import { createImageHasher, type ImageHasher } from './_hasher.js';
 import {
@@ -309,16 +310,7 @@ function checkId(field: string, value: string, max: number): void {
 }
 
 function defaultTimestamp(): Date {
-  const epoch = process.env.SOURCE_DATE_EPOCH;
-  if (epoch === undefined || epoch === '') return DEFAULT_ISO_TIMESTAMP;
-  if (!/^\d+$/.test(epoch)) {
-    throw isoError(
-      'ISO_INVALID_TIMESTAMP',
-      `SOURCE_DATE_EPOCH=${JSON.stringify(epoch)} is not a number of seconds`,
-      'Set SOURCE_DATE_EPOCH to a Unix time in seconds, or pass `timestamp`.',
-    );
-  }
-  return new Date(Number(epoch) * 1000);
+  return sourceDate() ?? DEFAULT_ISO_TIMESTAMP;
 }
 
 function splitPath(p: string): string[] {
