@@ -7,6 +7,8 @@
  *
  * @module
  */
+import { SdkError } from '../errors.js';
+
 
 const NODE_UNITS: readonly (readonly [string, number])[] = [
   ['Pi', 2 ** 50],
@@ -35,10 +37,12 @@ export function parseNodeQuantity(text: string): number | undefined {
  * Writes a positive whole number of bytes in the node's grammar, with the largest binary unit
  * that divides it exactly (`10737418240` → `10Gi`, `1000` → `1000`).
  *
- * @throws RangeError when `bytes` is not a positive safe integer.
+ * @throws SdkError (`QUANTITY_INVALID`) when `bytes` is not a positive safe integer.
  */
 export function formatNodeQuantity(bytes: number): string {
-  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new RangeError(`${bytes} is not a positive whole number of bytes`);
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+    throw new SdkError('QUANTITY_INVALID', `${bytes} is not a positive whole number of bytes`, { hint: 'Give a size of at least 1 byte, in whole bytes.' });
+  }
   for (const [unit, factor] of NODE_UNITS.slice(0, 5)) if (bytes % factor === 0) return `${bytes / factor}${unit}`;
   return String(bytes);
 }

@@ -3,6 +3,7 @@
  * hash available to Node; no library is needed.
  */
 import { createHash } from 'node:crypto';
+import { PackagingError } from '../../errors.js';
 
 const DIGEST_RE = /^sha256:([a-f0-9]{64})$/;
 
@@ -11,10 +12,10 @@ export function isDigest(value: string): boolean {
   return DIGEST_RE.test(value);
 }
 
-/** The 64 hex characters of a `sha256:` digest. Throws a plain Error on anything else (callers check first). */
+/** The 64 hex characters of a `sha256:` digest. Throws a `PackagingError` (`DIGEST_INVALID`) on anything else. */
 export function digestHex(digest: string): string {
   const m = DIGEST_RE.exec(digest);
-  if (!m?.[1]) throw new Error(`not a sha256 digest: ${digest}`);
+  if (!m?.[1]) throw new PackagingError('DIGEST_INVALID', `${JSON.stringify(digest)} is not a sha256 digest`, { hint: 'Digests are written sha256:<64 lowercase hex characters>.' });
   return m[1];
 }
 

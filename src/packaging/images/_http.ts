@@ -9,6 +9,7 @@ import https from 'node:https';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls, { rootCertificates } from 'node:tls';
+import { RegistryError } from '../../errors.js';
 
 /** Sockets that already have a no-op error listener (errors reach the request or response). */
 const guarded = new WeakSet<object>();
@@ -217,7 +218,9 @@ export async function readBody(res: HttpResponse, limit = 16 * 1024 * 1024): Pro
     n += (c as Buffer).byteLength;
     if (n > limit) {
       res.body.destroy();
-      throw new Error(`response from ${res.url} exceeds ${limit} bytes`);
+      throw new RegistryError('REGISTRY_RESPONSE_TOO_LARGE', `the answer of ${res.url} exceeds ${limit} bytes`, {
+        hint: 'The URL does not point to a container registry API, or the registry misbehaves: check the image reference.',
+      });
     }
     chunks.push(c as Buffer);
   }

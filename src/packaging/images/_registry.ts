@@ -5,7 +5,7 @@
  * read-only wrappers that cannot stream into a verifying store or resume (dependencies.md §4).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RegistryError, redact, throwIfAborted } from '../../errors.js';
+import { PackagingError, RegistryError, redact, throwIfAborted } from '../../errors.js';
 import { type BasicCredentials, credentialsFromFiles } from './_credentials.js';
 import { HttpClient, type HttpResponse, readBody } from './_http.js';
 import type { BlobInfo, BlobStore } from './blob-store.js';
@@ -295,7 +295,7 @@ export class RegistrySession {
             this.bytesDownloaded += c.byteLength;
             if (ingest.bytesWritten + c.byteLength > d.size) {
               res.body.destroy();
-              throw new RegistryError('BLOB_SIZE_MISMATCH', `${what}: the registry sent more than the ${d.size} bytes the manifest declares`, {
+              throw new PackagingError('BLOB_SIZE_MISMATCH', `${what}: the registry sent more than the ${d.size} bytes the manifest declares`, {
                 hint: 'The registry serves corrupted data; nothing was stored.',
               });
             }

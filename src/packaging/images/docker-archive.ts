@@ -18,7 +18,7 @@ import { posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
-import { RegistryError, throwIfAborted } from '../../errors.js';
+import { PackagingError, RegistryError, throwIfAborted } from '../../errors.js';
 import { isDigest, sha256Digest } from './_digest.js';
 import { pickReference, sameImage, selectPlatform } from './_select.js';
 import type { BlobInfo, BlobStore } from './blob-store.js';
@@ -149,7 +149,7 @@ async function scan(path: string, options: ReadDockerArchiveOptions): Promise<Sc
         const bytes = Buffer.concat(chunks);
         buffered += bytes.byteLength;
         if (blobMatch && sha256Digest(bytes) !== `sha256:${blobMatch[1]}`) {
-          throw new RegistryError('BLOB_DIGEST_MISMATCH', `${path}: ${name} does not match its digest`, {
+          throw new PackagingError('BLOB_DIGEST_MISMATCH', `${path}: ${name} does not match its digest`, {
             hint: 'The archive is corrupted; recreate it.',
           });
         }
@@ -192,7 +192,7 @@ function lookup(scanned: Scanned, name: string): Stored | undefined {
 async function ensureStored(store: BlobStore, file: Stored, expected: string, what: string): Promise<void> {
   if (file.blob) {
     if (file.blob.digest !== expected) {
-      throw new RegistryError('BLOB_DIGEST_MISMATCH', `${what}: content has digest ${file.blob.digest}, expected ${expected}`, {
+      throw new PackagingError('BLOB_DIGEST_MISMATCH', `${what}: content has digest ${file.blob.digest}, expected ${expected}`, {
         hint: 'The archive is corrupted; recreate it.',
       });
     }

@@ -48,7 +48,7 @@ async function readBlobFile(layout: string, d: Descriptor, what: string): Promis
   }
   const actual = sha256Digest(bytes);
   if (actual !== d.digest) {
-    throw new RegistryError('BLOB_DIGEST_MISMATCH', `${what}: ${p} has digest ${actual}, expected ${d.digest}`, {
+    throw new PackagingError('BLOB_DIGEST_MISMATCH', `${what}: ${p} has digest ${actual}, expected ${d.digest}`, {
       hint: 'The OCI layout is corrupted; recreate it.',
     });
   }

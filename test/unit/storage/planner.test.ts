@@ -232,7 +232,7 @@ describe('node size grammar and phase', () => {
     expect(formatNodeQuantity(1000)).toBe('1000');
     for (const bad of ['1.5Gi', '1e9', '0', '+1Gi', '1Ei', '1K', '500m']) expect(parseNodeQuantity(bad)).toBeUndefined();
     expect(parseNodeQuantity('3Gi')).toBe(3 * GiB);
-    expect(() => formatNodeQuantity(0)).toThrow(RangeError);
+    expect(() => formatNodeQuantity(0)).toThrow(expect.objectContaining({ code: 'QUANTITY_INVALID' }));
   });
 
   it('computes the phase as storage-operator does', () => {
