@@ -2,6 +2,7 @@
  * Per-run PKI of the test control plane, made with the `openssl` CLI: Node's crypto can make
  * keys but not X.509 certificates, and no npm library is worth a dependency for four certs.
  */
+import { ClusterError } from '../errors.js';
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -26,8 +27,8 @@ async function openssl(args: string[], cwd: string): Promise<void> {
     await run('openssl', args, { cwd });
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stderr?: string };
-    if (e.code === 'ENOENT') throw new Error('openssl is not installed (Debian package `openssl`)');
-    throw new Error(`openssl ${args[0]} failed: ${e.stderr ?? e.message}`);
+    if (e.code === 'ENOENT') throw new ClusterError('OPENSSL_MISSING', 'openssl is not installed', { hint: 'Install it (Debian package `openssl`).' });
+    throw new ClusterError('OPENSSL_FAILED', `openssl ${args[0]} failed: ${e.stderr ?? e.message}`, { cause: err });
   }
 }
 

@@ -14,6 +14,7 @@
  * SDK's ISO reader (no loop mount: CI runs unprivileged containers). Written by hand: this plays
  * MetalK8s' Salt states, which no library does.
  */
+import { ClusterError } from '../errors.js';
 import { execFile } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -146,7 +147,7 @@ export async function startSolutionsEmulator(options: {
   const nginxConf = join(repoDir, 'nginx.conf');
   await writeFile(nginxConf, staticRegistryNginxConf(repoDir, port, [`${repoDir}/99-registry-common.inc`, `${confD}/*.inc`]));
   await pexec('nginx', ['-v']).catch((err: Error) => {
-    throw new Error(`the emulator serves imported Solution images with nginx, which cannot be run (${err.message}): install it (apt-get install nginx)`);
+    throw new ClusterError('NGINX_MISSING', `the emulator serves imported Solution images with nginx, which cannot be run (${err.message})`, { hint: 'Install it (apt-get install nginx).', cause: err });
   });
   const nginx: Daemon = startDaemon('nginx', 'nginx', ['-c', nginxConf, '-p', repoDir], join(repoDir, 'nginx.log'));
   const registryUrl = `http://127.0.0.1:${port}`;
@@ -159,19 +160,19 @@ export async function startSolutionsEmulator(options: {
     }
   };
   for (let i = 0; !(await registryAnswers()); i++) {
-    if (i > 200 || nginx.child.exitCode !== null) throw new Error(`nginx did not start: ${nginx.tail()}`);
+    if (i > 200 || nginx.child.exitCode !== null) throw new ClusterError('NGINX_FAILED', `nginx did not start: ${nginx.tail()}`, { hint: `See ${nginx.log}.` });
     await new Promise((r) => setTimeout(r, 50));
   }
   const reloadNginx = async (): Promise<void> => {
     await pexec('nginx', ['-t', '-q', '-c', nginxConf, '-p', repoDir]).catch((err: Error & { stderr?: string }) => {
-      throw new Error(`nginx refuses the registry configuration: ${err.stderr ?? err.message}`);
+      throw new ClusterError('NGINX_FAILED', `nginx refuses the registry configuration: ${err.stderr ?? err.message}`, { cause: err });
     });
     const before = (await readFile(join(repoDir, 'nginx.pid'), 'utf8')).trim();
     process.kill(Number(before), 'SIGHUP');
     // The old workers finish their requests; give the new configuration a moment to load.
     await new Promise((r) => setTimeout(r, 300));
     for (let i = 0; !(await registryAnswers()); i++) {
-      if (i > 100) throw new Error(`the repositories registry does not answer after a reload: ${nginx.tail()}`);
+      if (i > 100) throw new ClusterError('NGINX_FAILED', `the repositories registry does not answer after a reload: ${nginx.tail()}`, { hint: `See ${nginx.log}.` });
       await new Promise((r) => setTimeout(r, 50));
     }
   };

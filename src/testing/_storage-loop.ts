@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { ClusterError } from '../errors.js';
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, readlink, rm, truncate, writeFile } from 'node:fs/promises';
@@ -231,7 +232,7 @@ export async function attachLoopDisks(specs: readonly LoopDiskSpec[]): Promise<L
     await removeLinks(names).catch(() => undefined);
     if (udevStarted) await stopUdevd();
     await rm(dir, { recursive: true, force: true });
-    if (errors.length > 0) throw new Error(`releasing the test disks: ${errors.join('; ')}`);
+    if (errors.length > 0) throw new ClusterError('LOOP_DEVICES_RELEASE_FAILED', `releasing the test disks: ${errors.join('; ')}`, { hint: 'Detach them by hand: losetup -d <device>.' });
   };
 
   try {
@@ -281,7 +282,7 @@ export async function attachLoopDisks(specs: readonly LoopDiskSpec[]): Promise<L
         return device;
       },
       detach: async (device) => {
-        if (!extra.has(device)) throw new Error(`${device} was not attached by this harness`);
+        if (!extra.has(device)) throw new ClusterError('LOOP_DEVICE_NOT_ATTACHED', `${device} was not attached by this harness`, { hint: 'Detach only the devices attach() returned.' });
         await run('partx', ['-d', device]).catch(() => undefined);
         await sh('losetup', ['-d', device]);
         extra.delete(device);

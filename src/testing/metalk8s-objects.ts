@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { ClusterError } from '../errors.js';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { Discovery, type KubeObject, kubeRequest } from '../cluster/_kube.js';
 import { pollUntil } from '../_wait.js';
@@ -410,11 +411,11 @@ export async function applyObjects(
   const dryRun = options.dryRun ? '&dryRun=All' : '';
   for (const obj of objects) {
     const where = await discovery.path(obj as KubeObject);
-    if (!where) throw new Error(`the API server does not serve ${obj.kind} in ${obj.apiVersion}`);
+    if (!where) throw new ClusterError('KIND_NOT_SERVED', `the API server does not serve ${obj.kind} in ${obj.apiVersion}`, { hint: 'Apply its CustomResourceDefinition first.' });
     const res = await kubeRequest(kc, 'PATCH', `${where}?fieldManager=${manager}&force=true${dryRun}`, obj, 'application/apply-patch+yaml');
     if (res.status < 200 || res.status >= 300) {
       const message = (res.json as { message?: string } | undefined)?.message ?? res.text.slice(0, 300);
-      throw new Error(`applying ${obj.kind} ${obj.metadata?.name} failed (HTTP ${res.status}): ${message}`);
+      throw new ClusterError('APPLY_FAILED', `applying ${obj.kind} ${obj.metadata?.name} failed (HTTP ${res.status}): ${message}`, { status: res.status });
     }
     if (obj.kind === 'CustomResourceDefinition' && !options.dryRun) {
       await waitEstablished(kc, obj.metadata?.name ?? '');
@@ -434,5 +435,5 @@ async function waitEstablished(kc: KubeConfig, name: string): Promise<void> {
     },
     { what: `CRD ${name} to be established`, timeoutMs: 30_000, intervalMs: 100 },
   );
-  if (!established) throw new Error(`CRD ${name} was not established within 30 s`);
+  if (!established) throw new ClusterError('CRD_NOT_ESTABLISHED', `CRD ${name} was not established within 30 s`, { retryable: true });
 }
