@@ -12,6 +12,8 @@
  * @module
  */
 
+import type { IssueCode, SdkErrorCode } from './error-codes.js';
+
 /** Options shared by every SDK error. */
 export interface SdkErrorOptions {
   /** What the user should do about it, as one sentence. */
@@ -23,11 +25,11 @@ export interface SdkErrorOptions {
 /** Base class of every error the SDK throws on purpose. */
 export class SdkError extends Error {
   /** Stable machine-readable code, e.g. `ISO_DEPTH_EXCEEDED`. Never changes between releases. */
-  readonly code: string;
+  readonly code: SdkErrorCode;
   /** What to do next, when the SDK knows. */
   readonly hint: string | undefined;
 
-  constructor(code: string, message: string, options: SdkErrorOptions = {}) {
+  constructor(code: SdkErrorCode, message: string, options: SdkErrorOptions = {}) {
     super(redact(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -40,8 +42,11 @@ export type IssueSeverity = 'error' | 'warning';
 
 /** One problem found while validating a solution, an archive or any other input. */
 export interface Issue {
-  /** Stable code, e.g. `SOLUTION_NAME_RESERVED`. */
-  readonly code: string;
+  /**
+   * Stable code, e.g. `SOLUTION_NAME_RESERVED`: one of `ISSUE_CODES`, or the code of an
+   * `IsoError` that `verify` reports as an issue of the ISO it cannot read.
+   */
+  readonly code: IssueCode | SdkErrorCode;
   /** Where: a dotted path into the input (`operator.image`, `crds[1].versions[0].name`), or a file path. */
   readonly path: string;
   readonly message: string;
@@ -90,7 +95,7 @@ export class ServiceError extends SdkError {
   /** Whether trying again later may succeed. */
   readonly retryable: boolean;
 
-  constructor(code: string, message: string, options: ServiceErrorOptions = {}) {
+  constructor(code: SdkErrorCode, message: string, options: ServiceErrorOptions = {}) {
     super(code, message, options);
     this.status = options.status;
     this.retryable = options.retryable ?? false;
@@ -124,7 +129,7 @@ export class PromqlError extends ClusterError {
   readonly line: number | undefined;
   readonly column: number | undefined;
 
-  constructor(code: string, message: string, options: PromqlErrorOptions) {
+  constructor(code: SdkErrorCode, message: string, options: PromqlErrorOptions) {
     super(code, message, options);
     this.expr = options.expr;
     this.errorType = options.errorType;
@@ -187,7 +192,7 @@ export interface SystemErrorContext {
   readonly doing?: string | undefined;
 }
 
-const SYSTEM_ERRORS: Readonly<Record<string, { readonly code: string; readonly what: string; readonly hint: string }>> = {
+const SYSTEM_ERRORS: Readonly<Record<string, { readonly code: SdkErrorCode; readonly what: string; readonly hint: string }>> = {
   ENOENT: { code: 'FILE_NOT_FOUND', what: 'does not exist', hint: 'Check the path (relative paths are resolved from the solution folder), or create the file.' },
   ENOTDIR: { code: 'FILE_NOT_FOUND', what: 'does not exist (a part of the path is a file, not a folder)', hint: 'Check the path.' },
   EISDIR: { code: 'FILE_IS_DIRECTORY', what: 'is a folder, not a file', hint: 'Name a file; to copy a whole folder into an image, list its files one by one.' },

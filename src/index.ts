@@ -6,6 +6,7 @@
  * @module
  */
 export * from './errors.js';
+export * from './error-codes.js';
 export * from './solution/index.js';
 export { SDK_VERSION } from './version.js';
 /** zod, as the SDK uses it: write CRD schemas with this `z` so they are read the same way. */

@@ -11,6 +11,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ClusterError, type ServiceErrorOptions, throwIfAborted } from '../errors.js';
+import type { SdkErrorCode } from '../error-codes.js';
 import { kubeFailure, kubeGet, kubePatch, kubeRequest } from './_kube.js';
 import { sleep } from '../_wait.js';
 
@@ -74,7 +75,7 @@ export interface DrainResult {
 export class DrainError extends ClusterError {
   /** Each Pod that blocked the drain or was left, with why. */
   readonly pods: readonly { readonly pod: string; readonly reason: string }[];
-  constructor(code: string, message: string, pods: readonly { pod: string; reason: string }[], options: ServiceErrorOptions = {}) {
+  constructor(code: SdkErrorCode, message: string, pods: readonly { pod: string; reason: string }[], options: ServiceErrorOptions = {}) {
     super(code, message, options);
     this.pods = pods;
   }

@@ -23,6 +23,7 @@ import { createGunzip } from 'node:zlib';
 import type { Issue } from '../errors.js';
 import type { BuildFile, ImageSourceInput } from '../solution/schema.js';
 import type { Solution } from '../solution/validate.js';
+import type { IssueCode } from '../error-codes.js';
 
 /** Options of {@link checkSolutionInputs}. */
 export interface CheckSolutionInputsOptions {
@@ -87,11 +88,11 @@ async function readHead(path: string, gzip: boolean): Promise<Buffer> {
 class Collector {
   readonly issues: Issue[] = [];
   readonly checks: InputCheck[] = [];
-  error(code: string, path: string, message: string, hint: string): 'error' {
+  error(code: IssueCode, path: string, message: string, hint: string): 'error' {
     this.issues.push({ code, path, message, severity: 'error', hint });
     return 'error';
   }
-  warn(code: string, path: string, message: string, hint: string): 'warning' {
+  warn(code: IssueCode, path: string, message: string, hint: string): 'warning' {
     this.issues.push({ code, path, message, severity: 'warning', hint });
     return 'warning';
   }

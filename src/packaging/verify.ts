@@ -28,6 +28,7 @@ import { MediaTypes } from './images/media-types.js';
 import { type IsoEntryInfo, type IsoImage, openIso } from './iso/iso-reader.js';
 import { SDK_INDEX_PATH, type SdkIndex, signatureMessage } from './pack.js';
 import { checkPlatformFile } from './platform-objects.js';
+import type { IssueCode, SdkErrorCode } from '../error-codes.js';
 
 /** Progress of {@link verify}. */
 export type VerifyProgressEvent =
@@ -84,10 +85,10 @@ const CHUNK = 4 * 1024 * 1024;
 
 class Issues {
   readonly list: Issue[] = [];
-  error(code: string, path: string, message: string, hint?: string): void {
+  error(code: IssueCode | SdkErrorCode, path: string, message: string, hint?: string): void {
     this.list.push({ code, path, message, severity: 'error', ...(hint ? { hint } : {}) });
   }
-  warn(code: string, path: string, message: string, hint?: string): void {
+  warn(code: IssueCode, path: string, message: string, hint?: string): void {
     this.list.push({ code, path, message, severity: 'warning', ...(hint ? { hint } : {}) });
   }
 }

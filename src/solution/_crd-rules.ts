@@ -16,6 +16,7 @@ import { parse as parseCel } from '@marcbachmann/cel-js';
 import type { Issue } from '../errors.js';
 import { API_VERSION_NAME_RE, DNS_SUBDOMAIN_RE, KIND_RE } from './_names.js';
 import { re2Error, re2Matches } from './_regexp.js';
+import type { IssueCode } from '../error-codes.js';
 
 type Json = Record<string, unknown>;
 
@@ -49,10 +50,10 @@ class Out {
     readonly issues: Issue[],
     readonly where: CrdPathMapper,
   ) {}
-  error(code: string, at: string, message: string, hint?: string): void {
+  error(code: IssueCode, at: string, message: string, hint?: string): void {
     this.issues.push({ code, path: this.where(at), message, severity: 'error', ...(hint ? { hint } : {}) });
   }
-  warn(code: string, at: string, message: string, hint?: string): void {
+  warn(code: IssueCode, at: string, message: string, hint?: string): void {
     this.issues.push({ code, path: this.where(at), message, severity: 'warning', ...(hint ? { hint } : {}) });
   }
 }

@@ -11,6 +11,7 @@ import type { Issue } from '../errors.js';
 import { goTemplateError } from './_go-template.js';
 import { DNS_SUBDOMAIN_RE, LABEL_NAME_RE, PROM_DURATION_RE } from './_names.js';
 import { lintPromql } from './_promql.js';
+import type { IssueCode } from '../error-codes.js';
 
 /** Collects issues. */
 export class Issues {
@@ -18,10 +19,10 @@ export class Issues {
   constructor(list: Issue[] = []) {
     this.list = list;
   }
-  error(code: string, path: string, message: string, hint?: string): void {
+  error(code: IssueCode, path: string, message: string, hint?: string): void {
     this.list.push({ code, path, message, severity: 'error', ...(hint ? { hint } : {}) });
   }
-  warn(code: string, path: string, message: string, hint?: string): void {
+  warn(code: IssueCode, path: string, message: string, hint?: string): void {
     this.list.push({ code, path, message, severity: 'warning', ...(hint ? { hint } : {}) });
   }
 }

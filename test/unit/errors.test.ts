@@ -31,7 +31,7 @@ describe('redact: credentials go', () => {
   }
 
   it('in every SdkError message and hint', () => {
-    const e = new SdkError('X', 'login with password=hunter2 refused', { hint: `use token: ${JWT.slice(0, 20)}x` });
+    const e = new SdkError('INTERNAL', 'login with password=hunter2 refused', { hint: `use token: ${JWT.slice(0, 20)}x` });
     expect(e.message).toBe('login with password=[redacted] refused');
     expect(e.hint).not.toContain('eyJhbGci');
   });

@@ -20,6 +20,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { AbortError, IsoError, throwIfAborted } from '../../errors.js';
+import type { SdkErrorCode } from '../../error-codes.js';
 import { HOST_TAG, isAbandoned } from '../_stale-temp.js';
 import { sourceDate } from '../_source-date-epoch.js';
 import { SDK_VERSION } from '../../version.js';
@@ -295,7 +296,7 @@ interface CeChunk {
 
 const enc = new TextEncoder();
 
-function isoError(code: string, message: string, hint: string, cause?: unknown): IsoError {
+function isoError(code: SdkErrorCode, message: string, hint: string, cause?: unknown): IsoError {
   return new IsoError(code, message, { hint, cause });
 }
 
