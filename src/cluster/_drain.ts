@@ -12,7 +12,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ClusterError, type ServiceErrorOptions, throwIfAborted } from '../errors.js';
 import type { SdkErrorCode } from '../error-codes.js';
-import { kubeFailure, kubeGet, kubePatch, kubeRequest } from './_kube.js';
+import { kubeFailure, kubeGet, kubePatch, kubeRequest } from '../_kube.js';
 import { sleep } from '../_wait.js';
 
 /** Options of a drain (the `kubectl drain` flags). */

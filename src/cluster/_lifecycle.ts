@@ -10,7 +10,7 @@ import { IsoError, PackagingError, throwIfAborted } from '../errors.js';
 import { solutionNameProblems } from '../solution/_names.js';
 import { pollUntil } from '../_wait.js';
 import { openIso } from '../packaging/iso/index.js';
-import { type Discovery, kubeGet } from './_kube.js';
+import { type Discovery, kubeGet } from '../_kube.js';
 import type { SshTarget } from './_sftp.js';
 import type { SaltApiClient } from './salt-api.js';
 

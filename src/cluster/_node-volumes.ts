@@ -6,7 +6,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ClusterError, throwIfAborted } from '../errors.js';
-import { kubeFailure, kubeGet, kubeRequest } from './_kube.js';
+import { kubeFailure, kubeGet, kubeRequest } from '../_kube.js';
 
 const VOLUMES = '/apis/storage.metalk8s.scality.com/v1alpha1/volumes';
 

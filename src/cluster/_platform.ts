@@ -4,7 +4,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ClusterError } from '../errors.js';
-import { kubeGet } from './_kube.js';
+import { kubeGet } from '../_kube.js';
 import { ENV_LABEL } from './_lifecycle.js';
 
 /** The namespaces of an environment, sorted. */

@@ -9,7 +9,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { AbortError, ClusterError } from '../errors.js';
-import { kubeGet } from './_kube.js';
+import { kubeGet } from '../_kube.js';
 
 /** A platform service the SDK talks to. */
 export type PlatformService = 'prometheus' | 'alertmanager' | 'loki';

@@ -11,7 +11,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { AbortError, ClusterError } from '../errors.js';
-import { kubeGet } from './_kube.js';
+import { kubeGet } from '../_kube.js';
 import { ENV_CONFIGMAP } from './_lifecycle.js';
 import { environmentNamespaces, ownedAlertRules } from './_platform.js';
 import type { ServiceClient, ServiceResponse } from './_service-http.js';

@@ -7,7 +7,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ClusterError } from '../errors.js';
-import { Discovery, kubeFailure, kubeGet, kubeRequest } from './_kube.js';
+import { Discovery, kubeFailure, kubeGet, kubeRequest } from '../_kube.js';
 import type { LifecycleContext } from './_lifecycle.js';
 import type { ServicesOptions } from './_service-http.js';
 import { EnvironmentsApi } from './environments.js';

@@ -7,7 +7,7 @@
  * @module
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { kubeGet } from './_kube.js';
+import { kubeGet } from '../_kube.js';
 
 /** Label the Grafana sidecar selects dashboards with. */
 export const GRAFANA_DASHBOARD_LABEL = 'grafana_dashboard';

@@ -8,7 +8,7 @@ import { ClusterError } from '../errors.js';
 import { metalk8sFeatures } from '../solution/metalk8s-version.js';
 import { crdChanges } from '../packaging/diff.js';
 import { crdFilesOfIso } from './_crd-changes.js';
-import { deleteObject, type KubeObject, kubeFailure, kubeGet, kubePatch, kubeRequest } from './_kube.js';
+import { deleteObject, type KubeObject, kubeFailure, kubeGet, kubePatch, kubeRequest } from '../_kube.js';
 import {
   ENV_ANNOTATION,
   ENV_CONFIGMAP,

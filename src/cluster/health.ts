@@ -9,7 +9,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ClusterError } from '../errors.js';
-import { kubeGet } from './_kube.js';
+import { kubeGet } from '../_kube.js';
 import { ENV_CONFIGMAP } from './_lifecycle.js';
 import { environmentNamespaces, ownedAlertRules } from './_platform.js';
 import type { AlertsApi } from './alerts.js';

@@ -12,7 +12,7 @@ import http from 'node:http';
 import { createInterface } from 'node:readline';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { AbortError, ClusterError } from '../errors.js';
-import { kubeGet } from './_kube.js';
+import { kubeGet } from '../_kube.js';
 import { environmentNamespaces } from './_platform.js';
 import type { ServiceClient } from './_service-http.js';
 import { type DurationInput, parseDuration } from './alerts.js';

@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { ClusterError, type ServiceErrorOptions, throwIfAborted } from '../errors.js';
 import { type DrainOptions, type DrainProgressEvent, type DrainResult, drainNode, nodeNotFound, setUnschedulable } from './_drain.js';
-import { kubeFailure, kubeGet, kubePatch, kubeRequest } from './_kube.js';
+import { kubeFailure, kubeGet, kubePatch, kubeRequest } from '../_kube.js';
 import type { LifecycleContext } from './_lifecycle.js';
 import {
   DEPLOY_JOB_ANNOTATION,

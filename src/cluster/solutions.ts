@@ -13,8 +13,9 @@ import { ClusterError, type Issue } from '../errors.js';
 import { openIso } from '../packaging/iso/index.js';
 import { checkPlatformFile } from '../packaging/platform-objects.js';
 import { checksumsOf } from '../packaging/_checksum-file.js';
+import { compareVersions } from '../solution/version-order.js';
 import { describeFailure, firstFailedStep } from './salt-results.js';
-import { applyObject, deleteObject, type KubeObject, kubeGet } from './_kube.js';
+import { applyObject, deleteObject, type KubeObject, kubeGet } from '../_kube.js';
 import {
   type AvailableEntry,
   bootstrapCall,
@@ -444,21 +445,6 @@ export class SolutionsApi {
     });
     options.onProgress?.({ type: 'step', step: mods, status: 'done' });
   }
-}
-
-/** `pkg.version_cmp`-like ordering of versions. */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split(/[.-]/);
-  const pb = b.split(/[.-]/);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const x = pa[i];
-    const y = pb[i];
-    if (x === undefined) return -1;
-    if (y === undefined) return 1;
-    const c = /^\d+$/.test(x) && /^\d+$/.test(y) ? Number(x) - Number(y) : x < y ? -1 : x > y ? 1 : 0;
-    if (c !== 0) return c;
-  }
-  return 0;
 }
 
 /**

@@ -17,6 +17,7 @@ export {
   SDK_MANAGER,
   SOLUTIONS_API_VERSION,
 } from './render.js';
+export { compareVersions } from './version-order.js';
 export { DEFAULT_METALK8S_VERSION, type MetalK8sFeatures, metalk8sFeatures, OPERATOR_METRICS_SINCE } from './metalk8s-version.js';
 export { type ImportedVersion, type RenderedEnvironment, type RenderEnvironmentOptions, renderEnvironment, saltWriterLabels } from './render-environment.js';
 export * from './schema.js';

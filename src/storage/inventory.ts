@@ -7,7 +7,7 @@
  * @module
  */
 import type { Cluster } from '../cluster/connect.js';
-import { kubeGet } from '../cluster/_kube.js';
+import { kubeGet } from '../_kube.js';
 import { ClusterError, throwIfAborted } from '../errors.js';
 import { describeDevices, type DescribeDevicesOptions } from './eligibility.js';
 import type { Inventory, NodeInventory, VolumeGroup } from './model.js';

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Cluster } from '../cluster/connect.js';
-import { applyObject, Discovery, kubeFailure, kubeGet, kubeRequest } from '../cluster/_kube.js';
+import { applyObject, Discovery, kubeFailure, kubeGet, kubeRequest } from '../_kube.js';
 import { ClusterError, throwIfAborted } from '../errors.js';
 import { inventory, runOnNode } from './inventory.js';
 import { type BlockDevice, isUnrecoverable, sourceKind, VOLUME_API_VERSION, type VolumeCondition, type VolumePhase, type VolumeSourceKind, volumePhase } from './model.js';

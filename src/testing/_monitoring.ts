@@ -18,7 +18,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { kubeFailure, kubeGet, kubeRequest } from '../cluster/_kube.js';
+import { kubeFailure, kubeGet, kubeRequest } from '../_kube.js';
 import { ClusterError } from '../errors.js';
 import { NGINX_TEMP_DIRS, staticRegistryNginxConf } from './_nginx.js';
 import { freePort } from './_ports.js';

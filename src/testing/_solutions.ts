@@ -24,14 +24,14 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from 'yaml';
-import { applyObject, Discovery, deleteObject, type KubeObject, kubeGet, kubePatch, kubeRequest } from '../cluster/_kube.js';
+import { applyObject, Discovery, deleteObject, type KubeObject, kubeGet, kubePatch, kubeRequest } from '../_kube.js';
 import { openIso } from '../packaging/iso/index.js';
 import { registryCommonConfig, renderRegistryConfig } from '../packaging/images/registry-layout.js';
 import { type Daemon, startDaemon } from './_process.js';
 import { freePort } from './_ports.js';
 import type { EmulatedMinionFunction, OrchestrateContext, OrchestrateHandler } from './salt-api-emulator.js';
 import { staticRegistryNginxConf, NGINX_TEMP_DIRS } from './_nginx.js';
-import { compareVersions } from '../cluster/solutions.js';
+import { compareVersions } from '../solution/version-order.js';
 import { DEFAULT_METALK8S_VERSION, metalk8sFeatures } from '../solution/metalk8s-version.js';
 import { isRecord } from '../_record.js';
 

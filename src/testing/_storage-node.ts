@@ -24,7 +24,7 @@ import { mkdir, open, realpath, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { kubeRequest } from '../cluster/_kube.js';
+import { kubeRequest } from '../_kube.js';
 import { addPartitions, type LoopDisks } from './_storage-loop.js';
 import { type EmulatedMinionFunction, MinionReturn } from './salt-api-emulator.js';
 

@@ -17,7 +17,7 @@
  * @module
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { kubeRequest } from '../cluster/_kube.js';
+import { kubeRequest } from '../_kube.js';
 import { SaltApiClient } from '../cluster/salt-api.js';
 import { firstFailedStep } from '../cluster/salt-results.js';
 import { mintServiceAccountToken } from './control-plane.js';

@@ -13,7 +13,7 @@
  */
 import { ClusterError } from '../errors.js';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
-import { Discovery, type KubeObject, kubeRequest } from '../cluster/_kube.js';
+import { Discovery, type KubeObject, kubeRequest } from '../_kube.js';
 import { pollUntil } from '../_wait.js';
 
 /** A Kubernetes object with its body (`spec`, `data`, …). */

@@ -9,7 +9,7 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { kubeFailure, kubeRequest } from '../cluster/_kube.js';
+import { kubeFailure, kubeRequest } from '../_kube.js';
 
 /** The kinds kwok serves logs from, enabled with `--enable-crds`. */
 export const KWOK_LOG_KINDS = ['Logs', 'ClusterLogs'] as const;

@@ -186,7 +186,8 @@ export function registerEmulatorCommands(program: Command): void {
       // Stopping the emulator (control plane, salt, nginx) takes longer than the CLI's grace period.
       handleSignalsYourself();
       const dir = path.resolve(opts.stateDir);
-      // Loaded on use: the Kubernetes client is heavy, and other commands should not pay for it.
+      // The one place src/ reaches testing/ (docs/architecture.md): loaded on use, so that no
+      // other command loads the emulator or the Kubernetes client.
       const { startMetalK8s } = await import('../../testing/index.js');
       const disks = (opts.disk ?? []).map(parseDisk);
       const mk8s = await startMetalK8s({

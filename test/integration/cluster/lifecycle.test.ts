@@ -13,7 +13,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, connect, type LifecycleProgressEvent } from '../../../src/cluster/index.js';
-import { kubeGet, kubeRequest } from '../../../src/cluster/_kube.js';
+import { kubeGet, kubeRequest } from '../../../src/_kube.js';
 import { ClusterError, IsoError } from '../../../src/errors.js';
 import { defineSolution, renderEnvironment, type Solution, validateSolution } from '../../../src/index.js';
 import { loadSolutionFile, pack } from '../../../src/packaging/index.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type LifecycleProgressEvent } from '../../../src/cluster/index.js';
-import { kubeGet, kubePatch } from '../../../src/cluster/_kube.js';
+import { kubeGet, kubePatch } from '../../../src/_kube.js';
 import type { ClusterError } from '../../../src/errors.js';
 import { renderEnvironment, type Solution } from '../../../src/index.js';
 import { loadSolutionFile, pack } from '../../../src/packaging/index.js';

@@ -14,7 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kubeRequest } from '../../../src/cluster/_kube.js';
+import { kubeRequest } from '../../../src/_kube.js';
 import { type Cluster, connect, connectPlatform } from '../../../src/cluster/index.js';
 import { AbortError, ClusterError, PromqlError } from '../../../src/errors.js';
 import { loadSolutionFile, pack } from '../../../src/packaging/index.js';

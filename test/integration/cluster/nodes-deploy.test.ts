@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Cluster, connect, NodeDeployError, type NodeProgressEvent } from '../../../src/cluster/index.js';
-import { kubeGet, kubeRequest } from '../../../src/cluster/_kube.js';
+import { kubeGet, kubeRequest } from '../../../src/_kube.js';
 import { type MetalK8sEmulator, startMetalK8s, uniqueSuffix } from '../../../src/testing/index.js';
 
 interface Node {

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Cluster, connect, type NodeProgressEvent, type PreflightCheck } from '../../../src/cluster/index.js';
-import { kubeRequest } from '../../../src/cluster/_kube.js';
+import { kubeRequest } from '../../../src/_kube.js';
 import { type MetalK8sEmulator, startMetalK8s, uniqueSuffix } from '../../../src/testing/index.js';
 import { emulatorEnv, runCli } from './_cli.js';
 import { startSshd, type TestSshd } from './_sshd.js';

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, connect, type NodeProgressEvent } from '../../../src/cluster/index.js';
-import { kubeGet, kubeRequest } from '../../../src/cluster/_kube.js';
+import { kubeGet, kubeRequest } from '../../../src/_kube.js';
 import { type MetalK8sEmulator, startMetalK8s } from '../../../src/testing/index.js';
 
 const VOLUMES = '/apis/storage.metalk8s.scality.com/v1alpha1/volumes';

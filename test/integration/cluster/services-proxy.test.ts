@@ -7,7 +7,7 @@
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { kubeRequest } from '../../../src/cluster/_kube.js';
+import { kubeRequest } from '../../../src/_kube.js';
 import { ServiceClient } from '../../../src/cluster/_service-http.js';
 import { AlertsApi, MetricsApi } from '../../../src/cluster/index.js';
 import { ClusterError } from '../../../src/errors.js';

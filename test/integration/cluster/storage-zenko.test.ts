@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Cluster, connect } from '../../../src/cluster/index.js';
-import { kubeRequest } from '../../../src/cluster/_kube.js';
+import { kubeRequest } from '../../../src/_kube.js';
 import { ClusterError } from '../../../src/errors.js';
 import { loadSolutionFile } from '../../../src/packaging/solution-file.js';
 import { renderPlatform, type Solution } from '../../../src/solution/index.js';

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Discovery, kubeRequest } from '../../../src/cluster/_kube.js';
+import { Discovery, kubeRequest } from '../../../src/_kube.js';
 import type { Issue } from '../../../src/errors.js';
 import { type CrdInfo, type KubernetesObject, render, renderEnvironment, type Solution, SolutionSchema, validateSolution } from '../../../src/index.js';
 import { buildCrd } from '../../../src/solution/crd.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { compareVersions } from '../../../src/cluster/index.js';
+import { compareVersions } from '../../../src/index.js';
 import { type ArchiveContents, crdChanges } from '../../../src/packaging/index.js';
 
 /** An archive whose only file is this CRD (or no CRD at all). */

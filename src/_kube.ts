@@ -4,11 +4,15 @@
  * typed model serializer, which drops keys it does not know (such as
  * `x-kubernetes-preserve-unknown-fields` in CRD schemas), so objects a Solution ships would be
  * altered on the way. Connection settings come from `KubeConfig.applyToHTTPSOptions`.
+ *
+ * The one Kubernetes transport of the SDK, below the layers that talk to a cluster: `cluster/`,
+ * `storage/` and the `testing/` emulator all send their requests through it (none reaches into
+ * another layer's private modules for it). Not part of the public API.
  */
 import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { ClusterError } from '../errors.js';
+import { ClusterError } from './errors.js';
 
 /** A Kubernetes object as sent on the wire. */
 export interface KubeObject {
