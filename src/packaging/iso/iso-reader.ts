@@ -14,6 +14,7 @@
 import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { IsoError, throwIfAborted } from '../../errors.js';
+import { BufferSource, type ByteSource, FdSource } from './_byte-source.js';
 import { fromUcs2, parseRecordDate, SECTOR } from './_encoding.js';
 
 /** Which directory tree names come from. */
@@ -83,12 +84,6 @@ export interface IsoReadFileOptions extends IsoViewOptions {
   readonly maxBytes?: number | undefined;
 }
 
-interface ByteSource {
-  readonly size: number;
-  read(position: number, length: number): Promise<Uint8Array>;
-  close(): Promise<void>;
-}
-
 function malformed(message: string, hint = 'The image is damaged or not a valid ISO 9660 image.'): IsoError {
   return new IsoError('ISO_MALFORMED', message, { hint });
 }
@@ -97,54 +92,6 @@ function truncated(what: string): IsoError {
   return new IsoError('ISO_TRUNCATED', `${what} lies beyond the end of the image`, {
     hint: 'The image is truncated or damaged: download or copy it again and compare its checksum.',
   });
-}
-
-class BufferSource implements ByteSource {
-  constructor(private readonly data: Uint8Array) {}
-  get size(): number {
-    return this.data.length;
-  }
-  async read(position: number, length: number): Promise<Uint8Array> {
-    return this.data.subarray(position, position + length);
-  }
-  async close(): Promise<void> {}
-}
-
-class FdSource implements ByteSource {
-  constructor(
-    private readonly fd: number,
-    readonly size: number,
-    private readonly owned: boolean,
-    private readonly label: string,
-  ) {}
-  read(position: number, length: number): Promise<Uint8Array> {
-    const want = Math.max(0, Math.min(length, this.size - position));
-    const buf = Buffer.allocUnsafe(want);
-    return new Promise((resolve, reject) => {
-      let done = 0;
-      const step = () => {
-        if (done >= want) return resolve(buf);
-        fs.read(this.fd, buf, done, want - done, position + done, (err, n) => {
-          if (err) {
-            reject(
-              new IsoError('ISO_READ_FAILED', `cannot read ${this.label}`, {
-                hint: 'Check that the image is readable.',
-                cause: err,
-              }),
-            );
-            return;
-          }
-          if (n === 0) return resolve(buf.subarray(0, done));
-          done += n;
-          step();
-        });
-      };
-      step();
-    });
-  }
-  async close(): Promise<void> {
-    if (this.owned) fs.closeSync(this.fd);
-  }
 }
 
 function le32(b: Uint8Array, off: number): number {
