@@ -15,14 +15,15 @@
  *
  * @module
  */
-import { createHash, createPublicKey, type Hash, type KeyObject, verify as verifySignature } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
+import { createHash, createPublicKey, type KeyObject, verify as verifySignature } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { type Issue, IsoError, PackagingError, SdkError, throwIfAborted } from '../errors.js';
+import { type Issue, IsoError, PackagingError, SdkError } from '../errors.js';
 import { checkArchiveObjects } from '../solution/_archive-rules.js';
 import { SOLUTION_NAME_RE, solutionNameProblems } from '../solution/_names.js';
 import { archiveFiles, BLOB_NAME, isBlobPath, parseSdkIndex, yamlDocuments } from './_archive.js';
 import { checksumsOf } from './_checksum-file.js';
+import { hashImage } from './_hash-image.js';
 import { metalk8sYamlProblems } from './_metalk8s-yaml.js';
 import { MediaTypes } from './images/media-types.js';
 import { type IsoEntryInfo, type IsoImage, openIso } from './iso/iso-reader.js';
@@ -81,7 +82,6 @@ export interface VerifyResult {
 
 const SOLUTIONS_API = 'solutions.metalk8s.scality.com/v1alpha1';
 const JINJA_RE = /\{\{|\{%|\{#/;
-const CHUNK = 4 * 1024 * 1024;
 
 class Issues {
   readonly list: Issue[] = [];
@@ -110,109 +110,6 @@ function publicKeyOf(key: string | KeyObject): KeyObject {
       hint: 'Give the public half of the signing key: `openssl pkey -in sign.pem -pubout -out sign.pub.pem`.',
       cause: err,
     });
-  }
-}
-
-/** A run of bytes of the image feeding one content hash. */
-interface Piece {
-  readonly start: number;
-  readonly end: number;
-  readonly content: Content;
-}
-
-/** The content of one or more files that share the same extents. */
-interface Content {
-  readonly hash: Hash;
-  /** Bytes fed so far. */
-  fed: number;
-  readonly size: number;
-  digest?: string;
-  /** Whether its bytes run past the end of the file. */
-  truncated: boolean;
-}
-
-/**
- * Reads the image once: the whole-file sha256, and the sha256 of every file in `files`
- * (content shared between files is hashed once). Files whose sections are not in ascending
- * order are hashed separately afterwards.
- */
-async function hashImage(
-  path: string,
-  iso: IsoImage | undefined,
-  files: readonly IsoEntryInfo[],
-  options: VerifyOptions,
-): Promise<{ sha256: string; size: number; digests: Map<string, { digest: string; truncated: boolean }> }> {
-  const fh = await open(path, 'r');
-  try {
-    const size = (await fh.stat()).size;
-    const byKey = new Map<string, Content>();
-    const perFile = new Map<string, Content>();
-    const pieces: Piece[] = [];
-    const separate: IsoEntryInfo[] = [];
-    for (const f of files) {
-      let ascending = true;
-      for (let i = 1; i < f.extents.length; i++) if (f.extents[i]!.lba * 2048 < f.extents[i - 1]!.lba * 2048 + f.extents[i - 1]!.size) ascending = false;
-      if (!ascending && iso) {
-        separate.push(f);
-        continue;
-      }
-      const key = f.extents.map((e) => `${e.lba}:${e.size}`).join(',');
-      let content = byKey.get(key);
-      if (!content) {
-        content = { hash: createHash('sha256'), fed: 0, size: f.size, truncated: false };
-        byKey.set(key, content);
-        for (const e of f.extents) if (e.size > 0) pieces.push({ start: e.lba * 2048, end: e.lba * 2048 + e.size, content });
-      }
-      perFile.set(f.path, content);
-    }
-    pieces.sort((a, b) => a.start - b.start || a.end - b.end);
-    const whole = createHash('sha256');
-    const buf = Buffer.allocUnsafe(CHUNK);
-    let pos = 0;
-    let next = 0;
-    let active: Piece[] = [];
-    while (pos < size) {
-      throwIfAborted(options.signal, 'verify');
-      const { bytesRead } = await fh.read(buf, 0, Math.min(CHUNK, size - pos), pos);
-      if (bytesRead === 0) break;
-      const chunk = buf.subarray(0, bytesRead);
-      whole.update(chunk);
-      const end = pos + bytesRead;
-      while (next < pieces.length && pieces[next]!.start < end) active.push(pieces[next++]!);
-      for (const p of active) {
-        const from = Math.max(p.start, pos);
-        const to = Math.min(p.end, end);
-        if (to > from) {
-          p.content.hash.update(chunk.subarray(from - pos, to - pos));
-          p.content.fed += to - from;
-        }
-      }
-      active = active.filter((p) => p.end > end);
-      pos = end;
-      options.onProgress?.({ type: 'read', bytesRead: pos, bytesTotal: size });
-    }
-    const digests = new Map<string, { digest: string; truncated: boolean }>();
-    for (const [p, c] of perFile) {
-      if (c.digest === undefined) {
-        c.truncated = c.fed < c.size;
-        c.digest = c.hash.digest('hex');
-      }
-      digests.set(p, { digest: c.digest, truncated: c.truncated });
-    }
-    for (const f of separate) {
-      const h = createHash('sha256');
-      let truncated = false;
-      try {
-        for await (const chunk of iso!.createReadStream(f, { signal: options.signal })) h.update(chunk as Uint8Array);
-      } catch (err) {
-        if (!(err instanceof IsoError)) throw err;
-        truncated = true;
-      }
-      digests.set(f.path, { digest: h.digest('hex'), truncated });
-    }
-    return { sha256: whole.digest('hex'), size, digests };
-  } finally {
-    await fh.close();
   }
 }
 
