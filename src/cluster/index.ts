@@ -10,3 +10,8 @@ export * from './salt-api-env.js';
 export * from './connect.js';
 export * from './solutions.js';
 export * from './environments.js';
+export * from './redaction.js';
+export * from './diagnostics-snapshot.js';
+export * from './support-bundle.js';
+export * from './doctor.js';
+export * from './preflight.js';

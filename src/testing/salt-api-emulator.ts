@@ -284,6 +284,16 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
       }
       case 'jobs.print_job':
         return { ret: printJob(String(arg[0] ?? kwarg.jid ?? '')), success: true };
+      case 'jobs.list_jobs': {
+        const wanted = typeof kwarg.search_function === 'string' ? globToRegExp(kwarg.search_function) : undefined;
+        const out: Record<string, unknown> = {};
+        for (const job of jobs.values()) {
+          if (wanted && !wanted.test(job.fun)) continue;
+          const { Result: _r, ...info } = jobInfo(job);
+          out[job.jid] = info;
+        }
+        return { ret: out, success: true };
+      }
       case 'jobs.lookup_jid': {
         const job = jobs.get(String(arg[0] ?? kwarg.jid ?? ''));
         const out: Record<string, unknown> = {};
@@ -369,10 +379,10 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
     const fun = String(low.fun ?? '');
     const arg = Array.isArray(low.arg) ? low.arg : low.arg === undefined ? [] : [low.arg];
     const kwarg = isRecord(low.kwarg) ? low.kwarg : {};
-    const known = ['test.arg', 'test.sleep', 'jobs.print_job', 'jobs.lookup_jid', 'state.orchestrate'];
+    const known = ['test.arg', 'test.sleep', 'jobs.print_job', 'jobs.list_jobs', 'jobs.lookup_jid', 'state.orchestrate'];
     if (!known.includes(fun)) throw new HttpError(500, 'An unexpected error occurred');
     const funArgs = [...arg, ...(Object.keys(kwarg).length > 0 ? [kwarg] : [])];
-    const job = record(`runner.${fun}`, [], session.user, masterId, 'list');
+    const job = record(`runner.${fun}`, funArgs, session.user, masterId, 'list');
     const tag = `salt/run/${job.jid}`;
     const body = { fun: `runner.${fun}`, jid: job.jid, user: session.user, fun_args: funArgs };
     const execute = async (): Promise<unknown> => {

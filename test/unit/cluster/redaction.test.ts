@@ -97,7 +97,7 @@ describe('scrubText', () => {
       'type: kubernetes.io/service-account-token',
       'msg="refreshing token" attempt=2',
       'the token expired, logging in again',
-      'password: ${DB_PASSWORD}',
+      `password: \${DB_PASSWORD}`,
       'password: ""',
       'token: [redacted]',
       'url: https://salt-master.kube-system:4507/login',

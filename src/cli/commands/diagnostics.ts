@@ -1,0 +1,161 @@
+/**
+ * `solution support-bundle`, `solution doctor`, `solution preflight`: diagnostics from the
+ * command line. The SaltAPI is optional here: without credentials the bundle and doctor work
+ * from the Kubernetes API alone, and say what they could not collect.
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Command } from '@commander-js/extra-typings';
+import { connect, type DiagnosticsTarget, type DoctorFinding, doctor, type Analyzer, SALT_API_ENV, saltApiFromEnv, supportBundle } from '../../cluster/index.js';
+import { SdkError } from '../../errors.js';
+import { action, Output } from '../_output.js';
+import { ProgressDisplay } from '../_progress.js';
+import { withInterrupt } from './pack.js';
+
+interface Flags {
+  kubeconfig?: string;
+  saltApiUrl?: string;
+  saltApiUsername?: string;
+  saltApiToken?: string;
+  saltApiCaFile?: string;
+  registryUrl?: string;
+  env?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+function withFlags<T extends Command<unknown[], Record<string, unknown>>>(cmd: T): T {
+  cmd
+    .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)')
+    .option('--salt-api-url <url>', `SaltAPI URL (default: $${SALT_API_ENV.url}, else found from the cluster)`)
+    .option('--salt-api-username <name>', `SaltAPI user (default: $${SALT_API_ENV.username})`)
+    .option('--salt-api-token <token>', `SaltAPI bearer token (default: $${SALT_API_ENV.token})`)
+    .option('--salt-api-ca-file <pem>', `CA of the SaltAPI certificate (default: $${SALT_API_ENV.caFile})`)
+    .option('--registry-url <url>', 'cluster registry (default: $METALK8S_REGISTRY_URL, else the bootstrap node on port 8080)')
+    .option('--env <env>', 'one environment (default: all)')
+    .option('--json', 'JSON lines on stdout')
+    .option('-q, --quiet', 'print the result only');
+  return cmd;
+}
+
+/** Connects with SaltAPI when credentials are there, else with the Kubernetes API only. */
+export async function diagnosticsTarget(flags: Flags, out: Output, signal: AbortSignal): Promise<DiagnosticsTarget> {
+  const env = saltApiFromEnv(process.env);
+  const username = flags.saltApiUsername ?? env?.username;
+  const token = flags.saltApiToken ?? env?.token;
+  const caFile = flags.saltApiCaFile ?? env?.caFile;
+  if (username && token) {
+    try {
+      return await connect({
+        ...(flags.kubeconfig ? { kubeconfigPath: flags.kubeconfig } : {}),
+        saltApi: { url: flags.saltApiUrl ?? env?.url, username, token, ca: caFile ? await readFile(caFile, 'utf8') : undefined },
+        signal,
+      });
+    } catch (err) {
+      out.warn(`SaltAPI not used (${err instanceof Error ? err.message : String(err)}): Salt jobs are not collected`);
+    }
+  } else out.warn(`no SaltAPI credentials (${SALT_API_ENV.username}, ${SALT_API_ENV.token}): Salt jobs are not collected`);
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const kubeConfig = new KubeConfig();
+  if (flags.kubeconfig) kubeConfig.loadFromFile(flags.kubeconfig);
+  else kubeConfig.loadFromDefault();
+  return { kubeConfig };
+}
+
+async function loadAnalyzers(file: string): Promise<Analyzer[]> {
+  const path = resolve(file);
+  const { createJiti } = await import('jiti');
+  const jiti = createJiti(pathToFileURL(path).href, { tryNative: true, moduleCache: false, fsCache: false });
+  const mod = (await jiti.import(path)) as { default?: unknown; analyzers?: unknown };
+  const list = mod.analyzers ?? mod.default;
+  const arr = Array.isArray(list) ? list : list ? [list] : [];
+  if (arr.length === 0 || !arr.every((a) => typeof a === 'object' && a !== null && typeof (a as Analyzer).name === 'string' && typeof (a as Analyzer).run === 'function')) {
+    throw new SdkError('ANALYZERS_INVALID', `${file} exports no analyzers`, {
+      hint: 'Export `analyzers` (or a default) as an array of defineAnalyzer({ name, run(snapshot) { return findings } }).',
+    });
+  }
+  return arr as Analyzer[];
+}
+
+const ICON = { critical: '✗', warning: '!', info: 'i' } as const;
+
+function formatFinding(f: DoctorFinding): string {
+  return [`${ICON[f.severity]} ${f.severity.toUpperCase()} ${f.title}  [${f.code}, ${f.analyzer}]`, ...f.evidence.map((e) => `    ${e}`), `    → ${f.remedy}`].join('\n');
+}
+
+/** `solution support-bundle` and `solution doctor`. */
+export function registerDiagnosticsCommands(program: Command): void {
+  withFlags(
+    program
+      .command('support-bundle')
+      .description('Collect a redacted support bundle (.tar.gz) of the cluster as it concerns Solutions; Secrets are never read.')
+      .requiredOption('-o, --output <file>', 'bundle to write')
+      .option('--since <duration>', 'events, logs and Salt jobs newer than this (30m, 24h, 7d)', '24h')
+      .option('--max-size <MiB>', 'largest uncompressed size; logs are dropped beyond it', '256'),
+  ).action(
+    action(
+      async (flags: Flags & { output: string; since: string; maxSize: string }) => {
+        const out = new Output(flags);
+        await withInterrupt(async (signal) => {
+          const target = await diagnosticsTarget(flags, out, signal);
+          const bar = process.stderr.isTTY && !flags.json && !flags.quiet ? new ProgressDisplay(out) : undefined;
+          const r = await supportBundle(target, {
+            output: flags.output,
+            env: flags.env,
+            since: flags.since,
+            maxBytes: Number(flags.maxSize) * 1024 * 1024,
+            registryUrl: flags.registryUrl ?? process.env.METALK8S_REGISTRY_URL,
+            signal,
+            onProgress: (e) => {
+              out.event({ ...e });
+              if (e.type === 'collect') {
+                if (bar) bar.update({ phase: `collecting ${e.what}`, done: e.done, total: e.total, unit: 'items' });
+                else if (e.what !== 'done') out.info(`collecting ${e.what}`);
+              }
+            },
+          });
+          bar?.done();
+          for (const p of r.index.problems) out.warn(`${p.collector}: ${p.message}`);
+          out.result(
+            `wrote ${r.path} (${(r.bytes / 1024).toFixed(0)} KiB, ${r.index.files.length} files, ${r.index.redactions} values redacted, ${r.index.problems.length} collection problems)`,
+            { path: r.path, bytes: r.bytes, sha256: r.sha256, redactions: r.redactions, problems: r.index.problems, omitted: r.index.omitted },
+          );
+        });
+      },
+      (flags: Flags) => new Output(flags),
+    ),
+  );
+  withFlags(
+    program
+      .command('doctor')
+      .description('Diagnose the cluster, or a support bundle: each finding with its evidence and what to do. Exit code 1 on a critical finding.')
+      .option('--bundle <file>', 'analyze this support bundle instead of the cluster')
+      .option('--analyzers <file>', "the vendor's own analyzers (a .ts/.js module exporting `analyzers`)")
+      .option('--since <duration>', 'events, logs and Salt jobs newer than this', '24h'),
+  ).action(
+    action(
+      async (flags: Flags & { bundle?: string; analyzers?: string; since: string }) => {
+        const out = new Output(flags);
+        await withInterrupt(async (signal) => {
+          const analyzers = flags.analyzers ? await loadAnalyzers(flags.analyzers) : [];
+          const r = flags.bundle
+            ? await doctor({ bundle: flags.bundle, analyzers, signal })
+            : await doctor({
+                target: await diagnosticsTarget(flags, out, signal),
+                env: flags.env,
+                since: flags.since,
+                registryUrl: flags.registryUrl ?? process.env.METALK8S_REGISTRY_URL,
+                analyzers,
+                signal,
+              });
+          const text = r.findings.length === 0 ? `no problem found (${r.analyzers.length} analyzers, ${r.source} collected ${r.collectedAt})` : r.findings.map(formatFinding).join('\n');
+          for (const p of r.problems) out.warn(`not collected: ${p.collector}: ${p.message}`);
+          out.result(text, r);
+          if (!r.healthy) process.exitCode = 1;
+        });
+      },
+      (flags: Flags) => new Output(flags),
+    ),
+  );
+}
