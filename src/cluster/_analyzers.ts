@@ -43,7 +43,8 @@ function eventsOf(s: DiagnosticsSnapshot, kind: string, name: string, namespace?
   return s.events
     .filter((e) => {
       const io = e.involvedObject as { kind?: string; name?: string; namespace?: string } | undefined;
-      return io?.kind === kind && io.name === name && (namespace === undefined || io.namespace === namespace);
+      // Warnings only: Normal events (scaling, registration) are not evidence of a problem.
+      return (e as { type?: string }).type === 'Warning' && io?.kind === kind && io.name === name && (namespace === undefined || io.namespace === namespace);
     })
     .map((e) => {
       const ev = e as { type?: string; reason?: string; message?: string; count?: number };

@@ -57,6 +57,11 @@ export interface PreflightOptions {
   readonly registryUrl?: string | undefined;
   /** Where the ISO will be uploaded on the bootstrap node. @default DEFAULT_REMOTE_DIR */
   readonly remoteDir?: string | undefined;
+  /**
+   * The solution definition of the ISO, for what the ISO does not carry: its storage needs
+   * (node roles, storage plan). @default the roles are not checked (a `warn`)
+   */
+  readonly solution?: Solution | undefined;
   /** Plans the Solution's storage on the live inventory. @default not checked (a `warn`) */
   readonly planStorage?: ((solution: { readonly manifest: Record<string, unknown>; readonly components: readonly unknown[] }) => Promise<StoragePlanVerdict>) | undefined;
   readonly signal?: AbortSignal | undefined;
@@ -77,7 +82,8 @@ interface Candidate {
   readonly storageClasses: readonly KubeObject[];
   /** `image:tag` → sha256 digest of its manifest.json (undefined for a Solution not packed yet). */
   readonly images: ReadonlyMap<string, string | undefined>;
-  readonly components: readonly { volumes?: { storageClass: string; count?: { perNode?: number; role?: string } }[] }[];
+  /** Storage needs: in the solution definition, not in the ISO. */
+  readonly components: readonly { volumes?: readonly { storageClass: string; count?: { perNode?: number; role?: string } }[] }[] | undefined;
   readonly isoBytes: number | undefined;
 }
 
@@ -102,8 +108,7 @@ async function fromIso(path: string, signal?: AbortSignal): Promise<Candidate> {
       const m = /^images\/([^/]+)\/([^/]+)\/manifest\.json$/.exec(f.path);
       if (m) images.set(`${m[1]}:${m[2]}`, `sha256:${createHash('sha256').update(await iso.readFile(f, { view: 'rockridge' })).digest('hex')}`);
     }
-    const index = JSON.parse((await read('sdk/index.json')) ?? '{}') as { solution?: { components?: Candidate['components'] } };
-    return { manifest, crds, storageClasses, images, components: index.solution?.components ?? [], isoBytes: (await stat(path)).size };
+    return { manifest, crds, storageClasses, images, components: undefined, isoBytes: (await stat(path)).size };
   } finally {
     await iso.close();
   }
@@ -140,7 +145,8 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 export async function preflight(target: PreflightTarget, iso: string | Solution, options: PreflightOptions = {}): Promise<PreflightResult> {
   const { signal } = options;
   const kc = target.kubeConfig;
-  const c = typeof iso === 'string' ? await fromIso(iso, signal) : fromSolution(iso);
+  const loaded = typeof iso === 'string' ? await fromIso(iso, signal) : fromSolution(iso);
+  const c: Candidate = loaded.components === undefined && options.solution ? { ...loaded, components: (options.solution.definition.components ?? []) as Candidate['components'] } : loaded;
   const name = str((c.manifest.metadata as { name?: unknown } | undefined)?.name);
   const version = str((c.manifest.spec as { version?: unknown } | undefined)?.version);
   const id = `${name}-${version}`;
@@ -281,13 +287,14 @@ export async function preflight(target: PreflightTarget, iso: string | Solution,
   }
 
   // Node roles.
-  const roles = new Set(c.components.flatMap((comp) => (comp.volumes ?? []).map((v) => v.count?.role).filter((r): r is string => typeof r === 'string')));
+  const roles = new Set((c.components ?? []).flatMap((comp) => (comp.volumes ?? []).map((v) => v.count?.role).filter((r): r is string => typeof r === 'string')));
   const roleEvidence = [...roles].sort().map((r) => {
     const n = nodes.filter((x) => x.metadata?.labels?.[`node-role.kubernetes.io/${r}`] !== undefined).map((x) => str(x.metadata?.name));
     return { r, n };
   });
   const missing = roleEvidence.filter((x) => x.n.length === 0);
-  add({
+  if (c.components === undefined) add({ name: 'node-roles', status: 'warn', message: 'not checked: the ISO does not carry the storage needs (give the solution file)', evidence: [] });
+  else add({
     name: 'node-roles',
     status: missing.length ? 'fail' : 'pass',
     message: missing.length ? `no node has role ${missing.map((m) => m.r).join(', ')}, which the storage needs ask for` : roles.size ? 'every role asked for has nodes' : 'no role asked for',
@@ -297,7 +304,7 @@ export async function preflight(target: PreflightTarget, iso: string | Solution,
   // Storage plan (seam for the planner of the storage module).
   if (!options.planStorage) add({ name: 'storage-plan', status: 'warn', message: 'not checked: no storage planner given', evidence: [] });
   else {
-    const v = await options.planStorage({ manifest: c.manifest, components: c.components });
+    const v = await options.planStorage({ manifest: c.manifest, components: c.components ?? [] });
     add({ name: 'storage-plan', status: v.satisfiable ? 'pass' : 'fail', message: v.satisfiable ? 'the storage needs can be met on this cluster' : 'the storage needs cannot be met on this cluster', evidence: v.evidence });
   }
 

@@ -7,8 +7,9 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from '@commander-js/extra-typings';
-import { connect, type DiagnosticsTarget, type DoctorFinding, doctor, type Analyzer, SALT_API_ENV, saltApiFromEnv, supportBundle } from '../../cluster/index.js';
+import { type Analyzer, connect, type DiagnosticsTarget, type DoctorFinding, doctor, type PreflightCheck, preflight, SALT_API_ENV, saltApiFromEnv, supportBundle } from '../../cluster/index.js';
 import { SdkError } from '../../errors.js';
+import { loadSolutionFile } from '../../packaging/solution-file.js';
 import { action, Output } from '../_output.js';
 import { ProgressDisplay } from '../_progress.js';
 import { withInterrupt } from './pack.js';
@@ -84,7 +85,13 @@ function formatFinding(f: DoctorFinding): string {
   return [`${ICON[f.severity]} ${f.severity.toUpperCase()} ${f.title}  [${f.code}, ${f.analyzer}]`, ...f.evidence.map((e) => `    ${e}`), `    → ${f.remedy}`].join('\n');
 }
 
-/** `solution support-bundle` and `solution doctor`. */
+const MARK = { pass: '✓', warn: '!', fail: '✗' } as const;
+
+function formatCheck(c: PreflightCheck): string {
+  return [`${MARK[c.status]} ${c.status.toUpperCase().padEnd(4)} ${c.name}: ${c.message}`, ...c.evidence.map((e) => `    ${e}`)].join('\n');
+}
+
+/** `solution support-bundle`, `solution doctor` and `solution preflight`. */
 export function registerDiagnosticsCommands(program: Command): void {
   withFlags(
     program
@@ -156,6 +163,28 @@ export function registerDiagnosticsCommands(program: Command): void {
         });
       },
       (flags: Flags) => new Output(flags),
+    ),
+  );
+  withFlags(
+    program
+      .command('preflight')
+      .description('Check a Solution ISO against the cluster before importing it. Exit code 1 when a check fails.')
+      .argument('<iso>', 'the Solution ISO')
+      .option('--solution <file>', 'its solution file, to check the storage needs (node roles) the ISO does not carry'),
+  ).action(
+    action(
+      async (iso: string, flags: Flags & { solution?: string }) => {
+        const out = new Output(flags);
+        await withInterrupt(async (signal) => {
+          const target = await diagnosticsTarget(flags, out, signal);
+          const solution = flags.solution ? (await loadSolutionFile(flags.solution)).solution : undefined;
+          const r = await preflight(target, iso, { env: flags.env, solution, registryUrl: flags.registryUrl ?? process.env.METALK8S_REGISTRY_URL, signal });
+          const failed = r.checks.filter((c) => c.status === 'fail').length;
+          out.result(`${r.checks.map(formatCheck).join('\n')}\n${r.solution} ${r.version}: ${failed === 0 ? 'ready to import' : `${failed} check(s) failed`}`, r);
+          if (!r.ok) process.exitCode = 1;
+        });
+      },
+      (_iso: string, flags: Flags) => new Output(flags),
     ),
   );
 }

@@ -17,7 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cluster, connect, type DoctorResult, doctor, type FiringAlert, readSupportBundle, supportBundle, writeSupportBundle } from '../../../src/cluster/index.js';
+import { type Cluster, connect, type DoctorResult, doctor, type FiringAlert, preflight, readSupportBundle, supportBundle, writeSupportBundle } from '../../../src/cluster/index.js';
+import { defineSolution } from '../../../src/index.js';
 import { kubeGet, kubePatch, kubeRequest } from '../../../src/cluster/_kube.js';
 import { loadSolutionFile, pack } from '../../../src/packaging/index.js';
 import { type MetalK8sEmulator, startMetalK8s } from '../../../src/testing/index.js';
@@ -57,11 +58,13 @@ describe('support bundle and doctor on a broken environment', () => {
     keyBody: pem.split('\n')[2] ?? '',
   };
   let live: DoctorResult;
+  let zenkoIso: string;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'sdk-diagnostics-'));
     const { solution } = await loadSolutionFile('examples/zenko-like');
     const packed = await pack({ solution, baseDir: 'examples/zenko-like', outDir: join(dir, 'iso') });
+    zenkoIso = packed.path;
     mk8s = await startMetalK8s();
     cluster = await connect({
       kubeconfig: mk8s.kubeconfig,
@@ -181,7 +184,8 @@ describe('support bundle and doctor on a broken environment', () => {
     const fromFile = await doctor({ bundle: output });
     expect(fromFile.source).toBe('bundle');
     expect(named(fromFile)).toEqual(expected);
-    expect(fromFile.findings.map((f) => f.evidence)).toEqual(live.findings.map((f) => f.evidence));
+    // Same analyzers, same model: the bundle read back gives what its snapshot gave.
+    expect(fromFile.findings).toEqual((await doctor({ snapshot: r.snapshot })).findings);
 
     const out = join(dir, 'extracted');
     await mkdir(out);
@@ -212,5 +216,47 @@ describe('support bundle and doctor on a broken environment', () => {
     expect(again.sha256).toBe(r.sha256);
     const snapshot = await readSupportBundle(output);
     expect(snapshot.scope.namespaces).toEqual([ns]);
+  });
+
+  it('preflight fails a version outside the range, a CRD another Solution owns, an unsatisfiable plan; import refuses the version too', async () => {
+    const { solution } = await loadSolutionFile('examples/zenko-like');
+    const def = solution.definition;
+    // Another vendor's fork shipping the same CRDs, for MetalK8s 130 only.
+    const fork = defineSolution({
+      ...def,
+      name: 'zenkofork',
+      version: '1.0.0',
+      requires: { metalk8s: '>=130.0.0 <131' },
+      components: JSON.parse(JSON.stringify(def.components ?? [])),
+      images: def.images.map((i) => (i.name === def.operator.image ? { ...i, tag: '1.0.0' } : i)),
+    } as Parameters<typeof defineSolution>[0]);
+    const packed = await pack({ solution: fork, baseDir: 'examples/zenko-like', outDir: join(dir, 'fork') });
+    const r = await preflight(cluster, packed.path, {
+      env,
+      registryUrl: mk8s.registryUrl,
+      solution: fork,
+      planStorage: async () => ({ satisfiable: false, evidence: ['zenko-kafka logs: 200Gi per node of role node, node-1 has no free disk'] }),
+    });
+    const byName = Object.fromEntries(r.checks.map((c) => [c.name, c]));
+    expect(r.ok).toBe(false);
+    expect(byName['metalk8s-version']).toMatchObject({ status: 'fail', message: 'MetalK8s 129.0.0 is outside the supported range >=130.0.0 <131' });
+    expect(byName['crd-conflicts']?.status).toBe('fail');
+    expect(byName['crd-conflicts']?.evidence.join('\n')).toContain('zenkos.zenko.io already exists');
+    expect(byName['storage-plan']).toMatchObject({ status: 'fail', evidence: ['zenko-kafka logs: 200Gi per node of role node, node-1 has no free disk'] });
+    expect(byName['bootstrap-free-space']?.status).toBe('pass');
+    expect(byName['bootstrap-free-space']?.evidence.join('\n')).toMatch(/available \d+ MiB/);
+    expect(byName['node-roles']).toMatchObject({ status: 'pass', evidence: ['role node: node-1'] });
+    expect(byName['image-conflicts']?.status).toBe('pass');
+    // Its StorageClasses are zenko's.
+    expect(byName['storageclass-conflicts']?.status).toBe('fail');
+    expect(byName['storageclass-conflicts']?.evidence.join('\n')).toContain('StorageClass zenko-kafka exists, part-of zenko');
+
+    // The same ISO under the active Solution's own name passes the CRD check (an upgrade).
+    const own = await preflight(cluster, zenkoIso, { registryUrl: mk8s.registryUrl });
+    expect(Object.fromEntries(own.checks.map((c) => [c.name, c.status]))).toMatchObject({ 'crd-conflicts': 'pass', 'image-conflicts': 'pass', 'metalk8s-version': 'warn', 'node-roles': 'warn' });
+
+    const err = await cluster.solutions.import(packed.path).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('METALK8S_VERSION_UNSUPPORTED');
+    expect((await cluster.solutions.list()).map((s) => s.name)).toEqual(['zenko']);
   });
 });
