@@ -12,9 +12,11 @@
  */
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, connect, type DoctorResult, doctor, type FiringAlert, preflight, readSupportBundle, supportBundle, writeSupportBundle } from '../../../src/cluster/index.js';
@@ -24,6 +26,7 @@ import { loadSolutionFile, pack } from '../../../src/packaging/index.js';
 import { type MetalK8sEmulator, startMetalK8s } from '../../../src/testing/index.js';
 
 const pexec = promisify(execFile);
+const cli = resolve(fileURLToPath(import.meta.url), '../../../../dist/cli.js');
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -59,6 +62,8 @@ describe('support bundle and doctor on a broken environment', () => {
   };
   let live: DoctorResult;
   let zenkoIso: string;
+  let forkIso: string;
+  let bundleFile: string;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'sdk-diagnostics-'));
@@ -174,6 +179,7 @@ describe('support bundle and doctor on a broken environment', () => {
 
   it('finds the same problems from the bundle file, whose extracted files hold none of the planted credentials', async () => {
     const output = join(dir, 'bundle.tar.gz');
+    bundleFile = output;
     const events: string[] = [];
     const r = await supportBundle(cluster, { env, output, registryUrl: mk8s.registryUrl, alerts: alertSource, onProgress: (e) => events.push(e.type === 'collect' ? e.what : 'write') });
     expect(events).toContain('logs');
@@ -231,6 +237,7 @@ describe('support bundle and doctor on a broken environment', () => {
       images: def.images.map((i) => (i.name === def.operator.image ? { ...i, tag: '1.0.0' } : i)),
     } as Parameters<typeof defineSolution>[0]);
     const packed = await pack({ solution: fork, baseDir: 'examples/zenko-like', outDir: join(dir, 'fork') });
+    forkIso = packed.path;
     const r = await preflight(cluster, packed.path, {
       env,
       registryUrl: mk8s.registryUrl,
@@ -258,5 +265,47 @@ describe('support bundle and doctor on a broken environment', () => {
     const err = await cluster.solutions.import(packed.path).catch((e: unknown) => e);
     expect((err as { code?: string }).code).toBe('METALK8S_VERSION_UNSUPPORTED');
     expect((await cluster.solutions.list()).map((s) => s.name)).toEqual(['zenko']);
+  });
+
+  it('the built CLI: doctor --bundle and preflight exit 1 with their findings, support-bundle writes a bundle', async () => {
+    if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first (npm test does)`);
+    const kubeconfig = join(dir, 'kubeconfig');
+    const ca = join(dir, 'salt-ca.pem');
+    await writeFile(kubeconfig, mk8s.kubeconfig);
+    await writeFile(ca, mk8s.saltApi.ca ?? '');
+    const env = {
+      ...process.env,
+      KUBECONFIG: kubeconfig,
+      METALK8S_SALT_API_URL: mk8s.saltApi.url,
+      METALK8S_SALT_API_USERNAME: mk8s.saltApi.username,
+      METALK8S_SALT_API_TOKEN: mk8s.saltApi.token,
+      METALK8S_SALT_API_CA_FILE: ca,
+      METALK8S_REGISTRY_URL: mk8s.registryUrl,
+    };
+    const solution = (...args: string[]) =>
+      pexec(process.execPath, [cli, ...args], { env, timeout: 180_000 }).then(
+        (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+        (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
+      );
+    const d = await solution('doctor', '--bundle', bundleFile);
+    expect(d.code, d.stderr).toBe(1);
+    expect(d.stdout).toContain('CRITICAL Volume zenko-data-0 on node-1 failed: CreationError');
+    expect(d.stdout).toContain('→ A failed Volume is never retried');
+    expect(d.stderr).not.toMatch(/at .*\.js:\d+/);
+
+    const p = await solution('preflight', forkIso, '--json');
+    expect(p.code, p.stderr).toBe(1);
+    const line = p.stdout.split('\n').find((l) => l.startsWith('{"type":"result"'));
+    const checks = (JSON.parse(line ?? '{}') as { data?: { checks?: { name: string; status: string }[] } }).data?.checks ?? [];
+    expect(checks.find((c) => c.name === 'metalk8s-version')?.status).toBe('fail');
+
+    const out = join(dir, 'cli-bundle.tar.gz');
+    const b = await solution('support-bundle', '--env', 'zenko-diag', '-o', out);
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.stdout).toMatch(/wrote .*cli-bundle\.tar\.gz \(\d+ KiB, \d+ files, \d+ values redacted/);
+    const again = await solution('doctor', '--bundle', out, '--json');
+    const findings = (JSON.parse(again.stdout.split('\n').find((l) => l.startsWith('{"type":"result"')) ?? '{}') as { data?: { findings?: { code: string }[] } }).data?.findings ?? [];
+    // No alert source on the command line: the four cluster problems.
+    expect(findings.map((f) => f.code).sort()).toEqual(['IMAGE_NOT_SERVED', 'NODE_CORDONED', 'PVC_NO_MATCHING_VOLUME', 'VOLUME_FAILED']);
   });
 });
