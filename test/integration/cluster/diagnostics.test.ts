@@ -6,9 +6,7 @@
  * nothing else. Credentials planted in a ConfigMap, a Deployment's env and a custom resource
  * must not survive into the extracted bundle.
  *
- * Container logs: kwok is not configured to serve container logs in the harness yet, so the log
- * collector meets an error for each container (recorded in index.json `problems`); the scrubbing
- * of log text is covered by test/unit/cluster/redaction.test.ts and by the ConfigMap files here.
+ * Container logs are served by kwok from files (CRI log format) named by `Logs` objects.
  */
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -59,6 +57,9 @@ describe('support bundle and doctor on a broken environment', () => {
     urlPassword: `Url-${randomBytes(8).toString('hex')}`,
     jwtSignature: jwt.split('.')[2] ?? '',
     keyBody: pem.split('\n')[2] ?? '',
+    logPassword: `Log-${randomBytes(8).toString('hex')}`,
+    logToken: `ghp_${randomBytes(18).toString('hex')}`,
+    logBearer: `${randomBytes(24).toString('base64url')}`,
   };
   let live: DoctorResult;
   let zenkoIso: string;
@@ -127,6 +128,28 @@ describe('support bundle and doctor on a broken environment', () => {
       await until(`${d} Available`, async () => {
         const dep = await kubeGet<{ status?: { conditions?: { type: string; status: string }[] } }>(kc, `/apis/apps/v1/namespaces/${ns}/deployments/${d}`);
         return dep?.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True') ? true : undefined;
+      });
+    }
+    // Container logs with credentials, served by kwok.
+    const logFile = join(dir, 'operator.log');
+    const t = (s: number) => new Date(Date.now() - s * 1000).toISOString().replace('Z', '000000Z');
+    await writeFile(
+      logFile,
+      [
+        `${t(30)} stdout F starting zenko-operator, watching ${ns}`,
+        `${t(20)} stderr F connecting to mongodb://zenko:${planted.logPassword}@mongodb:27017 failed, retrying`,
+        `${t(10)} stdout F GET /apis/zenko.io/v1alpha2 Authorization: Bearer ${planted.logBearer}`,
+        `${t(5)} stdout F github release check with token ${planted.logToken}`,
+        '',
+      ].join('\n'),
+    );
+    const pods = (await kubeGet<{ items: { metadata: { name: string; labels?: Record<string, string> }; spec: { containers: { name: string }[] } }[] }>(kc, `/api/v1/namespaces/${ns}/pods`))?.items ?? [];
+    for (const p of pods) {
+      await post(`/apis/kwok.x-k8s.io/v1alpha1/namespaces/${ns}/logs`, {
+        apiVersion: 'kwok.x-k8s.io/v1alpha1',
+        kind: 'Logs',
+        metadata: { name: p.metadata.name },
+        spec: { logs: [{ containers: p.spec.containers.map((c) => c.name), logsFile: logFile }] },
       });
     }
     // Broken: a Volume that fails (no such disk), a PVC that nothing can satisfy, a cordoned node.
@@ -200,6 +223,12 @@ describe('support bundle and doctor on a broken environment', () => {
     expect(listing).toContain('support-bundle/index.json');
     expect(listing).toContain('support-bundle/objects/configMaps.json');
     expect(listing).toContain('support-bundle/redaction-report.json');
+    expect(listing).toMatch(new RegExp(`support-bundle/logs/${ns}/zenko-operator-[a-z0-9-]+/[a-z0-9-]+\\.log`));
+    const logs = (await pexec('find', [join(out, 'support-bundle/logs'), '-name', '*.log'])).stdout.trim().split('\n');
+    const operatorLog = await readFile(logs.find((l) => l.includes('/zenko-operator-')) ?? '', 'utf8');
+    expect(operatorLog).toContain('connecting to mongodb://zenko:[redacted]@mongodb:27017 failed');
+    expect(operatorLog).toContain('Authorization: Bearer [redacted]');
+    expect(r.index.problems.filter((p) => p.collector === 'logs')).toEqual([]);
     for (const [what, value] of Object.entries(planted)) {
       expect(value.length, what).toBeGreaterThan(8);
       const found = await pexec('grep', ['-rlF', value, out]).then((x) => x.stdout, () => '');
@@ -210,6 +239,8 @@ describe('support bundle and doctor on a broken environment', () => {
     expect(where).toContain('objects/configMaps.json:private-key');
     expect(where).toContain('objects/configMaps.json:jwt');
     expect(where).toContain('objects/deployments.json:secret-env');
+    expect([...where].some((w) => /^logs\/.*zenko-operator.*:url-password$/.test(w))).toBe(true);
+    expect([...where].some((w) => /^logs\/.*:api-token$/.test(w))).toBe(true);
     expect([...where].some((w) => w.startsWith('objects/customResources.json:'))).toBe(true);
     // Not a Secret in sight.
     expect(await pexec('grep', ['-rl', '"kind": "Secret"', out]).then((x) => x.stdout, () => '')).toBe('');
