@@ -209,6 +209,8 @@ describe('support bundle and doctor on a broken environment', () => {
     expect(events).toContain('write');
     expect(r.index.counts.customResources).toBeGreaterThanOrEqual(1);
     expect(r.index.counts.saltJobs).toBeGreaterThanOrEqual(3);
+    expect(r.snapshot.saltJobs.map((j) => j.mods)).toContain('metalk8s.orchestrate.solutions.prepare-environment');
+    expect(r.snapshot.saltJobs.every((j) => j.success === true)).toBe(true);
     expect(r.index.cluster.metalk8sVersion).toBe('129.0.0');
     const fromFile = await doctor({ bundle: output });
     expect(fromFile.source).toBe('bundle');
@@ -338,5 +340,21 @@ describe('support bundle and doctor on a broken environment', () => {
     const findings = (JSON.parse(again.stdout.split('\n').find((l) => l.startsWith('{"type":"result"')) ?? '{}') as { data?: { findings?: { code: string }[] } }).data?.findings ?? [];
     // No alert source on the command line: the four cluster problems.
     expect(findings.map((f) => f.code).sort()).toEqual(['IMAGE_NOT_SERVED', 'NODE_CORDONED', 'PVC_NO_MATCHING_VOLUME', 'VOLUME_FAILED']);
+  });
+
+  it('names an environment on a version that is not imported, and the orchestrate that failed on it', async () => {
+    await kubePatch(cluster.kubeConfig, `/api/v1/namespaces/${ns}/configmaps/metalk8s-environment`, { data: { zenko: '9.9.9' } });
+    const run = await cluster.salt.orchestrate('metalk8s.orchestrate.solutions.prepare-environment', {
+      saltenv: cluster.saltenv,
+      pillar: { orchestrate: { env_name: env } },
+      throwOnFailure: false,
+    });
+    expect(run.success).toBe(false);
+    const r = await doctor({ target: cluster, env, registryUrl: mk8s.registryUrl });
+    const byCode = Object.fromEntries(r.findings.map((f) => [f.code, f]));
+    expect(byCode.ENVIRONMENT_VERSION_NOT_IMPORTED?.title).toBe(`${env} runs zenko 9.9.9, but the active version is 2.6.0`);
+    expect(byCode.SALT_JOB_FAILED?.title).toBe(`metalk8s.orchestrate.solutions.prepare-environment (env_name=${env}) failed`);
+    expect(byCode.SALT_JOB_FAILED?.evidence.join('\n')).toContain('Solution zenko-9.9.9 is not available');
+    await kubePatch(cluster.kubeConfig, `/api/v1/namespaces/${ns}/configmaps/metalk8s-environment`, { data: { zenko: '2.6.0' } });
   });
 });
