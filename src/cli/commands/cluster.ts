@@ -21,13 +21,19 @@ interface ConnectionFlags {
   quiet?: boolean;
 }
 
-function withConnectionFlags<T extends Command<unknown[], Record<string, unknown>>>(cmd: T): T {
+/** `--kubeconfig` and the `--salt-api-*` flags. */
+export function withKubeSaltFlags<T extends Command<unknown[], Record<string, unknown>>>(cmd: T): T {
   cmd
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)')
     .option('--salt-api-url <url>', `SaltAPI URL (default: $${SALT_API_ENV.url}, else found from the cluster)`)
     .option('--salt-api-username <name>', `SaltAPI user (default: $${SALT_API_ENV.username})`)
     .option('--salt-api-token <token>', `SaltAPI bearer token (default: $${SALT_API_ENV.token})`)
-    .option('--salt-api-ca-file <pem>', `CA of the SaltAPI certificate (default: $${SALT_API_ENV.caFile})`)
+    .option('--salt-api-ca-file <pem>', `CA of the SaltAPI certificate (default: $${SALT_API_ENV.caFile})`);
+  return cmd;
+}
+
+function withConnectionFlags<T extends Command<unknown[], Record<string, unknown>>>(cmd: T): T {
+  withKubeSaltFlags(cmd)
     .option('--ssh-host <host>', 'bootstrap node for --upload')
     .option('--ssh-port <port>', 'SSH port', '22')
     .option('--ssh-user <user>', 'SSH user', 'root')

@@ -12,6 +12,7 @@ import { SdkError } from '../../errors.js';
 import { loadSolutionFile } from '../../packaging/solution-file.js';
 import { action, Output } from '../_output.js';
 import { ProgressDisplay } from '../_progress.js';
+import { withKubeSaltFlags } from './cluster.js';
 import { withInterrupt } from './pack.js';
 
 interface Flags {
@@ -27,12 +28,7 @@ interface Flags {
 }
 
 function withFlags<T extends Command<unknown[], Record<string, unknown>>>(cmd: T): T {
-  cmd
-    .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)')
-    .option('--salt-api-url <url>', `SaltAPI URL (default: $${SALT_API_ENV.url}, else found from the cluster)`)
-    .option('--salt-api-username <name>', `SaltAPI user (default: $${SALT_API_ENV.username})`)
-    .option('--salt-api-token <token>', `SaltAPI bearer token (default: $${SALT_API_ENV.token})`)
-    .option('--salt-api-ca-file <pem>', `CA of the SaltAPI certificate (default: $${SALT_API_ENV.caFile})`)
+  withKubeSaltFlags(cmd)
     .option('--registry-url <url>', 'cluster registry (default: $METALK8S_REGISTRY_URL, else the bootstrap node on port 8080)')
     .option('--env <env>', 'one environment (default: all)')
     .option('--json', 'JSON lines on stdout')
