@@ -26,6 +26,10 @@ const groups: { readonly commands: readonly string[]; readonly load: () => Promi
     load: async () => (await import('./commands/cluster.js')).registerClusterCommands,
   },
   { commands: ['support-bundle', 'doctor', 'preflight'], load: async () => (await import('./commands/diagnostics.js')).registerDiagnosticsCommands },
+  {
+    commands: ['metrics', 'alerts', 'logs', 'dashboards', 'health'],
+    load: async () => (await import('./commands/monitoring.js')).registerMonitoringCommands,
+  },
   { commands: ['emulator'], load: async () => (await import('./commands/emulator.js')).registerEmulatorCommands },
 ];
 

@@ -14,6 +14,7 @@ import { throwIfAborted } from '../errors.js';
 import { SDK_VERSION } from '../version.js';
 import { type KubeObject, kubeGet, kubeRequest } from './_kube.js';
 import { type AvailableEntry, ENV_CONFIGMAP, ENV_LABEL, readAvailable } from './_lifecycle.js';
+import type { AlertsApi } from './alerts.js';
 import type { SaltApiClient } from './salt-api.js';
 import { describeFailure, firstFailedStep } from './salt-results.js';
 
@@ -31,8 +32,20 @@ export interface FiringAlert {
   readonly startsAt: string | undefined;
 }
 
-/** Returns the alerts firing now, e.g. from the Alertmanager client of `cluster.monitoring`. */
+/** Returns the alerts firing now, e.g. {@link alertmanagerSource}`(cluster.alerts)`. */
 export type AlertSource = (options: { readonly signal?: AbortSignal | undefined }) => Promise<readonly FiringAlert[]>;
+
+/** The active alerts of Alertmanager (not silenced, not inhibited) as an {@link AlertSource}. */
+export function alertmanagerSource(alerts: Pick<AlertsApi, 'list'>): AlertSource {
+  return async ({ signal }) =>
+    (await alerts.list({ active: true, silenced: false, inhibited: false, unprocessed: false, signal })).map((a) => ({
+      name: a.labels.alertname ?? '',
+      severity: a.labels.severity,
+      labels: { ...a.labels },
+      annotations: { ...a.annotations },
+      startsAt: a.startsAt,
+    }));
+}
 
 /** One container log, tail-limited. */
 export interface ContainerLog {
@@ -371,7 +384,10 @@ export async function collectSnapshot(target: DiagnosticsTarget, options: Collec
   const images = await attempt('images', [], () => checkImages(deployments, pods, solutions, registryUrl, signal));
 
   step('alerts');
-  const alerts = options.alerts ? [...(await attempt('alerts', [] as readonly FiringAlert[], () => (options.alerts as AlertSource)({ signal })))] : [];
+  // The Solution's alerts: those of the environments' namespaces.
+  const alerts = options.alerts
+    ? (await attempt('alerts', [] as readonly FiringAlert[], () => (options.alerts as AlertSource)({ signal }))).filter((a) => namespaces.includes(a.labels.namespace ?? ''))
+    : [];
   options.onProgress?.({ type: 'collect', what: 'done', done: steps.length, total: steps.length });
 
   return {

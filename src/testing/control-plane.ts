@@ -22,7 +22,7 @@ import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { AbortError, ClusterError, throwIfAborted } from '../errors.js';
-import { kubeRequest } from '../cluster/_kube.js';
+import { installKwokLogCrds, KWOK_LOG_KINDS } from './pod-logs.js';
 import { generatePki, issueServerCertificate } from './_pki.js';
 import { freePort } from './_ports.js';
 import { type Daemon, startDaemon } from './_process.js';
@@ -321,6 +321,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         '--authorization-mode=RBAC',
         '--allow-privileged=true',
         '--enable-priority-and-fairness=false',
+        // kwok's Nodes also get a Hostname address that does not resolve: reach their
+        // "kubelet" (kwok's server, for logs) by IP.
+        '--kubelet-preferred-address-types=InternalIP',
         '--profiling=false',
         '--v=0',
       ],
@@ -399,11 +402,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         ),
       );
       progress('kwok', 'starting');
-      // kwok serves container logs (`pods/log`) on the node port from `Logs` objects naming a
-      // file per container; the API server reaches it over HTTPS at the Node's 127.0.0.1.
-      await applyKwokLogsCrd(kubeConfig());
-      const kubeletPort = await freePort();
-      const kubeletTls = await issueServerCertificate(path.join(dir, 'pki'), { cert: pki.caCert, key: pki.caKey }, 'kwok', ['localhost', '127.0.0.1']);
+      // Container logs are served by kwok from files its Logs objects name (see pod-logs.ts);
+      // the Nodes advertise kwok's server port, so the API server proxies `pods/log` to it.
+      await installKwokLogCrds(kubeConfig());
+      const kwokPort = await freePort();
       daemons.push(
         startDaemon(
           'kwok',
@@ -416,11 +418,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
             '--manage-nodes-with-label-selector=kwok.x-k8s.io/node=fake',
             '--cidr=10.244.0.0/16',
             '--node-ip=127.0.0.1',
-            `--node-port=${kubeletPort}`,
-            `--server-address=127.0.0.1:${kubeletPort}`,
-            `--tls-cert-file=${kubeletTls.cert}`,
-            `--tls-private-key-file=${kubeletTls.key}`,
-            '--enable-crds=Logs',
+            `--server-address=127.0.0.1:${kwokPort}`,
+            `--node-port=${kwokPort}`,
+            `--enable-crds=${KWOK_LOG_KINDS.join(',')}`,
             '--node-lease-duration-seconds=40',
           ],
           path.join(dir, 'kwok.log'),
@@ -511,35 +511,4 @@ function ignoreConflict(err: unknown): void {
 /** A random lowercase suffix for names that must not collide between tests. */
 export function uniqueSuffix(): string {
   return randomBytes(4).toString('hex');
-}
-
-/** kwok's `Logs` kind (kwok.x-k8s.io/v1alpha1): which file serves which containers' log. */
-async function applyKwokLogsCrd(kc: KubeConfig): Promise<void> {
-  const crd = {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: 'logs.kwok.x-k8s.io' },
-    spec: {
-      group: 'kwok.x-k8s.io',
-      names: { kind: 'Logs', listKind: 'LogsList', plural: 'logs', singular: 'logs' },
-      scope: 'Namespaced',
-      versions: [
-        {
-          name: 'v1alpha1',
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
-        },
-      ],
-    },
-  };
-  const res = await kubeRequest(kc, 'PATCH', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/logs.kwok.x-k8s.io?fieldManager=sdk-harness&force=true', crd, 'application/apply-patch+yaml');
-  if (res.status >= 300) throw new ClusterError('CONTROL_PLANE_FAILED', `cannot create kwok's Logs CRD: HTTP ${res.status} ${res.text.slice(0, 200)}`);
-  for (let i = 0; i < 100; i++) {
-    const got = await kubeRequest(kc, 'GET', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/logs.kwok.x-k8s.io');
-    const conds = (got.json as { status?: { conditions?: { type: string; status: string }[] } } | undefined)?.status?.conditions ?? [];
-    if (conds.some((c) => c.type === 'Established' && c.status === 'True')) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }

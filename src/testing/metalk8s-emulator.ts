@@ -15,8 +15,10 @@ import { startSolutionsEmulator } from './_solutions.js';
 import { type ControlPlane, type ControlPlaneProgressEvent, mintServiceAccountToken, startControlPlane } from './control-plane.js';
 import { deployNode } from './_deploy-node.js';
 import { startVolumeController } from './_volume-controller.js';
+import { type Monitoring, type MonitoringOptions, publishControlPlaneIngress, startMonitoring } from './_monitoring.js';
 import { applyObjects, metalk8sBaseObjects } from './metalk8s-objects.js';
 import { type OrchestrateHandler, startSaltApiEmulator } from './salt-api-emulator.js';
+import { DEFAULT_METALK8S_VERSION, metalk8sFeatures } from '../solution/metalk8s-version.js';
 
 /** Options of {@link startMetalK8s}. */
 export interface StartMetalK8sOptions {
@@ -26,9 +28,13 @@ export interface StartMetalK8sOptions {
    */
   readonly kubeconfigYaml?: string | undefined;
   /**
-   * MetalK8s version the cluster claims.
+   * The MetalK8s version the emulator plays: the version the cluster claims (kube-system
+   * annotation, Node labels, saltenv `metalk8s-<version>`) and what its orchestrates write
+   * (e.g. the operator metrics objects exist only from 130, reference §2.9, §8).
    * @default '129.0.0'
    */
+  readonly metalk8sVersion?: string | undefined;
+  /** @deprecated Use {@link StartMetalK8sOptions.metalk8sVersion}. */
   readonly clusterVersion?: string | undefined;
   /**
    * Directories searched for SLS files that `state.orchestrate` runs (made of `test.*` states).
@@ -56,9 +62,19 @@ export interface StartMetalK8sOptions {
    * @default a new temporary directory, removed by `stop()`
    */
   readonly stateDir?: string | undefined;
+  /**
+   * Also run the monitoring stack: real Prometheus and Alertmanager behind real nginx playing
+   * the control-plane ingress, PrometheusRules turned into rule files (see docs/emulator.md).
+   * `true` for the defaults, or its settings.
+   * @default false
+   */
+  readonly monitoring?: boolean | EmulatorMonitoringOptions | undefined;
   readonly signal?: AbortSignal | undefined;
   readonly onProgress?: ((event: ControlPlaneProgressEvent) => void) | undefined;
 }
+
+/** Settings of the emulator's monitoring stack. */
+export type EmulatorMonitoringOptions = Omit<MonitoringOptions, 'kubeConfig' | 'dir' | 'tls' | 'kubernetesUrl' | 'saltApiUrl'>;
 
 /** Credentials of the emulated SaltAPI. */
 export interface EmulatedSaltApi {
@@ -86,9 +102,17 @@ export interface MetalK8sEmulator {
   readonly stateDir: string;
   /** The control plane, when the emulator started it. */
   readonly controlPlane: ControlPlane | undefined;
+  /** The MetalK8s version played, `major.minor.patch`. */
+  readonly metalk8sVersion: string;
+  /** The monitoring stack, when `monitoring` was asked for. */
+  readonly monitoring: EmulatedMonitoring | undefined;
   /** Stops the SaltAPI and (when it started it) the control plane. */
   stop(): Promise<void>;
 }
+
+/** The emulator's monitoring stack (see {@link StartMetalK8sOptions.monitoring}). */
+export type EmulatedMonitoring = Monitoring;
+export type { LokiReplay, LokiStream, Monitoring, MonitoringOptions } from './_monitoring.js';
 
 const ADMIN_SA = { namespace: 'kube-system', name: 'metalk8s-sdk-admin' } as const;
 
@@ -109,6 +133,7 @@ const ADMIN_SA = { namespace: 'kube-system', name: 'metalk8s-sdk-admin' } as con
  * ```
  */
 export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise<MetalK8sEmulator> {
+  const metalk8sVersion = metalk8sFeatures(options.metalk8sVersion ?? options.clusterVersion ?? DEFAULT_METALK8S_VERSION).version;
   const controlPlane =
     options.kubeconfigYaml === undefined
       ? await startControlPlane({ signal: options.signal, onProgress: options.onProgress })
@@ -118,7 +143,7 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
     const kubeconfig = controlPlane?.kubeconfigYaml ?? options.kubeconfigYaml ?? '';
     const kc = new KubeConfig();
     kc.loadFromString(kubeconfig);
-    await applyObjects(kc, metalk8sBaseObjects({ clusterVersion: options.clusterVersion }));
+    await applyObjects(kc, metalk8sBaseObjects({ clusterVersion: metalk8sVersion }));
     const token = await mintServiceAccountToken(kc, ADMIN_SA.namespace, ADMIN_SA.name, { expirationSeconds: 86_400 });
     await kc
       .makeApiClient(RbacAuthorizationV1Api)
@@ -144,7 +169,7 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
       : undefined;
     const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'metalk8s-emulator-')));
     let restartSaltApi = (): void => {};
-    const solutions = await startSolutionsEmulator({ kubeConfig: kc, stateDir, onSaltMasterRestart: () => restartSaltApi() });
+    const solutions = await startSolutionsEmulator({ kubeConfig: kc, stateDir, metalk8sVersion, onSaltMasterRestart: () => restartSaltApi() });
     cleanups.push(async () => {
       await solutions.stop();
       if (options.stateDir === undefined) await rm(stateDir, { recursive: true, force: true });
@@ -160,11 +185,41 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
     });
     restartSaltApi = () => void salt.revokeTokens();
     const volumes = options.storageOperator === false ? undefined : startVolumeController(kc);
+    let monitoring: Monitoring | undefined;
+    if (options.monitoring) {
+      const settings = typeof options.monitoring === 'object' ? options.monitoring : {};
+      const ingressTls = controlPlane ? await controlPlane.issueServerCertificate('cp-ingress', ['localhost', '127.0.0.1']) : undefined;
+      const started = await startMonitoring({
+        ...settings,
+        kubeConfig: kc,
+        dir: join(stateDir, 'monitoring'),
+        tls: ingressTls,
+        kubernetesUrl: controlPlane?.server,
+        saltApiUrl: salt.url,
+      }).catch(async (err: unknown) => {
+        await volumes?.stop();
+        await salt.stop();
+        throw err;
+      });
+      monitoring = started;
+      cleanups.push(() => started.stop());
+      // On its own control plane, the emulator says where its ingress is, as MetalK8s does; a
+      // shared control plane is left alone (other emulators may use it).
+      if (controlPlane) {
+        await publishControlPlaneIngress(kc, started.ingressUrl).catch(async (err: unknown) => {
+          await volumes?.stop();
+          await salt.stop();
+          throw err;
+        });
+      }
+    }
     return {
       kubeconfig,
+      metalk8sVersion,
       registryUrl: solutions.registryUrl,
       stateDir,
       controlPlane,
+      monitoring,
       saltApi: {
         url: salt.url,
         username: `system:serviceaccount:${ADMIN_SA.namespace}:${ADMIN_SA.name}`,

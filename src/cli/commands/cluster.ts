@@ -1,14 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from '@commander-js/extra-typings';
 import { AppsV1Api } from '@kubernetes/client-node';
-import { type Cluster, connect, type LifecycleProgressEvent, SALT_API_ENV, saltApiFromEnv } from '../../cluster/index.js';
+import { type Cluster, connect, INGRESS_URL_ENV, type LifecycleProgressEvent, SALT_API_ENV, type ServicesOptions, saltApiFromEnv } from '../../cluster/index.js';
 import { ClusterError } from '../../errors.js';
 import { action, Output } from '../_output.js';
 import { ProgressDisplay } from '../_progress.js';
 import { withInterrupt } from './pack.js';
 
-interface ConnectionFlags {
+/** Connection flags of every cluster command. */
+export interface ConnectionFlags {
   kubeconfig?: string;
+  ingressUrl?: string;
+  via?: string;
+  prometheusUrl?: string;
+  alertmanagerUrl?: string;
+  lokiUrl?: string;
   saltApiUrl?: string;
   saltApiUsername?: string;
   saltApiToken?: string;
@@ -21,26 +27,40 @@ interface ConnectionFlags {
   quiet?: boolean;
 }
 
-/** `--kubeconfig` and the `--salt-api-*` flags. */
-export function withKubeSaltFlags<T extends Command<unknown[], Record<string, unknown>>>(cmd: T): T {
+/** Adds the connection flags to a command. */
+export function withConnectionFlags<T extends Command<unknown[], Record<string, unknown>>>(cmd: T): T {
   cmd
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)')
     .option('--salt-api-url <url>', `SaltAPI URL (default: $${SALT_API_ENV.url}, else found from the cluster)`)
     .option('--salt-api-username <name>', `SaltAPI user (default: $${SALT_API_ENV.username})`)
     .option('--salt-api-token <token>', `SaltAPI bearer token (default: $${SALT_API_ENV.token})`)
-    .option('--salt-api-ca-file <pem>', `CA of the SaltAPI certificate (default: $${SALT_API_ENV.caFile})`);
-  return cmd;
-}
-
-function withConnectionFlags<T extends Command<unknown[], Record<string, unknown>>>(cmd: T): T {
-  withKubeSaltFlags(cmd)
+    .option('--salt-api-ca-file <pem>', `CA of the SaltAPI certificate (default: $${SALT_API_ENV.caFile})`)
     .option('--ssh-host <host>', 'bootstrap node for --upload')
     .option('--ssh-port <port>', 'SSH port', '22')
     .option('--ssh-user <user>', 'SSH user', 'root')
     .option('--ssh-key <file>', 'SSH private key for --upload')
+    .option('--ingress-url <url>', `control-plane ingress for Prometheus, Alertmanager and Loki (default: $${INGRESS_URL_ENV}, else the ClusterConfig)`)
+    .option('--via <route>', 'reach the platform services through the "ingress" or the API server "proxy"')
+    .option('--prometheus-url <url>', 'Prometheus (or Thanos query) URL, instead of the route')
+    .option('--alertmanager-url <url>', 'Alertmanager URL, instead of the route')
+    .option('--loki-url <url>', 'Loki URL, instead of the route')
     .option('--json', 'JSON event lines on stdout, for CI')
     .option('-q, --quiet', 'print errors only');
   return cmd;
+}
+
+/** The `services` option of `connect()` from the flags and `METALK8S_INGRESS_URL`. */
+export function servicesFrom(flags: ConnectionFlags): ServicesOptions {
+  if (flags.via !== undefined && flags.via !== 'ingress' && flags.via !== 'proxy') {
+    throw new ClusterError('VIA_INVALID', `--via ${flags.via}: expected "ingress" or "proxy"`, { hint: 'Pass --via ingress or --via proxy.' });
+  }
+  return {
+    ingressUrl: flags.ingressUrl ?? process.env[INGRESS_URL_ENV],
+    via: flags.via as ServicesOptions['via'],
+    prometheusUrl: flags.prometheusUrl,
+    alertmanagerUrl: flags.alertmanagerUrl,
+    lokiUrl: flags.lokiUrl,
+  };
 }
 
 async function connectFrom(flags: ConnectionFlags, signal: AbortSignal): Promise<Cluster> {
@@ -58,9 +78,11 @@ async function connectFrom(flags: ConnectionFlags, signal: AbortSignal): Promise
     flags.sshHost && flags.sshKey
       ? { host: flags.sshHost, port: Number(flags.sshPort ?? 22), user: flags.sshUser ?? 'root', privateKey: await readFile(flags.sshKey, 'utf8') }
       : undefined;
+  const services = servicesFrom(flags);
   return connect({
     ...(flags.kubeconfig ? { kubeconfigPath: flags.kubeconfig } : {}),
     ...(ssh ? { ssh } : {}),
+    services,
     saltApi: { url: flags.saltApiUrl ?? env?.url, username, token, ca },
     signal,
   });
@@ -86,19 +108,27 @@ function reporter(out: Output): (e: LifecycleProgressEvent) => void {
   };
 }
 
-type Handler<F> = (cluster: Cluster, out: Output, signal: AbortSignal, args: readonly string[], flags: F) => Promise<void>;
+/** A command body, given a connected cluster (or what `connector` gives). */
+export type Handler<F, C = Cluster> = (cluster: C, out: Output, signal: AbortSignal, args: readonly string[], flags: F) => Promise<void>;
 
-/** Commander calls actions with the positional arguments, then the options, then the command. */
-function run<F extends ConnectionFlags = ConnectionFlags>(fn: Handler<F>): (...raw: unknown[]) => Promise<void> {
+/**
+ * Wraps a command body: connects, handles Ctrl-C and errors. Commander calls actions with the
+ * positional arguments, then the options, then the command.
+ */
+export function run<F extends ConnectionFlags = ConnectionFlags, C = Cluster>(
+  fn: Handler<F, C>,
+  connector: (flags: F, signal: AbortSignal) => Promise<C> = connectFrom as unknown as (flags: F, signal: AbortSignal) => Promise<C>,
+): (...raw: unknown[]) => Promise<void> {
   const split = (raw: unknown[]): { args: string[]; flags: F } => {
     const flags = (raw[raw.length - 2] ?? {}) as F;
-    return { args: raw.slice(0, -2).map((a) => String(a ?? '')), flags };
+    // A variadic argument (an array) is spread: its values follow the fixed arguments.
+    return { args: raw.slice(0, -2).flatMap((a) => (Array.isArray(a) ? a.map(String) : [String(a ?? '')])), flags };
   };
   return action(
     async (...raw: unknown[]) => {
       const { args, flags } = split(raw);
       const out = new Output(flags);
-      await withInterrupt(async (signal) => fn(await connectFrom(flags, signal), out, signal, args, flags));
+      await withInterrupt(async (signal) => fn(await connector(flags, signal), out, signal, args, flags));
     },
     (...raw: unknown[]) => new Output(split(raw).flags),
   );
@@ -142,7 +172,17 @@ export function registerClusterCommands(program: Command): void {
     run(async (cluster, out, signal) => {
       const solutions = await cluster.solutions.list({ signal });
       const envs = await cluster.environments.list({ signal });
-      const rows: string[][] = [['SOLUTION', 'VERSION', 'ACTIVE', 'ENVIRONMENTS', 'OPERATORS']];
+      const rows: string[][] = [['SOLUTION', 'VERSION', 'ACTIVE', 'ENVIRONMENTS', 'OPERATORS', 'HEALTH']];
+      // One health report per Solution and environment (`solution health ENV NAME` gives the detail).
+      const reports: Record<string, string> = {};
+      for (const e of envs) {
+        for (const [sol, ver] of Object.entries(e.solutions)) {
+          reports[`${sol}-${ver}/${e.name}`] = await cluster
+            .health(sol, e.name, { signal })
+            .then((r) => r.status)
+            .catch(() => 'unknown');
+        }
+      }
       const health: Record<string, string> = {};
       for (const e of envs) {
         for (const [sol, ver] of Object.entries(e.solutions)) {
@@ -161,12 +201,15 @@ export function registerClusterCommands(program: Command): void {
           const ops = Object.entries(health)
             .filter(([k]) => k.startsWith(`${v.id}/`))
             .map(([k, h]) => `${k.slice(v.id.length + 1)}:${h}`);
-          rows.push([s.name, v.version, v.active ? 'yes' : '', v.environments.join(',') || '-', ops.join(',') || '-']);
+          const healths = Object.entries(reports)
+            .filter(([k]) => k.startsWith(`${v.id}/`))
+            .map(([k, h]) => `${k.slice(v.id.length + 1)}:${h}`);
+          rows.push([s.name, v.version, v.active ? 'yes' : '', v.environments.join(',') || '-', ops.join(',') || '-', healths.join(',') || '-']);
         }
       }
       const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
       const text = rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
-      out.result(text, { solutions, environments: envs, operators: health });
+      out.result(text, { solutions, environments: envs, operators: health, health: reports });
     }),
   );
 

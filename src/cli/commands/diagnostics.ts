@@ -7,37 +7,28 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from '@commander-js/extra-typings';
-import { type Analyzer, connect, type DiagnosticsTarget, type DoctorFinding, doctor, type PreflightCheck, preflight, SALT_API_ENV, saltApiFromEnv, supportBundle } from '../../cluster/index.js';
+import { type AlertsApi, type Analyzer, alertmanagerSource, connect, connectPlatform, type DiagnosticsTarget, type DoctorFinding, doctor, type PreflightCheck, preflight, SALT_API_ENV, saltApiFromEnv, supportBundle } from '../../cluster/index.js';
 import { SdkError } from '../../errors.js';
 import { loadSolutionFile } from '../../packaging/solution-file.js';
 import { action, Output } from '../_output.js';
 import { ProgressDisplay } from '../_progress.js';
-import { withKubeSaltFlags } from './cluster.js';
+import { type ConnectionFlags, servicesFrom, withConnectionFlags } from './cluster.js';
 import { withInterrupt } from './pack.js';
 
-interface Flags {
-  kubeconfig?: string;
-  saltApiUrl?: string;
-  saltApiUsername?: string;
-  saltApiToken?: string;
-  saltApiCaFile?: string;
+interface Flags extends ConnectionFlags {
   registryUrl?: string;
   env?: string;
-  json?: boolean;
-  quiet?: boolean;
 }
 
 function withFlags<T extends Command<unknown[], Record<string, unknown>>>(cmd: T): T {
-  withKubeSaltFlags(cmd)
+  withConnectionFlags(cmd)
     .option('--registry-url <url>', 'cluster registry (default: $METALK8S_REGISTRY_URL, else the bootstrap node on port 8080)')
-    .option('--env <env>', 'one environment (default: all)')
-    .option('--json', 'JSON lines on stdout')
-    .option('-q, --quiet', 'print the result only');
+    .option('--env <env>', 'one environment (default: all)');
   return cmd;
 }
 
 /** Connects with SaltAPI when credentials are there, else with the Kubernetes API only. */
-export async function diagnosticsTarget(flags: Flags, out: Output, signal: AbortSignal): Promise<DiagnosticsTarget> {
+export async function diagnosticsTarget(flags: Flags, out: Output, signal: AbortSignal): Promise<DiagnosticsTarget & { readonly alerts: AlertsApi }> {
   const env = saltApiFromEnv(process.env);
   const username = flags.saltApiUsername ?? env?.username;
   const token = flags.saltApiToken ?? env?.token;
@@ -46,6 +37,7 @@ export async function diagnosticsTarget(flags: Flags, out: Output, signal: Abort
     try {
       return await connect({
         ...(flags.kubeconfig ? { kubeconfigPath: flags.kubeconfig } : {}),
+        services: servicesFrom(flags),
         saltApi: { url: flags.saltApiUrl ?? env?.url, username, token, ca: caFile ? await readFile(caFile, 'utf8') : undefined },
         signal,
       });
@@ -53,11 +45,7 @@ export async function diagnosticsTarget(flags: Flags, out: Output, signal: Abort
       out.warn(`SaltAPI not used (${err instanceof Error ? err.message : String(err)}): Salt jobs are not collected`);
     }
   } else out.warn(`no SaltAPI credentials (${SALT_API_ENV.username}, ${SALT_API_ENV.token}): Salt jobs are not collected`);
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const kubeConfig = new KubeConfig();
-  if (flags.kubeconfig) kubeConfig.loadFromFile(flags.kubeconfig);
-  else kubeConfig.loadFromDefault();
-  return { kubeConfig };
+  return connectPlatform({ ...(flags.kubeconfig ? { kubeconfigPath: flags.kubeconfig } : {}), services: servicesFrom(flags) });
 }
 
 async function loadAnalyzers(file: string): Promise<Analyzer[]> {
@@ -109,6 +97,7 @@ export function registerDiagnosticsCommands(program: Command): void {
             since: flags.since,
             maxBytes: Number(flags.maxSize) * 1024 * 1024,
             registryUrl: flags.registryUrl ?? process.env.METALK8S_REGISTRY_URL,
+            alerts: alertmanagerSource(target.alerts),
             signal,
             onProgress: (e) => {
               out.event({ ...e });
@@ -145,7 +134,7 @@ export function registerDiagnosticsCommands(program: Command): void {
           const r = flags.bundle
             ? await doctor({ bundle: flags.bundle, analyzers, signal })
             : await doctor({
-                target: await diagnosticsTarget(flags, out, signal),
+                ...(await diagnosticsTarget(flags, out, signal).then((target) => ({ target, alerts: alertmanagerSource(target.alerts) }))),
                 env: flags.env,
                 since: flags.since,
                 registryUrl: flags.registryUrl ?? process.env.METALK8S_REGISTRY_URL,

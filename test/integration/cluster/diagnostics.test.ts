@@ -21,7 +21,7 @@ import { type Cluster, connect, type DoctorResult, doctor, type FiringAlert, pre
 import { defineSolution } from '../../../src/index.js';
 import { kubeGet, kubePatch, kubeRequest } from '../../../src/cluster/_kube.js';
 import { loadSolutionFile, pack } from '../../../src/packaging/index.js';
-import { type MetalK8sEmulator, startMetalK8s } from '../../../src/testing/index.js';
+import { type MetalK8sEmulator, setPodLogs, startMetalK8s } from '../../../src/testing/index.js';
 
 const pexec = promisify(execFile);
 const cli = resolve(fileURLToPath(import.meta.url), '../../../../dist/cli.js');
@@ -60,6 +60,7 @@ describe('support bundle and doctor on a broken environment', () => {
     logPassword: `Log-${randomBytes(8).toString('hex')}`,
     logToken: `ghp_${randomBytes(18).toString('hex')}`,
     logBearer: `${randomBytes(24).toString('base64url')}`,
+    previousPassword: `Prev-${randomBytes(8).toString('hex')}`,
   };
   let live: DoctorResult;
   let zenkoIso: string;
@@ -130,27 +131,27 @@ describe('support bundle and doctor on a broken environment', () => {
         return dep?.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True') ? true : undefined;
       });
     }
-    // Container logs with credentials, served by kwok.
-    const logFile = join(dir, 'operator.log');
-    const t = (s: number) => new Date(Date.now() - s * 1000).toISOString().replace('Z', '000000Z');
-    await writeFile(
-      logFile,
-      [
-        `${t(30)} stdout F starting zenko-operator, watching ${ns}`,
-        `${t(20)} stderr F connecting to mongodb://zenko:${planted.logPassword}@mongodb:27017 failed, retrying`,
-        `${t(10)} stdout F GET /apis/zenko.io/v1alpha2 Authorization: Bearer ${planted.logBearer}`,
-        `${t(5)} stdout F github release check with token ${planted.logToken}`,
-        '',
-      ].join('\n'),
-    );
-    const pods = (await kubeGet<{ items: { metadata: { name: string; labels?: Record<string, string> }; spec: { containers: { name: string }[] } }[] }>(kc, `/api/v1/namespaces/${ns}/pods`))?.items ?? [];
+    // Container logs with credentials, served by kwok (the previous instance of the operator too).
+    const pods = (await kubeGet<{ items: { metadata: { name: string }; spec: { containers: { name: string }[] } }[] }>(kc, `/api/v1/namespaces/${ns}/pods`))?.items ?? [];
     for (const p of pods) {
-      await post(`/apis/kwok.x-k8s.io/v1alpha1/namespaces/${ns}/logs`, {
-        apiVersion: 'kwok.x-k8s.io/v1alpha1',
-        kind: 'Logs',
-        metadata: { name: p.metadata.name },
-        spec: { logs: [{ containers: p.spec.containers.map((c) => c.name), logsFile: logFile }] },
+      const lines = [
+        `starting ${p.metadata.name}, watching ${ns}`,
+        `connecting to mongodb://zenko:${planted.logPassword}@mongodb:27017 failed, retrying`,
+        `GET /apis/zenko.io/v1alpha2 Authorization: Bearer ${planted.logBearer}`,
+        `github release check with token ${planted.logToken}`,
+      ];
+      const operator = p.metadata.name.startsWith('zenko-operator-');
+      await setPodLogs(kc, {
+        namespace: ns,
+        pod: p.metadata.name,
+        dir: join(dir, 'pod-logs'),
+        containers: Object.fromEntries(p.spec.containers.map((c) => [c.name, lines])),
+        ...(operator ? { previous: Object.fromEntries(p.spec.containers.map((c) => [c.name, [`panic: cannot log in with password=${planted.previousPassword}`]])) } : {}),
       });
+      if (operator) {
+        const statuses = p.spec.containers.map((c) => ({ name: c.name, restartCount: 1 }));
+        await kubeRequest(kc, 'PATCH', `/api/v1/namespaces/${ns}/pods/${p.metadata.name}/status`, { status: { containerStatuses: statuses } }, 'application/strategic-merge-patch+json');
+      }
     }
     // Broken: a Volume that fails (no such disk), a PVC that nothing can satisfy, a cordoned node.
     await post('/apis/storage.metalk8s.scality.com/v1alpha1/volumes', {
@@ -231,6 +232,9 @@ describe('support bundle and doctor on a broken environment', () => {
     expect(operatorLog).toContain('connecting to mongodb://zenko:[redacted]@mongodb:27017 failed');
     expect(operatorLog).toContain('Authorization: Bearer [redacted]');
     expect(r.index.problems.filter((p) => p.collector === 'logs')).toEqual([]);
+    const previous = logs.find((l) => l.includes('/zenko-operator-') && l.endsWith('.previous.log'));
+    expect(previous, logs.join('\n')).toBeDefined();
+    expect(await readFile(previous ?? '', 'utf8')).toContain('panic: cannot log in with password=[redacted]');
     for (const [what, value] of Object.entries(planted)) {
       expect(value.length, what).toBeGreaterThan(8);
       const found = await pexec('grep', ['-rlF', value, out]).then((x) => x.stdout, () => '');
