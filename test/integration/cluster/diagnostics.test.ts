@@ -358,7 +358,7 @@ describe('support bundle and doctor on a broken environment', () => {
     const byCode = Object.fromEntries(r.findings.map((f) => [f.code, f]));
     expect(byCode.ENVIRONMENT_VERSION_NOT_IMPORTED?.title).toBe(`${env} runs zenko 9.9.9, but the active version is 2.6.0`);
     expect(byCode.SALT_JOB_FAILED?.title).toBe(`metalk8s.orchestrate.solutions.prepare-environment (env_name=${env}) failed`);
-    expect(byCode.SALT_JOB_FAILED?.evidence.join('\n')).toContain('Solution zenko-9.9.9 is not available');
+    expect(byCode.SALT_JOB_FAILED?.evidence.join('\n')).toContain('Version 9.9.9 is not available for Solution zenko');
     await kubePatch(cluster.kubeConfig, `/api/v1/namespaces/${ns}/configmaps/metalk8s-environment`, { data: { zenko: '2.6.0' } });
   });
 });
