@@ -477,43 +477,38 @@ function jobTime(jid: string, startTime: unknown): number {
   return typeof startTime === 'string' ? Date.parse(startTime) : Number.NaN;
 }
 
-/** Orchestrate jobs of Solutions and `deploy_node` (from `jobs.list_jobs`), newest first. */
+/** Runner jobs read at most, newest first, to find the Solution orchestrates among them. */
+const MAX_ORCHESTRATE_JOBS_READ = 200;
+
+/**
+ * Orchestrate jobs of Solutions and `deploy_node`, newest first. `jobs.list_jobs` gives no
+ * arguments for runner jobs (real Salt keeps them in the job's return, `fun_args`), so each
+ * recent `state.orchestrate` job is read with `jobs.print_job`.
+ */
 async function collectSaltJobs(salt: SaltApiClient, cutoff: number, max: number, signal?: AbortSignal): Promise<SaltJobRecord[]> {
   const listed = await salt.runner({ fun: 'jobs.list_jobs', kwarg: { search_function: 'runner.state.orchestrate' } }, { signal });
-  const jobs = isRecord(listed) ? Object.entries(listed) : [];
-  const wanted = jobs
-    .map(([jid, info]) => {
-      const i = isRecord(info) ? info : {};
-      const args = Array.isArray(i.Arguments) ? i.Arguments : [];
-      const mods = args.find((a): a is string => typeof a === 'string' && !a.includes('='));
-      const kw = args.find(isRecord) ?? {};
-      const pillar = isRecord(kw.pillar) ? kw.pillar : {};
-      const orchestrate = isRecord(pillar.orchestrate) ? pillar.orchestrate : {};
-      return { jid, info: i, mods, orchestrate };
-    })
-    .filter(({ jid, info, mods }) => {
-      const fun = String(info.Function ?? '');
-      if (fun !== 'runner.state.orchestrate' && fun !== 'state.orchestrate') return false;
-      if (!mods || !(mods.startsWith('metalk8s.orchestrate.solutions.') || mods === 'metalk8s.orchestrate.deploy_node')) return false;
-      return jobTime(jid, info.StartTime) >= cutoff;
-    })
-    .sort((a, b) => (a.jid < b.jid ? 1 : -1))
-    .slice(0, max);
+  const candidates = (isRecord(listed) ? Object.entries(listed) : [])
+    .filter(([jid, info]) => isRecord(info) && String(info.Function ?? '') === 'runner.state.orchestrate' && jobTime(jid, info.StartTime) >= cutoff)
+    .sort(([a], [b]) => (a < b ? 1 : -1))
+    .slice(0, MAX_ORCHESTRATE_JOBS_READ);
   const out: SaltJobRecord[] = [];
-  for (const { jid, info, mods, orchestrate } of wanted) {
+  for (const [jid, raw] of candidates) {
+    if (out.length >= max) break;
+    const info = raw as Record<string, unknown>;
+    const status = await salt.printJob(jid, { signal }).catch(() => undefined);
+    const ret = status ? Object.values(status.result)[0] : undefined;
+    const body = isRecord(ret) && isRecord(ret.return) ? ret.return : undefined;
+    const funArgs = Array.isArray(body?.fun_args) ? body.fun_args : [];
+    const mods = funArgs.find((a): a is string => typeof a === 'string' && !a.includes('='));
+    if (!mods || !(mods.startsWith('metalk8s.orchestrate.solutions.') || mods === 'metalk8s.orchestrate.deploy_node')) continue;
+    const kw = funArgs.find(isRecord) ?? {};
+    const orchestrate = isRecord(kw.pillar) && isRecord(kw.pillar.orchestrate) ? kw.pillar.orchestrate : {};
     let success: boolean | undefined;
     let failure: string | undefined;
-    try {
-      const status = await salt.printJob(jid, { signal });
-      if (status.done) {
-        const ret = Object.values(status.result)[0];
-        const inner = isRecord(ret) && isRecord(ret.return) ? ret.return : ret;
-        const step = firstFailedStep(isRecord(inner) && 'return' in inner ? inner.return : inner);
-        success = isRecord(inner) && typeof inner.success === 'boolean' ? inner.success && !step : !step;
-        failure = step ? describeFailure(step) : undefined;
-      }
-    } catch (err) {
-      failure = `job result unreadable: ${messageOf(err)}`;
+    if (status?.done && body) {
+      const step = firstFailedStep(body.return);
+      success = typeof body.success === 'boolean' ? body.success && !step : !step;
+      failure = step ? describeFailure(step) : undefined;
     }
     const pillar: Record<string, unknown> = {};
     for (const k of ['node_name', 'env_name']) if (orchestrate[k] !== undefined) pillar[k] = orchestrate[k];

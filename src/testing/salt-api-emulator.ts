@@ -465,7 +465,7 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
     const known = ['test.arg', 'test.sleep', 'jobs.print_job', 'jobs.lookup_jid', 'jobs.list_jobs', 'state.orchestrate'];
     if (!known.includes(fun)) throw new HttpError(500, 'An unexpected error occurred');
     const funArgs = [...arg, ...(Object.keys(kwarg).length > 0 ? [kwarg] : [])];
-    const job = record(`runner.${fun}`, funArgs, session.user, masterId, 'list');
+    const job = record(`runner.${fun}`, [], session.user, masterId, 'list');
     const tag = `salt/run/${job.jid}`;
     const body = { fun: `runner.${fun}`, jid: job.jid, user: session.user, fun_args: funArgs };
     const execute = async (): Promise<unknown> => {
