@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cluster, connect, type DoctorResult, doctor, type FiringAlert, preflight, readSupportBundle, supportBundle, writeSupportBundle } from '../../../src/cluster/index.js';
+import { type Cluster, connect, type DoctorResult, doctor, alertmanagerSource, type AlertSource, preflight, readSupportBundle, supportBundle, writeSupportBundle } from '../../../src/cluster/index.js';
 import { defineSolution } from '../../../src/index.js';
 import { kubeGet, kubePatch, kubeRequest } from '../../../src/cluster/_kube.js';
 import { loadSolutionFile, pack } from '../../../src/packaging/index.js';
@@ -43,10 +43,7 @@ describe('support bundle and doctor on a broken environment', () => {
   const env = 'zenko-diag';
   const ns = env;
   const id = 'zenko-2.6.0';
-  const alerts: FiringAlert[] = [
-    { name: 'ZenkoCloudserverDown', severity: 'critical', labels: { alertname: 'ZenkoCloudserverDown', namespace: ns, severity: 'critical' }, annotations: { summary: 'cloudserver is down' }, startsAt: '2026-12-01T08:00:00Z' },
-  ];
-  const alertSource = async () => alerts;
+  let alertSource: AlertSource;
   const jwt = `eyJhbGciOiJSUzI1NiIsImtpZCI6IjEyMyJ9.${Buffer.from(JSON.stringify({ sub: 'system:serviceaccount:zenko:x', iss: 'kubernetes' })).toString('base64url')}.${randomBytes(64).toString('base64url')}`;
   const pem = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const planted = {
@@ -72,11 +69,14 @@ describe('support bundle and doctor on a broken environment', () => {
     const { solution } = await loadSolutionFile('examples/zenko-like');
     const packed = await pack({ solution, baseDir: 'examples/zenko-like', outDir: join(dir, 'iso') });
     zenkoIso = packed.path;
-    mk8s = await startMetalK8s();
+    // Real Prometheus and Alertmanager behind the emulated control-plane ingress.
+    mk8s = await startMetalK8s({ monitoring: true });
     cluster = await connect({
       kubeconfig: mk8s.kubeconfig,
       saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token, ca: mk8s.saltApi.ca },
+      services: { ingressUrl: mk8s.monitoring?.ingressUrl },
     });
+    alertSource = alertmanagerSource(cluster.alerts);
     await cluster.solutions.import(packed.path);
     await cluster.solutions.activate('zenko', '2.6.0');
     await cluster.environments.create(env);
@@ -169,6 +169,12 @@ describe('support bundle and doctor on a broken environment', () => {
       spec: { storageClassName: 'metalk8s', accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '20Gi' } }, selector: { matchLabels: { 'app.kubernetes.io/name': 'zenko-mongodb' } } },
     });
     await kubePatch(kc, '/api/v1/nodes/node-1', { spec: { unschedulable: true } });
+    // Broken: an alert of the environment fires (posted to Alertmanager as a rule would); one of another namespace does not count.
+    await cluster.alerts.post([
+      { labels: { alertname: 'ZenkoCloudserverDown', namespace: ns, severity: 'critical' }, annotations: { summary: 'cloudserver is down' } },
+      { labels: { alertname: 'OtherTeamDown', namespace: 'other', severity: 'critical' }, annotations: {} },
+    ]);
+    await until('the alerts in Alertmanager', async () => ((await cluster.alerts.list({ filter: ['severity=critical'] })).length >= 2 ? true : undefined));
     live = await doctor({ target: cluster, env, registryUrl: mk8s.registryUrl, alerts: alertSource });
   }, 900_000);
 
@@ -318,6 +324,7 @@ describe('support bundle and doctor on a broken environment', () => {
       METALK8S_SALT_API_TOKEN: mk8s.saltApi.token,
       METALK8S_SALT_API_CA_FILE: ca,
       METALK8S_REGISTRY_URL: mk8s.registryUrl,
+      METALK8S_INGRESS_URL: mk8s.monitoring?.ingressUrl ?? '',
     };
     const solution = (...args: string[]) =>
       pexec(process.execPath, [cli, ...args], { env, timeout: 180_000 }).then(
@@ -342,8 +349,8 @@ describe('support bundle and doctor on a broken environment', () => {
     expect(b.stdout).toMatch(/wrote .*cli-bundle\.tar\.gz \(\d+ KiB, \d+ files, \d+ values redacted/);
     const again = await solution('doctor', '--bundle', out, '--json');
     const findings = (JSON.parse(again.stdout.split('\n').find((l) => l.startsWith('{"type":"result"')) ?? '{}') as { data?: { findings?: { code: string }[] } }).data?.findings ?? [];
-    // No alert source on the command line: the four cluster problems.
-    expect(findings.map((f) => f.code).sort()).toEqual(['IMAGE_NOT_SERVED', 'NODE_CORDONED', 'PVC_NO_MATCHING_VOLUME', 'VOLUME_FAILED']);
+    // Alerts come from Alertmanager through METALK8S_INGRESS_URL.
+    expect(findings.map((f) => f.code).sort()).toEqual(['ALERT_FIRING', 'IMAGE_NOT_SERVED', 'NODE_CORDONED', 'PVC_NO_MATCHING_VOLUME', 'VOLUME_FAILED']);
   });
 
   it('names an environment on a version that is not imported, and the orchestrate that failed on it', async () => {
