@@ -211,7 +211,9 @@ describe('support bundle and doctor on a broken environment', () => {
     const output = join(dir, 'bundle.tar.gz');
     bundleFile = output;
     const events: string[] = [];
+    const t0 = Date.now();
     const r = await supportBundle(cluster, { env, output, registryUrl: mk8s.registryUrl, alerts: alertSource, onProgress: (e) => events.push(e.type === 'collect' ? e.what : 'write') });
+    process.stderr.write(`[diagnostics] bundle: ${r.bytes} bytes, ${r.index.files.length} files, ${r.index.redactions} values redacted, ${Date.now() - t0} ms\n`);
     expect(events).toContain('logs');
     expect(events).toContain('write');
     expect(r.index.counts.customResources).toBeGreaterThanOrEqual(1);
