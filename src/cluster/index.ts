@@ -2,7 +2,7 @@
  * I/O to a running MetalK8s cluster: {@link connect} and the Solution lifecycle
  * (`cluster.solutions`, `cluster.environments`), the platform services (`cluster.metrics`,
  * `cluster.alerts`, `cluster.dashboards`, `cluster.logs`, `cluster.health()`), the SaltAPI
- * client and Salt result readers.
+ * client and Salt result readers, and diagnostics (`preflight()`, `supportBundle()`, `doctor()`).
  *
  * @module
  */
