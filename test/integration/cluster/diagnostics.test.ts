@@ -307,6 +307,21 @@ describe('support bundle and doctor on a broken environment', () => {
     const own = await preflight(cluster, zenkoIso, { registryUrl: mk8s.registryUrl });
     expect(Object.fromEntries(own.checks.map((c) => [c.name, c.status]))).toMatchObject({ 'crd-conflicts': 'pass', 'image-conflicts': 'pass', 'metalk8s-version': 'warn', 'node-roles': 'warn' });
 
+    // zenko 2.6.0 re-packed with a changed image: the registry serves the imported one under the same id.
+    const repacked = defineSolution({
+      ...def,
+      components: JSON.parse(JSON.stringify(def.components ?? [])),
+      images: def.images.map((i) =>
+        i.name === 'cloudserver' && i.source.kind === 'build' ? { ...i, source: { ...i.source, config: { ...i.source.config, labels: { rebuilt: 'yes' } } } } : i,
+      ),
+    } as Parameters<typeof defineSolution>[0]);
+    const other = await pack({ solution: repacked, baseDir: 'examples/zenko-like', outDir: join(dir, 'repacked') });
+    const same = await preflight(cluster, other.path, { registryUrl: mk8s.registryUrl });
+    const conflict = same.checks.find((c) => c.name === 'image-conflicts');
+    expect(conflict?.status).toBe('fail');
+    expect(conflict?.evidence).toHaveLength(1);
+    expect(conflict?.evidence[0]).toMatch(/^zenko-2\.6\.0\/cloudserver:8\.8\.45 is already served with sha256:[0-9a-f]{64}; this ISO has sha256:[0-9a-f]{64}$/);
+
     const err = await cluster.solutions.import(packed.path).catch((e: unknown) => e);
     expect((err as { code?: string }).code).toBe('METALK8S_VERSION_UNSUPPORTED');
     expect((await cluster.solutions.list()).map((s) => s.name)).toEqual(['zenko']);
