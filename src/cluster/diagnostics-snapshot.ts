@@ -13,6 +13,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { throwIfAborted } from '../errors.js';
 import { SDK_VERSION } from '../version.js';
 import { type KubeObject, kubeGet, kubeRequest } from './_kube.js';
+import { headManifest } from './_registry-head.js';
 import { type AvailableEntry, ENV_CONFIGMAP, ENV_LABEL, readAvailable } from './_lifecycle.js';
 import type { AlertsApi } from './alerts.js';
 import type { SaltApiClient } from './salt-api.js';
@@ -251,18 +252,6 @@ export function parseClusterImage(ref: string): { id: string; image: string; tag
   const path = rest.slice(slash + 1);
   const colon = path.lastIndexOf(':');
   return { id: rest.slice(0, slash), image: colon < 0 ? path : path.slice(0, colon), tag: colon < 0 ? 'latest' : path.slice(colon + 1) };
-}
-
-async function headManifest(registryUrl: string, id: string, image: string, tag: string, signal?: AbortSignal): Promise<{ served: boolean; digest?: string; detail: string }> {
-  const url = `${registryUrl.replace(/\/+$/, '')}/v2/${id}/${image}/manifests/${encodeURIComponent(tag)}`;
-  const timeout = AbortSignal.timeout(10_000);
-  const res = await fetch(url, {
-    method: 'HEAD',
-    headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' },
-    signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-  });
-  const digest = res.headers.get('docker-content-digest') ?? undefined;
-  return { served: res.status === 200, ...(digest ? { digest } : {}), detail: `HTTP ${res.status} from ${url}` };
 }
 
 /**

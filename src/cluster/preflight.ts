@@ -19,6 +19,7 @@ import { REQUIRES_METALK8S_ANNOTATION, render } from '../solution/render.js';
 import { satisfiesRange } from '../solution/_version-range.js';
 import { type KubeObject, kubeGet } from './_kube.js';
 import { readAvailable } from './_lifecycle.js';
+import { headManifest } from './_registry-head.js';
 import type { SaltApiClient } from './salt-api.js';
 import { DEFAULT_REMOTE_DIR } from './solutions.js';
 
@@ -216,13 +217,9 @@ export async function preflight(target: PreflightTarget, iso: string | Solution,
   const bootstrapIp = (bootstrap?.status as { addresses?: { type: string; address: string }[] } | undefined)?.addresses?.find((a) => a.type === 'InternalIP')?.address;
   const registry = (options.registryUrl ?? (bootstrapIp ? `http://${bootstrapIp}:8080` : '')).replace(/\/+$/, '');
   const head = async (repoId: string, ref: string): Promise<string | undefined> => {
-    const [image, tag] = ref.split(':');
-    const res = await fetch(`${registry}/v2/${repoId}/${image}/manifests/${tag}`, {
-      method: 'HEAD',
-      headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' },
-      signal: AbortSignal.timeout(10_000),
-    });
-    return res.status === 200 ? (res.headers.get('docker-content-digest') ?? undefined) : undefined;
+    const [image = '', tag = ''] = ref.split(':');
+    const r = await headManifest(registry, repoId, image, tag, signal);
+    return r.served ? r.digest : undefined;
   };
   const imageEvidence: string[] = [];
   let imageStatus: PreflightStatus = 'pass';
