@@ -26,6 +26,7 @@ const groups: { readonly commands: readonly string[]; readonly load: () => Promi
     load: async () => (await import('./commands/cluster.js')).registerClusterCommands,
   },
   { commands: ['support-bundle', 'doctor', 'preflight'], load: async () => (await import('./commands/diagnostics.js')).registerDiagnosticsCommands },
+  { commands: ['nodes'], load: async () => (await import('./commands/nodes.js')).registerNodesCommands },
   {
     commands: ['metrics', 'alerts', 'logs', 'dashboards', 'health'],
     load: async () => (await import('./commands/monitoring.js')).registerMonitoringCommands,

@@ -1,8 +1,9 @@
 /**
  * I/O to a running MetalK8s cluster: {@link connect} and the Solution lifecycle
- * (`cluster.solutions`, `cluster.environments`), the platform services (`cluster.metrics`,
- * `cluster.alerts`, `cluster.dashboards`, `cluster.logs`, `cluster.health()`), the SaltAPI
- * client and Salt result readers, and diagnostics (`preflight()`, `supportBundle()`, `doctor()`).
+ * (`cluster.solutions`, `cluster.environments`), the node lifecycle (`cluster.nodes`), the
+ * platform services (`cluster.metrics`, `cluster.alerts`, `cluster.dashboards`, `cluster.logs`,
+ * `cluster.health()`), the SaltAPI client and Salt result readers, and diagnostics
+ * (`preflight()`, `supportBundle()`, `doctor()`).
  *
  * @module
  */
@@ -13,6 +14,7 @@ export * from './connect.js';
 export * from './platform.js';
 export * from './solutions.js';
 export * from './environments.js';
+export * from './nodes.js';
 export * from './redaction.js';
 export * from './diagnostics-snapshot.js';
 export * from './support-bundle.js';

@@ -24,13 +24,13 @@ import type { SaltApiClient } from './salt-api.js';
 import { DEFAULT_REMOTE_DIR } from './solutions.js';
 
 /** Outcome of one check. */
-export type PreflightStatus = 'pass' | 'warn' | 'fail';
+export type SolutionPreflightStatus = 'pass' | 'warn' | 'fail';
 
 /** One check of {@link preflight}. */
-export interface PreflightCheck {
+export interface SolutionPreflightCheck {
   /** Stable name, e.g. `metalk8s-version`. */
   readonly name: string;
-  readonly status: PreflightStatus;
+  readonly status: SolutionPreflightStatus;
   /** One line. */
   readonly message: string;
   /** The facts it rests on. */
@@ -44,14 +44,14 @@ export interface StoragePlanVerdict {
 }
 
 /** Where preflight looks: a {@link Cluster} from `connect()` fits. */
-export interface PreflightTarget {
+export interface SolutionPreflightTarget {
   readonly kubeConfig: import('@kubernetes/client-node').KubeConfig;
   readonly salt?: SaltApiClient | undefined;
   readonly bootstrapId?: string | undefined;
 }
 
 /** Options of {@link preflight}. */
-export interface PreflightOptions {
+export interface SolutionPreflightOptions {
   /** The environment the Solution will be added to (checked to exist, or to be creatable). */
   readonly env?: string | undefined;
   /** The cluster registry, to compare served digests. @default the bootstrap node on port 8080 */
@@ -69,10 +69,10 @@ export interface PreflightOptions {
 }
 
 /** What {@link preflight} found. */
-export interface PreflightResult {
+export interface SolutionPreflightResult {
   readonly solution: string;
   readonly version: string;
-  readonly checks: readonly PreflightCheck[];
+  readonly checks: readonly SolutionPreflightCheck[];
   /** No check failed. */
   readonly ok: boolean;
 }
@@ -143,7 +143,7 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : '');
  * for (const c of r.checks) console.log(c.status, c.name, c.message);
  * ```
  */
-export async function preflight(target: PreflightTarget, iso: string | Solution, options: PreflightOptions = {}): Promise<PreflightResult> {
+export async function preflight(target: SolutionPreflightTarget, iso: string | Solution, options: SolutionPreflightOptions = {}): Promise<SolutionPreflightResult> {
   const { signal } = options;
   const kc = target.kubeConfig;
   const loaded = typeof iso === 'string' ? await fromIso(iso, signal) : fromSolution(iso);
@@ -151,8 +151,8 @@ export async function preflight(target: PreflightTarget, iso: string | Solution,
   const name = str((c.manifest.metadata as { name?: unknown } | undefined)?.name);
   const version = str((c.manifest.spec as { version?: unknown } | undefined)?.version);
   const id = `${name}-${version}`;
-  const checks: PreflightCheck[] = [];
-  const add = (check: PreflightCheck) => checks.push(check);
+  const checks: SolutionPreflightCheck[] = [];
+  const add = (check: SolutionPreflightCheck) => checks.push(check);
 
   // MetalK8s version.
   const ns = await kubeGet<KubeObject>(kc, '/api/v1/namespaces/kube-system', signal);
@@ -222,7 +222,7 @@ export async function preflight(target: PreflightTarget, iso: string | Solution,
     return r.served ? r.digest : undefined;
   };
   const imageEvidence: string[] = [];
-  let imageStatus: PreflightStatus = 'pass';
+  let imageStatus: SolutionPreflightStatus = 'pass';
   if (!registry) imageStatus = 'warn';
   else {
     try {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { startSolutionsEmulator } from './_solutions.js';
 import { type ControlPlane, type ControlPlaneProgressEvent, mintServiceAccountToken, startControlPlane } from './control-plane.js';
-import { deployNode } from './_deploy-node.js';
+import { type EmulatedNodes, type NodesEmulatorOptions, nodesEmulator } from './_nodes.js';
 import { startVolumeController } from './_volume-controller.js';
 import { type Monitoring, type MonitoringOptions, publishControlPlaneIngress, startMonitoring } from './_monitoring.js';
 import { applyObjects, metalk8sBaseObjects } from './metalk8s-objects.js';
@@ -63,6 +63,11 @@ export interface StartMetalK8sOptions {
    */
   readonly stateDir?: string | undefined;
   /**
+   * The node lifecycle: the `networks` pillar, the time each deploy_node step takes.
+   * @default control-plane and workload-plane networks 127.0.0.0/8, steps without delay
+   */
+  readonly nodes?: NodesEmulatorOptions | undefined;
+  /**
    * Also run the monitoring stack: real Prometheus and Alertmanager behind real nginx playing
    * the control-plane ingress, PrometheusRules turned into rule files (see docs/emulator.md).
    * `true` for the defaults, or its settings.
@@ -102,6 +107,8 @@ export interface MetalK8sEmulator {
   readonly stateDir: string;
   /** The control plane, when the emulator started it. */
   readonly controlPlane: ControlPlane | undefined;
+  /** Controls of the emulated node lifecycle (failure injection in deploy_node). */
+  readonly nodes: EmulatedNodes;
   /** The MetalK8s version played, `major.minor.patch`. */
   readonly metalk8sVersion: string;
   /** The monitoring stack, when `monitoring` was asked for. */
@@ -174,12 +181,14 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
       await solutions.stop();
       if (options.stateDir === undefined) await rm(stateDir, { recursive: true, force: true });
     });
+    const nodes = nodesEmulator(options.nodes);
     const salt = await startSaltApiEmulator({
       kubeConfig: kc,
       fileRoots: options.fileRoots,
-      minionFunctions: solutions.minionFunctions,
+      minionFunctions: { ...nodes.minionFunctions, ...solutions.minionFunctions },
+      wheelFunctions: nodes.wheelFunctions,
       // MetalK8s' own orchestrates; the caller's may replace them.
-      orchestrates: { 'metalk8s.orchestrate.deploy_node': deployNode, ...solutions.orchestrates, ...options.orchestrates },
+      orchestrates: { 'metalk8s.orchestrate.deploy_node': nodes.deployNode, ...solutions.orchestrates, ...options.orchestrates },
       port: options.saltApiPort,
       tls,
     });
@@ -219,6 +228,7 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
       registryUrl: solutions.registryUrl,
       stateDir,
       controlPlane,
+      nodes: nodes.controls,
       monitoring,
       saltApi: {
         url: salt.url,

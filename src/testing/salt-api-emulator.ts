@@ -47,6 +47,11 @@ export interface OrchestrateContext {
   /** Accepts a minion's key, as deploying a node does; it then answers minion calls. */
   acceptMinion(id: string): void;
   /**
+   * Starts a minion job for a step (as `salt.state` / `salt.function` steps publish one): fires
+   * its `salt/job/<jid>/new` event; the function returned fires `salt/job/<jid>/ret/<minion>`.
+   */
+  minionJob(job: { readonly fun: string; readonly arg: readonly unknown[]; readonly tgt: string; readonly minions: readonly string[] }): (success: boolean) => void;
+  /**
    * Runs one step and records it as Salt would (`<module>_|-<id>_|-<name>_|-<function>`, with
    * `__run_num__`). A thrown error becomes a failed step with the error's message. Returns
    * whether the step succeeded.
@@ -60,6 +65,14 @@ export type EmulatedMinionFunction = (call: {
   readonly arg: readonly unknown[];
   readonly kwarg: Readonly<Record<string, unknown>>;
 }) => Promise<unknown>;
+
+/** A wheel function played by the emulator: its return, given the live list of accepted minion ids. */
+export type EmulatedWheelFunction = (call: {
+  readonly arg: readonly unknown[];
+  readonly kwarg: Readonly<Record<string, unknown>>;
+  /** Accepted minion ids, first the bootstrap; changes are kept. */
+  readonly minions: string[];
+}) => unknown;
 
 /** An orchestrate played by the emulator instead of read from an SLS file. */
 export type OrchestrateHandler = (context: OrchestrateContext) => Promise<void>;
@@ -90,6 +103,12 @@ export interface SaltApiEmulatorOptions {
    * @default {}
    */
   readonly minionFunctions?: Readonly<Record<string, EmulatedMinionFunction>> | undefined;
+  /**
+   * Wheel functions played in code, by name (e.g. `key.delete`); they take precedence over the
+   * built-in `key.list_all` and `key.list`.
+   * @default {}
+   */
+  readonly wheelFunctions?: Readonly<Record<string, EmulatedWheelFunction>> | undefined;
   /**
    * Port on 127.0.0.1.
    * @default a free port
@@ -188,11 +207,20 @@ async function kubernetesRbacPerms(master: KubeConfig, username: string, token: 
     contexts: [{ name: 'user', cluster: cluster.name, user: 'user' }],
     currentContext: 'user',
   });
-  const ssar = await asUser
-    .makeApiClient(AuthorizationV1Api)
-    .createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { resource: 'nodes', verb: '*' } } } })
-    .catch(() => undefined);
-  const groups = ssar?.status?.allowed ? ['node-admins'] : [];
+  // An API server that does not answer is not a "no": retry, then refuse the login as the real
+  // module does when its Kubernetes call raises (an empty-perms login would hide the failure).
+  let ssar: Awaited<ReturnType<AuthorizationV1Api['createSelfSubjectAccessReview']>> | undefined;
+  for (let attempt = 0; ssar === undefined; attempt++) {
+    ssar = await asUser
+      .makeApiClient(AuthorizationV1Api)
+      .createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { resource: 'nodes', verb: '*' } } } })
+      .catch(() => undefined);
+    if (ssar === undefined) {
+      if (attempt >= 2) return undefined;
+      await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+    }
+  }
+  const groups = ssar.status?.allowed ? ['node-admins'] : [];
   const perms = [...(EXTERNAL_AUTH[username] ?? []), ...groups.flatMap((g) => EXTERNAL_AUTH[`${g}%`] ?? [])];
   const strings = [...new Set(perms.filter((p): p is string => typeof p === 'string'))].sort();
   return [...strings, ...perms.filter((p) => typeof p !== 'string')];
@@ -446,6 +474,17 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
         acceptMinion: (id) => {
           if (!minions.includes(id)) minions.push(id);
         },
+        minionJob: (j) => {
+          const job = record(j.fun, j.arg, 'root', j.tgt, 'glob');
+          fire(`salt/job/${job.jid}/new`, { jid: job.jid, tgt: j.tgt, tgt_type: 'glob', user: 'root', fun: j.fun, arg: [...j.arg], minions: [...j.minions] });
+          return (success) => {
+            const retcode = success ? 0 : 2;
+            for (const m of j.minions) {
+              job.result[m] = { return: {}, retcode, success };
+              fire(`salt/job/${job.jid}/ret/${m}`, { fun: j.fun, fun_args: [...j.arg], id: m, jid: job.jid, return: {}, retcode, success });
+            }
+          };
+        },
         step,
       });
     } catch (err) {
@@ -494,7 +533,19 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
     const fun = String(low.fun ?? '');
     allowed(session, '@wheel', fun);
     let ret: unknown;
-    if (fun === 'key.list_all') {
+    const custom = options.wheelFunctions?.[fun];
+    let success = true;
+    if (custom) {
+      // salt-api's wheel client passes the top-level keys as keyword arguments; `arg` and
+      // `kwarg` are ignored.
+      const kwarg = Object.fromEntries(Object.entries(low).filter(([k]) => !['client', 'fun', 'arg', 'kwarg'].includes(k)));
+      try {
+        ret = custom({ arg: [], kwarg, minions });
+      } catch (err) {
+        ret = `Exception occurred in wheel ${fun}: ${err instanceof Error ? err.message : String(err)}`;
+        success = false;
+      }
+    } else if (fun === 'key.list_all') {
       ret = { minions: [...minions], minions_pre: [], minions_rejected: [], minions_denied: [], local: ['master.pem', 'master.pub'] };
     } else if (fun === 'key.list') {
       ret = { minions: [...minions] };
@@ -508,7 +559,7 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
       user: session.user,
       _stamp: new Date().toISOString().replace('Z', ''),
       return: ret,
-      success: true,
+      success,
     };
     job.result = { [masterId]: { return: data } };
     return { tag, data };

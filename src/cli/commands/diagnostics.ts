@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from '@commander-js/extra-typings';
-import { type AlertsApi, type Analyzer, alertmanagerSource, connect, connectPlatform, type DiagnosticsTarget, type DoctorFinding, doctor, type PreflightCheck, preflight, SALT_API_ENV, saltApiFromEnv, supportBundle } from '../../cluster/index.js';
+import { type AlertsApi, type Analyzer, alertmanagerSource, connect, connectPlatform, type DiagnosticsTarget, type DoctorFinding, doctor, type SolutionPreflightCheck, preflight, SALT_API_ENV, saltApiFromEnv, supportBundle } from '../../cluster/index.js';
 import { SdkError } from '../../errors.js';
 import { loadSolutionFile } from '../../packaging/solution-file.js';
 import { action, Output } from '../_output.js';
@@ -71,7 +71,7 @@ function formatFinding(f: DoctorFinding): string {
 
 const MARK = { pass: '✓', warn: '!', fail: '✗' } as const;
 
-function formatCheck(c: PreflightCheck): string {
+function formatCheck(c: SolutionPreflightCheck): string {
   return [`${MARK[c.status]} ${c.status.toUpperCase().padEnd(4)} ${c.name}: ${c.message}`, ...c.evidence.map((e) => `    ${e}`)].join('\n');
 }
 
