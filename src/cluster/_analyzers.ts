@@ -4,6 +4,7 @@
  * a support bundle.
  */
 import type { KubeObject } from './_kube.js';
+import { DEPLOY_JOB_ANNOTATION, DEPLOY_RESULT_ANNOTATION } from './_node-model.js';
 import type { DiagnosticsSnapshot, SaltJobRecord } from './diagnostics-snapshot.js';
 import { compareVersions } from './solutions.js';
 
@@ -196,6 +197,22 @@ function deployJobOf(s: DiagnosticsSnapshot, node: string): SaltJobRecord | unde
   return s.saltJobs.find((j) => j.mods === 'metalk8s.orchestrate.deploy_node' && j.pillar.node_name === node);
 }
 
+/** A failed deploy, as `cluster.nodes.deploy()` records it on the Node, or as its Salt job says. */
+function failedDeploy(s: DiagnosticsSnapshot, n: KubeObject): string[] {
+  const a = n.metadata?.annotations ?? {};
+  const recorded = a[DEPLOY_RESULT_ANNOTATION];
+  if (recorded?.startsWith('failed:')) {
+    let why = recorded.slice('failed:'.length);
+    try {
+      const r = JSON.parse(why) as { step?: string; comment?: string };
+      why = `${r.step ?? '?'}: ${r.comment ?? ''}`;
+    } catch {}
+    return [`deploy_node job ${a[DEPLOY_JOB_ANNOTATION] ?? '?'} failed (recorded on the Node): ${why}`];
+  }
+  const job = deployJobOf(s, n.metadata?.name ?? '');
+  return job?.success === false ? [`deploy_node job ${job.jid} failed: ${job.failure ?? 'no step reported'}`] : [];
+}
+
 const nodeHealth: Analyzer = {
   name: 'node-health',
   description: 'Nodes not Ready or left cordoned (often after a failed deploy)',
@@ -204,16 +221,15 @@ const nodeHealth: Analyzer = {
     for (const n of s.nodes) {
       const name = n.metadata?.name ?? '';
       const ready = conditions(n).find((c) => c.type === 'Ready');
-      const job = deployJobOf(s, name);
-      const failedDeploy = job?.success === false ? [`deploy_node job ${job.jid} failed: ${job.failure ?? 'no step reported'}`] : [];
+      const deployFailure = failedDeploy(s, n);
       if (ready?.status !== 'True') {
         out.push({
           code: 'NODE_NOT_READY',
           severity: 'critical',
           subject: ref(n),
           title: `node ${name} is not Ready`,
-          evidence: [ready ? cond(ready) : 'no Ready condition (the kubelet never reported)', ...failedDeploy, ...eventsOf(s, 'Node', name)],
-          remedy: failedDeploy.length ? 'Fix the failed deploy step, then deploy the node again.' : 'Check the kubelet and containerd on the node, and its network to the control plane.',
+          evidence: [ready ? cond(ready) : 'no Ready condition (the kubelet never reported)', ...deployFailure, ...eventsOf(s, 'Node', name)],
+          remedy: deployFailure.length ? 'Fix the failed deploy step, then deploy the node again.' : 'Check the kubelet and containerd on the node, and its network to the control plane.',
         });
       }
       if ((n.spec as { unschedulable?: boolean } | undefined)?.unschedulable) {
@@ -221,9 +237,9 @@ const nodeHealth: Analyzer = {
           code: 'NODE_CORDONED',
           severity: 'warning',
           subject: ref(n),
-          title: failedDeploy.length ? `node ${name} is cordoned after a failed deploy` : `node ${name} is cordoned (unschedulable)`,
-          evidence: ['spec.unschedulable=true', ...failedDeploy, ...eventsOf(s, 'Node', name)],
-          remedy: failedDeploy.length
+          title: deployFailure.length ? `node ${name} is cordoned after a failed deploy` : `node ${name} is cordoned (unschedulable)`,
+          evidence: ['spec.unschedulable=true', ...deployFailure, ...eventsOf(s, 'Node', name)],
+          remedy: deployFailure.length
             ? 'deploy_node drains the node first and does not uncordon it on failure: fix the failed step and deploy again, or uncordon it (kubectl uncordon).'
             : 'If no maintenance is going on, uncordon it (kubectl uncordon) so pods can be scheduled there.',
         });

@@ -88,6 +88,25 @@ describe('doctor analyzers', () => {
     expect(r.healthy).toBe(false);
   });
 
+  it('reads a failed deploy recorded on the Node by cluster.nodes.deploy(), without Salt jobs', async () => {
+    const node = {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: {
+        name: 'node-3',
+        annotations: {
+          'solution-sdk.metalk8s.scality.com/deploy-jid': '20261201075500000001',
+          'solution-sdk.metalk8s.scality.com/deploy-result': `failed:${JSON.stringify({ step: 'Run highstate', comment: 'Install containerd: package not found' })}`,
+        },
+      },
+      spec: { unschedulable: true },
+      status: { conditions: [{ type: 'Ready', status: 'True' }] },
+    };
+    const r = await doctor({ snapshot: snapshot({ nodes: [node], deployments: [], saltJobs: [], environments: [] }) });
+    expect(r.findings.map((f) => [f.code, f.title])).toEqual([['NODE_CORDONED', 'node node-3 is cordoned after a failed deploy']]);
+    expect(r.findings[0]?.evidence).toContain('deploy_node job 20261201075500000001 failed (recorded on the Node): Run highstate: Install containerd: package not found');
+  });
+
   it('runs vendor analyzers after the built-in ones; one that throws becomes a warning', async () => {
     const zenkoPhase = defineAnalyzer({
       name: 'zenko-phase',
