@@ -385,4 +385,19 @@ describe('support bundle and doctor on a broken environment', () => {
     expect(byCode.SALT_JOB_FAILED?.evidence.join('\n')).toContain('Version 9.9.9 is not available for Solution zenko');
     await kubePatch(cluster.kubeConfig, `/api/v1/namespaces/${ns}/configmaps/metalk8s-environment`, { data: { zenko: '2.6.0' } });
   });
+
+  it('names a node left cordoned by a failed deploy_node run as MetalK8s\' UI starts it, with the failed step', async () => {
+    const node = 'node-9';
+    await cluster.nodes.declare(node, { roles: ['workload'], ssh: { host: '127.0.0.1' } });
+    mk8s.nodes.injectFailure({ node, step: 'Run the highstate', comment: 'State pkg.installed kubelet failed: No package kubelet available' });
+    const run = await cluster.salt.orchestrate('metalk8s.orchestrate.deploy_node', { saltenv: cluster.saltenv, pillar: { orchestrate: { node_name: node } }, throwOnFailure: false });
+    expect(run.success).toBe(false);
+    const r = await doctor({ target: cluster, env, registryUrl: mk8s.registryUrl });
+    const mine = r.findings.filter((f) => f.subject === `Node ${node}`);
+    const cordoned = mine.find((f) => f.code === 'NODE_CORDONED');
+    expect(cordoned?.title).toBe(`node ${node} is cordoned after a failed deploy`);
+    expect(cordoned?.evidence.join('\n')).toContain('No package kubelet available');
+    expect(cordoned?.remedy).toMatch(/does not uncordon it on failure/);
+    expect(r.findings.some((f) => f.code === 'SALT_JOB_FAILED' && f.title === `metalk8s.orchestrate.deploy_node (node_name=${node}) failed`)).toBe(true);
+  });
 });
