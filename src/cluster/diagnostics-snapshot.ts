@@ -10,7 +10,7 @@
  * @module
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { throwIfAborted } from '../errors.js';
+import { SdkError, throwIfAborted } from '../errors.js';
 import { SDK_VERSION } from '../version.js';
 import { type KubeObject, kubeGet, kubeRequest } from './_kube.js';
 import { headManifest } from './_registry-head.js';
@@ -189,7 +189,7 @@ export interface CollectOptions {
 export function parseSince(since: string | number): number {
   if (typeof since === 'number' && Number.isFinite(since) && since > 0) return Math.floor(since);
   const m = /^(\d+)\s*(s|m|h|d)?$/.exec(String(since).trim());
-  if (!m) throw new TypeError(`"${since}" is not a duration: use e.g. 30m, 24h or 7d`);
+  if (!m || Number(m[1]) <= 0) throw new SdkError('SINCE_INVALID', `"${since}" is not a duration`, { hint: 'Use a positive number of seconds, or e.g. 30m, 24h, 7d.' });
   return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
 }
 

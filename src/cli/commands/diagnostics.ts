@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from '@commander-js/extra-typings';
-import { type AlertsApi, type Analyzer, alertmanagerSource, connect, connectPlatform, type DiagnosticsTarget, type DoctorFinding, doctor, type SolutionPreflightCheck, preflight, SALT_API_ENV, saltApiFromEnv, supportBundle } from '../../cluster/index.js';
+import { type AlertsApi, type Analyzer, alertmanagerSource, connect, connectPlatform, type DiagnosticsTarget, type DoctorFinding, doctor, type SolutionPreflightCheck, parseSince, preflight, SALT_API_ENV, saltApiFromEnv, supportBundle } from '../../cluster/index.js';
 import { SdkError } from '../../errors.js';
 import { loadSolutionFile } from '../../packaging/solution-file.js';
 import { action, Output } from '../_output.js';
@@ -52,7 +52,12 @@ async function loadAnalyzers(file: string): Promise<Analyzer[]> {
   const path = resolve(file);
   const { createJiti } = await import('jiti');
   const jiti = createJiti(pathToFileURL(path).href, { tryNative: true, moduleCache: false, fsCache: false });
-  const mod = (await jiti.import(path)) as { default?: unknown; analyzers?: unknown };
+  const mod = (await jiti.import(path).catch((cause: unknown) => {
+    throw new SdkError('ANALYZERS_LOAD_FAILED', `cannot load the analyzers of ${file}: ${cause instanceof Error ? cause.message.split('\n')[0] : String(cause)}`, {
+      hint: 'Give a .ts or .js module that exports `analyzers`; run it with node or tsc to see the error in context.',
+      cause,
+    });
+  })) as { default?: unknown; analyzers?: unknown };
   const list = mod.analyzers ?? mod.default;
   const arr = Array.isArray(list) ? list : list ? [list] : [];
   if (arr.length === 0 || !arr.every((a) => typeof a === 'object' && a !== null && typeof (a as Analyzer).name === 'string' && typeof (a as Analyzer).run === 'function')) {
@@ -89,13 +94,16 @@ export function registerDiagnosticsCommands(program: Command): void {
       async (flags: Flags & { output: string; since: string; maxSize: string }) => {
         const out = new Output(flags);
         await withInterrupt(async (signal) => {
+          parseSince(flags.since);
+          const maxMiB = Number(flags.maxSize);
+          if (!Number.isFinite(maxMiB) || maxMiB <= 0) throw new SdkError('MAX_SIZE_INVALID', `--max-size ${flags.maxSize} is not a positive number of MiB`, { hint: 'Pass e.g. --max-size 256.' });
           const target = await diagnosticsTarget(flags, out, signal);
           const bar = process.stderr.isTTY && !flags.json && !flags.quiet ? new ProgressDisplay(out) : undefined;
           const r = await supportBundle(target, {
             output: flags.output,
             env: flags.env,
             since: flags.since,
-            maxBytes: Number(flags.maxSize) * 1024 * 1024,
+            maxBytes: maxMiB * 1024 * 1024,
             registryUrl: flags.registryUrl ?? process.env.METALK8S_REGISTRY_URL,
             alerts: alertmanagerSource(target.alerts),
             signal,
@@ -130,6 +138,7 @@ export function registerDiagnosticsCommands(program: Command): void {
       async (flags: Flags & { bundle?: string; analyzers?: string; since: string }) => {
         const out = new Output(flags);
         await withInterrupt(async (signal) => {
+          if (!flags.bundle) parseSince(flags.since);
           const analyzers = flags.analyzers ? await loadAnalyzers(flags.analyzers) : [];
           const r = flags.bundle
             ? await doctor({ bundle: flags.bundle, analyzers, signal })

@@ -368,6 +368,33 @@ describe('support bundle and doctor on a broken environment', () => {
     const findings = (JSON.parse(again.stdout.split('\n').find((l) => l.startsWith('{"type":"result"')) ?? '{}') as { data?: { findings?: { code: string }[] } }).data?.findings ?? [];
     // Alerts come from Alertmanager through METALK8S_INGRESS_URL.
     expect(findings.map((f) => f.code).sort()).toEqual(['ALERT_FIRING', 'IMAGE_NOT_SERVED', 'NODE_CORDONED', 'PVC_NO_MATCHING_VOLUME', 'VOLUME_FAILED']);
+
+    // A vendor's own analyzer, kept in its support tooling (TypeScript, loaded as is).
+    const analyzers = join(dir, 'analyzers.ts');
+    await writeFile(
+      analyzers,
+      `type Obj = { kind?: string; metadata?: { name?: string; namespace?: string }; status?: { phase?: string } };
+export const analyzers = [
+  {
+    name: 'zenko-phase',
+    run: (s: { customResources: Obj[] }) =>
+      s.customResources
+        .filter((cr) => cr.kind === 'Zenko' && cr.status?.phase !== 'Running')
+        .map((cr) => ({ code: 'ZENKO_NOT_RUNNING', severity: 'critical', subject: \`Zenko \${cr.metadata?.namespace}/\${cr.metadata?.name}\`, title: 'Zenko is not Running', evidence: [\`phase \${cr.status?.phase ?? 'none'}\`], remedy: 'Read the zenko-operator log in the bundle.' })),
+  },
+];
+`,
+    );
+    const vendor = await solution('doctor', '--bundle', out, '--analyzers', analyzers);
+    expect(vendor.code, vendor.stderr).toBe(1);
+    expect(vendor.stdout).toContain('CRITICAL Zenko is not Running  [ZENKO_NOT_RUNNING, zenko-phase]');
+    expect(vendor.stdout).toContain('phase none');
+    const broken = await solution('doctor', '--bundle', out, '--analyzers', kubeconfig);
+    expect(broken.stderr).toMatch(/^error: cannot load the analyzers of .*kubeconfig: .* \[ANALYZERS_LOAD_FAILED\]/);
+    const empty = join(dir, 'empty.mjs');
+    await writeFile(empty, 'export const x = 1;\n');
+    const none = await solution('doctor', '--bundle', out, '--analyzers', empty);
+    expect(none.stderr).toContain('exports no analyzers [ANALYZERS_INVALID]');
   });
 
   it('names an environment on a version that is not imported, and the orchestrate that failed on it', async () => {
