@@ -11,13 +11,13 @@
 import type { Command as CommandType } from '@commander-js/extra-typings';
 import { Command } from '@commander-js/extra-typings';
 import { SDK_VERSION } from '../version.js';
-import { formatError } from './_output.js';
+import { formatError, stopOnSignals } from './_output.js';
 
 type Register = (program: CommandType) => void;
 
 const groups: { readonly commands: readonly string[]; readonly load: () => Promise<Register> }[] = [
   { commands: ['validate', 'render', 'preview-env'], load: async () => (await import('./commands/solution.js')).registerSolutionCommands },
-  { commands: ['pack'], load: async () => (await import('./commands/pack.js')).registerPackCommands },
+  { commands: ['pack', 'keygen'], load: async () => (await import('./commands/pack.js')).registerPackCommands },
   { commands: ['inspect', 'verify', 'diff'], load: async () => (await import('./commands/inspect.js')).registerInspectCommands },
   { commands: ['iso'], load: async () => (await import('./commands/iso.js')).registerIsoCommands },
   { commands: ['images'], load: async () => (await import('./commands/images.js')).registerImagesCommands },
@@ -26,6 +26,7 @@ const groups: { readonly commands: readonly string[]; readonly load: () => Promi
     load: async () => (await import('./commands/cluster.js')).registerClusterCommands,
   },
   { commands: ['support-bundle', 'doctor', 'preflight'], load: async () => (await import('./commands/diagnostics.js')).registerDiagnosticsCommands },
+  { commands: ['disks', 'volumes'], load: async () => (await import('./commands/storage.js')).registerStorageCommands },
   { commands: ['nodes'], load: async () => (await import('./commands/nodes.js')).registerNodesCommands },
   {
     commands: ['metrics', 'alerts', 'logs', 'dashboards', 'health'],
@@ -39,6 +40,8 @@ const program = new Command('solution')
   .version(SDK_VERSION)
   .showHelpAfterError('(run with --help for usage)');
 
+// SIGINT and SIGTERM stop every command cleanly, also while its modules load.
+stopOnSignals();
 try {
   const name = process.argv.slice(2).find((a) => !a.startsWith('-'));
   const selected = groups.filter((g) => name !== undefined && g.commands.includes(name));

@@ -329,8 +329,16 @@ function checkImages(d: Partial<SolutionDefinition>, is: Issues): void {
             is.error('BUILD_FILE_SOURCE', fp, 'needs exactly one of `from` (a local file) or `content`');
           if (f.from !== undefined && (f.from.startsWith('/') || f.from.split(/[\\/]/).includes('..')))
             is.warn('BUILD_FROM_OUTSIDE', `${fp}.from`, `"${f.from}" points outside the solution folder`, 'Keep build inputs next to the solution file so the build is reproducible elsewhere.');
-          if (f.mode !== undefined && (f.mode < 0 || f.mode > 0o7777))
-            is.error('BUILD_MODE_INVALID', `${fp}.mode`, `${f.mode} is not a permission mode`, 'Write it in octal, e.g. 0o755.');
+          if (typeof f.mode === 'number' && (f.mode < 0 || f.mode > 0o7777))
+            is.error('BUILD_MODE_INVALID', `${fp}.mode`, `${f.mode} is not a permission mode`, 'Write it in octal: 0o755 in TypeScript, 0755 or "0755" in YAML, "0755" in JSON.');
+          else if (typeof f.mode === 'number' && f.mode > 0o777 && /^[0-7]{3,4}$/.test(String(f.mode)))
+            // 755 as a decimal number is 0o1363 (--wxrw--wt plus sticky): certainly meant as octal.
+            is.error(
+              'BUILD_MODE_DECIMAL',
+              `${fp}.mode`,
+              `${f.mode} is the decimal number ${f.mode} (mode 0o${f.mode.toString(8)}), not the octal mode 0${f.mode}`,
+              `Write 0o${f.mode} in TypeScript, 0${f.mode} or "0${f.mode}" in YAML, "0${f.mode}" in JSON.`,
+            );
           const key = `${li}:${f.path}`;
           if (seen.has(key)) is.error('BUILD_DUPLICATE_PATH', `${fp}.path`, `"${f.path}" appears twice in the same layer`);
           seen.add(key);

@@ -66,6 +66,16 @@ export type EmulatedMinionFunction = (call: {
   readonly kwarg: Readonly<Record<string, unknown>>;
 }) => Promise<unknown>;
 
+/**
+ * What an {@link EmulatedMinionFunction} returns when the job's `retcode` is not 0 without an
+ * error, as `state.sls` answers 2 when a state failed.
+ */
+export class MinionReturn {
+  constructor(
+    readonly value: unknown,
+    readonly retcode: number,
+  ) {}
+}
 /** A wheel function played by the emulator: its return, given the live list of accepted minion ids. */
 export type EmulatedWheelFunction = (call: {
   readonly arg: readonly unknown[];
@@ -104,6 +114,11 @@ export interface SaltApiEmulatorOptions {
    */
   readonly minionFunctions?: Readonly<Record<string, EmulatedMinionFunction>> | undefined;
   /**
+   * Ids of other accepted minions (emulated nodes), besides the bootstrap node.
+   * @default []
+   */
+  readonly minions?: readonly string[] | undefined;
+  /**
    * Wheel functions played in code, by name (e.g. `key.delete`); they take precedence over the
    * built-in `key.list_all` and `key.list`.
    * @default {}
@@ -133,6 +148,8 @@ export interface SaltApiEmulator {
   readonly url: string;
   /** Id of the master, the key of runner results (`<bootstrap id>_master`). */
   readonly masterId: string;
+  /** Ids of the accepted minions, now (the bootstrap first). */
+  acceptedMinions(): string[];
   /** Forgets every issued token, as a salt-api restart does after a Solution import. */
   revokeTokens(): Promise<void>;
   stop(): Promise<void>;
@@ -315,7 +332,7 @@ function globToRegExp(glob: string): RegExp {
 export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Promise<SaltApiEmulator> {
   const bootstrapId = options.bootstrapId ?? 'bootstrap';
   const masterId = `${bootstrapId}_master`;
-  const minions = [bootstrapId];
+  const minions = [bootstrapId, ...(options.minions ?? []).filter((m) => m !== bootstrapId)];
   const fileRoots = options.fileRoots ?? [];
   const tokenExpire = options.tokenExpireSeconds ?? 43_200;
   const sessions = new Map<string, Session>();
@@ -624,7 +641,7 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
       minions: targets,
     });
     const result: Record<string, unknown> = {};
-    for (const m of targets) {
+    const execute = async (m: string): Promise<void> => {
       const custom = options.minionFunctions?.[fun];
       let ret: unknown;
       let retcode: number;
@@ -632,6 +649,7 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
         try {
           ret = await custom({ minion: m, arg, kwarg });
           retcode = 0;
+          if (ret instanceof MinionReturn) ({ value: ret, retcode } = ret);
         } catch (err) {
           ret = `ERROR: ${err instanceof Error ? err.message : String(err)}`;
           retcode = 1;
@@ -641,10 +659,16 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
         retcode = typeof ret === 'string' && ret.endsWith('is not available.') ? 254 : 0;
       }
       result[m] = { return: ret, retcode, success: retcode === 0 };
+      // The job shows each minion's return as it arrives, as salt-master's job cache does.
+      job.result = { ...job.result, [m]: result[m] };
       fire(`salt/job/${job.jid}/ret/${m}`, { fun, fun_args: arg, id: m, jid: job.jid, return: ret, retcode, success: retcode === 0 });
+    };
+    if (background) {
+      // local_async answers at once; the minions work in the background.
+      void Promise.all(targets.map((m) => execute(m).catch(() => undefined)));
+      return { jid: job.jid, minions: targets };
     }
-    job.result = result;
-    if (background) return { jid: job.jid, minions: targets };
+    for (const m of targets) await execute(m);
     const out: Record<string, unknown> = {};
     for (const m of targets) out[m] = (result[m] as { return: unknown }).return;
     return out;
@@ -786,6 +810,7 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
   return {
     url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     masterId,
+    acceptedMinions: () => [...minions],
     async revokeTokens() {
       sessions.clear();
     },
