@@ -301,8 +301,9 @@ export async function preflight(target: SolutionPreflightTarget, iso: string | S
   // Storage plan (seam for the planner of the storage module).
   if (!options.planStorage) add({ name: 'storage-plan', status: 'warn', message: 'not checked: no storage planner given', evidence: [] });
   else {
-    const v = await options.planStorage({ manifest: c.manifest, components: c.components ?? [] });
-    add({ name: 'storage-plan', status: v.satisfiable ? 'pass' : 'fail', message: v.satisfiable ? 'the storage needs can be met on this cluster' : 'the storage needs cannot be met on this cluster', evidence: v.evidence });
+    const v = await options.planStorage({ manifest: c.manifest, components: c.components ?? [] }).catch((err: unknown) => err instanceof Error ? err : new Error(String(err)));
+    if (v instanceof Error) add({ name: 'storage-plan', status: 'warn', message: 'the storage plan could not be made', evidence: [v.message] });
+    else add({ name: 'storage-plan', status: v.satisfiable ? 'pass' : 'fail', message: v.satisfiable ? 'the storage needs can be met on this cluster' : 'the storage needs cannot be met on this cluster', evidence: v.evidence });
   }
 
   // Environment.

@@ -172,7 +172,22 @@ export function registerDiagnosticsCommands(program: Command): void {
         await withInterrupt(async (signal) => {
           const target = await diagnosticsTarget(flags, out, signal);
           const solution = flags.solution ? (await loadSolutionFile(flags.solution)).solution : undefined;
-          const r = await preflight(target, iso, { env: flags.env, solution, registryUrl: flags.registryUrl ?? process.env.METALK8S_REGISTRY_URL, signal });
+          // The storage planner on the live inventory (it needs the SaltAPI and the solution file).
+          const salt = 'salt' in target ? target.salt : undefined;
+          const planStorage =
+            solution && salt
+              ? async () => {
+                  const { inventory, listVolumes, planVolumes } = await import('../../storage/index.js');
+                  const cluster = { kubeConfig: target.kubeConfig, salt };
+                  const [inv, existing] = await Promise.all([inventory(cluster, { signal }), listVolumes(cluster, { signal })]);
+                  const plan = planVolumes({ solution, inventory: inv, existing });
+                  return {
+                    satisfiable: plan.ok,
+                    evidence: plan.ok ? plan.volumes.map((v) => `${v.component}.${v.need}: ${v.action} ${v.name} on ${v.node}`) : plan.unsatisfied.map((u) => `${u.component}.${u.need}: ${u.message}`),
+                  };
+                }
+              : undefined;
+          const r = await preflight(target, iso, { env: flags.env, solution, planStorage, registryUrl: flags.registryUrl ?? process.env.METALK8S_REGISTRY_URL, signal });
           const failed = r.checks.filter((c) => c.status === 'fail').length;
           out.result(`${r.checks.map(formatCheck).join('\n')}\n${r.solution} ${r.version}: ${failed === 0 ? 'ready to import' : `${failed} check(s) failed`}`, r);
           if (!r.ok) process.exitCode = 1;

@@ -70,7 +70,8 @@ describe('support bundle and doctor on a broken environment', () => {
     const packed = await pack({ solution, baseDir: 'examples/zenko-like', outDir: join(dir, 'iso') });
     zenkoIso = packed.path;
     // Real Prometheus and Alertmanager behind the emulated control-plane ingress.
-    mk8s = await startMetalK8s({ monitoring: true });
+    // node-1 gets one real 256 MiB disk (a loop device), too small for xfs.
+    mk8s = await startMetalK8s({ monitoring: true, disks: [{ node: 'node-1', sizeBytes: 256 * 2 ** 20 }] });
     cluster = await connect({
       kubeconfig: mk8s.kubeconfig,
       saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token, ca: mk8s.saltApi.ca },
@@ -153,12 +154,14 @@ describe('support bundle and doctor on a broken environment', () => {
         await kubeRequest(kc, 'PATCH', `/api/v1/namespaces/${ns}/pods/${p.metadata.name}/status`, { status: { containerStatuses: statuses } }, 'application/strategic-merge-patch+json');
       }
     }
-    // Broken: a Volume that fails (no such disk), a PVC that nothing can satisfy, a cordoned node.
+    // Broken: a Volume whose mkfs fails on the node, a PVC that nothing can satisfy, a cordoned node.
+    const disk = mk8s.disks?.devicesOf('node-1')[0] ?? '';
+    expect(disk).toMatch(/^\/dev\/loop\d+$/);
     await post('/apis/storage.metalk8s.scality.com/v1alpha1/volumes', {
       apiVersion: 'storage.metalk8s.scality.com/v1alpha1',
       kind: 'Volume',
       metadata: { name: 'zenko-data-0' },
-      spec: { nodeName: 'node-1', storageClassName: 'metalk8s', rawBlockDevice: { devicePath: '/dev/vdz' } },
+      spec: { nodeName: 'node-1', storageClassName: 'zenko-mongodb', rawBlockDevice: { devicePath: disk } },
     });
     await until('Volume failed', async () => {
       const v = await kubeGet<{ status?: { conditions?: { type: string; status: string }[] } }>(kc, '/apis/storage.metalk8s.scality.com/v1alpha1/volumes/zenko-data-0');
@@ -197,7 +200,8 @@ describe('support bundle and doctor on a broken environment', () => {
     expect(live.healthy).toBe(false);
     const volume = live.findings.find((f) => f.code === 'VOLUME_FAILED');
     expect(volume?.title).toContain('CreationError');
-    expect(volume?.evidence.join('\n')).toContain('/dev/vdz');
+    expect(volume?.evidence.join('\n')).toContain('Filesystem must be larger than 300MB');
+    expect(volume?.evidence.join('\n')).toMatch(/status\.job PrepareVolume\//);
     expect(volume?.remedy).toMatch(/delete the Volume and create it again/);
     const image = live.findings.find((f) => f.code === 'IMAGE_NOT_SERVED');
     expect(image?.evidence.join('\n')).toContain(`not in spec.images of ${id}`);
@@ -359,6 +363,16 @@ describe('support bundle and doctor on a broken environment', () => {
     const line = p.stdout.split('\n').find((l) => l.startsWith('{"type":"result"'));
     const checks = (JSON.parse(line ?? '{}') as { data?: { checks?: { name: string; status: string }[] } }).data?.checks ?? [];
     expect(checks.find((c) => c.name === 'metalk8s-version')?.status).toBe('fail');
+
+    // With the solution file, the storage planner runs on the live inventory: zenko's needs do not fit one 256 MiB disk.
+    const planned = await solution('preflight', zenkoIso, '--solution', 'examples/zenko-like', '--json');
+    const planLine = planned.stdout.split('\n').find((l) => l.startsWith('{"type":"result"'));
+    const planChecks = (JSON.parse(planLine ?? '{}') as { data?: { checks?: { name: string; status: string; evidence: string[] }[] } }).data?.checks ?? [];
+    const storagePlan = planChecks.find((c) => c.name === 'storage-plan');
+    expect(planned.code, planned.stderr).toBe(1);
+    expect(storagePlan?.status).toBe('fail');
+    expect(storagePlan?.evidence.some((e) => e.startsWith('mongodb.'))).toBe(true);
+    expect(planChecks.find((c) => c.name === 'node-roles')?.status).toBe('pass');
 
     const out = join(dir, 'cli-bundle.tar.gz');
     const b = await solution('support-bundle', '--env', 'zenko-diag', '-o', out);
