@@ -4,7 +4,9 @@
  * image blob against its digest, and everything MetalK8s itself relies on (the primary-tree
  * `MANIFEST.YAML;1`, the manifest rules, Docker v2s2 image folders holding all their blobs,
  * one-document Jinja-safe `_crd.yaml` files, a Role/ClusterRole-only `role.yaml`, a Jinja-safe
- * `registry-config.inc.j2`).
+ * `registry-config.inc.j2`), and the rules `validateSolution` applies, on the CRDs, roles and
+ * platform objects the ISO holds (apiextensions' CRD rules, RBAC as MetalK8s binds it, rule groups
+ * as promtool checks them, StorageClass options, selectors, dashboard queries).
  *
  * The image is read once, sequentially: the whole-image sha256 and every file's sha256 are
  * computed in the same pass, and content shared by several files (identical layers) is hashed
@@ -17,6 +19,7 @@ import { createHash, createPublicKey, type Hash, type KeyObject, verify as verif
 import { open, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type Issue, IsoError, PackagingError, SdkError, throwIfAborted } from '../errors.js';
+import { checkArchiveObjects } from '../solution/_archive-rules.js';
 import { archiveFiles, BLOB_NAME, isBlobPath, parseSdkIndex, yamlDocuments } from './_archive.js';
 import { metalk8sYamlProblems } from './_metalk8s-yaml.js';
 import { MediaTypes } from './images/media-types.js';
@@ -658,6 +661,8 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
     checkCrds(small, files, issues);
     checkRoles(small, issues);
     checkPlatform(small, files, manifest?.name, issues);
+    // The solution rules, on what the ISO holds: the report validate gives, for the archive.
+    issues.list.push(...checkArchiveObjects(small));
 
     return {
       path,

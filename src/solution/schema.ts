@@ -56,7 +56,7 @@ export const OperatorSchema = z
         cluster: z
           .array(PolicyRuleSchema)
           .optional()
-          .describe('Rules rendered to a ClusterRole. MetalK8s binds it with a RoleBinding, so it only applies inside the environment namespace.'),
+          .describe('Rules rendered to a ClusterRole. MetalK8s binds it with a RoleBinding, so it only applies inside the environment namespace: rules on cluster-scoped resources (nodes, Volumes, StorageClasses...) and nonResourceURLs never take effect.'),
       })
       .optional()
       .describe('What the operator may do, rendered to `operator/deploy/role.yaml`.'),
@@ -151,7 +151,7 @@ const sizeSchema = z.union([z.string(), z.custom<Size>((v) => v instanceof Size,
 export const VolumeNeedSchema = z
   .strictObject({
     name: z.string().describe('Name of the volume within the component, e.g. `data`.'),
-    size: sizeSchema.describe('Kubernetes quantity, e.g. `100Gi`, or a `Size`.'),
+    size: sizeSchema.describe('A whole number and a unit, as MetalK8s\' node code parses sizes (`100Gi`, `1536Mi`, not `1.5Gi`), or a `Size`.'),
     storageClass: z.string().describe('One of `storageClasses`, or `metalk8s` (MetalK8s\' default).'),
     mode: z.enum(['Filesystem', 'Block']).optional().describe('Default: Filesystem.'),
     media: z

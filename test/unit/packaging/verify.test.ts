@@ -9,6 +9,8 @@ import type { SdkIndex } from '../../../src/packaging/pack.js';
 import { verify } from '../../../src/packaging/verify.js';
 import { render } from '../../../src/solution/render.js';
 import { validateSolution } from '../../../src/solution/validate.js';
+import { parseAllDocuments } from 'yaml';
+import { toYamlDocuments } from '../../../src/solution/_yaml.js';
 import { baseSolution } from '../../fixtures/solution/base.js';
 
 // ISOs written by the SDK's own writer from a hand-made tree: each test breaks one rule.
@@ -128,6 +130,41 @@ describe('verify (unit)', () => {
     expect(codes((await check(files, null)).result)).toEqual(['MANIFEST_ID_INVALID manifest.yaml']);
     files.set('manifest.yaml', enc.encode('apiVersion: solutions.metalk8s.scality.com/v1alpha1\nkind: Solution\nmetadata:\n  name: acme\nspec: {}\n'));
     expect(codes((await check(files, null)).result)).toEqual(['MANIFEST_VERSION_MISSING manifest.yaml']);
+  });
+
+  it('the solution rules run on what the ISO holds: CRDs, roles, rules, StorageClasses, monitors', async () => {
+    const files = tree();
+    const edit = (path: string, change: (o: any) => void) => {
+      const docs = parseAllDocuments(new TextDecoder().decode(files.get(path))).map((d) => d.toJS());
+      docs.forEach(change);
+      files.set(path, enc.encode(toYamlDocuments(docs)));
+    };
+    const crd = [...files.keys()].find((p) => p.endsWith('_crd.yaml'))!;
+    edit(crd, (o) => {
+      o.spec.names.shortNames = ['ST'];
+    });
+    edit('platform/prometheusrules/acme-alerts.yaml', (o) => {
+      o.spec.groups[0].rules[0].expr = 'rate(up) > 0';
+      o.spec.groups[0].rules[0].annotations.summary = '{{ $value | humanize ';
+    });
+    edit('platform/storageclasses/acme-data.yaml', (o) => {
+      o.parameters.mkfsOptions = JSON.stringify(['-L', '$(hostname)']);
+    });
+    edit('platform/servicemonitors/acme-store.yaml', (o) => {
+      o.spec.selector = { matchExpressions: [{ key: 'app', operator: 'In' }] };
+    });
+    edit('operator/deploy/role.yaml', (o) => {
+      if (o.kind === 'ClusterRole') o.rules = [{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }];
+    });
+    const { result } = await check(files);
+    expect(codes(result)).toEqual([
+      `CRD_SHORT_NAME_INVALID ${crd}:spec.names.shortNames[0]`,
+      'ALERT_EXPR_TYPE platform/prometheusrules/acme-alerts.yaml:spec.groups[0].rules[0].expr',
+      'ALERT_TEMPLATE_INVALID platform/prometheusrules/acme-alerts.yaml:spec.groups[0].rules[0].annotations.summary',
+      'SELECTOR_VALUES_MISSING platform/servicemonitors/acme-store.yaml:spec.selector.matchExpressions[0].values',
+      'MKFS_OPTION_SHELL platform/storageclasses/acme-data.yaml:parameters.mkfsOptions[1]',
+    ]);
+    expect(result.issues).toContainEqual(expect.objectContaining({ code: 'RBAC_CLUSTER_SCOPED_UNBOUND', path: 'operator/deploy/role.yaml:documents[1].rules[0]', severity: 'warning' }));
   });
 
   it('image rules: a changed manifest, a snippet that does not serve an image, a blob of the wrong size', async () => {
