@@ -63,6 +63,11 @@ export interface PackOptions {
   readonly signingKey?: string | KeyObject | undefined;
   /** Parallel blob downloads per image. @default 4 */
   readonly concurrency?: number | undefined;
+  /**
+   * Reuse layers of built images whose inputs did not change (the build cache in the blob store).
+   * @default true
+   */
+  readonly buildCache?: boolean | undefined;
   /** Images fetched at the same time. @default 3 */
   readonly imageConcurrency?: number | undefined;
   readonly onProgress?: ((event: PackProgressEvent) => void) | undefined;
@@ -106,6 +111,8 @@ export interface PackResult {
   readonly images: readonly PackedImage[];
   /** Image bytes not written thanks to layers shared between images. */
   readonly dedupSavedBytes: number;
+  /** Layers of built images: how many came from the build cache, how many were built, bytes compressed. */
+  readonly build: { readonly layersCached: number; readonly layersBuilt: number; readonly bytesCompressed: number };
   /** Milliseconds spent in each phase. */
   readonly timings: { readonly render: number; readonly images: number; readonly write: number; readonly total: number };
 }
@@ -257,6 +264,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   // Blobs downloaded by this run were hashed on their way into the store seconds ago; blobs that
   // were already in the store are hashed again as they are copied into the ISO.
   const ingestedNow = new Set<string>();
+  const build = { layersCached: 0, layersBuilt: 0, bytesCompressed: 0 };
   const fetchOne = async (img: (typeof rendered.images)[number], index: number, sig: AbortSignal): Promise<Fetched> => {
     onProgress?.({ type: 'image-start', name: img.name, tag: img.tag, index, count: rendered.images.length });
     const platform = solution.definition.images.find((i) => i.name === img.name && i.tag === img.tag)?.platform ?? options.platform ?? img.platform;
@@ -266,6 +274,11 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     const onFetch = (e: FetchProgressEvent) => {
       if (e.type === 'image-done') bytesDownloaded = e.bytesDownloaded;
       if (e.type === 'blob-done') ingestedNow.add(e.digest);
+      if (e.type === 'layer-built') {
+        if (e.cached) build.layersCached++;
+        else build.layersBuilt++;
+        build.bytesCompressed += e.bytesCompressed;
+      }
       if (e.type === 'blob-start' || e.type === 'blob-cached') total += e.size;
       if (e.type === 'blob-progress') blobDone.set(e.digest, e.bytes);
       if (e.type === 'blob-done' || e.type === 'blob-cached') blobDone.set(e.digest, e.size);
@@ -280,6 +293,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
         store,
         platform: parsePlatform(platform),
         concurrency: options.concurrency,
+        buildCache: options.buildCache,
         signal: sig,
         onProgress: onFetch,
       });
@@ -429,6 +443,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     ...(signaturePath ? { signaturePath } : {}),
     images,
     dedupSavedBytes: allBlobBytes - plan.uniqueBlobBytes,
+    build,
     timings: {
       render: Math.round(tRender - t0),
       images: Math.round(tImages - tRender),

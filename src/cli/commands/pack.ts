@@ -12,6 +12,7 @@ interface PackCliOptions {
   platform?: string;
   sign?: string;
   concurrency?: string;
+  buildCache?: boolean;
   json?: boolean;
   quiet?: boolean;
 }
@@ -43,6 +44,7 @@ export function registerPackCommands(program: Command): void {
     .option('--platform <os/arch>', 'platform of images that do not set one', 'linux/amd64')
     .option('--sign <key.pem>', 'Ed25519 private key: writes <iso>.sig')
     .option('--concurrency <n>', 'parallel blob downloads per image', '4')
+    .option('--no-build-cache', 'tar and compress every layer of built images again')
     .option('--json', 'JSON event lines on stdout, for CI')
     .option('-q, --quiet', 'print errors only')
     .action(
@@ -74,6 +76,7 @@ export function registerPackCommands(program: Command): void {
               platform: opts.platform,
               signingKey,
               concurrency: Number(opts.concurrency) || 4,
+              buildCache: opts.buildCache !== false,
               signal,
               onProgress: (e) => {
                 switch (e.type) {
@@ -105,6 +108,11 @@ export function registerPackCommands(program: Command): void {
             ...(result.signaturePath ? [`  signed   ${result.signaturePath}`] : []),
             `  images   ${result.images.length}, ${formatBytes(result.dedupSavedBytes)} saved by shared layers`,
             ...result.images.map((i) => `    ${`${i.name}:${i.tag}`.padEnd(32)} ${i.manifestDigest}  ${formatBytes(i.size)}`),
+            ...(result.build.layersBuilt + result.build.layersCached > 0
+              ? [
+                  `  built    ${result.build.layersBuilt} layer(s) compressed (${formatBytes(result.build.bytesCompressed)}), ${result.build.layersCached} from the build cache`,
+                ]
+              : []),
             `  time     ${(result.timings.total / 1000).toFixed(1)}s (images ${(result.timings.images / 1000).toFixed(1)}s, write ${(result.timings.write / 1000).toFixed(1)}s)`,
           ];
           out.result(lines.join('\n'), result);
