@@ -165,7 +165,11 @@ export function toImageSource(source: ImageSourceInput, baseDir: string, created
         ...(f.mode !== undefined ? { mode: f.mode } : {}),
       });
       const build: BuildImageOptions = {
-        layers: source.layers.map((l) => ({ files: l.files.map(file) })),
+        layers: source.layers.map((l) =>
+          'files' in l
+            ? { files: l.files.map(file) }
+            : { directory: at(l.directory), ...(l.prefix !== undefined ? { prefix: l.prefix } : {}), modes: 'normalize' as const },
+        ),
         config: source.config ?? {},
         platform: parsePlatform(platform),
         created,

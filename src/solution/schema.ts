@@ -98,6 +98,22 @@ export const BuildFileSchema = z
   })
   .describe('One file of a built image layer: `from` a local file or literal `content`.');
 
+/** A layer of a built image given as a local folder. */
+export const BuildDirectorySchema = z
+  .strictObject({
+    directory: z.string().describe('Local folder whose content becomes the layer, relative to the solution file.'),
+    prefix: z.string().optional().describe('Where the folder goes in the image, an absolute path. Default: `/`.'),
+  })
+  .describe(
+    'A layer built from a local folder, walked in sorted order. Symlinks are kept; modes are normalised as git stores them: 0o755 for folders and for files with an execute bit, 0o644 for other files; owners 0:0.',
+  );
+
+/** A layer of a built image: files listed one by one, or a folder. */
+export const BuildLayerSchema = z.union([
+  z.strictObject({ files: z.array(BuildFileSchema) }).describe('A layer whose files are listed one by one.'),
+  BuildDirectorySchema,
+]);
+
 /** How an image is obtained. */
 export const ImageSourceSchema = z.discriminatedUnion('kind', [
   z
@@ -125,7 +141,7 @@ export const ImageSourceSchema = z.discriminatedUnion('kind', [
   z
     .strictObject({
       kind: z.literal('build'),
-      layers: z.array(z.strictObject({ files: z.array(BuildFileSchema) })).min(1),
+      layers: z.array(BuildLayerSchema).min(1).describe('Layers, bottom first: `{ files }` or `{ directory, prefix }`.'),
       config: z
         .strictObject({
           entrypoint: z.array(z.string()).optional(),
@@ -355,6 +371,8 @@ export type OperatorInput = z.infer<typeof OperatorSchema>;
 export type ImageInput = z.infer<typeof ImageSchema>;
 export type ImageSourceInput = z.infer<typeof ImageSourceSchema>;
 export type BuildFile = z.infer<typeof BuildFileSchema>;
+export type BuildDirectory = z.infer<typeof BuildDirectorySchema>;
+export type BuildLayer = z.infer<typeof BuildLayerSchema>;
 export type ComponentInput = z.infer<typeof ComponentSchema>;
 export type VolumeNeed = z.infer<typeof VolumeNeedSchema>;
 export type StorageClassInput = z.infer<typeof StorageClassSchema>;

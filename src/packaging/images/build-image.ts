@@ -45,10 +45,17 @@ export interface LayerFile {
 export type LayerInput =
   | { readonly files: readonly LayerFile[] }
   | {
-      /** Local directory whose content becomes the layer (modes and symlinks kept, owners set to 0). */
+      /** Local directory whose content becomes the layer (walked in sorted order, symlinks kept, owners set to 0). */
       readonly directory: string;
       /** Where the directory goes in the image. @default '/' */
       readonly prefix?: string | undefined;
+      /**
+       * `'keep'`: the permission bits found on disk. `'normalize'`: as git stores them, 0o755 for
+       * directories and files with an execute bit, 0o644 for other files, so a checkout with any
+       * umask gives the same layer.
+       * @default 'keep'
+       */
+      readonly modes?: 'keep' | 'normalize' | undefined;
     };
 
 /** Runtime configuration of a built image (the OCI config's `config` section). */
@@ -123,18 +130,25 @@ function normalise(p: string, where: string): string {
   return n;
 }
 
-async function walk(dir: string, prefix: string, out: Entry[], where: string): Promise<void> {
-  for (const name of (await readdir(dir)).sort()) {
+async function walk(dir: string, prefix: string, out: Entry[], where: string, normalize: boolean): Promise<void> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).sort();
+  } catch (cause) {
+    throw invalid(where, `cannot read the layer directory ${dir}: ${(cause as Error).message}`, 'Check that the directory exists and is readable.');
+  }
+  for (const name of names) {
     const full = join(dir, name);
     const inImage = prefix === '' ? name : `${prefix}/${name}`;
     const st = await lstat(full);
+    const mode = normalize ? (st.isDirectory() || st.mode & 0o111 ? 0o755 : 0o644) : st.mode & 0o7777;
     if (st.isDirectory()) {
-      out.push({ name: inImage, type: 'directory', mode: st.mode & 0o7777, size: 0 });
-      await walk(full, inImage, out, where);
+      out.push({ name: inImage, type: 'directory', mode, size: 0 });
+      await walk(full, inImage, out, where, normalize);
     } else if (st.isSymbolicLink()) {
       out.push({ name: inImage, type: 'symlink', mode: 0o777, size: 0, target: await readlink(full) });
     } else if (st.isFile()) {
-      out.push({ name: inImage, type: 'file', mode: st.mode & 0o7777, size: st.size, source: full });
+      out.push({ name: inImage, type: 'file', mode, size: st.size, source: full });
     } else {
       throw invalid(where, `${full} is neither a file, a directory nor a symlink`, 'Remove devices, sockets and fifos from the layer directory.');
     }
@@ -146,7 +160,7 @@ async function layerEntries(layer: LayerInput, index: number): Promise<Entry[]> 
   const entries: Entry[] = [];
   if ('directory' in layer) {
     const prefix = layer.prefix && layer.prefix !== '/' ? normalise(layer.prefix, `${where}.prefix`) : '';
-    await walk(layer.directory, prefix, entries, where);
+    await walk(layer.directory, prefix, entries, where, layer.modes === 'normalize');
   } else {
     layer.files.forEach((f, i) => {
       const name = normalise(f.path, `${where}.files[${i}].path`);
