@@ -7,6 +7,7 @@
 export * from './iso/index.js';
 export * from './images/index.js';
 export * from './solution-file.js';
+export * from './build-time.js';
 export * from './pack.js';
 export * from './inspect.js';
 export * from './verify.js';

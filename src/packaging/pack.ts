@@ -12,7 +12,7 @@
 import { createHash, createPrivateKey, type KeyObject, sign } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { AbortError, PackagingError, SdkError, throwIfAborted } from '../errors.js';
+import { AbortError, type Issue, PackagingError, SdkError, throwIfAborted } from '../errors.js';
 import { render } from '../solution/render.js';
 import type { BuildFile, ImageSourceInput } from '../solution/schema.js';
 import type { Solution } from '../solution/validate.js';
@@ -24,6 +24,7 @@ import type { FetchedImage } from './images/fetched-image.js';
 import { parsePlatform } from './images/platform.js';
 import { planRegistryLayout } from './images/registry-layout.js';
 import { type IsoEntry, writeIso } from './iso/iso-writer.js';
+import { type BuildTime, resolveBuildTime } from './build-time.js';
 import { loadSolutionFile } from './solution-file.js';
 
 /** Path of the SDK's index inside the ISO. */
@@ -52,7 +53,8 @@ export interface PackOptions {
   /**
    * Build time in seconds since the epoch: the manifest's build-timestamp, the ISO's dates and
    * built images' creation date. Same inputs and epoch give a byte-identical ISO.
-   * @default `SOURCE_DATE_EPOCH`, else 0 (the output stays reproducible)
+   * @default `SOURCE_DATE_EPOCH`, else the last commit time of the git work tree holding the
+   * solution (`baseDir`), else 0: the output stays reproducible (see {@link resolveBuildTime})
    */
   readonly sourceDateEpoch?: number | undefined;
   /** Platform of the images, where an image does not set its own. @default "linux/amd64" */
@@ -113,6 +115,10 @@ export interface PackResult {
   readonly dedupSavedBytes: number;
   /** Layers of built images: how many came from the build cache, how many were built, bytes compressed. */
   readonly build: { readonly layersCached: number; readonly layersBuilt: number; readonly bytesCompressed: number };
+  /** Warnings of the solution's validation (errors stop the pack). */
+  readonly warnings: readonly Issue[];
+  /** The build time used, and where it came from. */
+  readonly buildTime: BuildTime;
   /** Milliseconds spent in each phase. */
   readonly timings: { readonly render: number; readonly images: number; readonly write: number; readonly total: number };
 }
@@ -253,8 +259,8 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   }
   throwIfAborted(signal, 'pack');
 
-  const envEpoch = process.env.SOURCE_DATE_EPOCH;
-  const epoch = options.sourceDateEpoch ?? (envEpoch && /^\d+$/.test(envEpoch) ? Number(envEpoch) : 0);
+  const buildTime = await resolveBuildTime({ sourceDateEpoch: options.sourceDateEpoch, dir: baseDir });
+  const epoch = buildTime.epoch;
   const timestamp = new Date(epoch * 1000);
   const created = timestamp.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -448,6 +454,8 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     images,
     dedupSavedBytes: allBlobBytes - plan.uniqueBlobBytes,
     build,
+    warnings: solution.warnings,
+    buildTime,
     timings: {
       render: Math.round(tRender - t0),
       images: Math.round(tImages - tRender),
