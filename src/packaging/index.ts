@@ -6,6 +6,7 @@
  */
 export * from './iso/index.js';
 export * from './images/index.js';
+export * from './dev.js';
 export * from './init-project.js';
 export * from './solution-file.js';
 export * from './build-time.js';
