@@ -20,7 +20,7 @@ interface DevCliOptions extends ConnectionFlags {
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)}s`;
 
-function describeRound(r: DevRound): string {
+function describeRound(r: DevRound, showWarnings: boolean): string {
   const what = r.changed.length === 0 ? 'start' : r.changed.length <= 3 ? r.changed.join(', ') : `${r.changed.slice(0, 3).join(', ')} and ${r.changed.length - 3} more`;
   const head = `round ${r.index} (${what})`;
   if (!r.ok && r.error === undefined) {
@@ -37,7 +37,7 @@ function describeRound(r: DevRound): string {
         ? `; ${b.layersCached} layer(s) from the build cache`
         : `; ${b.layersBuilt} layer(s) compressed (${formatBytes(b.bytesCompressed)}), ${b.layersCached} from the build cache`;
   const after = r.after ? `; ${r.after} in ${seconds(r.timings.after)}` : '';
-  const warnings = r.issues.length > 0 ? `\n${formatIssues(r.issues)}` : '';
+  const warnings = showWarnings && r.issues.length > 0 ? `\n${formatIssues(r.issues)}` : '';
   return `${head}: packed ${relative(process.cwd(), p.path) || p.path} in ${seconds(r.timings.total)} (validate ${seconds(r.timings.validate)}, pack ${seconds(r.timings.pack)}${built})${after}${warnings}`;
 }
 
@@ -96,6 +96,7 @@ export function registerDevCommands(program: Command): void {
         process.once('SIGTERM', stop);
         // Each emulator import needs a version of its own: <version>-dev.<start time>.<round>.
         const started = Math.floor(Date.now() / 1000);
+        let lastWarnings = '[]';
         out.info(`watching ${path} (Ctrl-C to stop)${opts.emulator ? ', importing every round into the emulator' : ''}`);
         try {
           await devSolution({
@@ -120,8 +121,13 @@ export function registerDevCommands(program: Command): void {
                 ...(r.error !== undefined ? { error: errorEvent(r.error) } : {}),
               });
               if (out.json) return;
-              if (r.ok) out.info(describeRound(r));
-              else process.stderr.write(`${describeRound(r)}\n`);
+              // Warnings are printed when they change, not on every save.
+              const key = JSON.stringify(r.issues);
+              const fresh = key !== lastWarnings;
+              if (r.ok) {
+                lastWarnings = key;
+                out.info(describeRound(r, fresh));
+              } else process.stderr.write(`${describeRound(r, true)}\n`);
             },
           });
         } finally {
