@@ -121,7 +121,15 @@ export function firstFailedStep(answer: unknown): SaltStepFailure | undefined {
   return undefined;
 }
 
-/** Formats a failure chain as one line: `step-id: comment <- nested-step: comment`. */
+/**
+ * Formats a failure chain as one line: `step-id: comment <- nested-step: comment`.
+ *
+ * @example
+ * ```ts
+ * const failure = firstFailedStep(answer);
+ * if (failure) console.error(describeFailure(failure));
+ * ```
+ */
 export function describeFailure(failure: SaltStepFailure): string {
   const parts: string[] = [];
   let current: SaltStepFailure | undefined = failure;

@@ -29,7 +29,14 @@ export interface ResolveBuildTimeOptions {
   readonly env?: Readonly<Record<string, string | undefined>> | undefined;
 }
 
-/** Committer time of HEAD of the work tree holding `dir`, or undefined when there is none (or no git). */
+/**
+ * Committer time of HEAD of the work tree holding `dir`, or undefined when there is none (or no git).
+ *
+ * @example
+ * ```ts
+ * const seconds = await gitCommitTime('.'); // undefined outside a git work tree
+ * ```
+ */
 export function gitCommitTime(dir: string): Promise<number | undefined> {
   return new Promise((resolve) => {
     execFile('git', ['-C', dir, 'log', '-1', '--format=%ct'], { timeout: 10_000, env: { ...process.env, GIT_OPTIONAL_LOCKS: '0' } }, (err, stdout) => {

@@ -147,7 +147,15 @@ function sha256Hex(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** Maps the model's image source to the packager's, resolving local paths from `baseDir`. */
+/**
+ * Maps the model's image source to the packager's, resolving local paths from `baseDir`.
+ *
+ * @example
+ * ```ts
+ * const source = toImageSource({ kind: 'oci-layout', path: 'build/oci' }, '/src/acme', '1970-01-01T00:00:00Z', 'linux/amd64');
+ * const image = await fetchImage(source, { store });
+ * ```
+ */
 export function toImageSource(source: ImageSourceInput, baseDir: string, created: string, platform: string): ImageSource {
   const at = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   switch (source.kind) {
@@ -185,7 +193,14 @@ export function toImageSource(source: ImageSourceInput, baseDir: string, created
   }
 }
 
-/** The ISO volume id MetalK8s documents, `"<Name> <version>"`, cut to 32 bytes of printable ASCII. */
+/**
+ * The ISO volume id MetalK8s documents, `"<Name> <version>"`, cut to 32 bytes of printable ASCII.
+ *
+ * @example
+ * ```ts
+ * volumeIdOf(solution); // 'Zenko 2.6.0' for examples/zenko-like
+ * ```
+ */
 export function volumeIdOf(solution: Solution): string {
   const text = `${solution.displayName} ${solution.version}`.replace(/[^\x20-\x7e]/g, '_');
   return text.slice(0, 32);
@@ -228,7 +243,14 @@ function signingKeyOf(key: string | KeyObject): KeyObject {
   }
 }
 
-/** The signed message of a `.sig` file: the ISO's sha256 digest (32 raw bytes). */
+/**
+ * The signed message of a `.sig` file: the ISO's sha256 digest (32 raw bytes).
+ *
+ * @example
+ * ```ts
+ * const ok = verify(null, signatureMessage(result.sha256), publicKey, Buffer.from(sigText, 'base64'));
+ * ```
+ */
 export function signatureMessage(sha256Hex: string): Buffer {
   return Buffer.from(sha256Hex, 'hex');
 }

@@ -197,6 +197,12 @@ export type Json = Record<string, unknown>;
  * no `$schema`, `additionalProperties` only without `properties`, nullable instead of
  * `[type, null]`, integer bounds that Kubernetes accepts, unions of one type collapsed.
  * Shapes Kubernetes cannot express are reported as issues at `path`.
+ *
+ * @example
+ * ```ts
+ * const issues: Issue[] = [];
+ * const schema = toStructuralSchema(z.toJSONSchema(z.object({ replicas: z.number().int() })), 'crds[0].spec', issues);
+ * ```
  */
 export function toStructuralSchema(schema: Json, path: string, issues: Issue[]): Json {
   const out: Json = {};
@@ -349,6 +355,12 @@ function schemaOf(v: unknown, path: string, issues: Issue[]): Json | undefined {
 /**
  * Builds the `apiextensions.k8s.io/v1` CustomResourceDefinition of a CRD input, reporting
  * problems as issues under `path`. Pure.
+ *
+ * @example
+ * ```ts
+ * const issues: Issue[] = [];
+ * const info = buildCrd(ZenkoCrd, 'crds[0]', issues); // info?.manifest is the CustomResourceDefinition
+ * ```
  */
 export function buildCrd(input: CrdInput, path: string, issues: Issue[]): CrdInfo | undefined {
   if ('manifest' in input) {

@@ -50,7 +50,7 @@ export const OperatorSchema = z
     image: z
       .string()
       .describe(
-        'Name of one of `images` (its tag is used). MetalK8s runs it with the command `<name>-operator --config=/etc/config/operator.yaml`, so the binary must be on $PATH under that name.',
+        'Name of one of `images` (its tag is used). MetalK8s runs it as container `<name>-operator` with the command `<name>-operator --config=/etc/config/operator.yaml`, where `<name>` is the solution\'s `name` (not the image\'s): the image must hold an executable `<name>-operator` on $PATH, e.g. /usr/local/bin/<name>-operator.',
       ),
     args: z
       .array(z.string())
