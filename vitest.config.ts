@@ -30,14 +30,15 @@ export default defineConfig({
         test: {
           name: 'default',
           include: ['test/**/*.test.ts'],
-          exclude: ['**/node_modules/**', '**/.git/**', 'test/integration/cluster/**'],
+          exclude: ['**/node_modules/**', '**/.git/**', 'test/integration/cluster/**', 'test/integration/salt/**'],
         },
       },
       {
         extends: true,
         test: {
           name: 'cluster',
-          include: ['test/integration/cluster/**/*.test.ts'],
+          // The SaltAPI conformance suite checks tokens against the control plane too.
+          include: ['test/integration/cluster/**/*.test.ts', 'test/integration/salt/**/*.test.ts'],
           typecheck: { enabled: false },
           globalSetup: ['test/setup/control-plane.global.ts'],
           // The control plane is built on first use: allow for it.

@@ -163,8 +163,6 @@ export default defineSolution({
   build: { gitRevision: process.env.GIT_REVISION },
   operator: {
     image: 'zenko-operator',
-    args: ['--leader-elect'],
-    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
     permissions: {
       namespaced: [
         { apiGroups: ['zenko.io'], resources: ['zenkos', 'zenkos/status', 'zenkoversions'], verbs: ['get', 'list', 'watch', 'update', 'patch'] },

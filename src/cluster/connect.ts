@@ -144,7 +144,13 @@ export async function connect(options: ConnectOptions): Promise<Cluster> {
   const caData = kc.getCurrentCluster()?.caData;
   const ca = options.saltApi?.ca ?? (caData ? Buffer.from(caData, 'base64') : undefined);
   const salt = new SaltApiClient({ url, username, token, ...(ca ? { ca } : {}) });
-  await salt.login({ signal: options.signal });
+  const session = await salt.login({ signal: options.signal });
+  // salt-api lets a user without rights log in (empty perms), then refuses every call (reference §8).
+  if (session.perms.length === 0) {
+    throw new ClusterError('SALT_NOT_NODE_ADMIN', `SaltAPI accepts "${username}" but grants it no right: it is not a MetalK8s node-admin`, {
+      hint: `MetalK8s gives SaltAPI rights to users allowed every verb on nodes: bind "${username}" to a ClusterRole with rules [{apiGroups: [""], resources: ["nodes"], verbs: ["*"]}] (or use an admin's token).`,
+    });
+  }
   const ctx: LifecycleContext = { kubeConfig: kc, discovery: new Discovery(kc), salt, saltenv: `metalk8s-${version}`, bootstrapId, ssh: options.ssh };
   return {
     kubeConfig: kc,

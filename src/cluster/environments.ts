@@ -5,6 +5,7 @@
  * @module
  */
 import { ClusterError } from '../errors.js';
+import { metalk8sFeatures } from '../solution/metalk8s-version.js';
 import { breakingCrdChanges, crdsOfIso } from './_crd-changes.js';
 import { deleteObject, type KubeObject, kubeFailure, kubeGet, kubePatch, kubeRequest } from './_kube.js';
 import {
@@ -60,6 +61,15 @@ const OPERATOR_KINDS: readonly [string, string, string][] = [
   ['cert-manager.io/v1', 'Issuer', '-metrics-issuer'],
   ['v1', 'ServiceAccount', ''],
 ];
+
+/** Whether the cluster's MetalK8s (from its saltenv) mounts the webhook certificate. */
+function webhookSupported(saltenv: string): boolean {
+  try {
+    return metalk8sFeatures(saltenv).webhook;
+  } catch {
+    return true; // an unknown version format: let MetalK8s decide
+  }
+}
 
 /** The environments of a cluster. Get it from {@link connect}. */
 export class EnvironmentsApi {
@@ -199,6 +209,9 @@ export class EnvironmentsApi {
     for (const ns of env.namespaces) {
       onProgress?.({ type: 'step', step: `metalk8s-environment ${ns}`, status: 'started' });
       await kubePatch(this.#ctx.kubeConfig, `/api/v1/namespaces/${ns}/configmaps/${ENV_CONFIGMAP}`, { data: { [name]: version } }, signal);
+    }
+    if (options.webhook === true && !webhookSupported(this.#ctx.saltenv)) {
+      onProgress?.({ type: 'warning', message: `MetalK8s ${this.#ctx.saltenv.replace(/^metalk8s-/, '')} has no add-solution --webhook (124.1.7 and 125.0 have it): the operator gets no /cert mount` });
     }
     await this.#prepare(environment, options.webhook === true, options);
     for (const ns of env.namespaces) await this.#waitAvailable(ns, name, version, options);

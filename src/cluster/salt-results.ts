@@ -66,7 +66,7 @@ function toStep(key: string, raw: Record<string, unknown>): SaltStateStep {
   const result = raw.result === true ? true : raw.result === false ? false : null;
   const comment = Array.isArray(raw.comment) ? raw.comment.join('\n') : String(raw.comment ?? '');
   const runNum = typeof raw.__run_num__ === 'number' ? raw.__run_num__ : Number.MAX_SAFE_INTEGER;
-  return { key, module, id: String(raw.__id__ ?? id), name, function: fn, result, comment, runNum, changes: raw.changes };
+  return { key, module, id: String(raw.__id__ ?? id), name: typeof raw.name === 'string' ? raw.name : name, function: fn, result, comment, runNum, changes: raw.changes };
 }
 
 /**
@@ -121,8 +121,28 @@ export function firstFailedStep(answer: unknown): SaltStepFailure | undefined {
   return undefined;
 }
 
+/** Comments Salt's `test` states write whatever happened: the reason is then in the state's name. */
+const GENERIC_COMMENTS = new Set(['', 'Failure!', 'Success!']);
+
 /**
- * Formats a failure chain as one line: `step-id: comment <- nested-step: comment`.
+ * Why a step failed, in words: its comment, or, when the comment is one of Salt's fixed words
+ * ("Failure!" of `test.fail_without_changes`, which MetalK8s' SLS files use to report an error),
+ * the state's name, where MetalK8s writes the reason (reference §8).
+ *
+ * @example
+ * ```ts
+ * stepReason(step); // 'Version 9.9.9 is not available for Solution zenko'
+ * ```
+ */
+export function stepReason(step: SaltStateStep): string {
+  const comment = step.comment.split('\n')[0] ?? '';
+  if (GENERIC_COMMENTS.has(comment.trim()) && step.name !== '' && step.name !== step.id) return step.name;
+  return comment;
+}
+
+/**
+ * Formats a failure chain as one line, `step-id: reason <- nested-step-id: reason`, with each
+ * step's reason as {@link stepReason} gives it.
  *
  * @example
  * ```ts
@@ -134,7 +154,7 @@ export function describeFailure(failure: SaltStepFailure): string {
   const parts: string[] = [];
   let current: SaltStepFailure | undefined = failure;
   while (current) {
-    parts.push(`${current.step.id}: ${current.step.comment.split('\n')[0] ?? ''}`);
+    parts.push(`${current.step.id}: ${stepReason(current.step)}`);
     current = current.cause;
   }
   return parts.join(' <- ');

@@ -17,7 +17,8 @@ export {
   SDK_MANAGER,
   SOLUTIONS_API_VERSION,
 } from './render.js';
-export { type ImportedVersion, type RenderedEnvironment, type RenderEnvironmentOptions, renderEnvironment } from './render-environment.js';
+export { DEFAULT_METALK8S_VERSION, type MetalK8sFeatures, metalk8sFeatures, OPERATOR_METRICS_SINCE } from './metalk8s-version.js';
+export { type ImportedVersion, type RenderedEnvironment, type RenderEnvironmentOptions, renderEnvironment, saltWriterLabels } from './render-environment.js';
 export * from './schema.js';
 export { Size, sizeInBytes } from './size.js';
 export { type Solution, type SolutionDefinition, type ValidationReport, validateSolution } from './validate.js';

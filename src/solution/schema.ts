@@ -37,14 +37,11 @@ export const PolicyRuleSchema = z
   })
   .describe('A Kubernetes RBAC PolicyRule.');
 
-const quantity = z.union([z.string(), z.number()]);
-/** Container resources. */
-export const ResourcesSchema = z.strictObject({
-  requests: z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() }).optional(),
-  limits: z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() }).optional(),
-});
-
-/** The operator MetalK8s deploys in every environment the solution is added to. */
+/**
+ * The operator MetalK8s deploys in every environment the solution is added to. MetalK8s writes
+ * its Deployment whole and replaces it on every `prepare-environment` run, so there is no
+ * `args`, `env` or `resources` here: nothing set on top of MetalK8s' Deployment would last.
+ */
 export const OperatorSchema = z
   .strictObject({
     image: z
@@ -52,16 +49,6 @@ export const OperatorSchema = z
       .describe(
         'Name of one of `images` (its tag is used). MetalK8s runs it as container `<name>-operator` with the command `<name>-operator --config=/etc/config/operator.yaml`, where `<name>` is the solution\'s `name` (not the image\'s): the image must hold an executable `<name>-operator` on $PATH, e.g. /usr/local/bin/<name>-operator.',
       ),
-    args: z
-      .array(z.string())
-      .optional()
-      .describe('Extra arguments after MetalK8s\' fixed command; applied by the SDK when it adds the solution to an environment.'),
-    env: stringMap
-      .optional()
-      .describe('Extra environment variables; applied by the SDK when it adds the solution to an environment.'),
-    resources: ResourcesSchema.optional().describe(
-      'CPU and memory of the operator container; applied by the SDK when it adds the solution to an environment.',
-    ),
     permissions: z
       .strictObject({
         namespaced: z.array(PolicyRuleSchema).optional().describe('Rules in the environment namespace (a Role).'),
@@ -86,7 +73,9 @@ export const OperatorSchema = z
       .optional()
       .describe('Operator metrics endpoint (`spec.operator.metrics`, MetalK8s newer than 129).'),
   })
-  .describe('The solution operator.');
+  .describe(
+    'The solution operator. MetalK8s writes its Deployment (fixed command, env and no resources) and replaces it on every prepare-environment run, so the operator takes no args, env or resources.',
+  );
 
 /** A file of an image layer built from local files. */
 export const BuildFileSchema = z

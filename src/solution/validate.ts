@@ -126,6 +126,13 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return cur;
 }
 
+/** Operator fields MetalK8s cannot keep (reference §8), and where the setting belongs instead. */
+const OPERATOR_OVERRIDES: Readonly<Record<string, string>> = {
+  args: 'Remove it: give the flags defaults in the operator binary, or read the settings from the OperatorConfig (/etc/config/operator.yaml) or from a custom resource the operator watches.',
+  env: 'Remove it: set the variables in the image (images[].source.config.env for a built image; Kubernetes keeps the image environment), or read them from a custom resource the operator watches.',
+  resources: 'Remove it: give the environment namespace a LimitRange with default requests and limits; the operator container has none, so it gets those defaults.',
+};
+
 function zodIssues(err: z.ZodError, prefix: readonly PropertyKey[], raw: unknown): Issue[] {
   const out: Issue[] = [];
   for (const zi of err.issues) {
@@ -133,6 +140,17 @@ function zodIssues(err: z.ZodError, prefix: readonly PropertyKey[], raw: unknown
     switch (zi.code) {
       case 'unrecognized_keys':
         for (const key of zi.keys) {
+          const removed = full.length === 1 && full[0] === 'operator' ? OPERATOR_OVERRIDES[key] : undefined;
+          if (removed) {
+            out.push({
+              code: 'OPERATOR_OVERRIDE_UNSUPPORTED',
+              path: pathOf([...full, key]),
+              message: `operator.${key} cannot be kept: MetalK8s writes the operator Deployment itself and replaces it whole on every prepare-environment run of the environment (any solution added, removed or upgraded there, by the SDK, solutions.sh or the UI), so anything set on top is wiped`,
+              severity: 'error',
+              hint: removed,
+            });
+            continue;
+          }
           const guess = suggest(key, knownKeys(SolutionSchema, full));
           out.push({
             code: 'UNKNOWN_FIELD',
@@ -271,12 +289,6 @@ function checkOperator(d: Partial<SolutionDefinition>, is: Issues): void {
     is.error('OPERATOR_IMAGE_NOT_SHIPPED', 'operator.image', `"${op.image}" is not one of images[].name`, `Ship it: add { name: "${op.image}", tag, source } to images.`);
   if (d.name && op.image !== `${d.name}-operator`)
     is.warn('OPERATOR_IMAGE_NAME', 'operator.image', `MetalK8s' convention is an operator image named "${d.name}-operator"`, 'It works with another name (the manifest says which), but tools that assume the convention will not find it.');
-  if (op.args?.some((a) => a === '--config' || a.startsWith('--config=')))
-    is.error('OPERATOR_ARGS_CONFIG', 'operator.args', 'MetalK8s already passes --config=/etc/config/operator.yaml', 'Remove --config from args; read the OperatorConfig from that file.');
-  if (op.args || op.env || op.resources)
-    is.warn('OPERATOR_OVERRIDES_SDK_ONLY', 'operator', 'args, env and resources are applied by the SDK when it adds the solution to an environment; `solutions.sh add-solution` ignores them', 'Deploy with `solution env add` (or cluster.environments.addSolution) to get them.');
-  if (op.env) for (const k of Object.keys(op.env)) if (['WATCH_NAMESPACE', 'POD_NAME', 'OPERATOR_NAME'].includes(k))
-    is.error('OPERATOR_ENV_RESERVED', `operator.env.${k}`, `${k} is set by MetalK8s`, 'Remove it from env.');
   checkRules(op.permissions?.namespaced ?? [], 'operator.permissions.namespaced', false, is);
   checkRules(op.permissions?.cluster ?? [], 'operator.permissions.cluster', true, is);
   const m = op.metrics;

@@ -1,6 +1,7 @@
 /**
  * A small Salt state engine for the emulator: runs SLS files made of `test.*` states (the
- * ones Salt's own test suites use) with `require` requisites, and returns results shaped
+ * ones Salt's own test suites use) and the orchestrate steps `salt.runner state.orchestrate`
+ * and `salt.state`, with `require` requisites, and returns results shaped
  * exactly like Salt's (`<module>_|-<id>_|-<name>_|-<function>` keys, `__run_num__`, and
  * "One or more requisite failed" for states whose requirement failed). Jinja is not rendered.
  */
@@ -47,8 +48,61 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** What an orchestrate SLS may reach beyond `test.*` states: the master's other runners and minions. */
+export interface SlsContext {
+  /** Runs `state.orchestrate <mods>` for a `salt.runner` step: the runner's `{data, outputter, retcode}` return. */
+  readonly orchestrate?:
+    | ((mods: string, saltenv: string, pillar: Record<string, unknown>) => Promise<{ readonly ret: Record<string, unknown>; readonly success: boolean }>)
+    | undefined;
+  /** Minions a `salt.state` step's `tgt` matches. */
+  readonly matchMinions?: ((tgt: string, tgtType: string) => readonly string[]) | undefined;
+}
+
+/**
+ * The outcome of an orchestrate step (`salt.runner`, `salt.state`), shaped as Salt 3007's
+ * `saltmod` states return it (checked by the conformance suite against the real salt-master).
+ */
+async function orchestrateStep(
+  fn: string,
+  args: Record<string, unknown>,
+  saltenv: string,
+  context: SlsContext,
+): Promise<{ changes: Record<string, unknown>; result: boolean; comment: string; extra?: Record<string, unknown> }> {
+  if (fn === 'runner') {
+    const fun = String(args.name ?? '');
+    if (fun !== 'state.orchestrate' || !context.orchestrate) {
+      return { changes: {}, result: false, comment: `the emulator runs no runner ${fun} from an SLS file` };
+    }
+    const { ret, success } = await context.orchestrate(
+      String(args.mods ?? args.arg ?? ''),
+      typeof args.saltenv === 'string' ? args.saltenv : saltenv,
+      isRecord(args.pillar) ? args.pillar : {},
+    );
+    return {
+      changes: { return: ret },
+      result: success,
+      comment: `Runner function '${fun}' ${success ? 'executed' : 'failed'}.`,
+      extra: { __jid__: newStepJid() },
+    };
+  }
+  // salt.state
+  const targets = context.matchMinions?.(String(args.tgt ?? ''), String(args.tgt_type ?? 'glob')) ?? [];
+  if (targets.length === 0) return { changes: {}, result: false, comment: 'No minions returned' };
+  return { changes: {}, result: false, comment: 'the emulator runs no salt.state on minions from an SLS file' };
+}
+
+let lastStepJid = 0n;
+function newStepJid(): string {
+  const d = new Date();
+  const stamp = d.toISOString().replace(/\D/g, '').slice(0, 17);
+  let n = BigInt(`${stamp}000`);
+  if (n <= lastStepJid) n = lastStepJid + 1n;
+  lastStepJid = n;
+  return n.toString();
+}
+
 /** Runs the SLS `mods` found in `fileRoots`. */
-export async function runSls(fileRoots: readonly string[], mods: string, saltenv = 'base'): Promise<SlsOutcome> {
+export async function runSls(fileRoots: readonly string[], mods: string, saltenv = 'base', context: SlsContext = {}): Promise<SlsOutcome> {
   const file = findSls(fileRoots, mods);
   if (!file) return { ok: false, errors: [`No matching sls found for '${mods}' in env '${saltenv}'`] };
   const text = await readFile(file, 'utf8');
@@ -91,6 +145,9 @@ export async function runSls(fileRoots: readonly string[], mods: string, saltenv
     let result: StateResult;
     if (failedReqs.length > 0) {
       result = { ...base, changes: {}, result: false, comment: `One or more requisite failed: ${failedReqs.join(', ')}` };
+    } else if (module === 'salt' && (fn === 'runner' || fn === 'state')) {
+      const out = await orchestrateStep(fn, args, saltenv, context);
+      result = { ...base, changes: out.changes, result: out.result, comment: out.comment, ...(out.extra ?? {}) };
     } else if (module !== 'test') {
       result = { ...base, changes: {}, result: false, comment: `State '${fun}' was not found in SLS '${mods}'` };
     } else {

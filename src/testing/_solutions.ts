@@ -23,14 +23,15 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from 'yaml';
-import { applyObject, Discovery, deleteObject, type KubeObject, kubeGet, kubePatch } from '../cluster/_kube.js';
+import { applyObject, Discovery, deleteObject, type KubeObject, kubeGet, kubePatch, kubeRequest } from '../cluster/_kube.js';
 import { openIso } from '../packaging/iso/index.js';
 import { registryCommonConfig, renderRegistryConfig } from '../packaging/images/registry-layout.js';
 import { type Daemon, startDaemon } from './_process.js';
 import { freePort } from './_ports.js';
-import type { EmulatedMinionFunction, OrchestrateHandler } from './salt-api-emulator.js';
+import type { EmulatedMinionFunction, OrchestrateContext, OrchestrateHandler } from './salt-api-emulator.js';
 import { staticRegistryNginxConf, NGINX_TEMP_DIRS } from './_nginx.js';
 import { compareVersions } from '../cluster/solutions.js';
+import { DEFAULT_METALK8S_VERSION, metalk8sFeatures } from '../solution/metalk8s-version.js';
 
 const pexec = promisify(execFile);
 
@@ -123,7 +124,10 @@ export async function startSolutionsEmulator(options: {
   readonly stateDir: string;
   /** Called when salt-master's static pod changes (after an import): salt-api restarts. */
   readonly onSaltMasterRestart?: (() => void) | undefined;
+  /** The MetalK8s version played: it decides what prepare-environment writes. @default '129.0.0' */
+  readonly metalk8sVersion?: string | undefined;
 }): Promise<SolutionsEmulator> {
+  const features = metalk8sFeatures(options.metalk8sVersion ?? DEFAULT_METALK8S_VERSION);
   const kc = options.kubeConfig;
   const discovery = new Discovery(kc);
   const state = options.stateDir;
@@ -514,18 +518,16 @@ export async function startSolutionsEmulator(options: {
       if (desired !== undefined) {
         const chosen = versions.find((v) => v.version === desired);
         if (!chosen) {
-          await step(`Solution ${name}-${desired} is not available`, 'test.fail_without_changes', async () => ({
-            result: false,
-            comment: `Solution ${name}-${desired} is not available`,
-          }));
+          await failStep(`Cannot deploy Solution ${name}-${desired}`, `Solution ${name}-${desired} is not available`, step);
           continue;
         }
         for (const file of await crdFiles(mountpointOf(chosen.id))) {
           ok =
             (await step(`Apply CRD ${file.slice(mountpointOf(chosen.id).length + 1)} for ${chosen.id}`, 'metalk8s_kubernetes.object_present', async () => {
               const crd = await readCrd(file);
-              await applyObject(kc, discovery, crd, FIELD_MANAGER);
-              return { result: true, comment: `The object ${crd.metadata?.name} is present`, changes: {} };
+              // object_present creates, or replaces whole, as in prepare-environment.
+              const created = await createOrReplace(kc, discovery, crd);
+              return { result: true, comment: created ? 'The object was created' : 'The object was replaced', changes: {} };
             }, { name: `/srv/scality/${chosen.id}/${file.slice(mountpointOf(chosen.id).length + 1)}` })) && ok;
         }
       } else if (current !== undefined) {
@@ -548,25 +550,22 @@ export async function startSolutionsEmulator(options: {
     }
     for (const name of Object.keys(cfg.active).sort()) {
       if (names.includes(name)) continue;
-      await step(`Solution ${name} is not available`, 'test.fail_without_changes', async () => ({
-        result: false,
-        comment: `Cannot deploy Solution ${name}: no version is available`,
-      }));
+      await failStep(`Cannot deploy Solution ${name}`, `Solution ${name} is not available`, step);
     }
   };
 
-  const prepareEnvironment: OrchestrateHandler = async ({ pillar, step }) => {
+  const prepareEnvironment: OrchestrateHandler = async ({ pillar, saltenv, step }) => {
     const orch = isRecord(pillar.orchestrate) ? pillar.orchestrate : {};
     const env = orch.env_name;
     const webhook = orch.webhook_enabled === true;
     if (typeof env !== 'string' || env === '') {
-      await step('Check pillar', 'test.fail_without_changes', async () => ({ result: false, comment: 'Missing mandatory pillar key orchestrate:env_name' }));
+      await failStep('Invalid pillar', 'Missing mandatory pillar key orchestrate:env_name', step);
       return;
     }
     const nsList = await kubeGet<{ items: { metadata: { name: string } }[] }>(kc, `/api/v1/namespaces?labelSelector=${encodeURIComponent(`${ENV_LABEL}=${env}`)}`);
     const namespaces = (nsList?.items ?? []).map((n) => n.metadata.name).sort();
     if (namespaces.length === 0) {
-      await step(`Environment ${env}`, 'test.fail_without_changes', async () => ({ result: false, comment: `Environment ${env} does not exist` }));
+      await failStep(`Cannot prepare environment ${env}`, `Environment ${env} does not exist`, step);
       return;
     }
     const available = await listAvailable();
@@ -575,17 +574,27 @@ export async function startSolutionsEmulator(options: {
       for (const [sol, version] of Object.entries(cm?.data ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
         const chosen = available.find((v) => solutionNameOf(v) === sol && v.version === version);
         if (!chosen) {
-          await step(`Solution ${sol}-${version} for ${namespace}`, 'test.fail_without_changes', async () => ({
-            result: false,
-            comment: `Solution ${sol}-${version} is not available`,
-          }));
+          const known = available.some((v) => solutionNameOf(v) === sol);
+          await failStep(
+            `Cannot deploy Solution ${sol}-${version} for environment ${env}`,
+            known ? `Version ${version} is not available for Solution ${sol}` : `Solution ${sol} is not available`,
+            step,
+          );
           continue;
         }
-        for (const obj of environmentObjects(sol, chosen, available, namespace, webhook, await readRoles(chosen))) {
+        // What `metalk8s_kubernetes` adds to every object it writes (reference §8).
+        const written = {
+          'app.kubernetes.io/managed-by': 'salt',
+          heritage: 'salt',
+          'metalk8s.scality.com/version': saltenv.startsWith('metalk8s-') ? saltenv.slice('metalk8s-'.length) : 'unknown',
+        };
+        const objects = environmentObjects(sol, chosen, available, namespace, webhook && features.webhook, features.operatorMetrics, await readRoles(chosen));
+        for (const obj of objects) {
+          obj.metadata = { ...obj.metadata, labels: { ...obj.metadata?.labels, ...written } };
           const what = `${obj.kind} ${obj.metadata?.name}`;
           await step(`Apply ${what} in ${namespace}`, 'metalk8s_kubernetes.object_present', async () => {
-            await applyObject(kc, discovery, obj, FIELD_MANAGER);
-            return { result: true, comment: `The object ${obj.metadata?.name} is present` };
+            const created = await createOrReplace(kc, discovery, obj);
+            return { result: true, comment: created ? 'The object was created' : 'The object was replaced', changes: { [String(obj.metadata?.name)]: created ? 'created' : 'replaced' } };
           }, { name: String(obj.metadata?.name) });
         }
       }
@@ -626,6 +635,7 @@ function environmentObjects(
   available: readonly AvailableVersion[],
   namespace: string,
   webhook: boolean,
+  metricsObjects: boolean,
   roles: readonly KubeObject[],
 ): KubeObject[] {
   const op = `${sol}-operator`;
@@ -647,7 +657,8 @@ function environmentObjects(
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'RoleBinding',
       metadata: meta(`${op}-${String(role.kind).toLowerCase()}-${md.name}`.slice(0, 63)),
-      subjects: [{ kind: 'ServiceAccount', name: op, namespace }],
+      // role_binding.yaml.j2 gives the subject no namespace (reference §8).
+      subjects: [{ kind: 'ServiceAccount', name: op }],
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: role.kind, name: md.name },
     });
   }
@@ -700,7 +711,8 @@ function environmentObjects(
     },
   });
   const metrics = spec.operator.metrics;
-  if (metrics?.enabled === true) {
+  // Only a MetalK8s newer than 129 creates these (reference §2.9, §8).
+  if (metricsObjects && metrics?.enabled === true) {
     const scheme = metrics.scheme === 'http' ? 'http' : 'https';
     const port = typeof metrics.port === 'number' ? metrics.port : scheme === 'https' ? 8443 : 8080;
     const path = typeof metrics.path === 'string' ? metrics.path : '/metrics';
@@ -779,4 +791,37 @@ function certManagerCrds(): KubeObject[] {
       },
     };
   });
+}
+
+/**
+ * A failed `test.fail_without_changes` state as MetalK8s' SLS files write them: the reason is
+ * the state's `name`, the comment is Salt's fixed "Failure!" (reference §8).
+ */
+function failStep(id: string, reason: string, step: OrchestrateContext['step']): Promise<boolean> {
+  return step(id, 'test.fail_without_changes', async () => ({ result: false, comment: 'Failure!' }), { name: reason });
+}
+
+/**
+ * `metalk8s_kubernetes.object_present`: creates the object, or replaces it whole (PUT) when it
+ * exists, so fields others added are wiped (reference §8). Returns whether it was created.
+ */
+async function createOrReplace(kc: KubeConfig, discovery: Discovery, obj: KubeObject): Promise<boolean> {
+  let path = await discovery.path(obj);
+  if (!path) {
+    discovery.reset(obj.apiVersion);
+    path = await discovery.path(obj);
+  }
+  if (!path) throw new Error(`the API server does not serve ${obj.kind} in ${obj.apiVersion}`);
+  const existing = await kubeGet<KubeObject & { spec?: Record<string, unknown> }>(kc, path);
+  if (!existing) {
+    const res = await kubeRequest(kc, 'POST', path.slice(0, path.lastIndexOf('/')), obj);
+    if (res.status >= 300) throw new Error(`Failed to create ${obj.kind} ${obj.metadata?.name}: ${JSON.stringify(res.json)}`);
+    return true;
+  }
+  const body: KubeObject & { spec?: Record<string, unknown> } = { ...obj, metadata: { ...obj.metadata, resourceVersion: existing.metadata?.resourceVersion } };
+  // A Service keeps its allocated addresses across a replace.
+  if (obj.kind === 'Service' && existing.spec) body.spec = { ...(body.spec ?? {}), clusterIP: existing.spec.clusterIP, clusterIPs: existing.spec.clusterIPs };
+  const res = await kubeRequest(kc, 'PUT', path, body);
+  if (res.status >= 300) throw new Error(`Failed to replace ${obj.kind} ${obj.metadata?.name}: ${JSON.stringify(res.json)}`);
+  return false;
 }

@@ -17,6 +17,7 @@ import { deployNode } from './_deploy-node.js';
 import { startVolumeController } from './_volume-controller.js';
 import { applyObjects, metalk8sBaseObjects } from './metalk8s-objects.js';
 import { type OrchestrateHandler, startSaltApiEmulator } from './salt-api-emulator.js';
+import { DEFAULT_METALK8S_VERSION, metalk8sFeatures } from '../solution/metalk8s-version.js';
 
 /** Options of {@link startMetalK8s}. */
 export interface StartMetalK8sOptions {
@@ -26,9 +27,13 @@ export interface StartMetalK8sOptions {
    */
   readonly kubeconfigYaml?: string | undefined;
   /**
-   * MetalK8s version the cluster claims.
+   * The MetalK8s version the emulator plays: the version the cluster claims (kube-system
+   * annotation, Node labels, saltenv `metalk8s-<version>`) and what its orchestrates write
+   * (e.g. the operator metrics objects exist only from 130, reference §2.9, §8).
    * @default '129.0.0'
    */
+  readonly metalk8sVersion?: string | undefined;
+  /** @deprecated Use {@link StartMetalK8sOptions.metalk8sVersion}. */
   readonly clusterVersion?: string | undefined;
   /**
    * Directories searched for SLS files that `state.orchestrate` runs (made of `test.*` states).
@@ -86,6 +91,8 @@ export interface MetalK8sEmulator {
   readonly stateDir: string;
   /** The control plane, when the emulator started it. */
   readonly controlPlane: ControlPlane | undefined;
+  /** The MetalK8s version played, `major.minor.patch`. */
+  readonly metalk8sVersion: string;
   /** Stops the SaltAPI and (when it started it) the control plane. */
   stop(): Promise<void>;
 }
@@ -109,6 +116,7 @@ const ADMIN_SA = { namespace: 'kube-system', name: 'metalk8s-sdk-admin' } as con
  * ```
  */
 export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise<MetalK8sEmulator> {
+  const metalk8sVersion = metalk8sFeatures(options.metalk8sVersion ?? options.clusterVersion ?? DEFAULT_METALK8S_VERSION).version;
   const controlPlane =
     options.kubeconfigYaml === undefined
       ? await startControlPlane({ signal: options.signal, onProgress: options.onProgress })
@@ -118,7 +126,7 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
     const kubeconfig = controlPlane?.kubeconfigYaml ?? options.kubeconfigYaml ?? '';
     const kc = new KubeConfig();
     kc.loadFromString(kubeconfig);
-    await applyObjects(kc, metalk8sBaseObjects({ clusterVersion: options.clusterVersion }));
+    await applyObjects(kc, metalk8sBaseObjects({ clusterVersion: metalk8sVersion }));
     const token = await mintServiceAccountToken(kc, ADMIN_SA.namespace, ADMIN_SA.name, { expirationSeconds: 86_400 });
     await kc
       .makeApiClient(RbacAuthorizationV1Api)
@@ -144,7 +152,7 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
       : undefined;
     const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'metalk8s-emulator-')));
     let restartSaltApi = (): void => {};
-    const solutions = await startSolutionsEmulator({ kubeConfig: kc, stateDir, onSaltMasterRestart: () => restartSaltApi() });
+    const solutions = await startSolutionsEmulator({ kubeConfig: kc, stateDir, metalk8sVersion, onSaltMasterRestart: () => restartSaltApi() });
     cleanups.push(async () => {
       await solutions.stop();
       if (options.stateDir === undefined) await rm(stateDir, { recursive: true, force: true });
@@ -162,6 +170,7 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
     const volumes = options.storageOperator === false ? undefined : startVolumeController(kc);
     return {
       kubeconfig,
+      metalk8sVersion,
       registryUrl: solutions.registryUrl,
       stateDir,
       controlPlane,

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { AuthenticationV1Api, AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { AuthenticationV1Api, AuthorizationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { runSls, type StateResult } from './_sls.js';
 
 /** What a step of an emulated orchestrate reports. */
@@ -149,21 +149,114 @@ class HttpError extends Error {
   }
 }
 
-const NODE_ADMIN_PERMS: readonly unknown[] = [{ '*': ['.*'] }, '@wheel', '@runner', '@jobs'];
-const STORAGE_OPERATOR = 'system:serviceaccount:kube-system:storage-operator-controller-manager';
-const STORAGE_OPERATOR_PERMS: readonly unknown[] = [
-  {
-    '*': [
-      'metalk8s_volumes.device_info',
-      'metalk8s_volumes.device_name',
-      { 'state.sls': { kwargs: { mods: 'metalk8s\\.volumes.*' } } },
-    ],
-  },
-  '@jobs',
-];
-
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+// --- kubernetes_rbac external auth and MetalK8s' ACL (metalk8s-reference.md §3.4, §8) ------
+
+const LOGIN_REFUSED = 'Could not authenticate using provided credentials';
+const STORAGE_OPERATOR = 'system:serviceaccount:kube-system:storage-operator-controller-manager';
+
+/** MetalK8s' `external_auth: kubernetes_rbac` ACL: per user, or per group with a `%` suffix. */
+const EXTERNAL_AUTH: Readonly<Record<string, readonly unknown[]>> = {
+  'node-admins%': [{ '*': ['.*'] }, '@wheel', '@runner', '@jobs'],
+  [STORAGE_OPERATOR]: [
+    { '*': ['metalk8s_volumes.device_info', 'metalk8s_volumes.device_name', { 'state.sls': { kwargs: { mods: 'metalk8s\\.volumes.*' } } }] },
+    '@jobs',
+  ],
+};
+
+/**
+ * What `kubernetes_rbac` grants `username` for `token`, or `undefined` when the login is
+ * refused: a TokenReview (with the master's rights) must name exactly `username`; the user is in
+ * `node-admins` when a SelfSubjectAccessReview made with its own token allows `*` on nodes.
+ * Perms come sorted as Salt returns them (strings, then dicts), empty for a user of no entry.
+ */
+async function kubernetesRbacPerms(master: KubeConfig, username: string, token: string): Promise<unknown[] | undefined> {
+  const review = await master
+    .makeApiClient(AuthenticationV1Api)
+    .createTokenReview({ body: { spec: { token } } })
+    .catch(() => undefined);
+  if (!review?.status?.authenticated || review.status.user?.username !== username) return undefined;
+  const cluster = master.getCurrentCluster();
+  if (!cluster) return undefined;
+  const asUser = new KubeConfig();
+  asUser.loadFromOptions({
+    clusters: [cluster],
+    users: [{ name: 'user', token }],
+    contexts: [{ name: 'user', cluster: cluster.name, user: 'user' }],
+    currentContext: 'user',
+  });
+  const ssar = await asUser
+    .makeApiClient(AuthorizationV1Api)
+    .createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { resource: 'nodes', verb: '*' } } } })
+    .catch(() => undefined);
+  const groups = ssar?.status?.allowed ? ['node-admins'] : [];
+  const perms = [...(EXTERNAL_AUTH[username] ?? []), ...groups.flatMap((g) => EXTERNAL_AUTH[`${g}%`] ?? [])];
+  const strings = [...new Set(perms.filter((p): p is string => typeof p === 'string'))].sort();
+  return [...strings, ...perms.filter((p) => typeof p !== 'string')];
+}
+
+function fullMatch(pattern: string, value: string): boolean {
+  try {
+    return new RegExp(`^(?:${pattern})$`).test(value);
+  } catch {
+    return false;
+  }
+}
+
+/** Whether one ACL function entry (`'fun.regex'` or `{'fun.regex': {args, kwargs}}`) allows a call. */
+function aclFunctionAllows(entry: unknown, fun: string, arg: readonly unknown[], kwarg: Readonly<Record<string, unknown>>): boolean {
+  if (typeof entry === 'string') return fullMatch(entry, fun);
+  if (!isRecord(entry)) return false;
+  return Object.entries(entry).some(([pattern, spec]) => {
+    if (!fullMatch(pattern, fun)) return false;
+    if (!isRecord(spec)) return true;
+    const args = Array.isArray(spec.args) ? spec.args : [];
+    if (!args.every((a, i) => i < arg.length && fullMatch(String(a), String(arg[i])))) return false;
+    const kwargs = isRecord(spec.kwargs) ? spec.kwargs : {};
+    return Object.entries(kwargs).every(([k, v]) => k in kwarg && fullMatch(String(v), String(kwarg[k])));
+  });
+}
+
+/** The ACL check of a `local` call: an `{<target>: [functions]}` entry must allow it. */
+function aclAllowsLocal(perms: readonly unknown[], fun: string, arg: readonly unknown[], kwarg: Readonly<Record<string, unknown>>): boolean {
+  return perms.some(
+    (p) => isRecord(p) && Object.entries(p).some(([tgt, funs]) => !tgt.startsWith('@') && Array.isArray(funs) && funs.some((f) => aclFunctionAllows(f, fun, arg, kwarg))),
+  );
+}
+
+/** The ACL check of a runner, wheel or job call: `@runner`, or `{'@runner': [functions]}`. */
+function aclAllowsGroup(perms: readonly unknown[], group: string, fun: string | undefined): boolean {
+  return perms.some(
+    (p) =>
+      p === group ||
+      (isRecord(p) && Array.isArray(p[group]) && (fun === undefined || (p[group] as unknown[]).some((f) => aclFunctionAllows(f, fun, [], {})))),
+  );
+}
+
+/** An error page as CherryPy (salt-api's server) writes it: salt-api answers 401 this way. */
+function sendHtmlError(res: http.ServerResponse, status: number, reason: string, message: string): void {
+  const html = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const body = [
+    '<!DOCTYPE html PUBLIC',
+    '"-//W3C//DTD XHTML 1.0 Transitional//EN"',
+    '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">',
+    '<html>',
+    '<head>',
+    '    <meta http-equiv="Content-Type" content="text/html; charset=utf-8"></meta>',
+    `    <title>${status} ${reason}</title>`,
+    '</head>',
+    '    <body>',
+    `        <h2>${status} ${reason}</h2>`,
+    `        <p>${html(message)}</p>`,
+    '    </body>',
+    '</html>',
+    '',
+  ].join('\n');
+  res.writeHead(status, { 'content-type': 'text/html;charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
 }
 
 function pad(n: number, width: number): string {
@@ -200,8 +293,6 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
   const sessions = new Map<string, Session>();
   const jobs = new Map<string, Job>();
   const listeners = new Set<(tag: string, data: Record<string, unknown>) => void>();
-  const authn = options.kubeConfig.makeApiClient(AuthenticationV1Api);
-  const authz = options.kubeConfig.makeApiClient(AuthorizationV1Api);
   let lastJid = 0n;
 
   const newJid = (): { jid: string; date: Date; micro: number } => {
@@ -224,30 +315,10 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
   const login = async (creds: Lowstate): Promise<Session> => {
     const { eauth, username, token, password } = creds;
     if (eauth !== 'kubernetes_rbac' || typeof username !== 'string' || typeof token !== 'string' || password !== undefined) {
-      throw new HttpError(401, 'Could not authenticate using provided credentials');
+      throw new HttpError(401, LOGIN_REFUSED);
     }
-    const review = await authn.createTokenReview({ body: { spec: { token } } }).catch(() => undefined);
-    const user = review?.status?.user;
-    if (!review?.status?.authenticated || user?.username !== username) {
-      throw new HttpError(401, 'Could not authenticate using provided credentials');
-    }
-    let perms: readonly unknown[] | undefined;
-    if (username === STORAGE_OPERATOR) perms = STORAGE_OPERATOR_PERMS;
-    else {
-      // MetalK8s puts users allowed `*` on nodes in the `node-admins` group.
-      const sar = await authz.createSubjectAccessReview({
-        body: {
-          spec: {
-            user: username,
-            groups: user.groups ?? [],
-            ...(user.uid ? { uid: user.uid } : {}),
-            resourceAttributes: { resource: 'nodes', verb: '*' },
-          },
-        },
-      });
-      if (sar.status?.allowed) perms = NODE_ADMIN_PERMS;
-    }
-    if (!perms) throw new HttpError(401, 'Could not authenticate using provided credentials');
+    const perms = await kubernetesRbacPerms(options.kubeConfig, username, token);
+    if (!perms) throw new HttpError(401, LOGIN_REFUSED);
     const start = Date.now() / 1000;
     const session: Session = { token: randomBytes(20).toString('hex'), user: username, perms, start, expire: start + tokenExpire };
     sessions.set(session.token, session);
@@ -260,8 +331,8 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
     return session;
   };
 
-  const allowed = (session: Session, group: '@runner' | '@wheel' | '@jobs'): void => {
-    if (!session.perms.includes(group)) throw new HttpError(401, `${session.user} may not use ${group}`);
+  const allowed = (session: Session, group: '@runner' | '@wheel' | '@jobs', fun?: string): void => {
+    if (!aclAllowsGroup(session.perms, group, fun)) throw new HttpError(401, `Authentication failure of type "token" occurred for user ${session.user}.`);
   };
 
   // --- jobs ---------------------------------------------------------------------------------
@@ -290,19 +361,41 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
         for (const [t, v] of Object.entries(job?.result ?? {})) out[t] = isRecord(v) ? v.return : v;
         return { ret: out, success: true };
       }
-      case 'state.orchestrate': {
-        const mods = String(arg[0] ?? kwarg.mods ?? '');
-        const saltenv = typeof kwarg.saltenv === 'string' ? kwarg.saltenv : 'base';
-        const handler = options.orchestrates?.[mods];
-        const pillar = isRecord(kwarg.pillar) ? kwarg.pillar : {};
-        const outcome = handler ? await runHandler(handler, mods, saltenv, pillar) : await runSls(fileRoots, mods, saltenv);
-        const data = outcome.ok ? outcome.states : outcome.errors;
-        const failed = !outcome.ok || Object.values(outcome.states).some((s) => !s.result);
-        return { ret: { data: { [masterId]: data }, outputter: 'highstate', retcode: failed ? 1 : 0 }, success: !failed };
-      }
+      case 'jobs.list_jobs':
+        return { ret: listJobs(), success: true };
+      case 'state.orchestrate':
+        return orchestrate(
+          String(arg[0] ?? kwarg.mods ?? ''),
+          typeof kwarg.saltenv === 'string' ? kwarg.saltenv : 'base',
+          isRecord(kwarg.pillar) ? kwarg.pillar : {},
+        );
       default:
         throw new HttpError(500, 'An unexpected error occurred');
     }
+  };
+
+  /** `state.orchestrate`: an orchestrate played in code, or an SLS file of `fileRoots`. */
+  const orchestrate = async (mods: string, saltenv: string, pillar: Record<string, unknown>): Promise<{ ret: Record<string, unknown>; success: boolean }> => {
+    const handler = options.orchestrates?.[mods];
+    const outcome = handler
+      ? await runHandler(handler, mods, saltenv, pillar)
+      : await runSls(fileRoots, mods, saltenv, {
+          orchestrate: (inner, env, innerPillar) => orchestrate(inner, env, innerPillar),
+          matchMinions: (tgt, tgtType) => matchMinions({ tgt, tgt_type: tgtType }),
+        });
+    const data = outcome.ok ? outcome.states : outcome.errors;
+    const failed = !outcome.ok || Object.values(outcome.states).some((s) => !s.result);
+    return { ret: { data: { [masterId]: data }, outputter: 'highstate', retcode: failed ? 1 : 0 }, success: !failed };
+  };
+
+  /** `jobs.list_jobs`: every job of the job cache, as `jobs.print_job` describes it without `Result`. */
+  const listJobs = (): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    for (const job of jobs.values()) {
+      const { Result: _result, ...info } = jobInfo(job);
+      out[job.jid] = info;
+    }
+    return out;
   };
 
   const runHandler = async (
@@ -365,11 +458,11 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
   };
 
   const runRunner = async (low: Lowstate, session: Session, background: boolean): Promise<unknown> => {
-    allowed(session, '@runner');
     const fun = String(low.fun ?? '');
+    allowed(session, '@runner', fun);
     const arg = Array.isArray(low.arg) ? low.arg : low.arg === undefined ? [] : [low.arg];
     const kwarg = isRecord(low.kwarg) ? low.kwarg : {};
-    const known = ['test.arg', 'test.sleep', 'jobs.print_job', 'jobs.lookup_jid', 'state.orchestrate'];
+    const known = ['test.arg', 'test.sleep', 'jobs.print_job', 'jobs.lookup_jid', 'jobs.list_jobs', 'state.orchestrate'];
     if (!known.includes(fun)) throw new HttpError(500, 'An unexpected error occurred');
     const funArgs = [...arg, ...(Object.keys(kwarg).length > 0 ? [kwarg] : [])];
     const job = record(`runner.${fun}`, [], session.user, masterId, 'list');
@@ -398,8 +491,8 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
   };
 
   const runWheel = (low: Lowstate, session: Session): unknown => {
-    allowed(session, '@wheel');
     const fun = String(low.fun ?? '');
+    allowed(session, '@wheel', fun);
     let ret: unknown;
     if (fun === 'key.list_all') {
       ret = { minions: [...minions], minions_pre: [], minions_rejected: [], minions_denied: [], local: ['master.pem', 'master.pub'] };
@@ -464,12 +557,11 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
 
   const runLocal = async (low: Lowstate, session: Session, background: boolean): Promise<unknown> => {
     const fun = String(low.fun ?? '');
-    const permitted = session.perms.some((p) => isRecord(p) && Object.values(p).some((list) => Array.isArray(list) && list.some((f) => typeof f === 'string' && new RegExp(`^${f}$`).test(fun))));
-    if (!permitted) throw new HttpError(401, `${session.user} may not run ${fun}`);
-    const targets = matchMinions(low);
-    if (targets.length === 0) return {};
     const arg = Array.isArray(low.arg) ? low.arg : low.arg === undefined ? [] : [low.arg];
     const kwarg = isRecord(low.kwarg) ? low.kwarg : {};
+    if (!aclAllowsLocal(session.perms, fun, arg, kwarg)) throw new HttpError(401, 'Authorization error occurred.');
+    const targets = matchMinions(low);
+    if (targets.length === 0) return {};
     const job = record(fun, arg, session.user, String(low.tgt ?? ''), String(low.tgt_type ?? 'glob'));
     fire(`salt/job/${job.jid}/new`, {
       jid: job.jid,
@@ -570,7 +662,8 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
       const creds = Array.isArray(body) ? body[0] : body;
       const s = await login(isRecord(creds) ? creds : {});
       send(res, 200, {
-        return: [{ token: s.token, expire: s.expire, start: s.start, user: s.user, eauth: 'kubernetes_rbac', perms: s.perms }],
+        // Salt answers an empty dict, not an empty list, for a user without any right.
+        return: [{ token: s.token, expire: s.expire, start: s.start, user: s.user, eauth: 'kubernetes_rbac', perms: s.perms.length > 0 ? s.perms : {} }],
       });
       return;
     }
@@ -626,8 +719,9 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
     handle(req, res).catch((err: unknown) => {
       const status = err instanceof HttpError ? err.status : 500;
       const message = err instanceof HttpError ? err.message : 'An unexpected error occurred';
-      if (!res.headersSent) send(res, status, { status, return: message });
-      else res.end();
+      if (res.headersSent) res.end();
+      else if (status === 401) sendHtmlError(res, status, 'Unauthorized', message);
+      else send(res, status, { status, return: message });
     });
   };
   const server = options.tls

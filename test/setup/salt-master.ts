@@ -1,20 +1,23 @@
 /**
  * Starts a real salt-master and salt-api (rest_cherrypy) on 127.0.0.1 in a temporary root, for
- * the SaltAPI conformance suite. The master has no minions; its external auth is the test
- * `kubernetes_rbac` module from test/fixtures/cluster/salt/_auth, which accepts the token this
- * harness writes into the master config. Salt comes from scripts/install-salt.sh (a venv in
+ * the SaltAPI conformance suite. The master has no minions. Its external auth is the project's
+ * `kubernetes_rbac` module (test/fixtures/cluster/salt/_auth), which checks tokens against a
+ * real kube-apiserver as MetalK8s does (TokenReview with the master's kubeconfig,
+ * SelfSubjectAccessReview with the user's token), with MetalK8s' ACL: `node-admins%` and the
+ * storage-operator account. Salt comes from scripts/install-salt.sh (a venv in
  * $SDK_CACHE_DIR), installed on first use.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { freePort } from '../../src/testing/_ports.js';
+import { mintServiceAccountToken } from '../../src/testing/index.js';
 
 const run = promisify(execFile);
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -29,6 +32,8 @@ export interface RealSaltApi {
   readonly masterId: string;
   /** A user limited like MetalK8s' storage-operator. */
   readonly limited: { readonly username: string; readonly token: string };
+  /** A user with a valid token who is not a node-admin (no RBAC on nodes). */
+  readonly unprivileged: { readonly username: string; readonly token: string };
   /** Invalidates every issued SaltAPI token, as a salt-api restart does. */
   revokeTokens(): Promise<void>;
   stop(): Promise<void>;
@@ -132,21 +137,54 @@ async function reapStragglers(conf: string): Promise<void> {
   }
 }
 
-/** Starts salt-master + salt-api; call `stop()` when done. */
-export async function startRealSaltApi(): Promise<RealSaltApi> {
+/** The accounts the conformance suite logs in with, made on the cluster as MetalK8s has them. */
+export async function saltApiAccounts(kc: KubeConfig): Promise<{
+  admin: { username: string; token: string };
+  limited: { username: string; token: string };
+  unprivileged: { username: string; token: string };
+}> {
+  const account = async (name: string) => ({
+    username: `system:serviceaccount:kube-system:${name}`,
+    token: await mintServiceAccountToken(kc, 'kube-system', name, { expirationSeconds: 7200 }),
+  });
+  const admin = await account('sdk-conformance-node-admin');
+  // A node-admin as MetalK8s decides it: allowed `*` on nodes.
+  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  const ignoreConflict = (err: unknown) => {
+    if ((err as { code?: number }).code !== 409) throw err;
+  };
+  await rbac
+    .createClusterRole({ body: { metadata: { name: 'sdk-conformance-node-admin' }, rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['*'] }] } })
+    .catch(ignoreConflict);
+  await rbac
+    .createClusterRoleBinding({
+      body: {
+        metadata: { name: 'sdk-conformance-node-admin' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'sdk-conformance-node-admin' },
+        subjects: [{ kind: 'ServiceAccount', name: 'sdk-conformance-node-admin', namespace: 'kube-system' }],
+      },
+    })
+    .catch(ignoreConflict);
+  return { admin, limited: await account('storage-operator-controller-manager'), unprivileged: await account('sdk-conformance-unprivileged') };
+}
+
+/** Starts salt-master + salt-api against the cluster of `kubeconfig` (a path); call `stop()` when done. */
+export async function startRealSaltApi(options: { readonly kubeconfig: string }): Promise<RealSaltApi> {
   const venv = await saltVenv();
+  const kc = new KubeConfig();
+  kc.loadFromFile(options.kubeconfig);
+  const { admin, limited, unprivileged } = await saltApiAccounts(kc);
   const root = await mkdtemp(path.join(tmpdir(), 'sdk-salt-'));
   const [publishPort, retPort, apiPort] = [await freePort(), await freePort(), await freePort()];
-  const username = 'system:serviceaccount:kube-system:sdk-conformance';
-  const token = randomBytes(24).toString('hex');
+  const { username, token } = admin;
   const masterId = 'sdk-test-master';
   await mkdir(path.join(root, 'conf'), { recursive: true });
   // root_dir is prepended to extension_modules and the log files.
   await cp(path.join(fixtures, '_auth'), path.join(root, 'ext/auth'), { recursive: true });
-  const all = ['.*', '@runner', '@wheel', '@jobs'];
-  // As MetalK8s' master-99-metalk8s.conf lists the storage-operator (metalk8s-reference.md §3.4).
-  const limited = { username: 'system:serviceaccount:kube-system:storage-operator-controller-manager', token: randomBytes(24).toString('hex') };
-  const limitedPerms = [
+  await cp(options.kubeconfig, path.join(root, 'conf/admin.kubeconfig'));
+  // MetalK8s' ACL (metalk8s-reference.md §3.4): node-admins get everything, the
+  // storage-operator only its volume functions (state.sls limited by its `mods` kwarg).
+  const storageOperatorPerms = [
     { '*': ['metalk8s_volumes.device_info', 'metalk8s_volumes.device_name', { 'state.sls': { kwargs: { mods: 'metalk8s\\.volumes.*' } } }] },
     '@jobs',
   ];
@@ -164,8 +202,13 @@ export async function startRealSaltApi(): Promise<RealSaltApi> {
     log_level_logfile: 'info',
     worker_threads: 2,
     netapi_enable_clients: ['local', 'local_async', 'runner', 'runner_async', 'wheel', 'wheel_async'],
-    sdk_test_tokens: { [username]: token, [limited.username]: limited.token },
-    external_auth: { kubernetes_rbac: { [username]: all, [limited.username]: limitedPerms } },
+    external_auth: {
+      kubernetes_rbac: {
+        '^kubeconfig': path.join(root, 'conf/admin.kubeconfig'),
+        'node-admins%': [{ '*': ['.*'] }, '@wheel', '@runner', '@jobs'],
+        [limited.username]: storageOperatorPerms,
+      },
+    },
     rest_cherrypy: { host: '127.0.0.1', port: apiPort, disable_ssl: true },
   };
   await writeFile(path.join(root, 'conf/master'), stringify(config));
@@ -194,6 +237,7 @@ export async function startRealSaltApi(): Promise<RealSaltApi> {
     token,
     masterId,
     limited,
+    unprivileged,
     async revokeTokens() {
       if (!existsSync(tokensDir)) return;
       for (const f of await readdir(tokensDir)) await rm(path.join(tokensDir, f), { force: true });

@@ -3,9 +3,10 @@ import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Command } from '@commander-js/extra-typings';
+import { type Command, Option } from '@commander-js/extra-typings';
 import { SALT_API_ENV } from '../../cluster/salt-api-env.js';
 import { ClusterError } from '../../errors.js';
+import { DEFAULT_METALK8S_VERSION, metalk8sFeatures } from '../../solution/metalk8s-version.js';
 import { action, Output } from '../_output.js';
 
 /** What `emulator serve` writes once the emulator is up, read by `up` and `down`. */
@@ -17,6 +18,8 @@ interface EmulatorState {
   readonly saltApiCaFile?: string | undefined;
   /** The emulated static registry (real nginx) serving imported images. */
   readonly registryUrl?: string | undefined;
+  /** The MetalK8s version the emulator plays. */
+  readonly metalk8sVersion?: string | undefined;
 }
 
 function defaultStateDir(): string {
@@ -29,6 +32,7 @@ function shellQuote(value: string): string {
 
 function exportLines(state: EmulatorState): string {
   return [
+    `# MetalK8s emulator playing MetalK8s ${state.metalk8sVersion ?? DEFAULT_METALK8S_VERSION}: its prepare-environment writes what that version's Salt code writes (docs/emulator.md)`,
     `export KUBECONFIG=${shellQuote(state.kubeconfig)}`,
     `export ${SALT_API_ENV.url}=${shellQuote(state.saltApi.url)}`,
     `export ${SALT_API_ENV.username}=${shellQuote(state.saltApi.username)}`,
@@ -65,7 +69,8 @@ export function registerEmulatorCommands(program: Command): void {
     .command('up')
     .description('Start the emulator in the background and print `export` lines: eval "$(solution emulator up)"')
     .option('--state-dir <dir>', 'where the emulator keeps its state and logs', defaultStateDir())
-    .option('--cluster-version <version>', 'MetalK8s version the cluster claims', '129.0.0')
+    .option('--metalk8s-version <version>', 'MetalK8s version to play: what the cluster claims and what its orchestrates write', DEFAULT_METALK8S_VERSION)
+    .addOption(new Option('--cluster-version <version>', 'former name of --metalk8s-version').hideHelp())
     .option('--timeout <seconds>', 'give up when not up after this long (the first run builds the binaries)', '3600')
     .option('--json', 'print the credentials as one JSON object')
     .action(
@@ -84,7 +89,7 @@ export function registerEmulatorCommands(program: Command): void {
         const cli = process.argv[1] ?? '';
         const child = spawn(
           process.execPath,
-          [cli, 'emulator', 'serve', '--state-dir', dir, '--cluster-version', opts.clusterVersion],
+          [cli, 'emulator', 'serve', '--state-dir', dir, '--metalk8s-version', metalk8sFeatures(opts.clusterVersion ?? opts.metalk8sVersion).version],
           { detached: true, stdio: ['ignore', fd, fd] },
         );
         closeSync(fd);
@@ -146,13 +151,13 @@ export function registerEmulatorCommands(program: Command): void {
   emulator
     .command('serve', { hidden: true })
     .option('--state-dir <dir>', 'state directory', defaultStateDir())
-    .option('--cluster-version <version>', 'MetalK8s version', '129.0.0')
+    .option('--metalk8s-version <version>', 'MetalK8s version', DEFAULT_METALK8S_VERSION)
     .action(async (opts) => {
       const dir = path.resolve(opts.stateDir);
       // Loaded on use: the Kubernetes client is heavy, and other commands should not pay for it.
       const { startMetalK8s } = await import('../../testing/index.js');
       const mk8s = await startMetalK8s({
-        clusterVersion: opts.clusterVersion,
+        metalk8sVersion: opts.metalk8sVersion,
         onProgress: (e) => process.stdout.write(`${JSON.stringify(e)}\n`),
       });
       const kubeconfig = path.join(dir, 'kubeconfig');
@@ -168,10 +173,11 @@ export function registerEmulatorCommands(program: Command): void {
         saltApiCaFile,
         saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token },
         registryUrl: mk8s.registryUrl,
+        metalk8sVersion: mk8s.metalk8sVersion,
       };
       await writeFile(path.join(dir, 'state.json.tmp'), JSON.stringify(state), { mode: 0o600 });
       await rename(path.join(dir, 'state.json.tmp'), path.join(dir, 'state.json'));
-      process.stdout.write(`emulator up: ${mk8s.saltApi.url}\n`);
+      process.stdout.write(`emulator up: ${mk8s.saltApi.url}, playing MetalK8s ${mk8s.metalk8sVersion}\n`);
       await new Promise<void>((resolve) => {
         process.once('SIGTERM', resolve);
         process.once('SIGINT', resolve);

@@ -5,7 +5,8 @@ import type { Command } from '@commander-js/extra-typings';
 import { PackagingError } from '../../errors.js';
 import { resolveBuildTime } from '../../packaging/build-time.js';
 import { loadSolutionFile } from '../../packaging/solution-file.js';
-import { toYamlDocuments } from '../../solution/_yaml.js';
+import { toYaml } from '../../solution/_yaml.js';
+import { DEFAULT_METALK8S_VERSION } from '../../solution/metalk8s-version.js';
 import { render } from '../../solution/render.js';
 import { renderEnvironment } from '../../solution/render-environment.js';
 import { action, formatIssues, Output } from '../_output.js';
@@ -110,18 +111,31 @@ export function registerSolutionCommands(program: Command): void {
 
   program
     .command('preview-env')
-    .description('Print the objects MetalK8s creates when the solution is added to an environment.')
+    .description('Print the objects MetalK8s creates when the solution is added to an environment, for one MetalK8s version.')
     .argument('[path]', 'solution file, or the folder holding solution.config.ts', '.')
     .requiredOption('-n, --namespace <namespace>', 'environment namespace')
-    .option('--metalk8s-only', 'leave out the operator args, env and resources the SDK applies on top')
+    .option('--metalk8s-version <version>', 'MetalK8s version of the cluster (129, 129.0.0, 130...)', DEFAULT_METALK8S_VERSION)
     .option('--json', 'print one JSON object')
     .action(
       action(
-        async (path: string, opts: CommonOptions & { namespace: string; metalk8sOnly?: boolean }) => {
+        async (path: string, opts: CommonOptions & { namespace: string; metalk8sVersion: string }) => {
           const out = new Output(opts);
           const { solution } = await loadSolutionFile(path);
-          const env = renderEnvironment(solution, { namespace: opts.namespace, sdkOverrides: !opts.metalk8sOnly });
-          out.result(toYamlDocuments(env.objects), env.objects);
+          const env = renderEnvironment(solution, { namespace: opts.namespace, metalk8sVersion: opts.metalk8sVersion });
+          for (const note of env.notes) out.warn(note);
+          const docs = env.objects.map((o) => {
+            const key = `${o.kind}/${(o.metadata as { name: string }).name}`;
+            const since = env.laterVersionObjects[key];
+            const body = toYaml(o);
+            return since ? `# created by MetalK8s ${since} and later (the first such release is not confirmed)\n${body}` : body;
+          });
+          out.result(`# what MetalK8s ${env.metalk8sVersion} writes in ${opts.namespace}: ${env.objects.length} objects\n${docs.join('---\n')}`, {
+            metalk8sVersion: env.metalk8sVersion,
+            namespace: opts.namespace,
+            objects: env.objects,
+            laterVersionObjects: env.laterVersionObjects,
+            notes: env.notes,
+          });
         },
         (_p, opts) => new Output(opts),
       ),

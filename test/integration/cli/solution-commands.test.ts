@@ -94,3 +94,27 @@ describe('solution validate / render', () => {
     expect(r.stderr).toMatch(/no solution file in .*\[SOLUTION_FILE_NOT_FOUND\]/);
   });
 });
+
+describe('solution preview-env', () => {
+  it('prints the 7 objects MetalK8s 129 writes, with its labels, and says the metrics objects are not created', () => {
+    const r = solution('preview-env', 'examples/zenko-like', '-n', 'zenko-prod', '--json');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.find((l) => l.type === 'warning')?.message).toMatch(/MetalK8s 129\.0\.0 creates no metrics objects/);
+    const out = (lines.at(-1) as { data: { metalk8sVersion: string; objects: { kind: string; metadata: { labels: Record<string, string> } }[] } }).data;
+    expect(out.metalk8sVersion).toBe('129.0.0');
+    expect(out.objects.map((o) => o.kind)).toEqual(['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'RoleBinding', 'ConfigMap', 'Deployment']);
+    for (const o of out.objects) expect(o.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'salt', heritage: 'salt', 'metalk8s.scality.com/version': '129.0.0' });
+  });
+
+  it('marks the objects only a later MetalK8s creates, and refuses a version that is not one', () => {
+    const r = solution('preview-env', 'examples/zenko-like', '-n', 'zenko-prod', '--metalk8s-version', '130');
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')[0]).toBe('# what MetalK8s 130.0.0 writes in zenko-prod: 13 objects');
+    expect(r.stdout.match(/^# created by MetalK8s 130\.0\.0 and later/gm)).toHaveLength(6);
+    const bad = solution('preview-env', 'examples/zenko-like', '-n', 'x', '--metalk8s-version', 'latest');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/"latest" is not a MetalK8s version \[METALK8S_VERSION_INVALID\]/);
+    expect(bad.stderr).not.toMatch(/at .*\.js:\d+/);
+  });
+});

@@ -25,7 +25,7 @@ describe('solution emulator up / down', () => {
     if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first (npm test does)`);
     stateDir = await mkdtemp(path.join(tmpdir(), 'sdk-emulator-cli-'));
     // What a vendor's CI script does: eval the output, then use the variables.
-    const script = `set -e; eval "$("${process.execPath}" "${cli}" emulator up --state-dir "${stateDir}")"; env`;
+    const script = `set -e; eval "$("${process.execPath}" "${cli}" emulator up --state-dir "${stateDir}" --metalk8s-version 130)"; env`;
     const { stdout } = await run('bash', ['-c', script], { timeout: 300_000 });
     const env = Object.fromEntries(
       stdout
@@ -38,7 +38,10 @@ describe('solution emulator up / down', () => {
     const kc = new KubeConfig();
     kc.loadFromFile(env.KUBECONFIG ?? '');
     const ns = await kc.makeApiClient(CoreV1Api).readNamespace({ name: 'kube-system' });
-    expect(ns.metadata?.annotations?.['metalk8s.scality.com/cluster-version']).toBe('129.0.0');
+    expect(ns.metadata?.annotations?.['metalk8s.scality.com/cluster-version']).toBe('130.0.0');
+    // `up` again finds it running, and says which MetalK8s it plays.
+    const again = await run(process.execPath, [cli, 'emulator', 'up', '--state-dir', stateDir]);
+    expect(again.stdout.split('\n')[0]).toMatch(/^# MetalK8s emulator playing MetalK8s 130\.0\.0: /);
 
     const salt = saltApiFromEnv(env);
     if (!salt?.caFile) throw new Error('no SaltAPI variables (with a CA file) in the output');

@@ -21,5 +21,9 @@ describeSaltApiConformance('MetalK8s emulator', async () => {
     username: `system:serviceaccount:${sa.namespace}:${sa.name}`,
     token: await mintServiceAccountToken(kc, sa.namespace, sa.name),
   };
-  return { ...mk8s.saltApi, limited, stop: () => mk8s.stop() };
+  const unprivileged = {
+    username: 'system:serviceaccount:kube-system:sdk-conformance-unprivileged',
+    token: await mintServiceAccountToken(kc, 'kube-system', 'sdk-conformance-unprivileged'),
+  };
+  return { ...mk8s.saltApi, limited, unprivileged, stop: () => mk8s.stop() };
 });

@@ -15,9 +15,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, connect, type LifecycleProgressEvent } from '../../../src/cluster/index.js';
 import { kubeGet, kubeRequest } from '../../../src/cluster/_kube.js';
 import { ClusterError, IsoError } from '../../../src/errors.js';
-import { defineSolution, renderEnvironment, type Solution } from '../../../src/index.js';
+import { defineSolution, renderEnvironment, type Solution, validateSolution } from '../../../src/index.js';
 import { loadSolutionFile, pack } from '../../../src/packaging/index.js';
-import { type MetalK8sEmulator, startMetalK8s } from '../../../src/testing/index.js';
+import { type MetalK8sEmulator, mintServiceAccountToken, startMetalK8s } from '../../../src/testing/index.js';
 
 const pexec = promisify(execFile);
 
@@ -91,6 +91,18 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
     expect((await c.salt.login()).user).toBe(mk8s.saltApi.username);
   });
 
+  it('connect as a user who is not a node-admin: SaltAPI lets it log in without rights, connect says so', async () => {
+    const kc = new KubeConfig();
+    kc.loadFromString(mk8s.kubeconfig);
+    const token = await mintServiceAccountToken(kc, 'default', 'sdk-not-a-node-admin');
+    const err = await connect({
+      kubeconfig: mk8s.kubeconfig,
+      saltApi: { url: mk8s.saltApi.url, ca: mk8s.saltApi.ca, username: 'system:serviceaccount:default:sdk-not-a-node-admin', token },
+    }).catch((e: unknown) => e);
+    expect((err as ClusterError).code).toBe('SALT_NOT_NODE_ADMIN');
+    expect((err as ClusterError).hint).toMatch(/verbs: \["\*"\]/);
+  });
+
   describe('bad input leaves the cluster as it was', () => {
     it('a file that is no ISO', async () => {
       const before = await snapshot();
@@ -155,6 +167,19 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
       expect((e2 as ClusterError).code).toBe('ENVIRONMENT_NOT_FOUND');
       expect((e2 as ClusterError).message).toContain('nowhere');
       expect(await snapshot()).toEqual(before);
+    });
+
+    it('prepare-environment for a version that is not imported: the error carries MetalK8s\' reason, not "Failure!"', async () => {
+      const broken = 'zenko-broken';
+      await cluster.environments.create(broken);
+      await kubeRequest(cluster.kubeConfig, 'PATCH', `/api/v1/namespaces/${broken}/configmaps/metalk8s-environment`, { data: { zenko: '9.9.9' } }, 'application/merge-patch+json');
+      const err = await cluster.salt
+        .orchestrate('metalk8s.orchestrate.solutions.prepare-environment', { saltenv: cluster.saltenv, pillar: { orchestrate: { env_name: broken } }, pollIntervalMs: 200 })
+        .catch((e: unknown) => e);
+      expect((err as ClusterError).code).toBe('SALT_ORCHESTRATE_FAILED');
+      expect((err as Error).message).toContain(`Cannot deploy Solution zenko-9.9.9 for environment ${broken}: Solution zenko is not available`);
+      expect((err as Error).message).not.toContain('Failure!');
+      await cluster.environments.delete(broken);
     });
 
     it('a refused SaltAPI login, an unreachable API server', async () => {
@@ -227,7 +252,21 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
       expect(events.some((e) => e.type === 'salt-job' && e.step.endsWith('prepare-environment'))).toBe(true);
       const r2 = await cluster.environments.addSolution(env, 'zenko', '2.6.0');
       expect(r2.changed).toBe(false);
-      const predicted = renderEnvironment(v1, { namespace: env, sdkOverrides: false, webhook: false });
+      const predicted = renderEnvironment(v1, { namespace: env, webhook: false, metalk8sVersion: '129.0.0' });
+      // Exactly the objects of MetalK8s 129, each with the labels of its Salt writer.
+      expect(predicted.objects).toHaveLength(7);
+      for (const o of predicted.objects) {
+        const ns = o.kind === 'ClusterRole' ? '' : `namespaces/${env}/`;
+        const group = o.apiVersion === 'v1' ? '/api/v1' : `/apis/${o.apiVersion}`;
+        const plural = `${o.kind.toLowerCase()}s`;
+        const live = (await get(`${group}/${ns}${plural}/${o.metadata.name}`)) as (Obj & Record<string, unknown>) | undefined;
+        expect(live, `${o.kind}/${o.metadata.name}`).toBeDefined();
+        expect(live?.metadata.labels, `${o.kind}/${o.metadata.name}`).toEqual(o.metadata.labels);
+        if (o.kind === 'RoleBinding') expect(live?.subjects).toEqual(o.subjects);
+      }
+      for (const path of ['/api/v1/namespaces/zenko-prod/services/zenko-operator-metrics', '/apis/monitoring.coreos.com/v1/namespaces/zenko-prod/servicemonitors/zenko-operator']) {
+        expect(await get(path).catch(() => undefined), path).toBeUndefined();
+      }
       const dep = (await get(`/apis/apps/v1/namespaces/${env}/deployments/zenko-operator`)) as Obj;
       const want = predicted.objects.find((o) => o.kind === 'Deployment') as unknown as Obj;
       expect(dep.metadata.labels).toEqual(want.metadata.labels);
@@ -241,6 +280,27 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
       const cm = (await get(`/api/v1/namespaces/${env}/configmaps/zenko-operator-config`)) as Obj;
       expect(parseYaml(cm.data?.['operator.yaml'] ?? '')).toEqual(parseYaml(predicted.operatorConfig));
       expect((await cluster.solutions.list())[0]?.versions[0]?.environments).toEqual([env]);
+    });
+
+    it('a second addSolution replaces the operator Deployment: fields patched on top are wiped, as MetalK8s does', async () => {
+      const path = `/apis/apps/v1/namespaces/${env}/deployments/zenko-operator`;
+      const patch = await kubeRequest(
+        cluster.kubeConfig,
+        'PATCH',
+        path,
+        { metadata: { labels: { 'example.com/patched': 'yes' } }, spec: { template: { spec: { containers: [{ name: 'zenko-operator', args: ['--leader-elect'], resources: { limits: { memory: '1Gi' } } }] } } } },
+        'application/strategic-merge-patch+json',
+      );
+      expect(patch.status).toBe(200);
+      await cluster.environments.addSolution(env, 'zenko', '2.6.0');
+      const dep = (await get(path)) as Obj & { spec: { template: { spec: { containers: Record<string, unknown>[] } } } };
+      expect(dep.metadata.labels?.['example.com/patched']).toBeUndefined();
+      expect(dep.spec.template.spec.containers[0]?.args).toBeUndefined();
+      expect(dep.spec.template.spec.containers[0]?.resources).toEqual({});
+      // The model refuses what would be wiped, before anything reaches the cluster.
+      const refused = validateSolution({ ...v1.definition, operator: { ...v1.definition.operator, args: ['--leader-elect'] } });
+      expect(refused.ok).toBe(false);
+      expect(refused.issues.find((i) => i.path === 'operator.args')?.code).toBe('OPERATOR_OVERRIDE_UNSUPPORTED');
     });
 
     it('an operator that cannot become Available: the error says why', async () => {
@@ -292,7 +352,7 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
       const dep = (await get(`/apis/apps/v1/namespaces/${env}/deployments/zenko-operator`)) as Obj;
       const image = (dep.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec.containers[0]?.image;
       expect(image).toBe('metalk8s-registry-from-config.invalid/zenko-2.7.0/zenko-operator:2.7.0');
-      const predicted = renderEnvironment(v2, { namespace: env, sdkOverrides: false, importedVersions: [{ version: '2.6.0', images: imagesOf(v1) }, { version: '2.7.0', images: imagesOf(v2) }] });
+      const predicted = renderEnvironment(v2, { namespace: env, importedVersions: [{ version: '2.6.0', images: imagesOf(v1) }, { version: '2.7.0', images: imagesOf(v2) }] });
       const cm = (await get(`/api/v1/namespaces/${env}/configmaps/zenko-operator-config`)) as Obj;
       expect(parseYaml(cm.data?.['operator.yaml'] ?? '')).toEqual(parseYaml(predicted.operatorConfig));
     });

@@ -3,9 +3,12 @@
  * the real salt-api (rest_cherrypy) and against the MetalK8s emulator, so that the emulator
  * cannot drift from Salt's real protocol.
  *
- * Both servers must serve the orchestrates in test/fixtures/cluster/salt/file_roots and have no
- * minion matching `no-such-minion-*`.
+ * Both servers must serve the orchestrates in test/fixtures/cluster/salt/file_roots, have no
+ * minion matching `no-such-minion-*`, and authenticate with MetalK8s' `kubernetes_rbac` against
+ * a real kube-apiserver (metalk8s-reference.md §3.4, §8).
  */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SaltApiClient, type SaltEvent } from '../../../src/cluster/index.js';
 import { AbortError, ClusterError } from '../../../src/errors.js';
@@ -19,9 +22,32 @@ export interface SaltApiTarget {
   readonly masterId: string;
   /** A user that external_auth limits like MetalK8s' storage-operator (volume functions, @jobs). */
   readonly limited: { readonly username: string; readonly token: string };
+  /** A user with a valid Kubernetes token who is not a node-admin and has no ACL entry. */
+  readonly unprivileged: { readonly username: string; readonly token: string };
   /** Makes every issued SaltAPI token invalid (what a salt-api restart does). */
   revokeTokens(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** Real salt-master answers, recorded from the same SLS files (test/fixtures/cluster/salt/recorded). */
+const recorded = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../../fixtures/cluster/salt/recorded/print-job.json', import.meta.url)), 'utf8'),
+) as Record<string, Record<string, { Result: unknown }>>;
+
+/**
+ * A job result with what differs from run to run or server to server left out: times, jids,
+ * the master id and the user name.
+ */
+function normalized(value: unknown, masterId: string, user: string): unknown {
+  if (Array.isArray(value)) return value.map((v) => normalized(v, masterId, user));
+  if (typeof value === 'string') return value === user ? '<user>' : value;
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (['start_time', 'duration', '__jid__', '_stamp', 'jid'].includes(k)) continue;
+    out[k === masterId ? '<master>' : k] = normalized(v, masterId, user);
+  }
+  return out;
 }
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -54,6 +80,89 @@ export function describeSaltApiConformance(name: string, start: () => Promise<Sa
       expect(session.eauth).toBe('kubernetes_rbac');
       expect(session.expire * 1000).toBeGreaterThan(Date.now());
       expect(session.perms).toContain('@runner');
+    });
+
+    /** A raw login, to see the answer's exact shape. */
+    const rawLogin = async (user: { username: string; token: string }) => {
+      const res = await fetch(`${target.url}/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ eauth: 'kubernetes_rbac', ...user }),
+      });
+      return { status: res.status, type: res.headers.get('content-type') ?? '', text: await res.text() };
+    };
+
+    it('gives a node-admin (allowed * on nodes) every right, sorted as Salt sorts them', async () => {
+      const session = await salt.login();
+      expect(session.perms).toEqual(['@jobs', '@runner', '@wheel', { '*': ['.*'] }]);
+    });
+
+    it('logs in a user who is not a node-admin with empty perms, then refuses each call with an HTML 401', async () => {
+      const login = await rawLogin(target.unprivileged);
+      expect(login.status).toBe(200);
+      const first = (JSON.parse(login.text) as { return: { perms: unknown; user: string }[] }).return[0];
+      expect(first?.user).toBe(target.unprivileged.username);
+      expect(first?.perms).toEqual({});
+      const client = new SaltApiClient({ url: target.url, ...target.unprivileged });
+      expect((await client.login()).perms).toEqual([]);
+      for (const call of [() => client.runner({ fun: 'test.arg' }), () => client.local({ tgt: '*', fun: 'test.ping' }), () => client.wheel({ fun: 'key.list_all' })]) {
+        const err = await rejection(call());
+        expect((err as ClusterError).code).toBe('SALT_FORBIDDEN');
+        expect((err as ClusterError).status).toBe(401);
+      }
+      const jobErr = await rejection(client.lookupJob('20200101000000000000'));
+      expect((jobErr as ClusterError).code).toBe('SALT_FORBIDDEN');
+      const token = (first as unknown as { token: string }).token;
+      const res = await fetch(`${target.url}/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json', 'x-auth-token': token },
+        body: JSON.stringify([{ client: 'runner', fun: 'test.arg' }]),
+      });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(await res.text()).toContain(`Authentication failure of type "token" occurred for user ${target.unprivileged.username}.`);
+    });
+
+    it('refuses at login a token that does not authenticate, or that belongs to another user, with an HTML 401', async () => {
+      for (const creds of [
+        { username: target.username, token: 'not-a-kubernetes-token' },
+        { username: target.unprivileged.username, token: target.token },
+      ]) {
+        const login = await rawLogin(creds);
+        expect(login.status).toBe(401);
+        expect(login.type).toMatch(/^text\/html/);
+        expect(login.text).toContain('Could not authenticate using provided credentials');
+      }
+    });
+
+    it('enforces ACL entries with kwargs: the storage-operator may run state.sls only with mods=metalk8s.volumes…', async () => {
+      const limited = new SaltApiClient({ url: target.url, ...target.limited });
+      expect((await limited.login()).perms).toEqual([
+        '@jobs',
+        { '*': ['metalk8s_volumes.device_info', 'metalk8s_volumes.device_name', { 'state.sls': { kwargs: { mods: 'metalk8s\\.volumes.*' } } }] },
+      ]);
+      // As storage-operator calls it (metalk8s-reference.md §4.4): allowed, no minion answers.
+      const tgt = 'no-such-minion-volumes';
+      expect(await limited.local({ tgt, fun: 'state.sls', kwarg: { mods: 'metalk8s.volumes', saltenv: 'metalk8s-129.0.0', pillar: { volume: 'v1' } } })).toEqual({});
+      expect(await limited.local({ tgt, fun: 'state.sls', kwarg: { mods: 'metalk8s.volumes.unprepared' } })).toEqual({});
+      expect(await limited.local({ tgt, fun: 'metalk8s_volumes.device_info', arg: ['v1'] })).toEqual({});
+      for (const call of [
+        { fun: 'state.sls', kwarg: { mods: 'metalk8s.roles.etcd' } },
+        { fun: 'state.sls', arg: ['metalk8s.volumes'] },
+        { fun: 'test.ping' },
+        { fun: 'cmd.run_all', arg: ['lsblk'] },
+      ]) {
+        const err = await rejection(limited.local({ tgt, ...call }));
+        expect((err as ClusterError).code, JSON.stringify(call)).toBe('SALT_FORBIDDEN');
+      }
+    });
+
+    it('answers jobs.list_jobs with the jobs of the job cache', async () => {
+      const job = await salt.runnerAsync({ fun: 'test.arg', arg: ['listed'] });
+      await salt.waitForJob(job.jid, { pollIntervalMs: 200, timeoutMs: 60_000 });
+      const listed = (await salt.runner({ fun: 'jobs.list_jobs' })) as Record<string, Record<string, unknown>>;
+      expect(listed[job.jid]).toMatchObject({ Function: 'runner.test.arg', User: target.username });
+      expect(listed[job.jid]).not.toHaveProperty('Result');
     });
 
     it('refuses a wrong token with SALT_AUTH_FAILED, without leaking it', async () => {
@@ -150,6 +259,52 @@ export function describeSaltApiConformance(name: string, start: () => Promise<Sa
       const err = await rejection(salt.orchestrate('sdk_conformance.failing', { pollIntervalMs: 300 }));
       expect((err as ClusterError).code).toBe('SALT_ORCHESTRATE_FAILED');
       expect((err as Error).message).toContain('Break on purpose: broken on purpose by the conformance suite');
+    });
+
+    it('reports the reason of a step written as MetalK8s writes its failures (test.fail_without_changes, reason as name)', async () => {
+      const result = await salt.orchestrate('sdk_conformance.failing_reason', { pollIntervalMs: 300, timeoutMs: 120_000, throwOnFailure: false });
+      expect(result.failure?.step).toMatchObject({
+        id: 'Cannot deploy Solution zenko-9.9.9 for environment sdk-env',
+        name: 'Version 9.9.9 is not available for Solution zenko',
+        comment: 'Failure!',
+        key: 'test_|-Cannot deploy Solution zenko-9.9.9 for environment sdk-env_|-Version 9.9.9 is not available for Solution zenko_|-fail_without_changes',
+      });
+      const err = await rejection(salt.orchestrate('sdk_conformance.failing_reason', { pollIntervalMs: 300 }));
+      expect((err as Error).message).toContain('Cannot deploy Solution zenko-9.9.9 for environment sdk-env: Version 9.9.9 is not available for Solution zenko');
+      expect((err as Error).message).not.toContain('Failure!');
+    });
+
+    it('reads a nested orchestrate (salt.runner, then salt.state) down to the inner reason', async () => {
+      const result = await salt.orchestrate('sdk_conformance.nested', { pollIntervalMs: 300, timeoutMs: 120_000, throwOnFailure: false });
+      const [outer, after] = result.runs[0]?.steps ?? [];
+      expect(outer).toMatchObject({ key: 'salt_|-Run the inner orchestrate_|-state.orchestrate_|-runner', result: false, comment: "Runner function 'state.orchestrate' failed." });
+      const inner = (outer?.changes as { return?: { data?: Record<string, unknown>; outputter?: string; retcode?: number } } | undefined)?.return;
+      expect(inner?.outputter).toBe('highstate');
+      expect(inner?.retcode).toBe(1);
+      expect(Object.keys(inner?.data ?? {})).toEqual([target.masterId]);
+      expect(after).toMatchObject({ key: 'salt_|-Apply a state on a minion_|-Apply a state on a minion_|-state', comment: 'One or more requisite failed: sdk_conformance.nested.Run the inner orchestrate' });
+      expect(result.failure?.step.id).toBe('Run the inner orchestrate');
+      expect(result.failure?.cause?.step).toMatchObject({ name: 'Version 9.9.9 is not available for Solution zenko', comment: 'Failure!' });
+      const err = await rejection(salt.orchestrate('sdk_conformance.nested', { pollIntervalMs: 300 }));
+      expect((err as Error).message).toContain(
+        "Run the inner orchestrate: Runner function 'state.orchestrate' failed. <- Cannot deploy Solution zenko-9.9.9 for environment sdk-env: Version 9.9.9 is not available for Solution zenko",
+      );
+      const noMinion = await salt.orchestrate('sdk_conformance.nested_minion', { pollIntervalMs: 300, timeoutMs: 120_000, throwOnFailure: false });
+      expect(noMinion.failure?.step).toMatchObject({ id: 'Apply a state on a minion', comment: 'No minions returned', changes: {} });
+    });
+
+    it('answers the failing and nested orchestrates exactly as the real salt-master did (times, jids, ids aside)', async () => {
+      for (const [name, mods] of [
+        ['failing_reason', 'sdk_conformance.failing_reason'],
+        ['nested', 'sdk_conformance.nested'],
+        ['nested_minion', 'sdk_conformance.nested_minion'],
+      ] as const) {
+        const result = await salt.orchestrate(mods, { pollIntervalMs: 300, timeoutMs: 120_000, throwOnFailure: false });
+        const real = Object.values(recorded[name] ?? {})[0]?.Result;
+        expect(normalized(result.raw, target.masterId, target.username), mods).toEqual(
+          normalized(real, 'sdk-test-master', 'system:serviceaccount:kube-system:sdk-conformance-node-admin'),
+        );
+      }
     });
 
     it('reports an orchestrate that does not exist with Salt\'s own words', async () => {

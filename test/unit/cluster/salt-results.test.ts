@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { describeFailure, firstFailedStep, orchestrateResult, saltApiFromEnv, stateRuns } from '../../../src/cluster/index.js';
 import { ClusterError } from '../../../src/errors.js';
@@ -69,6 +70,28 @@ describe('reading Salt state results', () => {
     expect(describeFailure(failure)).toBe(
       'Deploy node: Run failed on minions: bootstrap <- Write config: Unable to manage file: disk full',
     );
+  });
+
+  // jobs.print_job answers of the real salt-master (3007.8), recorded from the conformance SLS files.
+  const recorded = JSON.parse(readFileSync('test/fixtures/cluster/salt/recorded/print-job.json', 'utf8')) as Record<string, Record<string, { Result: unknown }>>;
+  const resultOf = (name: string) => Object.values(recorded[name] ?? {})[0]?.Result;
+
+  it('reports the reason a real test.fail_without_changes step carries in its name, not "Failure!"', () => {
+    const result = orchestrateResult('1', resultOf('failing_reason'));
+    expect(result.success).toBe(false);
+    expect(result.failure?.step).toMatchObject({ comment: 'Failure!', name: 'Version 9.9.9 is not available for Solution zenko' });
+    expect(describeFailure(result.failure as NonNullable<typeof result.failure>)).toBe(
+      'Cannot deploy Solution zenko-9.9.9 for environment sdk-env: Version 9.9.9 is not available for Solution zenko',
+    );
+  });
+
+  it('reads a real nested orchestrate (salt.runner state.orchestrate) down to the inner reason', () => {
+    const failure = orchestrateResult('1', resultOf('nested')).failure;
+    if (!failure) throw new Error('no failure found');
+    expect(describeFailure(failure)).toBe(
+      "Run the inner orchestrate: Runner function 'state.orchestrate' failed. <- Cannot deploy Solution zenko-9.9.9 for environment sdk-env: Version 9.9.9 is not available for Solution zenko",
+    );
+    expect(describeFailure(orchestrateResult('1', resultOf('nested_minion')).failure as typeof failure)).toBe('Apply a state on a minion: No minions returned');
   });
 
   it('lists steps in execution order, not in key order', () => {

@@ -110,37 +110,80 @@ describe('YAML 1.1 safety', () => {
   });
 });
 
-describe('renderEnvironment (metalk8s-reference §2.7, §2.8)', async () => {
+describe('renderEnvironment (metalk8s-reference §2.7, §2.8, §8)', async () => {
   const { solution } = await loadSolutionFile('examples/zenko-like');
   const env = renderEnvironment(solution, { namespace: 'zenko-prod', importedVersions: ['2.5.1', '2.6.0'] });
   const byKind = (k: string) => env.objects.filter((o) => o.kind === k);
+  const SALT_LABELS = { 'app.kubernetes.io/managed-by': 'salt', heritage: 'salt', 'metalk8s.scality.com/version': '129.0.0' };
 
-  it('creates the operator Deployment MetalK8s creates, with the SDK overrides on top', () => {
+  it('predicts MetalK8s 129 by default: exactly the 7 objects its prepare-environment writes', () => {
+    expect(env.metalk8sVersion).toBe('129.0.0');
+    expect(env.objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      'ServiceAccount/zenko-operator',
+      'Role/zenko-operator',
+      'RoleBinding/zenko-operator-role-zenko-operator',
+      'ClusterRole/zenko-2.6.0-operator',
+      'RoleBinding/zenko-operator-clusterrole-zenko-2.6.0-operator',
+      'ConfigMap/zenko-operator-config',
+      'Deployment/zenko-operator',
+    ]);
+    expect(env.laterVersionObjects).toEqual({});
+    // The example enables operator metrics: 129 ignores them, and the prediction says so.
+    expect(env.notes.join('\n')).toMatch(/operator\.metrics: MetalK8s 129\.0\.0 creates no metrics objects/);
+  });
+
+  it('puts the labels of MetalK8s\' Salt writer on every object', () => {
+    for (const o of env.objects) expect(o.metadata.labels, `${o.kind}/${o.metadata.name}`).toMatchObject(SALT_LABELS);
+    const v = renderEnvironment(solution, { namespace: 'n', metalk8sVersion: '128.0.1' });
+    for (const o of v.objects) expect(o.metadata.labels?.['metalk8s.scality.com/version']).toBe('128.0.1');
+  });
+
+  it('writes RoleBinding subjects without a namespace, as MetalK8s\' template does', () => {
+    for (const b of byKind('RoleBinding')) expect((b as any).subjects).toEqual([{ kind: 'ServiceAccount', name: 'zenko-operator' }]);
+  });
+
+  it('adds the operator metrics objects only for a MetalK8s that creates them, marked as later-version objects', () => {
+    const later = renderEnvironment(solution, { namespace: 'zenko-prod', metalk8sVersion: '130' });
+    const kinds = later.objects.slice(7).map((o) => o.kind);
+    expect(kinds).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Issuer', 'Certificate', 'Service', 'ServiceMonitor']);
+    expect(Object.keys(later.laterVersionObjects)).toEqual(later.objects.slice(7).map((o) => `${o.kind}/${o.metadata.name}`));
+    expect(later.notes).toEqual([]);
+    const monitor = later.objects.find((o) => o.kind === 'ServiceMonitor');
+    expect(monitor?.metadata.labels?.['metalk8s.scality.com/monitor']).toBe('');
+  });
+
+  it('mounts the webhook certificate only for a MetalK8s with add-solution --webhook', () => {
+    const mounts = (v: string) =>
+      (renderEnvironment(solution, { namespace: 'n', webhook: true, metalk8sVersion: v }).objects.find((o) => o.kind === 'Deployment') as any).spec.template.spec
+        .containers[0].volumeMounts.map((m: { name: string }) => m.name);
+    expect(mounts('129')).toEqual(['operator-config', 'cert']);
+    expect(mounts('124.1.7')).toEqual(['operator-config', 'cert']);
+    expect(mounts('124.1.6')).toEqual(['operator-config']);
+    expect(renderEnvironment(solution, { namespace: 'n', webhook: true, metalk8sVersion: '123.0' }).notes[0]).toMatch(/no add-solution --webhook/);
+  });
+
+  it('refuses a version that is not a MetalK8s version', () => {
+    expect(() => renderEnvironment(solution, { namespace: 'n', metalk8sVersion: 'latest' })).toThrow(/"latest" is not a MetalK8s version/);
+  });
+
+  it('creates the operator Deployment MetalK8s creates, and nothing on top', () => {
     const [dep] = byKind('Deployment') as [KubernetesObject & { spec: any }];
     const c = dep.spec.template.spec.containers[0];
     expect(dep.metadata).toMatchObject({ name: 'zenko-operator', namespace: 'zenko-prod' });
     expect(dep.spec.replicas).toBe(1);
     expect(dep.spec.selector).toEqual({ matchLabels: { app: 'zenko-operator' } });
     expect(dep.spec.template.spec.serviceAccountName).toBe('zenko-operator');
+    expect(Object.keys(c).sort()).toEqual(['command', 'env', 'image', 'imagePullPolicy', 'name', 'volumeMounts']);
     expect(c.image).toBe('metalk8s-registry-from-config.invalid/zenko-2.6.0/zenko-operator:2.6.0');
     expect(c.imagePullPolicy).toBe('Always');
     expect(c.command).toEqual(['zenko-operator', '--config=/etc/config/operator.yaml']);
-    expect(c.env.slice(0, 3)).toEqual([
+    expect(c.env).toEqual([
       { name: 'WATCH_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'OPERATOR_NAME', value: 'zenko-operator' },
     ]);
     expect(c.volumeMounts).toEqual([{ name: 'operator-config', mountPath: '/etc/config' }]);
-    expect(c.args).toEqual(['--leader-elect']);
     expect(dep.spec.template.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'salt', heritage: 'salt' });
-  });
-
-  it('without SDK overrides, gives exactly what solutions.sh leaves', () => {
-    const plain = renderEnvironment(solution, { namespace: 'x' }).objects.find((o) => o.kind === 'Deployment') as any;
-    expect(plain.spec.template.spec.containers[0].args).toBeDefined();
-    const raw = renderEnvironment(solution, { namespace: 'x', sdkOverrides: false }).objects.find((o) => o.kind === 'Deployment') as any;
-    expect(raw.spec.template.spec.containers[0].args).toBeUndefined();
-    expect(raw.spec.template.spec.containers[0].resources).toBeUndefined();
   });
 
   it('binds every role with a RoleBinding named as MetalK8s names it, at most 63 characters', () => {
@@ -167,9 +210,4 @@ describe('renderEnvironment (metalk8s-reference §2.7, §2.8)', async () => {
     for (const b of e.objects.filter((o) => o.kind === 'RoleBinding')) expect(b.metadata.name.length).toBeLessThanOrEqual(63);
   });
 
-  it('adds the metrics objects when operator metrics are enabled', () => {
-    expect(byKind('ServiceMonitor')[0]?.metadata.labels?.['metalk8s.scality.com/monitor']).toBe('');
-    expect(byKind('Certificate')).toHaveLength(1);
-    expect(byKind('ClusterRoleBinding')[0]?.metadata.name).toBe('zenko-operator-metrics-auth');
-  });
 });

@@ -27,8 +27,10 @@ const corpus: Case[] = [
   { name: 'misspelt nested field', mutate: (s) => { s.operator.imgae = 'x'; }, code: 'UNKNOWN_FIELD', path: 'operator.imgae' },
   { name: 'no images', mutate: (s) => { s.images = []; }, code: 'TOO_SMALL', path: 'images' },
   { name: 'operator image not shipped', mutate: (s) => { s.operator.image = 'other-operator'; }, code: 'OPERATOR_IMAGE_NOT_SHIPPED', path: 'operator.image' },
-  { name: 'operator --config arg', mutate: (s) => { s.operator.args = ['--config=/tmp/x']; }, code: 'OPERATOR_ARGS_CONFIG', path: 'operator.args' },
-  { name: 'operator reserved env', mutate: (s) => { s.operator.env = { WATCH_NAMESPACE: 'x' }; }, code: 'OPERATOR_ENV_RESERVED', path: 'operator.env.WATCH_NAMESPACE' },
+  // MetalK8s replaces its operator Deployment on every prepare-environment run (reference §8).
+  { name: 'operator args', mutate: (s) => { s.operator.args = ['--leader-elect']; }, code: 'OPERATOR_OVERRIDE_UNSUPPORTED', path: 'operator.args' },
+  { name: 'operator env', mutate: (s) => { s.operator.env = { LOG_LEVEL: 'debug' }; }, code: 'OPERATOR_OVERRIDE_UNSUPPORTED', path: 'operator.env' },
+  { name: 'operator resources', mutate: (s) => { s.operator.resources = { requests: { cpu: '100m' } }; }, code: 'OPERATOR_OVERRIDE_UNSUPPORTED', path: 'operator.resources' },
   { name: 'nonResourceURLs in a Role', mutate: (s) => { s.operator.permissions.namespaced.push({ nonResourceURLs: ['/metrics'], verbs: ['get'] }); }, code: 'RBAC_NON_RESOURCE_NAMESPACED', path: 'operator.permissions.namespaced[1].nonResourceURLs' },
   { name: 'rule without apiGroups', mutate: (s) => { s.operator.permissions.namespaced[0].apiGroups = undefined; }, code: 'RBAC_API_GROUPS_MISSING', path: 'operator.permissions.namespaced[0].apiGroups' },
   { name: 'rule without verbs', mutate: (s) => { s.operator.permissions.cluster[0].verbs = []; }, code: 'TOO_SMALL', path: 'operator.permissions.cluster[0].verbs' },
@@ -117,6 +119,19 @@ describe('validation corpus', () => {
     s.dashbords = s.dashboards;
     const issue = validateSolution(s).issues.find((i) => i.code === 'UNKNOWN_FIELD');
     expect(issue?.hint).toBe('Did you mean "dashboards"?');
+  });
+
+  it('says why operator args, env and resources are refused, and where each setting belongs', () => {
+    const s = baseSolution();
+    Object.assign(s.operator, { args: ['--leader-elect'], env: { A: 'b' }, resources: { limits: { memory: '1Gi' } } });
+    const issues = validateSolution(s).issues.filter((i) => i.code === 'OPERATOR_OVERRIDE_UNSUPPORTED');
+    expect(issues.map((i) => i.path)).toEqual(['operator.args', 'operator.env', 'operator.resources']);
+    for (const i of issues) expect(i.message).toMatch(/replaces it whole on every prepare-environment run/);
+    expect(issues.map((i) => i.hint)).toEqual([
+      expect.stringMatching(/OperatorConfig/),
+      expect.stringMatching(/config\.env/),
+      expect.stringMatching(/LimitRange/),
+    ]);
   });
 
   it('gives the PromQL error position', () => {
