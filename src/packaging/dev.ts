@@ -185,14 +185,13 @@ export async function devSolution(options: DevOptions): Promise<void> {
     let tValidated: number | undefined;
     let tPacked: number | undefined;
     options.onRoundStart?.(index, changed);
+    // Milestones rounded first, so the phases add up to the total exactly.
     const timings = () => {
-      const now = performance.now();
-      return {
-        validate: Math.round((tValidated ?? now) - t0),
-        pack: tValidated === undefined ? 0 : Math.round((tPacked ?? now) - tValidated),
-        after: tPacked === undefined ? 0 : Math.round(now - tPacked),
-        total: Math.round(now - t0),
-      };
+      const now = Math.round(performance.now());
+      const start = Math.round(t0);
+      const validated = tValidated === undefined ? now : Math.round(tValidated);
+      const packed = tValidated === undefined ? validated : tPacked === undefined ? now : Math.round(tPacked);
+      return { validate: validated - start, pack: packed - validated, after: now - packed, total: now - start };
     };
     let issues: readonly Issue[] = [];
     let packed: PackResult | undefined;
