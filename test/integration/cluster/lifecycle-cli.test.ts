@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type MetalK8sEmulator, startMetalK8s, uniqueSuffix } from '../../../src/testing/index.js';
+import { cliEnv } from './_cli-env.js';
 
 const pexec = promisify(execFile);
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../dist/cli.js');
@@ -52,13 +53,7 @@ describe('solution import / activate / env / status / deactivate / remove (CLI)'
     iso = path.join(dir, `${name}-1.0.0.iso`);
     await pexec('xorriso', ['-as', 'mkisofs', '-quiet', '-rock', '-joliet', '-iso-level', '3', '-o', iso, tree]);
     mk8s = await startMetalK8s({ storageOperator: false, kubeconfigYaml: await readFile(inject('kubeconfig'), 'utf8') });
-    env = {
-      ...process.env,
-      KUBECONFIG: inject('kubeconfig'),
-      METALK8S_SALT_API_URL: mk8s.saltApi.url,
-      METALK8S_SALT_API_USERNAME: mk8s.saltApi.username,
-      METALK8S_SALT_API_TOKEN: mk8s.saltApi.token,
-    };
+    env = cliEnv(mk8s);
   }, 300_000);
 
   afterAll(async () => {

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Cluster, connect, type LifecycleProgressEvent } from '../../../src/cluster/index.js';
 import { type MetalK8sEmulator, startMetalK8s, uniqueSuffix } from '../../../src/testing/index.js';
+import { cliEnv } from './_cli-env.js';
 
 const pexec = promisify(execFile);
 
@@ -127,13 +128,7 @@ describe('import with SFTP upload to the bootstrap node', () => {
       process.execPath,
       [cli, 'import', iso, '--upload', '--remote-dir', remoteDir, '--ssh-host', '127.0.0.1', '--ssh-port', String(port), '--ssh-user', userInfo().username, '--ssh-key', path.join(dir, 'client_key'), '--json'],
       {
-        env: {
-          ...process.env,
-          KUBECONFIG: inject('kubeconfig'),
-          METALK8S_SALT_API_URL: mk8s.saltApi.url,
-          METALK8S_SALT_API_USERNAME: mk8s.saltApi.username,
-          METALK8S_SALT_API_TOKEN: mk8s.saltApi.token,
-        },
+        env: cliEnv(mk8s),
         timeout: 120_000,
       },
     );
