@@ -21,7 +21,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { versions } from 'node:process';
 import { throwIfAborted } from '../../errors.js';
@@ -168,4 +168,28 @@ export async function cachedLayer(
     await remember(store, key, { mediaType: built.mediaType, digest: built.digest, size: built.size, diffId: built.diffId });
   }
   return { ...built, cached: false };
+}
+
+/**
+ * Removes the cache entries whose blob is no longer in the store (after a prune), and entries
+ * that cannot be read. Returns how many were removed.
+ */
+export async function pruneLayerCache(store: BlobStore): Promise<number> {
+  const dir = join(store.dir, 'layer-cache');
+  let removed = 0;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const path = join(dir, name);
+    let digest: unknown;
+    try {
+      digest = (JSON.parse(await readFile(path, 'utf8')) as { digest?: unknown }).digest;
+    } catch {
+      digest = undefined;
+    }
+    const alive = typeof digest === 'string' && DIGEST.test(digest) && (await lstat(store.path(digest)).then(() => true, () => false));
+    if (!alive) {
+      await rm(path, { force: true });
+      removed++;
+    }
+  }
+  return removed;
 }

@@ -17,6 +17,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { PackagingError, throwIfAborted } from '../../errors.js';
 import { digestHex, isDigest } from './_digest.js';
+import { pruneLayerCache } from './_layer-cache.js';
 
 /**
  * The SDK's cache directory: `$XDG_CACHE_HOME/metalk8s-solution-sdk` (or `~/.cache/…`).
@@ -116,7 +117,7 @@ export interface BlobStore {
   open(digest: string, options?: { readonly verify?: boolean }): AsyncIterable<Uint8Array>;
   /** Re-hashes a stored blob; throws `BLOB_DIGEST_MISMATCH` (and removes the file) when it is corrupt. */
   verify(digest: string): Promise<void>;
-  /** Removes blobs not in `keep` (and not used for `olderThanMs`), and stale temporary files. */
+  /** Removes blobs not in `keep` (and not used for `olderThanMs`), the build cache entries of removed layers, and stale temporary files. */
   prune(options?: PruneOptions): Promise<PruneResult>;
 }
 
@@ -335,6 +336,8 @@ class FsBlobStore implements BlobStore {
       removed++;
       bytes += st.size;
     }
+    // Build cache entries naming a blob that is gone would only be misses: drop them.
+    if (removed > 0) await pruneLayerCache(this);
     const tmpCutoff = Date.now() - 24 * 3600 * 1000;
     for (const name of await readdir(join(this.dir, 'tmp'))) {
       const p = join(this.dir, 'tmp', name);

@@ -108,6 +108,17 @@ describe('the build cache of built images', () => {
     await run('gzip', ['-t', s.path(cold.image.layers[0]!.digest)]);
   });
 
+  it('pruning the store drops the entries of removed layers; the next build compresses again', async () => {
+    const s = await openBlobStore({ dir: join(dir, 'pruned') });
+    const cold = await build(options(big, small), s);
+    expect(await cacheEntries(s)).toHaveLength(2);
+    await s.prune({ keep: [cold.image.layers[1]!.digest] });
+    expect(await cacheEntries(s)).toHaveLength(1);
+    const again = await build(options(big, small), s);
+    expect(again.events.map((e) => e.cached)).toEqual([false, true]);
+    expect(again.image.manifestDigest).toBe(cold.image.manifestDigest);
+  });
+
   it('cache: false builds every layer', async () => {
     const r = await build(options(big, small), store, false);
     expect(r.events.map((e) => e.cached)).toEqual([false, false]);
