@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { buildImage, openBlobStore, writeOciLayout } from '../../../src/packaging/images/index.js';
 
 const CLI = join(process.cwd(), 'dist/cli.js');
 const tmp = mkdtempSync(join(tmpdir(), 'cli-vocab-'));
@@ -55,6 +56,19 @@ describe('one CLI vocabulary', () => {
     expect(solution(['iso', 'create', src, '--output', join(tmp, 't2.iso'), '-q']).code).toBe(0);
     expect(solution(['iso', 'extract', join(tmp, 't1.iso'), '-o', join(tmp, 'x'), '-q']).code).toBe(0);
     expect(existsSync(join(tmp, 'x', 'hello.txt'))).toBe(true);
+  });
+
+  it('images layout writes where -o says (the positional folder still works)', async () => {
+    const store = await openBlobStore({ dir: join(tmp, 'layout-store') });
+    const image = await buildImage({ layers: [{ files: [{ path: '/hello', content: 'hi' }] }] }, { store });
+    await writeOciLayout([{ image, reference: 'v1' }], join(tmp, 'oci'), { store });
+    const spec = `hello:1.0.0=oci:${join(tmp, 'oci')}:v1`;
+    const a = solution(['images', 'layout', '-o', join(tmp, 'la'), '-i', spec, '--store', join(tmp, 'layout-store'), '-q']);
+    expect(a.code, a.stderr).toBe(0);
+    expect(existsSync(join(tmp, 'la', 'images/hello/1.0.0/manifest.json'))).toBe(true);
+    const b = solution(['images', 'layout', join(tmp, 'lb'), '-i', spec, '--store', join(tmp, 'layout-store'), '-q']);
+    expect(b.code, b.stderr).toBe(0);
+    expect(existsSync(join(tmp, 'lb', 'registry-config.inc.j2'))).toBe(true);
   });
 
   it('packs with the last commit time inside a git work tree, and says where the time came from', () => {
