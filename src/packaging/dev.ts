@@ -215,6 +215,8 @@ export async function devSolution(options: DevOptions): Promise<void> {
       const after = options.afterPack ? await options.afterPack(packed, solution, signal) : undefined;
       options.onRound({ index, changed, ok: true, issues, pack: packed, after, timings: timings() });
     } catch (error) {
+      // Stopped mid-round: nothing to report.
+      if (signal.aborted) return;
       if (error instanceof ValidationError) options.onRound({ index, changed, ok: false, issues: error.issues, timings: timings() });
       else options.onRound({ index, changed, ok: false, issues, error, pack: packed, timings: timings() });
     }
