@@ -176,10 +176,12 @@ export async function devSolution(options: DevOptions): Promise<void> {
   };
 
   const round = async (): Promise<void> => {
-    // Editors' temporary files are gone by now; deleted inputs still count.
-    const present = await Promise.all([...pending].map(async (p) => ((await stat(p).catch(() => undefined)) || known.has(p) ? p : undefined)));
-    const changed = present.filter((p): p is string => p !== undefined).map((p) => relative(root, p) || '.').sort();
+    const batch = [...pending];
     pending = new Set();
+    // Editors' temporary files are gone by now; deleted inputs still count.
+    const present = await Promise.all(batch.map(async (p) => ((await stat(p).catch(() => undefined)) || known.has(p) ? p : undefined)));
+    const changed = present.filter((p): p is string => p !== undefined).map((p) => relative(root, p) || '.').sort();
+    if (index > 0 && changed.length === 0) return;
     index++;
     const t0 = performance.now();
     let tValidated: number | undefined;
