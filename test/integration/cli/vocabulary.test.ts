@@ -1,7 +1,7 @@
 // One CLI vocabulary: -o/--out for what a command writes (former flags still accepted), -q for
 // errors only, and the build time taken from the last git commit when packing in a work tree.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -42,6 +42,14 @@ describe('one CLI vocabulary', () => {
     expect(ok.stderr).toBe('');
     const v = solution(['validate', 'examples/zenko-like', '-q']);
     expect([v.code, v.stdout, v.stderr]).toEqual([0, '', '']);
+    // verify -q: silent on a clean ISO; the problems alone (on stderr) otherwise.
+    const iso = join(tmp, 'q', 'zenko-2.6.0.iso');
+    expect(solution(['verify', iso, '-q'])).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    mkdirSync(join(tmp, 'lone'));
+    copyFileSync(iso, join(tmp, 'lone', 'zenko-2.6.0.iso'));
+    const lone = solution(['verify', join(tmp, 'lone', 'zenko-2.6.0.iso'), '-q']);
+    expect(lone.stdout).toBe('');
+    expect(lone.stderr).toMatch(/warning .*SHA256SUM/);
     const missing = solution(['pack', join(tmp, 'nowhere'), '-o', join(tmp, 'q2'), '-q']);
     expect(missing.code).toBe(1);
     expect(missing.stdout).toBe('');
