@@ -103,6 +103,36 @@ export class RegistryError extends ServiceError {}
 /** Talking to a cluster: the Kubernetes API, SaltAPI or SSH. */
 export class ClusterError extends ServiceError {}
 
+/** Options of {@link PromqlError}. */
+export interface PromqlErrorOptions extends ServiceErrorOptions {
+  /** The expression refused. */
+  readonly expr: string;
+  /** Prometheus' `errorType` (`bad_data`, `execution`, `timeout`…), or `syntax` for the SDK's own check. */
+  readonly errorType: string;
+  /** 1-based position of the error in `expr`, when known. */
+  readonly line?: number | undefined;
+  readonly column?: number | undefined;
+}
+
+/**
+ * A PromQL expression refused, before it was sent (code `PROMQL_SYNTAX`, the SDK's parser) or by
+ * Prometheus (code `PROMQL_REJECTED`, with Prometheus' own message).
+ */
+export class PromqlError extends ClusterError {
+  readonly expr: string;
+  readonly errorType: string;
+  readonly line: number | undefined;
+  readonly column: number | undefined;
+
+  constructor(code: string, message: string, options: PromqlErrorOptions) {
+    super(code, message, options);
+    this.expr = options.expr;
+    this.errorType = options.errorType;
+    this.line = options.line;
+    this.column = options.column;
+  }
+}
+
 /** Thrown when an operation is cancelled through its `AbortSignal`. */
 export class AbortError extends SdkError {
   constructor(what = 'operation', options: SdkErrorOptions = {}) {

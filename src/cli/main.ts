@@ -27,6 +27,10 @@ const groups: { readonly commands: readonly string[]; readonly load: () => Promi
     commands: ['import', 'activate', 'deactivate', 'remove', 'status', 'env'],
     load: async () => (await import('./commands/cluster.js')).registerClusterCommands,
   },
+  {
+    commands: ['metrics', 'alerts', 'logs', 'dashboards', 'health'],
+    load: async () => (await import('./commands/monitoring.js')).registerMonitoringCommands,
+  },
   { commands: ['emulator'], load: async () => (await import('./commands/emulator.js')).registerEmulatorCommands },
 ];
 

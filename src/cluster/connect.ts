@@ -9,7 +9,9 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { ClusterError } from '../errors.js';
 import { Discovery, kubeFailure, kubeGet, kubeRequest } from './_kube.js';
 import type { LifecycleContext } from './_lifecycle.js';
+import type { ServicesOptions } from './_service-http.js';
 import { EnvironmentsApi } from './environments.js';
+import { type KubeconfigSource, loadKubeConfig, type PlatformServices, platformServices } from './platform.js';
 import { SaltApiClient } from './salt-api.js';
 import { SolutionsApi } from './solutions.js';
 
@@ -42,13 +44,7 @@ export interface ConnectSsh {
 }
 
 /** Options of {@link connect}. */
-export interface ConnectOptions {
-  /** Kubeconfig text. */
-  readonly kubeconfig?: string | undefined;
-  /** Kubeconfig file. @default `KUBECONFIG`, else `~/.kube/config` */
-  readonly kubeconfigPath?: string | undefined;
-  /** Use the Pod's ServiceAccount. @default false */
-  readonly inCluster?: boolean | undefined;
+export interface ConnectOptions extends KubeconfigSource {
   /**
    * SaltAPI URL and credentials.
    * @default found from the cluster, with the kubeconfig user's token
@@ -56,11 +52,16 @@ export interface ConnectOptions {
   readonly saltApi?: ConnectSaltApi | undefined;
   /** SSH access to the bootstrap node, for `import(iso, { upload: true })`. @default none */
   readonly ssh?: ConnectSsh | undefined;
+  /**
+   * How to reach Prometheus, Alertmanager and Loki.
+   * @default the control-plane ingress found in the ClusterConfig, else the API server's service proxy
+   */
+  readonly services?: ServicesOptions | undefined;
   readonly signal?: AbortSignal | undefined;
 }
 
-/** A connected cluster. */
-export interface Cluster {
+/** A connected cluster: the lifecycle APIs and the platform services. */
+export interface Cluster extends PlatformServices {
   readonly kubeConfig: KubeConfig;
   readonly salt: SaltApiClient;
   /** MetalK8s version (`metalk8s.scality.com/cluster-version` on `kube-system`). */
@@ -72,6 +73,8 @@ export interface Cluster {
   readonly solutions: SolutionsApi;
   readonly environments: EnvironmentsApi;
 }
+
+export type { PlatformService, ServiceRoute, ServicesOptions } from './_service-http.js';
 
 /**
  * Connects to a MetalK8s cluster: reads its version and bootstrap node, finds and logs in to
@@ -85,13 +88,7 @@ export interface Cluster {
  * ```
  */
 export async function connect(options: ConnectOptions): Promise<Cluster> {
-  // Loaded on the first connect, not at import: the client library is large (~1 s to load).
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const kc = new KubeConfig();
-  if (options.kubeconfig !== undefined) kc.loadFromString(options.kubeconfig);
-  else if (options.inCluster) kc.loadFromCluster();
-  else if (options.kubeconfigPath !== undefined) kc.loadFromFile(options.kubeconfigPath);
-  else kc.loadFromDefault();
+  const kc = await loadKubeConfig(options);
   const ns = await kubeGet<{ metadata: { annotations?: Record<string, string> } }>(kc, '/api/v1/namespaces/kube-system', options.signal);
   const version = ns?.metadata.annotations?.['metalk8s.scality.com/cluster-version'];
   if (!version) {
@@ -153,7 +150,7 @@ export async function connect(options: ConnectOptions): Promise<Cluster> {
   }
   const ctx: LifecycleContext = { kubeConfig: kc, discovery: new Discovery(kc), salt, saltenv: `metalk8s-${version}`, bootstrapId, ssh: options.ssh };
   return {
-    kubeConfig: kc,
+    ...platformServices(kc, options.services),
     salt,
     version,
     saltenv: ctx.saltenv,

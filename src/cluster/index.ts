@@ -1,6 +1,8 @@
 /**
  * I/O to a running MetalK8s cluster: {@link connect} and the Solution lifecycle
- * (`cluster.solutions`, `cluster.environments`), the SaltAPI client and Salt result readers.
+ * (`cluster.solutions`, `cluster.environments`), the platform services (`cluster.metrics`,
+ * `cluster.alerts`, `cluster.dashboards`, `cluster.logs`, `cluster.health()`), the SaltAPI
+ * client and Salt result readers.
  *
  * @module
  */
@@ -8,5 +10,11 @@ export * from './salt-api.js';
 export * from './salt-results.js';
 export * from './salt-api-env.js';
 export * from './connect.js';
+export * from './platform.js';
 export * from './solutions.js';
 export * from './environments.js';
+export * from './metrics.js';
+export * from './alerts.js';
+export * from './dashboards.js';
+export * from './logs.js';
+export * from './health.js';

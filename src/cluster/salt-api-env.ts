@@ -16,6 +16,12 @@ export const SALT_API_ENV = {
   caFile: 'METALK8S_SALT_API_CA_FILE',
 } as const;
 
+/**
+ * Environment variable naming MetalK8s' control-plane ingress (`https://<ip>:8443`), through which
+ * the CLI reaches Prometheus, Alertmanager and Loki; printed by `solution emulator up --monitoring`.
+ */
+export const INGRESS_URL_ENV = 'METALK8S_INGRESS_URL';
+
 /** SaltAPI settings read from the environment (the CA as a file path, not yet read). */
 export type SaltApiEnv = Pick<SaltApiOptions, 'url' | 'username' | 'token'> & { readonly caFile?: string | undefined };
 

@@ -1,7 +1,13 @@
 /** nginx configuration for a static registry on 127.0.0.1, run as root with everything in `dir`. */
 
-/** The `nginx.conf` text: one server on `port` including each of `includes`. */
-export function staticRegistryNginxConf(dir: string, port: number, includes: readonly string[]): string {
+/**
+ * The `nginx.conf` text: one server on `port` including each of `includes`; HTTPS with `tls`
+ * (PEM file paths).
+ */
+export function staticRegistryNginxConf(dir: string, port: number, includes: readonly string[], tls?: { readonly certFile: string; readonly keyFile: string }): string {
+  const listen = tls
+    ? `    listen 127.0.0.1:${port} ssl;\n    ssl_certificate ${tls.certFile};\n    ssl_certificate_key ${tls.keyFile};`
+    : `    listen 127.0.0.1:${port};`;
   return `daemon off;
 worker_processes 1;
 pid ${dir}/nginx.pid;
@@ -17,7 +23,7 @@ http {
   default_type application/octet-stream;
   sendfile on;
   server {
-    listen 127.0.0.1:${port};
+${listen}
 ${includes.map((i) => `    include ${i};`).join('\n')}
   }
 }

@@ -22,6 +22,7 @@ import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { AbortError, ClusterError, throwIfAborted } from '../errors.js';
+import { installKwokLogCrds, KWOK_LOG_KINDS } from './pod-logs.js';
 import { generatePki, issueServerCertificate } from './_pki.js';
 import { freePort } from './_ports.js';
 import { type Daemon, startDaemon } from './_process.js';
@@ -320,6 +321,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         '--authorization-mode=RBAC',
         '--allow-privileged=true',
         '--enable-priority-and-fairness=false',
+        // kwok's Nodes also get a Hostname address that does not resolve: reach their
+        // "kubelet" (kwok's server, for logs) by IP.
+        '--kubelet-preferred-address-types=InternalIP',
         '--profiling=false',
         '--v=0',
       ],
@@ -398,6 +402,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         ),
       );
       progress('kwok', 'starting');
+      // Container logs are served by kwok from files its Logs objects name (see pod-logs.ts);
+      // the Nodes advertise kwok's server port, so the API server proxies `pods/log` to it.
+      await installKwokLogCrds(kubeConfig());
+      const kwokPort = await freePort();
       daemons.push(
         startDaemon(
           'kwok',
@@ -410,7 +418,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
             '--manage-nodes-with-label-selector=kwok.x-k8s.io/node=fake',
             '--cidr=10.244.0.0/16',
             '--node-ip=127.0.0.1',
-            `--server-address=127.0.0.1:${await freePort()}`,
+            `--server-address=127.0.0.1:${kwokPort}`,
+            `--node-port=${kwokPort}`,
+            `--enable-crds=${KWOK_LOG_KINDS.join(',')}`,
             '--node-lease-duration-seconds=40',
           ],
           path.join(dir, 'kwok.log'),

@@ -8,3 +8,4 @@ export * from './control-plane.js';
 export * from './metalk8s-objects.js';
 export * from './metalk8s-emulator.js';
 export * from './salt-api-emulator.js';
+export * from './pod-logs.js';

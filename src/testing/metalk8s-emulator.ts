@@ -15,6 +15,7 @@ import { startSolutionsEmulator } from './_solutions.js';
 import { type ControlPlane, type ControlPlaneProgressEvent, mintServiceAccountToken, startControlPlane } from './control-plane.js';
 import { deployNode } from './_deploy-node.js';
 import { startVolumeController } from './_volume-controller.js';
+import { type Monitoring, type MonitoringOptions, publishControlPlaneIngress, startMonitoring } from './_monitoring.js';
 import { applyObjects, metalk8sBaseObjects } from './metalk8s-objects.js';
 import { type OrchestrateHandler, startSaltApiEmulator } from './salt-api-emulator.js';
 import { DEFAULT_METALK8S_VERSION, metalk8sFeatures } from '../solution/metalk8s-version.js';
@@ -61,9 +62,19 @@ export interface StartMetalK8sOptions {
    * @default a new temporary directory, removed by `stop()`
    */
   readonly stateDir?: string | undefined;
+  /**
+   * Also run the monitoring stack: real Prometheus and Alertmanager behind real nginx playing
+   * the control-plane ingress, PrometheusRules turned into rule files (see docs/emulator.md).
+   * `true` for the defaults, or its settings.
+   * @default false
+   */
+  readonly monitoring?: boolean | EmulatorMonitoringOptions | undefined;
   readonly signal?: AbortSignal | undefined;
   readonly onProgress?: ((event: ControlPlaneProgressEvent) => void) | undefined;
 }
+
+/** Settings of the emulator's monitoring stack. */
+export type EmulatorMonitoringOptions = Omit<MonitoringOptions, 'kubeConfig' | 'dir' | 'tls' | 'kubernetesUrl' | 'saltApiUrl'>;
 
 /** Credentials of the emulated SaltAPI. */
 export interface EmulatedSaltApi {
@@ -93,9 +104,15 @@ export interface MetalK8sEmulator {
   readonly controlPlane: ControlPlane | undefined;
   /** The MetalK8s version played, `major.minor.patch`. */
   readonly metalk8sVersion: string;
+  /** The monitoring stack, when `monitoring` was asked for. */
+  readonly monitoring: EmulatedMonitoring | undefined;
   /** Stops the SaltAPI and (when it started it) the control plane. */
   stop(): Promise<void>;
 }
+
+/** The emulator's monitoring stack (see {@link StartMetalK8sOptions.monitoring}). */
+export type EmulatedMonitoring = Monitoring;
+export type { LokiReplay, LokiStream, Monitoring, MonitoringOptions } from './_monitoring.js';
 
 const ADMIN_SA = { namespace: 'kube-system', name: 'metalk8s-sdk-admin' } as const;
 
@@ -168,12 +185,41 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
     });
     restartSaltApi = () => void salt.revokeTokens();
     const volumes = options.storageOperator === false ? undefined : startVolumeController(kc);
+    let monitoring: Monitoring | undefined;
+    if (options.monitoring) {
+      const settings = typeof options.monitoring === 'object' ? options.monitoring : {};
+      const ingressTls = controlPlane ? await controlPlane.issueServerCertificate('cp-ingress', ['localhost', '127.0.0.1']) : undefined;
+      const started = await startMonitoring({
+        ...settings,
+        kubeConfig: kc,
+        dir: join(stateDir, 'monitoring'),
+        tls: ingressTls,
+        kubernetesUrl: controlPlane?.server,
+        saltApiUrl: salt.url,
+      }).catch(async (err: unknown) => {
+        await volumes?.stop();
+        await salt.stop();
+        throw err;
+      });
+      monitoring = started;
+      cleanups.push(() => started.stop());
+      // On its own control plane, the emulator says where its ingress is, as MetalK8s does; a
+      // shared control plane is left alone (other emulators may use it).
+      if (controlPlane) {
+        await publishControlPlaneIngress(kc, started.ingressUrl).catch(async (err: unknown) => {
+          await volumes?.stop();
+          await salt.stop();
+          throw err;
+        });
+      }
+    }
     return {
       kubeconfig,
       metalk8sVersion,
       registryUrl: solutions.registryUrl,
       stateDir,
       controlPlane,
+      monitoring,
       saltApi: {
         url: salt.url,
         username: `system:serviceaccount:${ADMIN_SA.namespace}:${ADMIN_SA.name}`,

@@ -6,6 +6,8 @@ import { action, Output } from '../_output.js';
 import { ProgressDisplay } from '../_progress.js';
 import { withInterrupt } from './pack.js';
 
+export { type ConnectionFlags, connectFrom, servicesFrom, withConnectionFlags } from '../_connection.js';
+
 /** Prints lifecycle progress: plain lines, or JSON events with --json. */
 function reporter(out: Output): (e: LifecycleProgressEvent) => void {
   let bar: ProgressDisplay | undefined;
@@ -26,19 +28,27 @@ function reporter(out: Output): (e: LifecycleProgressEvent) => void {
   };
 }
 
-type Handler<F> = (cluster: Cluster, out: Output, signal: AbortSignal, args: readonly string[], flags: F) => Promise<void>;
+/** A command body, given a connected cluster (or what `connector` gives). */
+export type Handler<F, C = Cluster> = (cluster: C, out: Output, signal: AbortSignal, args: readonly string[], flags: F) => Promise<void>;
 
-/** Commander calls actions with the positional arguments, then the options, then the command. */
-function run<F extends ConnectionFlags = ConnectionFlags>(fn: Handler<F>): (...raw: unknown[]) => Promise<void> {
+/**
+ * Wraps a command body: connects, handles Ctrl-C and errors. Commander calls actions with the
+ * positional arguments, then the options, then the command.
+ */
+export function run<F extends ConnectionFlags = ConnectionFlags, C = Cluster>(
+  fn: Handler<F, C>,
+  connector: (flags: F, signal: AbortSignal) => Promise<C> = connectFrom as unknown as (flags: F, signal: AbortSignal) => Promise<C>,
+): (...raw: unknown[]) => Promise<void> {
   const split = (raw: unknown[]): { args: string[]; flags: F } => {
     const flags = (raw[raw.length - 2] ?? {}) as F;
-    return { args: raw.slice(0, -2).map((a) => String(a ?? '')), flags };
+    // A variadic argument (an array) is spread: its values follow the fixed arguments.
+    return { args: raw.slice(0, -2).flatMap((a) => (Array.isArray(a) ? a.map(String) : [String(a ?? '')])), flags };
   };
   return action(
     async (...raw: unknown[]) => {
       const { args, flags } = split(raw);
       const out = new Output(flags);
-      await withInterrupt(async (signal) => fn(await connectFrom(flags, signal), out, signal, args, flags));
+      await withInterrupt(async (signal) => fn(await connector(flags, signal), out, signal, args, flags));
     },
     (...raw: unknown[]) => new Output(split(raw).flags),
   );
@@ -82,7 +92,17 @@ export function registerClusterCommands(program: Command): void {
     run(async (cluster, out, signal) => {
       const solutions = await cluster.solutions.list({ signal });
       const envs = await cluster.environments.list({ signal });
-      const rows: string[][] = [['SOLUTION', 'VERSION', 'ACTIVE', 'ENVIRONMENTS', 'OPERATORS']];
+      const rows: string[][] = [['SOLUTION', 'VERSION', 'ACTIVE', 'ENVIRONMENTS', 'OPERATORS', 'HEALTH']];
+      // One health report per Solution and environment (`solution health ENV NAME` gives the detail).
+      const reports: Record<string, string> = {};
+      for (const e of envs) {
+        for (const [sol, ver] of Object.entries(e.solutions)) {
+          reports[`${sol}-${ver}/${e.name}`] = await cluster
+            .health(sol, e.name, { signal })
+            .then((r) => r.status)
+            .catch(() => 'unknown');
+        }
+      }
       const health: Record<string, string> = {};
       for (const e of envs) {
         for (const [sol, ver] of Object.entries(e.solutions)) {
@@ -101,12 +121,15 @@ export function registerClusterCommands(program: Command): void {
           const ops = Object.entries(health)
             .filter(([k]) => k.startsWith(`${v.id}/`))
             .map(([k, h]) => `${k.slice(v.id.length + 1)}:${h}`);
-          rows.push([s.name, v.version, v.active ? 'yes' : '', v.environments.join(',') || '-', ops.join(',') || '-']);
+          const healths = Object.entries(reports)
+            .filter(([k]) => k.startsWith(`${v.id}/`))
+            .map(([k, h]) => `${k.slice(v.id.length + 1)}:${h}`);
+          rows.push([s.name, v.version, v.active ? 'yes' : '', v.environments.join(',') || '-', ops.join(',') || '-', healths.join(',') || '-']);
         }
       }
       const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
       const text = rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
-      out.result(text, { solutions, environments: envs, operators: health });
+      out.result(text, { solutions, environments: envs, operators: health, health: reports });
     }),
   );
 

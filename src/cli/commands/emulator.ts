@@ -4,7 +4,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Command, Option } from '@commander-js/extra-typings';
-import { SALT_API_ENV } from '../../cluster/salt-api-env.js';
+import { INGRESS_URL_ENV, SALT_API_ENV } from '../../cluster/salt-api-env.js';
 import { ClusterError } from '../../errors.js';
 import { DEFAULT_METALK8S_VERSION, metalk8sFeatures } from '../../solution/metalk8s-version.js';
 import { action, Output } from '../_output.js';
@@ -20,6 +20,10 @@ interface EmulatorState {
   readonly registryUrl?: string | undefined;
   /** The MetalK8s version the emulator plays. */
   readonly metalk8sVersion?: string | undefined;
+  /** The control-plane ingress (real nginx) in front of Prometheus, Alertmanager and Loki, with `--monitoring`. */
+  readonly ingressUrl?: string | undefined;
+  /** Alertmanager version that runs, with `--monitoring`. */
+  readonly alertmanagerVersion?: string | undefined;
 }
 
 function defaultStateDir(): string {
@@ -39,6 +43,7 @@ function exportLines(state: EmulatorState): string {
     `export ${SALT_API_ENV.token}=${shellQuote(state.saltApi.token)}`,
     ...(state.saltApiCaFile ? [`export ${SALT_API_ENV.caFile}=${shellQuote(state.saltApiCaFile)}`] : []),
     ...(state.registryUrl ? [`export METALK8S_REGISTRY_URL=${shellQuote(state.registryUrl)}`] : []),
+    ...(state.ingressUrl ? [`export ${INGRESS_URL_ENV}=${shellQuote(state.ingressUrl)}`] : []),
   ].join('\n');
 }
 
@@ -72,6 +77,7 @@ export function registerEmulatorCommands(program: Command): void {
     .option('--metalk8s-version <version>', 'MetalK8s version to play: what the cluster claims and what its orchestrates write', DEFAULT_METALK8S_VERSION)
     .addOption(new Option('--cluster-version <version>', 'former name of --metalk8s-version').hideHelp())
     .option('--timeout <seconds>', 'give up when not up after this long (the first run builds the binaries)', '3600')
+    .option('--monitoring', 'also run Prometheus, Alertmanager and a Loki stand-in behind the control-plane ingress')
     .option('--json', 'print the credentials as one JSON object')
     .action(
       action(async (opts) => {
@@ -89,7 +95,7 @@ export function registerEmulatorCommands(program: Command): void {
         const cli = process.argv[1] ?? '';
         const child = spawn(
           process.execPath,
-          [cli, 'emulator', 'serve', '--state-dir', dir, '--metalk8s-version', metalk8sFeatures(opts.clusterVersion ?? opts.metalk8sVersion).version],
+          [cli, 'emulator', 'serve', '--state-dir', dir, '--metalk8s-version', metalk8sFeatures(opts.clusterVersion ?? opts.metalk8sVersion).version, ...(opts.monitoring ? ['--monitoring'] : [])],
           { detached: true, stdio: ['ignore', fd, fd] },
         );
         closeSync(fd);
@@ -141,6 +147,7 @@ export function registerEmulatorCommands(program: Command): void {
             `unset ${SALT_API_ENV.token}`,
             `unset ${SALT_API_ENV.caFile}`,
             'unset METALK8S_REGISTRY_URL',
+            `unset ${INGRESS_URL_ENV}`,
           ].join('\n'),
           { stopped: state !== undefined },
         );
@@ -152,12 +159,14 @@ export function registerEmulatorCommands(program: Command): void {
     .command('serve', { hidden: true })
     .option('--state-dir <dir>', 'state directory', defaultStateDir())
     .option('--metalk8s-version <version>', 'MetalK8s version', DEFAULT_METALK8S_VERSION)
+    .option('--monitoring', 'run the monitoring stack')
     .action(async (opts) => {
       const dir = path.resolve(opts.stateDir);
       // Loaded on use: the Kubernetes client is heavy, and other commands should not pay for it.
       const { startMetalK8s } = await import('../../testing/index.js');
       const mk8s = await startMetalK8s({
         metalk8sVersion: opts.metalk8sVersion,
+        monitoring: opts.monitoring === true,
         onProgress: (e) => process.stdout.write(`${JSON.stringify(e)}\n`),
       });
       const kubeconfig = path.join(dir, 'kubeconfig');
@@ -174,6 +183,8 @@ export function registerEmulatorCommands(program: Command): void {
         saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token },
         registryUrl: mk8s.registryUrl,
         metalk8sVersion: mk8s.metalk8sVersion,
+        ingressUrl: mk8s.monitoring?.ingressUrl,
+        alertmanagerVersion: mk8s.monitoring?.alertmanager.version,
       };
       await writeFile(path.join(dir, 'state.json.tmp'), JSON.stringify(state), { mode: 0o600 });
       await rename(path.join(dir, 'state.json.tmp'), path.join(dir, 'state.json'));
