@@ -63,6 +63,14 @@ export function renderSolutionFileDoc(schema) {
     '`$schema: ./node_modules/metalk8s-solution-sdk/schema/solution.schema.json` for editor completion.',
     'Paths in the definition (image build files, archives) are relative to the solution file.',
     '',
+    'YAML files are read as YAML 1.1, as MetalK8s reads its own files: `1.10` is the number 1.1,',
+    '`1.0` the number 1, `yes`/`no`/`on`/`off`/`y`/`n` are booleans, `0755` is octal (493). Quote',
+    'versions and tags (`version: "1.10.0"`); the loader says so when a number or a boolean stands',
+    'where a string is needed (`NUMBER_NOT_STRING`, `BOOLEAN_NOT_STRING`). File modes: `0o755` in',
+    'TypeScript, `0755` or `"0755"` in YAML, `"0755"` in JSON (a decimal such as 493 is accepted;',
+    '`755` as a decimal number is refused with `BUILD_MODE_DECIMAL`). JSON syntax errors give the',
+    'line and column.',
+    '',
   ];
   section('(root)', schema, out);
   return `${out.join('\n').trimEnd()}\n`;

@@ -140,22 +140,82 @@ export class AbortError extends SdkError {
   }
 }
 
+/** Keys whose value is a credential, as a whole word (not `passwd` in `/etc/passwd`, not `secretName`). */
+const SECRET_KEYS = 'token|access_token|refresh_token|id_token|password|passwd|passphrase|secret|client_secret|api_key|apikey|private_key';
+
 const SECRET_PATTERNS: readonly [RegExp, string][] = [
+  // PEM private keys, whole.
+  [/-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY)-----[\s\S]*?-----END \1-----/g, '[redacted private key]'],
+  // HTTP credentials.
   [/(authorization:\s*)(bearer|basic)\s+[^\s"',}]+/gi, '$1$2 [redacted]'],
+  [/\b(bearer\s+)[A-Za-z0-9._~+/-]{16,}=*/gi, '$1[redacted]'],
   [/(x-auth-token:\s*)[^\s"',}]+/gi, '$1[redacted]'],
-  [/("?(?:token|password|passwd|secret|access_token|refresh_token|auth)"?\s*[:=]\s*"?)[^\s"',}&]+/gi, '$1[redacted]'],
+  // key: value, key=value, "key": "value" (JSON, YAML, query strings, headers). The key is a
+  // whole word: not preceded by a letter, digit, "/", "." or "-", not followed by a letter.
+  [new RegExp(`((?<![\\w/.-])"?(?:${SECRET_KEYS})"?\\s*[:=]\\s*"?)(?!\\[redacted)[^\\s"',}&]+`, 'gi'), '$1[redacted]'],
+  // Docker config auth entries ("auth": "<base64 user:password>").
+  [/("auth"\s*:\s*")[^"]+/g, '$1[redacted]'],
   [/([?&](?:token|access_token|password)=)[^&\s"']+/gi, '$1[redacted]'],
+  // user:password@ in URLs.
   [/(\/\/[^/\s:@]+:)[^@\s/]+@/g, '$1[redacted]@'],
+  // JSON Web Tokens (Kubernetes service-account tokens, OIDC tokens) wherever they appear.
+  [/\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, '[redacted token]'],
+  // GitHub, GitLab and similar prefixed tokens.
+  [/\b(?:ghp|gho|ghu|ghs|ghr|github_pat|glpat)_[A-Za-z0-9_]{20,}/g, '[redacted token]'],
 ];
 
 /**
- * Removes credentials from a text: bearer and basic credentials, `X-Auth-Token` values,
- * `token=`/`password=` pairs (JSON, query strings, headers) and passwords in URLs.
+ * Removes credentials from a text, and nothing else: bearer and basic credentials,
+ * `X-Auth-Token` values, values of credential keys (`token`, `password`, `secret`... as whole
+ * words, in JSON, YAML, query strings and headers), Docker `auth` entries, passwords in URLs,
+ * PEM private keys, JSON Web Tokens and prefixed API tokens. Ordinary text that only looks
+ * alike (`/etc/passwd:1:8`, `secretName: x`, "the token was refused") is kept.
  */
 export function redact(text: string): string {
   let out = text;
   for (const [pattern, replacement] of SECRET_PATTERNS) out = out.replace(pattern, replacement);
   return out;
+}
+
+/** Where a file-system error happened, for {@link fromSystemError}. */
+export interface SystemErrorContext {
+  /** The file or folder at fault (defaults to the error's own path). */
+  readonly file?: string | undefined;
+  /** The field of the input that named it (`images[0].source.layers[0].files[1].from`, `--output`). */
+  readonly field?: string | undefined;
+  /** What was being done, e.g. "read the build input", "write the ISO". */
+  readonly doing?: string | undefined;
+}
+
+const SYSTEM_ERRORS: Readonly<Record<string, { readonly code: string; readonly what: string; readonly hint: string }>> = {
+  ENOENT: { code: 'FILE_NOT_FOUND', what: 'does not exist', hint: 'Check the path (relative paths are resolved from the solution folder), or create the file.' },
+  ENOTDIR: { code: 'FILE_NOT_FOUND', what: 'does not exist (a part of the path is a file, not a folder)', hint: 'Check the path.' },
+  EISDIR: { code: 'FILE_IS_DIRECTORY', what: 'is a folder, not a file', hint: 'Name a file; to copy a whole folder into an image, list its files one by one.' },
+  EEXIST: { code: 'FILE_EXISTS', what: 'already exists and is in the way', hint: 'Choose another path, or remove what is there.' },
+  ENOSPC: { code: 'DISK_FULL', what: 'cannot be written: no space left on the device', hint: 'Free space on that file system (`solution images prune` removes unused cached blobs) or write elsewhere; nothing half-written was left behind.' },
+  EDQUOT: { code: 'DISK_FULL', what: 'cannot be written: disk quota exceeded', hint: 'Free space or raise the quota, or write elsewhere.' },
+  EACCES: { code: 'PERMISSION_DENIED', what: 'is not accessible: permission denied', hint: 'Check the permissions of the file and of its folders.' },
+  EPERM: { code: 'PERMISSION_DENIED', what: 'is not accessible: operation not permitted', hint: 'Check the permissions of the file and of its folders.' },
+  EROFS: { code: 'READ_ONLY_FILE_SYSTEM', what: 'cannot be written: the file system is read-only', hint: 'Write to another folder.' },
+  ELOOP: { code: 'SYMLINK_LOOP', what: 'is a symlink loop', hint: 'Fix the symlinks on that path.' },
+  EMFILE: { code: 'TOO_MANY_OPEN_FILES', what: 'cannot be opened: too many open files', hint: 'Raise the limit (`ulimit -n`) or lower the concurrency.' },
+};
+
+/**
+ * Turns a file-system error (`ENOENT`, `EISDIR`, `EEXIST`, `ENOSPC`, `EACCES`…) into a typed
+ * {@link PackagingError} naming the file, the field that named it and what to do; returns
+ * undefined for anything else (including errors that are already SDK errors).
+ */
+export function fromSystemError(err: unknown, context: SystemErrorContext = {}): SdkError | undefined {
+  if (err instanceof SdkError || !(err instanceof Error)) return undefined;
+  const e = err as NodeJS.ErrnoException;
+  const known = e.code ? SYSTEM_ERRORS[e.code] : undefined;
+  if (!known) return undefined;
+  const file = context.file ?? e.path ?? (e as { dest?: string }).dest;
+  const subject = file ? `${file} ${known.what}` : known.what.replace(/^does/, 'a file does');
+  const field = context.field ? `${context.field}: ` : '';
+  const doing = context.doing ? ` (while trying to ${context.doing})` : '';
+  return new PackagingError(known.code, `${field}${subject}${doing}`, { hint: known.hint, cause: err });
 }
 
 /** Throws an {@link AbortError} if `signal` is aborted. */

@@ -169,9 +169,11 @@ export default defineSolution({
         { apiGroups: ['apps'], resources: ['deployments', 'statefulsets'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
         { apiGroups: [''], resources: ['services', 'configmaps', 'secrets', 'persistentvolumeclaims', 'pods'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
         { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
-        { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
       ],
-      cluster: [{ apiGroups: ['storage.metalk8s.scality.com'], resources: ['volumes'], verbs: ['get', 'list', 'watch'] }],
+      // MetalK8s binds this ClusterRole with a RoleBinding in each environment namespace: it is a
+      // set of namespaced rules shared by every environment, never cluster-wide rights (so no
+      // Volumes, Nodes or StorageClasses here: those would never take effect).
+      cluster: [{ apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] }],
     },
     metrics: { enabled: true, scheme: 'https' },
   },

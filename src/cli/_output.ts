@@ -5,7 +5,7 @@
  * trace, unless `SOLUTION_DEBUG=1` is set. With `--json`, every line on stdout is one JSON
  * event, so CI can parse the output.
  */
-import { AbortError, type Issue, SdkError, ValidationError } from '../errors.js';
+import { AbortError, fromSystemError, type Issue, SdkError, ValidationError } from '../errors.js';
 
 /** Output settings shared by every command. */
 export interface OutputOptions {
@@ -14,6 +14,14 @@ export interface OutputOptions {
   /** Only errors. */
   readonly quiet?: boolean | undefined;
 }
+
+/** Exit codes shells report for a command stopped by a signal. */
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/** Set while {@link stopOnSignals} handlers are installed. */
+let stopping: (() => void) | undefined;
+/** The first stop signal this process received. */
+let received: keyof typeof SIGNAL_EXIT | undefined;
 
 /** Formats a list of issues, one per line, errors first. */
 export function formatIssues(issues: readonly Issue[]): string {
@@ -27,8 +35,18 @@ export function formatIssues(issues: readonly Issue[]): string {
     .join('\n');
 }
 
+/** Node's own abort errors (`ABORT_ERR`) are the SDK's {@link AbortError}; file-system errors get their codes. */
+function normalise(thrown: unknown): unknown {
+  if (thrown instanceof Error && !(thrown instanceof SdkError) && ((thrown as NodeJS.ErrnoException).code === 'ABORT_ERR' || thrown.name === 'AbortError')) {
+    return new AbortError(received ? `the command (${received})` : 'the command', { cause: thrown });
+  }
+  // Ordinary file-system mistakes (a missing file, a full disk) get their own code and hint.
+  return fromSystemError(thrown) ?? thrown;
+}
+
 /** Turns any thrown value into the text a user should see. */
-export function formatError(err: unknown): string {
+export function formatError(thrown: unknown): string {
+  const err = normalise(thrown);
   if (err instanceof ValidationError) {
     const errors = err.issues.filter((i) => i.severity === 'error').length;
     const warnings = err.issues.length - errors;
@@ -48,7 +66,8 @@ export function formatError(err: unknown): string {
 }
 
 /** Serialises an error as a JSON event. */
-export function errorEvent(err: unknown): Record<string, unknown> {
+export function errorEvent(thrown: unknown): Record<string, unknown> {
+  const err = normalise(thrown);
   if (err instanceof ValidationError) {
     return { type: 'error', code: err.code, message: err.message, issues: err.issues };
   }
@@ -103,19 +122,67 @@ export class Output {
     if (this.options.json) process.stdout.write(`${JSON.stringify(errorEvent(err))}\n`);
     else process.stderr.write(`${formatError(err)}\n`);
     if (process.env.SOLUTION_DEBUG === '1' && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
-    // 130 is what shells report for a command stopped by Ctrl-C.
-    process.exitCode = err instanceof AbortError ? 130 : 1;
+    // 130 / 143: what shells report for a command stopped by SIGINT / SIGTERM.
+    process.exitCode = normalise(err) instanceof AbortError ? SIGNAL_EXIT[received ?? 'SIGINT'] : 1;
   }
 }
 
+
+/** How long a command has to stop by itself after SIGINT or SIGTERM before it is ended. */
+export const STOP_GRACE_MS = 5000;
+
 /**
- * Wraps a command action: errors become a readable message and exit code 1, never a stack trace.
+ * Stops the process cleanly on SIGINT and SIGTERM, for every command: the first signal gives
+ * the command {@link STOP_GRACE_MS} to finish its own clean-up (commands that take an
+ * AbortSignal abort and remove their temporary files); then, or at a second signal, the process
+ * exits with 130 (SIGINT) or 143 (SIGTERM). Returns a function that removes the handlers.
+ */
+
+export function stopOnSignals(): () => void {
+  // Once per process: main() installs it before loading any command.
+  if (stopping) return () => undefined;
+  let first: NodeJS.Signals | undefined;
+  const handler = (signal: NodeJS.Signals) => {
+    const code = SIGNAL_EXIT[signal as keyof typeof SIGNAL_EXIT] ?? 1;
+    if (first !== undefined) {
+      process.stderr.write(`stopped (${signal})\n`);
+      process.exit(code);
+    }
+    first = signal;
+    if (signal === 'SIGINT' || signal === 'SIGTERM') received = signal;
+    setTimeout(() => {
+      process.stderr.write(`stopped (${signal})\n`);
+      process.exit(code);
+    }, STOP_GRACE_MS).unref();
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  stopping = () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+    stopping = undefined;
+  };
+  return stopping;
+}
+
+/**
+ * Removes the {@link stopOnSignals} handlers, for a command that handles SIGINT and SIGTERM itself
+ * and needs longer than the grace period to stop (the emulator's server stopping its processes).
+ */
+export function handleSignalsYourself(): void {
+  stopping?.();
+}
+
+/**
+ * Wraps a command action: errors become a readable message and exit code 1, never a stack
+ * trace; SIGINT and SIGTERM stop it cleanly ({@link stopOnSignals}).
  */
 export function action<A extends unknown[]>(
   fn: (...args: A) => Promise<void>,
   outputOf: (...args: A) => Output = () => new Output(),
 ): (...args: A) => Promise<void> {
   return async (...args: A) => {
+    stopOnSignals();
     try {
       await fn(...args);
     } catch (err) {

@@ -11,13 +11,13 @@
 import type { Command as CommandType } from '@commander-js/extra-typings';
 import { Command } from '@commander-js/extra-typings';
 import { SDK_VERSION } from '../version.js';
-import { formatError } from './_output.js';
+import { formatError, stopOnSignals } from './_output.js';
 
 type Register = (program: CommandType) => void;
 
 const groups: { readonly commands: readonly string[]; readonly load: () => Promise<Register> }[] = [
   { commands: ['validate', 'render', 'preview-env'], load: async () => (await import('./commands/solution.js')).registerSolutionCommands },
-  { commands: ['pack'], load: async () => (await import('./commands/pack.js')).registerPackCommands },
+  { commands: ['pack', 'keygen'], load: async () => (await import('./commands/pack.js')).registerPackCommands },
   { commands: ['dev'], load: async () => (await import('./commands/dev.js')).registerDevCommands },
   { commands: ['init'], load: async () => (await import('./commands/init.js')).registerInitCommands },
   { commands: ['inspect', 'verify', 'diff'], load: async () => (await import('./commands/inspect.js')).registerInspectCommands },
@@ -27,6 +27,8 @@ const groups: { readonly commands: readonly string[]; readonly load: () => Promi
     commands: ['import', 'activate', 'deactivate', 'remove', 'status', 'env'],
     load: async () => (await import('./commands/cluster.js')).registerClusterCommands,
   },
+  { commands: ['disks', 'volumes'], load: async () => (await import('./commands/storage.js')).registerStorageCommands },
+  { commands: ['nodes'], load: async () => (await import('./commands/nodes.js')).registerNodesCommands },
   {
     commands: ['metrics', 'alerts', 'logs', 'dashboards', 'health'],
     load: async () => (await import('./commands/monitoring.js')).registerMonitoringCommands,
@@ -39,6 +41,8 @@ const program = new Command('solution')
   .version(SDK_VERSION)
   .showHelpAfterError('(run with --help for usage)');
 
+// SIGINT and SIGTERM stop every command cleanly, also while its modules load.
+stopOnSignals();
 try {
   const name = process.argv.slice(2).find((a) => !a.startsWith('-'));
   const selected = groups.filter((g) => name !== undefined && g.commands.includes(name));

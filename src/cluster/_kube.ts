@@ -173,9 +173,18 @@ export async function deleteObject(kc: KubeConfig, discovery: Discovery, obj: Ku
   return true;
 }
 
-/** GETs a path; undefined on 404. */
+/**
+ * GETs a path; undefined on 404. A 429 (API priority and fairness, or "storage is
+ * (re)initializing" right after a CRD changed) is retried after its Retry-After, for up to 10 s.
+ */
 export async function kubeGet<T>(kc: KubeConfig, path: string, signal?: AbortSignal): Promise<T | undefined> {
-  const res = await kubeRequest(kc, 'GET', path, undefined, undefined, signal);
+  let res = await kubeRequest(kc, 'GET', path, undefined, undefined, signal);
+  for (let waited = 0; res.status === 429 && waited < 10_000; ) {
+    const delay = 500;
+    await new Promise((r) => setTimeout(r, delay));
+    waited += delay;
+    res = await kubeRequest(kc, 'GET', path, undefined, undefined, signal);
+  }
   if (res.status === 404) return undefined;
   if (res.status >= 300) throw kubeFailure(`GET ${path}`, res);
   return res.json as T;

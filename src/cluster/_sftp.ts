@@ -26,7 +26,8 @@ function sshFailure(target: SshTarget, what: string, err: Error): ClusterError {
   });
 }
 
-function exec(client: Client, command: string): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs one command on an SSH connection: its exit code and outputs. */
+export function sshExec(client: Client, command: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     client.exec(command, (err, stream) => {
       if (err) {
@@ -46,6 +47,28 @@ function exec(client: Client, command: string): Promise<{ code: number; stdout: 
   });
 }
 
+/** Opens an SSH connection (rejects with ssh2's error; `signal` ends an attempt under way). */
+export function sshConnect(target: SshTarget, signal?: AbortSignal): Promise<Client> {
+  const client = new Client();
+  const config: ConnectConfig = { host: target.host, port: target.port ?? 22, username: target.user, privateKey: target.privateKey, readyTimeout: 20_000 };
+  return new Promise<Client>((resolve, reject) => {
+    const onAbort = (): void => {
+      client.end();
+      reject(new Error('cancelled'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    client.once('ready', () => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve(client);
+    });
+    client.once('error', (err) => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(err);
+    });
+    client.connect(config);
+  });
+}
+
 const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** Uploads `local` to `remote`; returns whether bytes were sent. */
@@ -58,22 +81,18 @@ export async function uploadIso(
 ): Promise<boolean> {
   throwIfAborted(options.signal, 'upload');
   const total = (await stat(local)).size;
-  const client = new Client();
-  const config: ConnectConfig = { host: target.host, port: target.port ?? 22, username: target.user, privateKey: target.privateKey, readyTimeout: 20_000 };
-  await new Promise<void>((resolve, reject) => {
-    client.once('ready', () => resolve());
-    client.once('error', (err) => reject(sshFailure(target, 'SSH login', err)));
-    client.connect(config);
+  const client = await sshConnect(target).catch((err: Error) => {
+    throw sshFailure(target, 'SSH login', err);
   });
   const abort = () => client.end();
   options.signal?.addEventListener('abort', abort, { once: true });
   try {
     const remoteSum = async (): Promise<string | undefined> => {
-      const r = await exec(client, `sha256sum ${quote(remote)} 2>/dev/null`);
+      const r = await sshExec(client, `sha256sum ${quote(remote)} 2>/dev/null`);
       return r.code === 0 ? r.stdout.trim().split(/\s+/)[0] : undefined;
     };
     if ((await remoteSum()) === sha256) return false;
-    const mk = await exec(client, `mkdir -p ${quote(posix.dirname(remote))}`);
+    const mk = await sshExec(client, `mkdir -p ${quote(posix.dirname(remote))}`);
     if (mk.code !== 0) throw new Error(`mkdir ${posix.dirname(remote)}: ${mk.stderr.trim()}`);
     const sftp = await new Promise<SFTPWrapper>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
     const part = `${remote}.part`;
@@ -85,7 +104,7 @@ export async function uploadIso(
     });
     await pipeline(source, sftp.createWriteStream(part, { mode: 0o644 }), { signal: options.signal });
     throwIfAborted(options.signal, 'upload');
-    const mv = await exec(client, `mv -f ${quote(part)} ${quote(remote)}`);
+    const mv = await sshExec(client, `mv -f ${quote(part)} ${quote(remote)}`);
     if (mv.code !== 0) throw new Error(`mv ${part}: ${mv.stderr.trim()}`);
     const got = await remoteSum();
     if (got !== sha256) {

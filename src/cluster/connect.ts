@@ -11,6 +11,7 @@ import { Discovery, kubeFailure, kubeGet, kubeRequest } from './_kube.js';
 import type { LifecycleContext } from './_lifecycle.js';
 import type { ServicesOptions } from './_service-http.js';
 import { EnvironmentsApi } from './environments.js';
+import { NodesApi } from './nodes.js';
 import { type KubeconfigSource, loadKubeConfig, type PlatformServices, platformServices } from './platform.js';
 import { SaltApiClient } from './salt-api.js';
 import { SolutionsApi } from './solutions.js';
@@ -72,6 +73,8 @@ export interface Cluster extends PlatformServices {
   readonly bootstrapId: string;
   readonly solutions: SolutionsApi;
   readonly environments: EnvironmentsApi;
+  /** Node lifecycle: declare, preflight, deploy, drain, cordon, remove. */
+  readonly nodes: NodesApi;
 }
 
 export type { PlatformService, ServiceRoute, ServicesOptions } from './_service-http.js';
@@ -157,5 +160,6 @@ export async function connect(options: ConnectOptions): Promise<Cluster> {
     bootstrapId,
     solutions: new SolutionsApi(ctx),
     environments: new EnvironmentsApi(ctx),
+    nodes: new NodesApi(ctx),
   };
 }

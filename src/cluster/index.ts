@@ -1,8 +1,8 @@
 /**
  * I/O to a running MetalK8s cluster: {@link connect} and the Solution lifecycle
- * (`cluster.solutions`, `cluster.environments`), the platform services (`cluster.metrics`,
- * `cluster.alerts`, `cluster.dashboards`, `cluster.logs`, `cluster.health()`), the SaltAPI
- * client and Salt result readers.
+ * (`cluster.solutions`, `cluster.environments`), the node lifecycle (`cluster.nodes`), the
+ * platform services (`cluster.metrics`, `cluster.alerts`, `cluster.dashboards`, `cluster.logs`,
+ * `cluster.health()`), the SaltAPI client and Salt result readers.
  *
  * @module
  */
@@ -13,6 +13,7 @@ export * from './connect.js';
 export * from './platform.js';
 export * from './solutions.js';
 export * from './environments.js';
+export * from './nodes.js';
 export * from './metrics.js';
 export * from './alerts.js';
 export * from './dashboards.js';

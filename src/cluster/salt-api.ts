@@ -16,6 +16,7 @@
 import { AbortError, ClusterError, redact, throwIfAborted } from '../errors.js';
 import { type FetchLike, type HttpAnswer, requestWithFetch, requestWithNode } from './_salt-http.js';
 import { parseSse } from './_salt-sse.js';
+import { sleep } from './_sleep.js';
 import { describeFailure, firstFailedStep, type SaltStepFailure, stateRuns, type SaltStateRun } from './salt-results.js';
 
 export type { FetchLike } from './_salt-http.js';
@@ -184,24 +185,6 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(new AbortError('waiting for a Salt job', { cause: signal.reason }));
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new AbortError('waiting for a Salt job', { cause: signal?.reason }));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 /**
  * A SaltAPI session. Construction does no I/O; the first call logs in.
  *
@@ -336,15 +319,18 @@ export class SaltApiClient {
   }
 
   /**
-   * Runs a wheel function on the master (`client: wheel`), e.g. `key.list_all`.
+   * Runs a wheel function on the master (`client: wheel`), e.g. `key.list_all`. salt-api's
+   * wheel client takes keyword arguments as top-level lowstate keys and ignores `arg` and
+   * `kwarg` (checked against salt-api 3007), so `kwarg` is sent that way.
    *
    * @example
    * ```ts
    * const keys = await salt.wheel({ fun: 'key.list_all' });
+   * await salt.wheel({ fun: 'key.delete', kwarg: { match: 'node-2' } });
    * ```
    */
   async wheel(call: MasterCall, options: CallOptions = {}): Promise<WheelResult> {
-    const ret = await this.#run({ client: 'wheel', ...masterLowstate(call) }, options.signal);
+    const ret = await this.#run({ ...(call.kwarg ?? {}), client: 'wheel', fun: call.fun, ...(call.arg !== undefined ? { arg: call.arg } : {}) }, options.signal);
     const data = isRecord(ret) && isRecord(ret.data) ? ret.data : undefined;
     if (!data) throw this.#badAnswer('/', `no data for wheel ${call.fun}`);
     return { success: data.success === true, return: data.return, jid: typeof data.jid === 'string' ? data.jid : undefined };
@@ -417,7 +403,7 @@ export class SaltApiClient {
           hint: `The job may still be running: follow it with \`salt-run jobs.print_job ${jid}\` on the salt-master.`,
         });
       }
-      await sleep(interval, options.signal);
+      await sleep(interval, options.signal, 'waiting for a Salt job');
     }
   }
 

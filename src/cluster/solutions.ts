@@ -9,9 +9,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { parseAllDocuments } from 'yaml';
-import { ClusterError } from '../errors.js';
+import { ClusterError, type Issue } from '../errors.js';
 import { openIso } from '../packaging/iso/index.js';
+import { checkPlatformFile } from '../packaging/platform-objects.js';
 import { describeFailure, firstFailedStep } from './salt-results.js';
 import { applyObject, deleteObject, type KubeObject, kubeGet } from './_kube.js';
 import {
@@ -282,11 +282,14 @@ export class SolutionsApi {
       });
     }
     const before = entries.find((e) => e.active)?.version;
+    // Before the first write: every platform/ object must be one the SDK renders, and none may
+    // replace an object that is not this solution's.
+    const platform = await platformObjects(target.archive, name, target.version);
+    await this.#refuseForeignObjects(name, platform, signal);
     onProgress?.({ type: 'step', step: 'activate_solution', status: 'started' });
     await this.#minion('metalk8s_solutions.activate_solution', { solution: name, version }, options);
     await this.#orchestrate('metalk8s.orchestrate.solutions.deploy-components', { bootstrap_id: this.#ctx.bootstrapId }, options);
     onProgress?.({ type: 'step', step: 'deploy-components', status: 'done' });
-    const platform = await platformObjects(target.archive, name, target.version);
     const applied: string[] = [];
     onProgress?.({ type: 'step', step: 'platform', status: 'started', detail: `${platform.length} objects` });
     if (before !== undefined && before !== target.version) {
@@ -367,6 +370,21 @@ export class SolutionsApi {
       { timeoutMs: 60_000, signal, onProgress },
     );
     return { id: found.v.id, changed: true };
+  }
+
+  /** Refuses objects that exist on the cluster and are not labelled as this solution's. */
+  async #refuseForeignObjects(name: string, objects: readonly KubeObject[], signal: AbortSignal | undefined): Promise<void> {
+    for (const obj of objects) {
+      const path = await this.#ctx.discovery.path(obj, signal);
+      if (!path) continue;
+      const existing = await kubeGet<KubeObject>(this.#ctx.kubeConfig, path, signal);
+      const labels = existing?.metadata?.labels ?? {};
+      if (existing && (labels['app.kubernetes.io/part-of'] !== name || labels['app.kubernetes.io/managed-by'] !== SDK_FIELD_MANAGER)) {
+        throw new ClusterError('PLATFORM_OBJECT_NOT_OWNED', `cannot activate ${name}: ${describeObject(obj)} of its platform/ folder already exists on the cluster and is not ${name}'s (labels app.kubernetes.io/part-of=${labels['app.kubernetes.io/part-of'] ?? '<none>'}, app.kubernetes.io/managed-by=${labels['app.kubernetes.io/managed-by'] ?? '<none>'}); nothing was changed`, {
+          hint: 'Another solution or an administrator owns that object: rename it in the solution, or remove the existing object if it is a leftover.',
+        });
+      }
+    }
   }
 
   async #deletePlatform(entry: AvailableEntry, keep: readonly KubeObject[], options: LifecycleCallOptions): Promise<string[]> {
@@ -450,17 +468,25 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-/** The ISO's `platform/**` objects, labelled as the SDK's own. */
+/**
+ * The ISO's `platform/**` objects, labelled as the SDK's own. Throws `PLATFORM_OBJECT_FORBIDDEN`
+ * naming every file and object outside the allowlist ({@link checkPlatformFile}).
+ */
 async function platformObjects(archive: string, name: string, version: string): Promise<KubeObject[]> {
   const iso = await openIso(archive);
   const out: KubeObject[] = [];
+  const refused: Issue[] = [];
   try {
-    const entries = (await iso.list({ view: 'rockridge' })).filter((e) => e.type === 'file' && e.path.startsWith('platform/') && /\.ya?ml$/.test(e.path));
+    const entries = (await iso.list({ view: 'rockridge' })).filter((e) => e.type !== 'directory' && e.path.startsWith('platform/'));
     for (const e of entries.sort((a, b) => (a.path < b.path ? -1 : 1))) {
-      const text = (await iso.readFile(e, { view: 'rockridge' })).toString('utf8');
-      for (const doc of parseAllDocuments(text)) {
-        const obj = doc.toJS() as KubeObject | null;
-        if (!obj?.kind) continue;
+      if (e.type !== 'file') {
+        refused.push({ code: 'PLATFORM_OBJECT_FORBIDDEN', path: e.path, message: `${e.path} is a ${e.type}, not a YAML file`, severity: 'error' });
+        continue;
+      }
+      const checked = checkPlatformFile(e.path, await iso.readFile(e, { view: 'rockridge' }), name);
+      refused.push(...checked.issues);
+      for (const checkedObj of checked.objects) {
+        const obj = structuredClone(checkedObj) as KubeObject;
         obj.metadata = {
           ...obj.metadata,
           labels: {
@@ -475,6 +501,13 @@ async function platformObjects(archive: string, name: string, version: string): 
     }
   } finally {
     await iso.close();
+  }
+  if (refused.length > 0) {
+    throw new ClusterError(
+      'PLATFORM_OBJECT_FORBIDDEN',
+      `refusing ${archive}: its platform/ folder holds what the SDK never puts there; nothing was applied:\n${refused.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`,
+      { hint: refused[0]?.hint ?? 'Do not import this ISO; pack the solution again with `solution pack`.' },
+    );
   }
   return out;
 }

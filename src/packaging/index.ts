@@ -14,3 +14,6 @@ export * from './pack.js';
 export * from './inspect.js';
 export * from './verify.js';
 export * from './diff.js';
+export * from './platform-objects.js';
+export * from './check-solution-inputs.js';
+export * from './keygen.js';

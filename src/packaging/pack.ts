@@ -11,8 +11,8 @@
  */
 import { createHash, createPrivateKey, type KeyObject, sign } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
-import { AbortError, type Issue, PackagingError, SdkError, throwIfAborted } from '../errors.js';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { AbortError, type Issue, PackagingError, SdkError, throwIfAborted, ValidationError } from '../errors.js';
 import { render } from '../solution/render.js';
 import type { BuildFile, ImageSourceInput } from '../solution/schema.js';
 import type { Solution } from '../solution/validate.js';
@@ -25,7 +25,8 @@ import { parsePlatform } from './images/platform.js';
 import { planRegistryLayout } from './images/registry-layout.js';
 import { type IsoEntry, writeIso } from './iso/iso-writer.js';
 import { type BuildTime, resolveBuildTime } from './build-time.js';
-import { loadSolutionFile } from './solution-file.js';
+import { checkSolutionInputs } from './check-solution-inputs.js';
+import { loadSolutionFile, solutionBaseDir } from './solution-file.js';
 
 /** Path of the SDK's index inside the ISO. */
 export const SDK_INDEX_PATH = 'sdk/index.json';
@@ -44,11 +45,24 @@ export interface PackOptions {
   readonly solution?: Solution | undefined;
   /** A solution file, or the folder holding `solution.config.ts`. */
   readonly configPath?: string | undefined;
-  /** Folder that relative paths of the definition are resolved from. @default the solution file's folder, else the current directory */
+  /**
+   * Folder that relative paths of the definition (build `from` files, OCI layouts, docker
+   * archives) are resolved from. Required with `solution` when the definition has relative
+   * paths, unless the solution came from {@link loadSolutionFile}, which records its folder.
+   * @default the solution file's folder
+   */
   readonly baseDir?: string | undefined;
+  /**
+   * Accept build `from` files outside the solution folder (see {@link checkSolutionInputs}).
+   * @default false
+   */
+  readonly allowOutsideInputs?: boolean | undefined;
   /** Where to write `<name>-<version>.iso` and `SHA256SUM`. */
   readonly outDir: string;
-  /** Blob store folder, shared between builds. @default the user's cache folder ({@link defaultCacheDir}) */
+  /**
+   * Blob store folder, shared between builds.
+   * @default `<user cache folder>/blobs` ({@link defaultCacheDir}), the store `solution images` commands (and `images prune`) use
+   */
   readonly cacheDir?: string | undefined;
   /**
    * Build time in seconds since the epoch: the manifest's build-timestamp, the ISO's dates and
@@ -176,7 +190,7 @@ export function toImageSource(source: ImageSourceInput, baseDir: string, created
         path: f.path,
         ...(f.from !== undefined ? { source: at(f.from) } : {}),
         ...(f.content !== undefined ? { content: f.content } : {}),
-        ...(f.mode !== undefined ? { mode: f.mode } : {}),
+        ...(f.mode !== undefined ? { mode: typeof f.mode === 'string' ? Number.parseInt(f.mode.replace(/^0o/, ''), 8) : f.mode } : {}),
       });
       const build: BuildImageOptions = {
         layers: source.layers.map((l) =>
@@ -191,6 +205,37 @@ export function toImageSource(source: ImageSourceInput, baseDir: string, created
       return { kind: 'build', build };
     }
   }
+}
+
+/**
+ * Where an image came from, as recorded in `/sdk/index.json`: local paths relative to the
+ * solution folder (never the build machine's absolute paths, so the ISO is the same from any
+ * checkout), with forward slashes.
+ */
+function describeSource(input: ImageSourceInput | undefined, fetched: string, baseDir: string): string {
+  if (!input || input.kind === 'registry' || input.kind === 'build') return fetched;
+  const rel = isAbsolute(input.path) ? input.path : relative(baseDir, resolve(baseDir, input.path)).split(sep).join('/') || '.';
+  return `${input.kind}:${rel}${input.reference !== undefined ? `:${input.reference}` : ''}`;
+}
+
+/** Fields of the definition that hold relative paths on disk. */
+function relativeInputs(solution: Solution): string[] {
+  const out: string[] = [];
+  solution.definition.images.forEach((img, i) => {
+    const s = img.source;
+    if ((s.kind === 'oci-layout' || s.kind === 'docker-archive') && !isAbsolute(s.path)) out.push(`images[${i}].source.path "${s.path}"`);
+    if (s.kind !== 'build') return;
+    for (const [li, l] of s.layers.entries()) {
+      if (!('files' in l)) {
+        if (!isAbsolute(l.directory)) out.push(`images[${i}].source.layers[${li}].directory "${l.directory}"`);
+        continue;
+      }
+      for (const [fi, f] of l.files.entries()) {
+        if (f.from !== undefined && !isAbsolute(f.from)) out.push(`images[${i}].source.layers[${li}].files[${fi}].from "${f.from}"`);
+      }
+    }
+  });
+  return out;
 }
 
 /**
@@ -237,7 +282,7 @@ function signingKeyOf(key: string | KeyObject): KeyObject {
     return k;
   } catch (err) {
     throw new PackagingError('SIGNING_KEY_INVALID', `the signing key is not an Ed25519 private key (${err instanceof Error ? err.message : String(err)})`, {
-      hint: 'Create one with `openssl genpkey -algorithm ed25519 -out sign.pem` and give the PEM file.',
+      hint: 'Create one with `solution keygen sign.pem` (or `openssl genpkey -algorithm ed25519 -out sign.pem`) and give the PEM file.',
       cause: err,
     });
   }
@@ -269,7 +314,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   const t0 = performance.now();
   onProgress?.({ type: 'phase', phase: 'load' });
   let solution = options.solution;
-  let baseDir = options.baseDir ?? process.cwd();
+  let baseDir = options.baseDir ?? (solution ? solutionBaseDir(solution) : undefined);
   if (!solution) {
     if (!options.configPath)
       throw new PackagingError('PACK_NO_SOLUTION', 'pack needs a solution or a configPath', {
@@ -279,7 +324,19 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     solution = loaded.solution;
     baseDir = options.baseDir ?? loaded.baseDir;
   }
+  if (baseDir === undefined) {
+    const relativeInput = relativeInputs(solution)[0];
+    if (relativeInput) {
+      throw new PackagingError('PACK_NO_BASE_DIR', `${relativeInput} is a relative path, and pack was given no baseDir to resolve it from`, {
+        hint: 'Pass { baseDir } (the folder the paths are relative to), or load the solution with loadSolutionFile(), which records its folder.',
+      });
+    }
+    baseDir = process.cwd();
+  }
+  baseDir = resolve(baseDir);
   throwIfAborted(signal, 'pack');
+  const inputs = await checkSolutionInputs({ solution, baseDir, allowOutside: options.allowOutsideInputs });
+  if (!inputs.ok) throw new ValidationError(inputs.issues, 'the solution\'s input files');
 
   const buildTime = await resolveBuildTime({ sourceDateEpoch: options.sourceDateEpoch, dir: baseDir });
   const epoch = buildTime.epoch;
@@ -291,7 +348,9 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   const tRender = performance.now();
 
   onProgress?.({ type: 'phase', phase: 'images' });
-  const store: BlobStore = await openBlobStore({ dir: options.cacheDir ?? defaultCacheDir() });
+  const store: BlobStore = await openBlobStore({ dir: options.cacheDir ?? join(defaultCacheDir(), 'blobs') });
+  // Left by an earlier pack killed with SIGKILL; those of packs still running are kept.
+  await store.removeAbandonedTemp();
   type Fetched = { name: string; tag: string; image: FetchedImage; bytesDownloaded: number; platform: string };
   // Blobs downloaded by this run were hashed on their way into the store seconds ago; blobs that
   // were already in the store are hashed again as they are copied into the ISO.
@@ -383,7 +442,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   const images: PackedImage[] = fetched.map(({ name, tag, image, bytesDownloaded, platform }) => ({
     name,
     tag,
-    source: image.source,
+    source: describeSource(solution.definition.images.find((i) => i.name === name && i.tag === tag)?.source, image.source, baseDir),
     ...(image.pinned ? { pinned: image.pinned } : {}),
     manifestDigest: image.manifestDigest,
     sourceDigest: image.sourceDigest,

@@ -4,7 +4,9 @@
  * image blob against its digest, and everything MetalK8s itself relies on (the primary-tree
  * `MANIFEST.YAML;1`, the manifest rules, Docker v2s2 image folders holding all their blobs,
  * one-document Jinja-safe `_crd.yaml` files, a Role/ClusterRole-only `role.yaml`, a Jinja-safe
- * `registry-config.inc.j2`).
+ * `registry-config.inc.j2`), and the rules `validateSolution` applies, on the CRDs, roles and
+ * platform objects the ISO holds (apiextensions' CRD rules, RBAC as MetalK8s binds it, rule groups
+ * as promtool checks them, StorageClass options, selectors, dashboard queries).
  *
  * The image is read once, sequentially: the whole-image sha256 and every file's sha256 are
  * computed in the same pass, and content shared by several files (identical layers) is hashed
@@ -17,10 +19,13 @@ import { createHash, createPublicKey, type Hash, type KeyObject, verify as verif
 import { open, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type Issue, IsoError, PackagingError, SdkError, throwIfAborted } from '../errors.js';
+import { checkArchiveObjects } from '../solution/_archive-rules.js';
 import { archiveFiles, BLOB_NAME, isBlobPath, parseSdkIndex, yamlDocuments } from './_archive.js';
+import { metalk8sYamlProblems } from './_metalk8s-yaml.js';
 import { MediaTypes } from './images/media-types.js';
 import { type IsoEntryInfo, type IsoImage, openIso } from './iso/iso-reader.js';
 import { SDK_INDEX_PATH, type SdkIndex, signatureMessage } from './pack.js';
+import { checkPlatformFile } from './platform-objects.js';
 
 /** Progress of {@link verify}. */
 export type VerifyProgressEvent =
@@ -87,8 +92,15 @@ class Issues {
 }
 
 function publicKeyOf(key: string | KeyObject): KeyObject {
+  // A private key would verify too (its public half is inside), but whoever holds it can sign
+  // anything: it must never be handed to the people who verify.
+  if ((typeof key === 'string' && /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(key)) || (typeof key !== 'string' && key.type === 'private')) {
+    throw new PackagingError('VERIFY_KEY_IS_PRIVATE', 'the verification key is a private key; verify takes the public key', {
+      hint: 'Give the public half (`solution keygen` writes it as <name>.pub.pem, or `openssl pkey -in sign.pem -pubout`), and keep the private key on the build machine only.',
+    });
+  }
   try {
-    const k = typeof key === 'string' ? createPublicKey(key) : key.type === 'private' ? createPublicKey(key) : key;
+    const k = typeof key === 'string' ? createPublicKey(key) : key;
     if (k.asymmetricKeyType !== 'ed25519') throw new Error(`a ${k.asymmetricKeyType ?? k.type} key`);
     return k;
   } catch (err) {
@@ -207,16 +219,30 @@ async function checkChecksum(isoPath: string, sha256: string, options: VerifyOpt
   let text: string;
   try {
     text = await readFile(sumPath, 'utf8');
-  } catch {
+  } catch (err) {
+    if (options.checksumPath !== undefined) {
+      // Asked for by name: its absence is not a detail.
+      issues.error('CHECKSUM_FILE_MISSING', sumPath, `the checksum file given cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, 'Check the --checksum-file path, or leave it out to use SHA256SUM beside the ISO.');
+      return 'absent';
+    }
     issues.warn('CHECKSUM_FILE_MISSING', sumPath, 'no SHA256SUM file beside the ISO: its integrity was checked only against its own index', 'Ship the SHA256SUM file `solution pack` writes next to the ISO.');
     return 'absent';
   }
   const name = basename(isoPath);
+  const claimed = new Set<string>();
   for (const line of text.split('\n')) {
     const m = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(line.trim());
     if (!m || (m[2] !== name && basename(m[2]!) !== name)) continue;
-    if (m[1]!.toLowerCase() === sha256) return 'match';
-    issues.error('CHECKSUM_MISMATCH', sumPath, `${name}: sha256 is ${sha256}, SHA256SUM says ${m[1]!.toLowerCase()}`, 'The ISO was changed or damaged after it was packed: download or copy it again.');
+    claimed.add(m[1]!.toLowerCase());
+  }
+  if (claimed.size > 1) {
+    issues.error('CHECKSUM_CONFLICT', sumPath, `SHA256SUM has ${claimed.size} different lines for ${name} (${[...claimed].map((h) => h.slice(0, 12)).join(', ')}…): it cannot vouch for the ISO`, 'Use the SHA256SUM file published with this ISO; a file with conflicting lines was edited or merged by hand.');
+    return 'mismatch';
+  }
+  const [only] = claimed;
+  if (only !== undefined) {
+    if (only === sha256) return 'match';
+    issues.error('CHECKSUM_MISMATCH', sumPath, `${name}: sha256 is ${sha256}, SHA256SUM says ${only}`, 'The ISO was changed or damaged after it was packed: download or copy it again.');
     return 'mismatch';
   }
   issues.warn('CHECKSUM_ENTRY_MISSING', sumPath, `SHA256SUM has no line for ${name}`, 'Use the SHA256SUM file written with this ISO.');
@@ -296,14 +322,37 @@ function checkManifest(bytes: Uint8Array | undefined, index: SdkIndex | undefine
     issues.error('MANIFEST_MISSING', 'manifest.yaml', 'the ISO has no /manifest.yaml', 'MetalK8s identifies a solution by its manifest.yaml: pack with `solution pack`.');
     return undefined;
   }
+  const loading = metalk8sYamlProblems(Buffer.from(bytes).toString('utf8'), true);
+  for (const p of loading) {
+    issues.error('MANIFEST_YAML_UNSAFE', 'manifest.yaml', `${p}: MetalK8s would refuse the ISO or read another manifest than the SDK`, 'Write plain YAML: one document, no tags, no duplicate keys (pack with `solution pack`).');
+  }
   const docs = yamlDocuments(bytes);
   const errs = docs.flatMap((d) => d.errors);
   const doc = docs.length === 1 ? docs[0]!.value : undefined;
-  if (errs.length > 0 || typeof doc !== 'object' || doc === null) {
+  if (loading.length > 0) return undefined;
+  if (errs.length > 0 || typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
     issues.error('MANIFEST_INVALID_YAML', 'manifest.yaml', errs.length > 0 ? `not valid YAML: ${errs[0]}` : 'not one YAML mapping', 'Write one YAML document of kind Solution.');
     return undefined;
   }
   const m = doc as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown }; spec?: { version?: unknown; images?: unknown } };
+  for (const key of ['metadata', 'spec'] as const) {
+    if (m[key] !== undefined && (typeof m[key] !== 'object' || m[key] === null || Array.isArray(m[key]))) {
+      issues.error('MANIFEST_INVALID_YAML', 'manifest.yaml', `${key} is not a mapping: MetalK8s' loader fails on it`, `Write ${key} as a YAML mapping.`);
+      return undefined;
+    }
+  }
+  // MetalK8s joins name and version into the id: both must be strings after YAML 1.1 loading.
+  for (const [field, v] of [['metadata.name', m.metadata?.name], ['spec.version', m.spec?.version]] as const) {
+    if (v !== undefined && v !== null && typeof v !== 'string') {
+      issues.error(
+        'MANIFEST_FIELD_NOT_STRING',
+        'manifest.yaml',
+        `${field} is read by YAML 1.1 as ${v instanceof Date ? 'a date' : `the ${typeof v} ${JSON.stringify(v)}`}, not a string: MetalK8s cannot build the id <name>-<version> from it`,
+        `Quote it: ${field.split('.')[1]}: "${String(v)}".`,
+      );
+      return undefined;
+    }
+  }
   if (m.apiVersion !== SOLUTIONS_API) {
     issues.error('MANIFEST_API_VERSION', 'manifest.yaml', `apiVersion is ${JSON.stringify(m.apiVersion)}: MetalK8s mounts the ISO but skips it as "not a Solution"`, `Set apiVersion: ${SOLUTIONS_API}.`);
   }
@@ -468,6 +517,10 @@ function checkCrds(small: Map<string, Uint8Array>, files: readonly IsoEntryInfo[
       const line = text.slice(0, j.index).split('\n').length;
       issues.error('CRD_JINJA_SYNTAX', f.path, `line ${line} holds "${j[0]}": MetalK8s renders CRD files with Jinja, which would fail or change it`, 'Remove {{, {% and {# from the CRD (descriptions included).');
     }
+    // The document count has its own code below.
+    const loading = metalk8sYamlProblems(text, false);
+    for (const p of loading) issues.error('CRD_YAML_UNSAFE', f.path, `${p}`, 'Write plain YAML, one CRD per file.');
+    if (loading.length > 0) continue;
     const docs = yamlDocuments(bytes);
     const errs = docs.flatMap((d) => d.errors);
     if (errs.length > 0) {
@@ -482,7 +535,7 @@ function checkCrds(small: Map<string, Uint8Array>, files: readonly IsoEntryInfo[
     if (o?.kind !== 'CustomResourceDefinition' || typeof o.apiVersion !== 'string' || !o.apiVersion.startsWith('apiextensions.k8s.io/')) {
       issues.error('CRD_NOT_A_CRD', f.path, `is a ${JSON.stringify(o?.kind)} (${JSON.stringify(o?.apiVersion)}), not a CustomResourceDefinition`, 'Only CRDs belong in operator/deploy/crds/.');
     } else if (o.apiVersion !== 'apiextensions.k8s.io/v1') {
-      issues.warn('CRD_API_DEPRECATED', f.path, `uses ${o.apiVersion}, removed in Kubernetes 1.22`, 'Use apiextensions.k8s.io/v1.');
+      issues.error('CRD_API_VERSION_UNSERVED', f.path, `uses ${o.apiVersion}, which no Kubernetes that MetalK8s runs serves (removed in 1.22): activation would fail`, 'Convert the CRD to apiextensions.k8s.io/v1.');
     }
   }
 }
@@ -490,6 +543,9 @@ function checkCrds(small: Map<string, Uint8Array>, files: readonly IsoEntryInfo[
 function checkRoles(small: Map<string, Uint8Array>, issues: Issues): void {
   const bytes = small.get('operator/deploy/role.yaml');
   if (bytes === undefined) return;
+  const loading = metalk8sYamlProblems(Buffer.from(bytes).toString('utf8'), false);
+  for (const p of loading) issues.error('ROLE_YAML_UNSAFE', 'operator/deploy/role.yaml', p, 'Write plain YAML documents of kind Role or ClusterRole.');
+  if (loading.length > 0) return;
   const docs = yamlDocuments(bytes);
   docs.forEach((d, i) => {
     if (d.errors.length > 0) {
@@ -501,6 +557,21 @@ function checkRoles(small: Map<string, Uint8Array>, issues: Issues): void {
       issues.error('ROLE_KIND_FORBIDDEN', 'operator/deploy/role.yaml', `document ${i + 1} is a ${JSON.stringify(kind)}: MetalK8s only accepts Role and ClusterRole and fails with "Forbidden object kind"`, 'Keep only Role and ClusterRole documents; MetalK8s creates the bindings itself.');
     }
   });
+}
+
+/** `platform/`: only the objects the SDK renders, owned by the solution (what `activate` would refuse). */
+function checkPlatform(small: Map<string, Uint8Array>, files: readonly IsoEntryInfo[], solution: string | undefined, issues: Issues): void {
+  for (const f of files) {
+    if (!f.path.startsWith('platform/')) continue;
+    // Without a valid name nothing is activated (the manifest error says why).
+    if (solution === undefined || !MANIFEST_NAME_RE.test(solution) || solution.startsWith('metalk8s-')) return;
+    const bytes = small.get(f.path);
+    if (bytes === undefined) {
+      issues.error('PLATFORM_OBJECT_FORBIDDEN', f.path, 'too large to be an object the SDK renders', 'Do not import this ISO.');
+      continue;
+    }
+    issues.list.push(...checkPlatformFile(f.path, bytes, solution).issues);
+  }
 }
 
 /**
@@ -521,7 +592,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
   try {
     iso = await openIso(path, { signal: options.signal });
   } catch (err) {
-    if (!(err instanceof IsoError) || err.code === 'ISO_OPEN_FAILED') throw err;
+    if (!(err instanceof IsoError) || err.code === 'ISO_OPEN_FAILED' || err.code === 'ISO_NOT_REGULAR_FILE') throw err;
     issues.error(err.code, basename(path), err.message, err.hint);
   }
   try {
@@ -589,6 +660,9 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
     checkRegistryConfig(small, files, issues);
     checkCrds(small, files, issues);
     checkRoles(small, issues);
+    checkPlatform(small, files, manifest?.name, issues);
+    // The solution rules, on what the ISO holds: the report validate gives, for the archive.
+    issues.list.push(...checkArchiveObjects(small));
 
     return {
       path,

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import type { Issue } from '../errors.js';
+import { re2Error } from './_regexp.js';
 import type { CrdInput } from './schema.js';
 
 /** A printer column of a CRD version (`kubectl get` output). */
@@ -282,6 +283,15 @@ export function toStructuralSchema(schema: Json, path: string, issues: Issue[]):
     case 'string':
       out.type = 'string';
       for (const k of ['pattern', 'minLength', 'maxLength', 'format'] as const) if (k in source) out[k] = source[k];
+      // zod writes its own pattern next to a format (z.string().email(), z.hostname()...); some
+      // use lookahead, which Go's RE2 cannot compile. The format stays: the API server checks it.
+      if (typeof source.format === 'string' && typeof source.pattern === 'string' && re2Error(source.pattern) !== undefined) delete out.pattern;
+      // z.string().email().regex(/…/) and other stacked checks: zod writes them as allOf, which
+      // a structural schema keeps as long as it only holds value validations.
+      if (Array.isArray(source.allOf)) {
+        const parts = (source.allOf as Json[]).map((a) => Object.fromEntries(['pattern', 'minLength', 'maxLength', 'format'].filter((k) => k in a).map((k) => [k, a[k]])));
+        if (parts.some((x) => Object.keys(x).length > 0)) out.allOf = parts.filter((x) => Object.keys(x).length > 0);
+      }
       if (Array.isArray(source.enum)) out.enum = source.enum;
       else if ('const' in source) out.enum = [source.const];
       break;

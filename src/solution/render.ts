@@ -124,6 +124,10 @@ export function renderManifest(solution: Solution, options: RenderOptions = {}):
     apiVersion: SOLUTIONS_API_VERSION,
     kind: 'Solution',
     metadata,
+    // MetalK8s reads the display name from a top-level `annotations` key, not from
+    // metadata.annotations (metalk8s-reference §1.3): written in both places, so the cluster
+    // shows "Zenko" and tools that follow the documented layout find it too.
+    annotations: { 'solutions.metalk8s.scality.com/display-name': solution.displayName },
     spec: {
       version: solution.version,
       images: [...new Set(d.images.map((i) => `${i.name}:${i.tag}`))].sort(),

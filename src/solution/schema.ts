@@ -55,7 +55,7 @@ export const OperatorSchema = z
         cluster: z
           .array(PolicyRuleSchema)
           .optional()
-          .describe('Rules rendered to a ClusterRole. MetalK8s binds it with a RoleBinding, so it only applies inside the environment namespace.'),
+          .describe('Rules rendered to a ClusterRole. MetalK8s binds it with a RoleBinding, so it only applies inside the environment namespace: rules on cluster-scoped resources (nodes, Volumes, StorageClasses...) and nonResourceURLs never take effect.'),
       })
       .optional()
       .describe('What the operator may do, rendered to `operator/deploy/role.yaml`.'),
@@ -83,7 +83,12 @@ export const BuildFileSchema = z
     path: z.string().describe('Absolute path inside the image.'),
     from: z.string().optional().describe('Local file to copy, relative to the solution file.'),
     content: z.string().optional().describe('Literal content, instead of `from`.'),
-    mode: z.number().int().optional().describe('Unix permission bits, e.g. 0o755. Default: 0o644 (0o755 for `from` files that are executable).'),
+    mode: z
+      .union([z.number().int(), z.string().regex(/^(0o|0)?[0-7]{3,4}$/, 'an octal mode such as "0755"')])
+      .optional()
+      .describe(
+        'Unix permission bits: 0o755 in TypeScript; 0755 (a YAML 1.1 octal number) or the string "0755" in YAML; the string "0755" in JSON. Decimal numbers written with octal digits (755, 644) are refused. Default: 0o755 for `from` files executable by their owner, else 0o644.',
+      ),
   })
   .describe('One file of a built image layer: `from` a local file or literal `content`.');
 
@@ -161,9 +166,13 @@ const sizeSchema = z.union([z.string(), z.custom<Size>((v) => v instanceof Size,
 export const VolumeNeedSchema = z
   .strictObject({
     name: z.string().describe('Name of the volume within the component, e.g. `data`.'),
-    size: sizeSchema.describe('Kubernetes quantity, e.g. `100Gi`, or a `Size`.'),
+    size: sizeSchema.describe('A whole number and a unit, as MetalK8s\' node code parses sizes (`100Gi`, `1536Mi`, not `1.5Gi`), or a `Size`.'),
     storageClass: z.string().describe('One of `storageClasses`, or `metalk8s` (MetalK8s\' default).'),
     mode: z.enum(['Filesystem', 'Block']).optional().describe('Default: Filesystem.'),
+    media: z
+      .enum(['ssd', 'hdd'])
+      .optional()
+      .describe('Only on solid-state (`ssd`) or rotational (`hdd`) devices. Default: either.'),
     count: z
       .union([
         z.strictObject({ total: z.number().int().positive() }),

@@ -3,22 +3,8 @@
  *
  * @module
  */
+import { QUANTITY_FACTORS } from './_quantity.js';
 
-const UNITS: Readonly<Record<string, number>> = {
-  '': 1,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
 const QUANTITY_RE = /^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
 
 /** A storage size. Build it with the static constructors; it prints as a Kubernetes quantity. */
@@ -51,7 +37,7 @@ export class Size {
   static parse(text: string): Size | undefined {
     const m = QUANTITY_RE.exec(text.trim());
     if (!m) return undefined;
-    const bytes = Number(m[1]) * (UNITS[m[2] ?? ''] ?? 1);
+    const bytes = Number(m[1]) * (QUANTITY_FACTORS[m[2] ?? ''] ?? 1);
     return Number.isFinite(bytes) ? new Size(Math.round(bytes), text.trim()) : undefined;
   }
 

@@ -8,24 +8,36 @@
  */
 import type { z } from 'zod';
 import type { Issue } from '../errors.js';
-import { checkPromql } from './_promql.js';
 import {
-  API_VERSION_NAME_RE,
   DNS_LABEL_RE,
   DNS_SUBDOMAIN_RE,
   IMAGE_NAME_RE,
   IMAGE_TAG_RE,
   JINJA_RE,
-  KIND_RE,
-  LABEL_NAME_RE,
   MAX_ID_LENGTH,
   PLATFORM_RE,
   PROM_DURATION_RE,
   SOLUTION_NAME_RE,
   VERSION_RE,
 } from './_names.js';
+import { checkCrdManifest, typedCrdPaths } from './_crd-rules.js';
+import {
+  checkDashboardQueries,
+  checkLabelSelector,
+  checkMkfsOptions,
+  checkMountOptions,
+  checkPolicyRules,
+  checkRuleGroups,
+  editDistance,
+  Issues,
+  isLabelKey,
+  isLabelValue,
+  type OwnResource,
+} from './_object-rules.js';
+import { parseQuantity } from './_quantity.js';
+import { checkImageReference } from './_reference.js';
 import { buildCrd, type CrdInfo } from './crd.js';
-import { type SolutionInput, SolutionSchema } from './schema.js';
+import { type PolicyRule, type SolutionInput, SolutionSchema } from './schema.js';
 import { sizeInBytes } from './size.js';
 
 /** A solution definition after schema validation (defaults not yet applied). */
@@ -57,8 +69,8 @@ export interface ValidationReport {
   readonly solution?: Solution;
 }
 
-const SEVERITIES = new Set(['critical', 'warning', 'info']);
-const RESERVED_GROUP_SUFFIXES = ['k8s.io', 'kubernetes.io', 'metalk8s.scality.com'];
+/** Sizes MetalK8s' node code parses (`_quantity_to_bytes`, platform-reference.md §A.7). */
+const METALK8S_SIZE_RE = /^[1-9][0-9]*(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/;
 
 function pathOf(parts: readonly PropertyKey[]): string {
   let out = '';
@@ -67,15 +79,6 @@ function pathOf(parts: readonly PropertyKey[]): string {
     else out += out === '' ? String(p) : `.${String(p)}`;
   }
   return out;
-}
-
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++)
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-  return d[a.length]![b.length]!;
 }
 
 function suggest(key: string, known: readonly string[]): string | undefined {
@@ -203,17 +206,6 @@ function zodIssues(err: z.ZodError, prefix: readonly PropertyKey[], raw: unknown
   return out;
 }
 
-/** Collects issues with small helpers, so rules read as sentences. */
-class Issues {
-  readonly list: Issue[] = [];
-  error(code: string, path: string, message: string, hint?: string): void {
-    this.list.push({ code, path, message, severity: 'error', ...(hint ? { hint } : {}) });
-  }
-  warn(code: string, path: string, message: string, hint?: string): void {
-    this.list.push({ code, path, message, severity: 'warning', ...(hint ? { hint } : {}) });
-  }
-}
-
 function duplicates<T>(items: readonly T[], key: (t: T) => string): Map<string, number[]> {
   const seen = new Map<string, number[]>();
   items.forEach((t, i) => {
@@ -259,26 +251,34 @@ function checkIdentity(d: Partial<SolutionDefinition>, is: Issues): void {
     if (Buffer.byteLength(volid) > 32)
       is.warn('VOLUME_ID_TRUNCATED', 'displayName', `the ISO volume id "${volid}" is longer than 32 bytes and will be truncated`, 'Shorten the display name if the volume label matters to you; MetalK8s does not read it.');
   }
-  if (d.labels) for (const k of Object.keys(d.labels)) checkLabelKey(k, `labels.${k}`, is);
+  for (const [k, v] of Object.entries(d.labels ?? {})) {
+    if (!isLabelKey(k)) is.error('LABEL_KEY_INVALID', `labels.${k}`, `"${k}" is not a valid Kubernetes label key`);
+    else if (!isLabelValue(v))
+      is.warn('LABEL_VALUE_INVALID', `labels.${k}`, `"${v}" is not a valid Kubernetes label value: a tool that copies the manifest's labels onto objects would be refused`, 'At most 63 of [A-Za-z0-9-_.], starting and ending with a letter or digit.');
+  }
 }
 
-function checkLabelKey(key: string, path: string, is: Issues): void {
-  const [prefix, name] = key.includes('/') ? key.split('/', 2) : [undefined, key];
-  if (!name || name.length > 63 || !/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(name) || (prefix !== undefined && !DNS_SUBDOMAIN_RE.test(prefix)))
-    is.error('LABEL_KEY_INVALID', path, `"${key}" is not a valid Kubernetes label key`);
-}
-
-function checkRules(rules: readonly { apiGroups?: string[] | undefined; resources?: string[] | undefined; nonResourceURLs?: string[] | undefined; verbs: string[] }[], path: string, cluster: boolean, is: Issues): void {
-  rules.forEach((r, i) => {
-    const p = `${path}[${i}]`;
-    if (r.nonResourceURLs && !cluster)
-      is.error('RBAC_NON_RESOURCE_NAMESPACED', `${p}.nonResourceURLs`, 'nonResourceURLs only work in cluster permissions', 'Move this rule to operator.permissions.cluster.');
-    if (!r.nonResourceURLs && (!r.resources || r.resources.length === 0))
-      is.error('RBAC_RULE_EMPTY', p, 'a rule needs resources (or nonResourceURLs)');
-    if (r.resources && !r.apiGroups)
-      is.error('RBAC_API_GROUPS_MISSING', `${p}.apiGroups`, 'a rule with resources needs apiGroups', 'Use [""] for the core group (pods, services, configmaps...).');
-    if (r.verbs.includes('*') || r.resources?.includes('*') || r.apiGroups?.includes('*'))
-      is.warn('RBAC_WILDCARD', p, 'grants "*"', 'Grant only what the operator needs: reviewers of on-prem installs read role.yaml.');
+/** Permissions of the operator, as the API server validates them and as MetalK8s binds them. */
+function checkPermissions(d: Partial<SolutionDefinition>, is: Issues): void {
+  const perms = d.operator?.permissions;
+  const own: OwnResource[] = [];
+  for (const c of d.crds ?? []) {
+    if ('manifest' in c) {
+      const spec = (c.manifest.spec ?? {}) as { group?: unknown; scope?: unknown; names?: { plural?: unknown } };
+      own.push({ group: String(spec.group), plural: String(spec.names?.plural), scope: String(spec.scope) });
+    } else own.push({ group: c.group, plural: c.plural ?? `${c.kind.toLowerCase()}s`, scope: c.scope ?? 'Namespaced' });
+  }
+  const namespaced = perms?.namespaced ?? [];
+  const cluster = perms?.cluster ?? [];
+  checkPolicyRules(namespaced, 'operator.permissions.namespaced', false, own, is);
+  checkPolicyRules(cluster, 'operator.permissions.cluster', true, own, is);
+  const grants = (rules: readonly PolicyRule[], crd: OwnResource) =>
+    rules.some((r) => (r.apiGroups ?? []).some((g) => g === crd.group || g === '*') && (r.resources ?? []).some((res) => res === '*' || res.split('/')[0] === crd.plural));
+  own.forEach((crd, i) => {
+    if (!grants(namespaced, crd) && !grants(cluster, crd))
+      is.warn('RBAC_OWN_CRD_NOT_GRANTED', 'operator.permissions', `the operator is granted nothing on its own CRD ${crd.plural}.${crd.group} (crds[${i}]): it cannot watch its custom resources`, `Add { apiGroups: ["${crd.group}"], resources: ["${crd.plural}", "${crd.plural}/status"], verbs: ["get", "list", "watch", "update", "patch"] } to operator.permissions.namespaced.`);
+    else if (crd.scope === 'Cluster' && grants(namespaced, crd) && !grants(cluster, crd))
+      is.warn('RBAC_CLUSTER_CRD_NAMESPACED', 'operator.permissions.namespaced', `${crd.plural}.${crd.group} is Cluster-scoped, but only the namespaced Role grants it: a Role never grants cluster-scoped resources`, 'Make the CRD Namespaced (one object per environment), which is what MetalK8s can grant: MetalK8s 129 has no way to give an operator cluster-wide rights.');
   });
 }
 
@@ -289,8 +289,7 @@ function checkOperator(d: Partial<SolutionDefinition>, is: Issues): void {
     is.error('OPERATOR_IMAGE_NOT_SHIPPED', 'operator.image', `"${op.image}" is not one of images[].name`, `Ship it: add { name: "${op.image}", tag, source } to images.`);
   if (d.name && op.image !== `${d.name}-operator`)
     is.warn('OPERATOR_IMAGE_NAME', 'operator.image', `MetalK8s' convention is an operator image named "${d.name}-operator"`, 'It works with another name (the manifest says which), but tools that assume the convention will not find it.');
-  checkRules(op.permissions?.namespaced ?? [], 'operator.permissions.namespaced', false, is);
-  checkRules(op.permissions?.cluster ?? [], 'operator.permissions.cluster', true, is);
+  checkPermissions(d, is);
   const m = op.metrics;
   if (m?.port !== undefined && (m.port < 1 || m.port > 65535))
     is.error('METRICS_PORT_INVALID', 'operator.metrics.port', `${m.port} is not a TCP port`);
@@ -312,12 +311,7 @@ function checkImages(d: Partial<SolutionDefinition>, is: Issues): void {
     if (img.platform !== undefined && !PLATFORM_RE.test(img.platform))
       is.error('IMAGE_PLATFORM_INVALID', `${p}.platform`, `"${img.platform}" is not os/arch[/variant]`, 'For example linux/amd64 or linux/arm64/v8.');
     const src = img.source;
-    if (src.kind === 'registry') {
-      if (!/^[a-z0-9.-]+(:\d+)?\/.+|^[a-z0-9][a-z0-9._/-]*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/.test(src.reference) || /\s/.test(src.reference))
-        is.error('IMAGE_REFERENCE_INVALID', `${p}.source.reference`, `"${src.reference}" is not an image reference`, 'For example docker.io/library/redis:7.2.4 or registry.example.com/team/app@sha256:<64 hex>.');
-      else if (!src.reference.includes('@') && !/:[\w][\w.-]*$/.test(src.reference.split('/').pop() ?? ''))
-        is.warn('IMAGE_REFERENCE_UNTAGGED', `${p}.source.reference`, `"${src.reference}" has no tag or digest and means ":latest"`, 'Pin a tag, or better a digest, for reproducible archives.');
-    }
+    if (src.kind === 'registry') checkImageReference(src.reference, `${p}.source.reference`, is);
     if (src.kind === 'build') {
       const seen = new Set<string>();
       src.layers.forEach((layer, li) => {
@@ -337,8 +331,16 @@ function checkImages(d: Partial<SolutionDefinition>, is: Issues): void {
             is.error('BUILD_FILE_SOURCE', fp, 'needs exactly one of `from` (a local file) or `content`');
           if (f.from !== undefined && (f.from.startsWith('/') || f.from.split(/[\\/]/).includes('..')))
             is.warn('BUILD_FROM_OUTSIDE', `${fp}.from`, `"${f.from}" points outside the solution folder`, 'Keep build inputs next to the solution file so the build is reproducible elsewhere.');
-          if (f.mode !== undefined && (f.mode < 0 || f.mode > 0o7777))
-            is.error('BUILD_MODE_INVALID', `${fp}.mode`, `${f.mode} is not a permission mode`, 'Write it in octal, e.g. 0o755.');
+          if (typeof f.mode === 'number' && (f.mode < 0 || f.mode > 0o7777))
+            is.error('BUILD_MODE_INVALID', `${fp}.mode`, `${f.mode} is not a permission mode`, 'Write it in octal: 0o755 in TypeScript, 0755 or "0755" in YAML, "0755" in JSON.');
+          else if (typeof f.mode === 'number' && f.mode > 0o777 && /^[0-7]{3,4}$/.test(String(f.mode)))
+            // 755 as a decimal number is 0o1363 (--wxrw--wt plus sticky): certainly meant as octal.
+            is.error(
+              'BUILD_MODE_DECIMAL',
+              `${fp}.mode`,
+              `${f.mode} is the decimal number ${f.mode} (mode 0o${f.mode.toString(8)}), not the octal mode 0${f.mode}`,
+              `Write 0o${f.mode} in TypeScript, 0${f.mode} or "0${f.mode}" in YAML, "0${f.mode}" in JSON.`,
+            );
           const key = `${li}:${f.path}`;
           if (seen.has(key)) is.error('BUILD_DUPLICATE_PATH', `${fp}.path`, `"${f.path}" appears twice in the same layer`);
           seen.add(key);
@@ -380,9 +382,24 @@ function checkComponents(d: Partial<SolutionDefinition>, is: Issues): void {
       is.error('IMAGE_NOT_SHIPPED', `${p}.image`, `"${c.image}" is not one of images[].name`, 'Every image the solution runs must be inside the archive: add it to images.');
     c.volumes?.forEach((v, vi) => {
       const vp = `${p}.volumes[${vi}]`;
+      const text = String(v.size);
       const bytes = sizeInBytes(v.size);
-      if (bytes === undefined) is.error('SIZE_INVALID', `${vp}.size`, `"${String(v.size)}" is not a size`, 'Use a Kubernetes quantity such as 100Gi or 500Mi, or Size.gibibytes(100).');
-      else if (bytes <= 0) is.error('SIZE_INVALID', `${vp}.size`, 'must be more than zero');
+      if (bytes === undefined && parseQuantity(text) === undefined)
+        is.error('SIZE_INVALID', `${vp}.size`, `"${text}" is not a size`, 'Use a Kubernetes quantity such as 100Gi or 500Mi, or Size.gibibytes(100).');
+      else if ((bytes ?? parseQuantity(text) ?? 0) <= 0) is.error('SIZE_INVALID', `${vp}.size`, `"${text}" must be more than zero`);
+      else if (!METALK8S_SIZE_RE.test(text))
+        is.error('SIZE_NOT_METALK8S', `${vp}.size`, `"${text}" is a Kubernetes quantity, but MetalK8s' node code only parses <positive integer><unit>: creating the Volume would fail on the node`, 'Write a whole number with one of the units Ki, Mi, Gi, Ti, Pi, k, M, G, T, P (e.g. 1536Mi, not 1.5Gi).');
+      else {
+        const sc = (d.storageClasses ?? []).find((x) => x.name === v.storageClass);
+        const fs = sc?.fsType ?? (v.storageClass === 'metalk8s' ? 'ext4' : undefined);
+        const n = bytes ?? 0;
+        if ((v.mode ?? 'Filesystem') === 'Filesystem' && fs === 'xfs' && n < 300 * 2 ** 20)
+          is.error('SIZE_TOO_SMALL', `${vp}.size`, `"${text}" is below 300 MiB, the smallest filesystem mkfs.xfs makes: the Volume would fail`, 'Ask for at least 300Mi, or use an ext4 StorageClass.');
+        else if (n < 2 ** 20)
+          is.error('SIZE_TOO_SMALL', `${vp}.size`, `"${text}" is below 1 MiB: no filesystem or partition fits`, 'Sizes are in bytes without a unit: write e.g. 10Gi.');
+        else if (n > 2 ** 50)
+          is.warn('SIZE_HUGE', `${vp}.size`, `"${text}" is more than 1 PiB for one volume: no disk MetalK8s can use is that large`, 'Check the unit; split the need over several volumes (count).');
+      }
       if (!classes.has(v.storageClass))
         is.error('STORAGE_CLASS_UNKNOWN', `${vp}.storageClass`, `"${v.storageClass}" is neither declared in storageClasses nor MetalK8s' default "metalk8s"`, 'Declare it in storageClasses.');
       if (!DNS_LABEL_RE.test(v.name)) is.error('VOLUME_NAME_INVALID', `${vp}.name`, `"${v.name}" is not a DNS label`);
@@ -404,49 +421,15 @@ function checkStorageClasses(d: Partial<SolutionDefinition>, is: Issues): void {
       is.error('STORAGE_CLASS_RESERVED', `${p}.name`, '"metalk8s" is MetalK8s\' own StorageClass', 'Name yours after the solution, e.g. "<name>-mongodb".');
     else if (d.name && !sc.name.startsWith(`${d.name}-`))
       is.warn('STORAGE_CLASS_NOT_PREFIXED', `${p}.name`, `StorageClasses are cluster-wide; "${sc.name}" does not start with "${d.name}-"`, 'Prefix it with the solution name so two solutions never collide.');
-    if (sc.mkfsOptions?.some((o) => o.startsWith('-U') || o === '-m' && sc.fsType === 'xfs'))
-      is.warn('MKFS_OPTIONS_SUSPECT', `${p}.mkfsOptions`, 'MetalK8s sets the filesystem UUID itself (-U / -m uuid=)', 'Do not set the UUID; on xfs, "-m" takes key=value pairs.');
+    if (sc.mkfsOptions) checkMkfsOptions(sc.fsType, sc.mkfsOptions, `${p}.mkfsOptions`, is);
+    if (sc.mountOptions) checkMountOptions(sc.fsType, sc.mountOptions, `${p}.mountOptions`, is);
   });
   for (const [name, idx] of duplicates(scs, (s) => s.name))
     is.error('STORAGE_CLASS_DUPLICATE', `storageClasses[${idx[1]}].name`, `"${name}" is declared twice`);
 }
 
 function checkAlerts(d: Partial<SolutionDefinition>, is: Issues): void {
-  const groups = d.alerts;
-  if (!groups) return;
-  const alertNames = new Map<string, string>();
-  groups.forEach((g, gi) => {
-    const gp = `alerts[${gi}]`;
-    if (g.interval !== undefined && !(PROM_DURATION_RE.test(g.interval) && g.interval !== ''))
-      is.error('DURATION_INVALID', `${gp}.interval`, `"${g.interval}" is not a Prometheus duration`, 'For example 30s, 5m or 1h30m.');
-    const inGroup = new Set<string>();
-    g.rules.forEach((r, ri) => {
-      const rp = `${gp}.rules[${ri}]`;
-      if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(r.alert))
-        is.error('ALERT_NAME_INVALID', `${rp}.alert`, `"${r.alert}" is not a valid alert name`, 'Use letters, digits and underscores, e.g. ZenkoS3Down.');
-      if (inGroup.has(r.alert)) is.error('ALERT_DUPLICATE', `${rp}.alert`, `alert "${r.alert}" appears twice in group "${g.name}"`);
-      else if (alertNames.has(r.alert))
-        is.warn('ALERT_DUPLICATE', `${rp}.alert`, `alert "${r.alert}" is also defined in ${alertNames.get(r.alert)}`, 'Give each alert a unique name so silences and runbooks are unambiguous.');
-      inGroup.add(r.alert);
-      alertNames.set(r.alert, gp);
-      const err = checkPromql(r.expr);
-      if (err)
-        is.error('ALERT_EXPR_SYNTAX', `${rp}.expr`, `PromQL ${err.message} at line ${err.line}, column ${err.column}`, 'Check the expression with promtool or in the Prometheus UI.');
-      if (r.for !== undefined && (!PROM_DURATION_RE.test(r.for) || r.for === ''))
-        is.error('DURATION_INVALID', `${rp}.for`, `"${r.for}" is not a Prometheus duration`, 'For example 30s, 5m or 1h30m.');
-      const sev = r.labels?.severity;
-      if (sev === undefined)
-        is.error('ALERT_SEVERITY_MISSING', `${rp}.labels`, 'needs a "severity" label', 'MetalK8s routes and displays alerts by severity: critical, warning or info.');
-      else if (!SEVERITIES.has(sev))
-        is.warn('ALERT_SEVERITY_UNKNOWN', `${rp}.labels.severity`, `"${sev}" is not one of critical, warning, info`, 'MetalK8s\' UI knows only those.');
-      for (const k of Object.keys(r.labels ?? {}))
-        if (!LABEL_NAME_RE.test(k)) is.error('LABEL_NAME_INVALID', `${rp}.labels.${k}`, `"${k}" is not a valid Prometheus label name`);
-      if (!r.annotations?.summary)
-        is.warn('ALERT_SUMMARY_MISSING', `${rp}.annotations`, 'has no summary', 'Operators read the summary first: say what is broken in one line.');
-    });
-  });
-  for (const [name, idx] of duplicates(groups, (g) => g.name))
-    is.error('ALERT_GROUP_DUPLICATE', `alerts[${idx[1]}].name`, `rule group "${name}" is declared twice`, 'Prometheus refuses repeated group names in one rule file.');
+  if (d.alerts) checkRuleGroups(d.alerts, 'alerts', is);
 }
 
 function checkDashboards(d: Partial<SolutionDefinition>, is: Issues): void {
@@ -463,6 +446,7 @@ function checkDashboards(d: Partial<SolutionDefinition>, is: Issues): void {
     const size = Buffer.byteLength(JSON.stringify(db.dashboard));
     if (size > 900 * 1024)
       is.error('DASHBOARD_TOO_LARGE', `${p}.dashboard`, `the dashboard JSON is ${size} bytes; a ConfigMap holds at most 1 MiB`, 'Split it into several dashboards.');
+    checkDashboardQueries(db.dashboard, `${p}.dashboard`, is);
     walkStrings(db.dashboard, `${p}.dashboard`, (s, sp) => {
       if (/\$\{DS_[A-Z_]+\}/.test(s) && !sp.includes('__inputs'))
         is.warn('DASHBOARD_DATASOURCE_INPUT', sp, `"${s}" is an export placeholder that Grafana's sidecar does not resolve`, 'Use the datasource uid "metalk8s-prometheus" (or a templating variable) instead.');
@@ -480,6 +464,10 @@ function checkMonitors(list: Partial<SolutionDefinition>['serviceMonitors'], fie
     const empty = !m.selector.matchLabels && !m.selector.matchExpressions;
     if (empty || (m.selector.matchLabels && Object.keys(m.selector.matchLabels).length === 0 && !m.selector.matchExpressions))
       is.error('MONITOR_SELECTOR_EMPTY', `${p}.selector`, 'an empty selector scrapes every Service or Pod of the cluster', 'Select your own objects, e.g. matchLabels: { "app.kubernetes.io/part-of": "<name>" }.');
+    checkLabelSelector(m.selector, `${p}.selector`, is);
+    m.namespaces?.forEach((n, ni) => {
+      if (!DNS_LABEL_RE.test(n)) is.error('MONITOR_NAMESPACE_INVALID', `${p}.namespaces[${ni}]`, `"${n}" is not a namespace name`);
+    });
     m.endpoints.forEach((e, ei) => {
       if (e.interval !== undefined && !PROM_DURATION_RE.test(e.interval))
         is.error('DURATION_INVALID', `${p}.endpoints[${ei}].interval`, `"${e.interval}" is not a Prometheus duration`);
@@ -497,28 +485,8 @@ function checkCrds(d: Partial<SolutionDefinition>, is: Issues): CrdInfo[] {
     const info = buildCrd(c, p, is.list);
     if (!info) return;
     out.push(info);
-    if (!DNS_SUBDOMAIN_RE.test(info.group) || !info.group.includes('.'))
-      is.error('CRD_GROUP_INVALID', `${p}.group`, `"${info.group}" is not a valid API group`, 'Use a domain you own with at least one dot, e.g. zenko.io.');
-    else if (RESERVED_GROUP_SUFFIXES.some((s) => info.group === s || info.group.endsWith(`.${s}`)))
-      is.error('CRD_GROUP_RESERVED', `${p}.group`, `"${info.group}" belongs to Kubernetes or MetalK8s`, 'Use your own domain.');
-    if (!KIND_RE.test(info.kind)) is.error('CRD_KIND_INVALID', `${p}.kind`, `"${info.kind}" must be UpperCamelCase`);
-    if (!DNS_LABEL_RE.test(info.plural)) is.error('CRD_PLURAL_INVALID', `${p}.plural`, `"${info.plural}" must be a lowercase DNS label`);
-    if (!('manifest' in c)) {
-      c.versions.forEach((v, vi) => {
-        if (!API_VERSION_NAME_RE.test(v.name))
-          is.error('CRD_VERSION_NAME_INVALID', `${p}.versions[${vi}].name`, `"${v.name}" is not a Kubernetes version name`, 'Use v1, v1alpha1, v2beta1...');
-        v.printerColumns?.forEach((col, ci) => {
-          if (!col.jsonPath.startsWith('.'))
-            is.error('CRD_PRINTER_COLUMN_PATH', `${p}.versions[${vi}].printerColumns[${ci}].jsonPath`, `"${col.jsonPath}" must start with "."`, 'For example .spec.replicas or .status.phase.');
-        });
-      });
-      const storage = c.versions.filter((v) => v.storage ?? c.versions.length === 1);
-      if (storage.length !== 1)
-        is.error('CRD_STORAGE_VERSION', `${p}.versions`, `exactly one version must have storage: true (found ${storage.length})`, 'Mark the version objects are stored in with storage: true.');
-      if (!c.versions.some((v) => v.served ?? true)) is.error('CRD_NOT_SERVED', `${p}.versions`, 'no version is served');
-      for (const [name, idx] of duplicates(c.versions, (v) => v.name))
-        is.error('CRD_VERSION_DUPLICATE', `${p}.versions[${idx[1]}].name`, `version "${name}" is declared twice`);
-    }
+    const where = 'manifest' in c ? (mp: string) => `${p}.manifest.${mp}` : typedCrdPaths(p, c.versions.map((v) => v.spec !== undefined && !v.openAPIV3Schema));
+    checkCrdManifest(info.manifest, where, is.list);
     walkStrings(info.manifest, p, (s, sp) => {
       if (JINJA_RE.test(s))
         is.error('CRD_JINJA_SYNTAX', sp.replace(/^crds\[\d+\]\./, `${p}.manifest.`), `contains "{{", "{%" or "{#", which MetalK8s' Jinja rendering of CRD files would interpret`, 'Reword it (e.g. "{ {"), since MetalK8s renders every *_crd.yaml with Jinja before applying it.');

@@ -8,4 +8,5 @@ export * from './control-plane.js';
 export * from './metalk8s-objects.js';
 export * from './metalk8s-emulator.js';
 export * from './salt-api-emulator.js';
+export type { EmulatedNetworks, EmulatedNodes, InjectedFailure, NodesEmulatorOptions } from './_nodes.js';
 export * from './pod-logs.js';

@@ -13,11 +13,13 @@ import { join } from 'node:path';
 import { KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { startSolutionsEmulator } from './_solutions.js';
 import { type ControlPlane, type ControlPlaneProgressEvent, mintServiceAccountToken, startControlPlane } from './control-plane.js';
-import { deployNode } from './_deploy-node.js';
-import { startVolumeController } from './_volume-controller.js';
+import { attachLoopDisks, type LoopDiskSpec, type LoopDisks, LoopDevicesUnavailableError, loopDevicesUnavailable } from './_storage-loop.js';
+import { storageMinionFunctions } from './_storage-node.js';
+import { startStorageOperator } from './_storage-operator.js';
+import { type EmulatedNodes, type NodesEmulatorOptions, nodesEmulator } from './_nodes.js';
 import { type Monitoring, type MonitoringOptions, publishControlPlaneIngress, startMonitoring } from './_monitoring.js';
 import { applyObjects, metalk8sBaseObjects } from './metalk8s-objects.js';
-import { type OrchestrateHandler, startSaltApiEmulator } from './salt-api-emulator.js';
+import { type EmulatedMinionFunction, type OrchestrateHandler, startSaltApiEmulator } from './salt-api-emulator.js';
 import { DEFAULT_METALK8S_VERSION, metalk8sFeatures } from '../solution/metalk8s-version.js';
 
 /** Options of {@link startMetalK8s}. */
@@ -47,7 +49,20 @@ export interface StartMetalK8sOptions {
    */
   readonly orchestrates?: Readonly<Record<string, OrchestrateHandler>> | undefined;
   /**
-   * Reconcile `Volume` objects into PersistentVolumes, as MetalK8s' storage-operator does.
+   * Names of the workload Nodes (role `node`, simulated by kwok).
+   * @default ['node-1']
+   */
+  readonly workloadNodes?: readonly string[] | undefined;
+  /**
+   * Real disks for the workload nodes: loop devices on sparse files, attached when the emulator
+   * starts and detached by `stop()` (needs root and /dev/loop-control; it throws otherwise).
+   * With it, the workload nodes are salt-minions whose storage functions run for real on their
+   * own disks only, and storage-operator reconciles Volumes through Salt (docs/emulator.md).
+   * @default undefined (no disks, no storage-operator)
+   */
+  readonly disks?: readonly LoopDiskSpec[] | undefined;
+  /**
+   * Run the emulated storage-operator (with `disks` only).
    * @default true
    */
   readonly storageOperator?: boolean | undefined;
@@ -62,6 +77,11 @@ export interface StartMetalK8sOptions {
    * @default a new temporary directory, removed by `stop()`
    */
   readonly stateDir?: string | undefined;
+  /**
+   * The node lifecycle: the `networks` pillar, the time each deploy_node step takes.
+   * @default control-plane and workload-plane networks 127.0.0.0/8, steps without delay
+   */
+  readonly nodes?: NodesEmulatorOptions | undefined;
   /**
    * Also run the monitoring stack: real Prometheus and Alertmanager behind real nginx playing
    * the control-plane ingress, PrometheusRules turned into rule files (see docs/emulator.md).
@@ -102,6 +122,10 @@ export interface MetalK8sEmulator {
   readonly stateDir: string;
   /** The control plane, when the emulator started it. */
   readonly controlPlane: ControlPlane | undefined;
+  /** The workload nodes' test disks, when `disks` was given. */
+  readonly disks: LoopDisks | undefined;
+  /** Controls of the emulated node lifecycle (failure injection in deploy_node). */
+  readonly nodes: EmulatedNodes;
   /** The MetalK8s version played, `major.minor.patch`. */
   readonly metalk8sVersion: string;
   /** The monitoring stack, when `monitoring` was asked for. */
@@ -110,6 +134,30 @@ export interface MetalK8sEmulator {
   stop(): Promise<void>;
 }
 
+const STORAGE_TOOLS = ['lsblk', 'blkid', 'vgs', 'pvs', 'find', 'smartctl', 'wipefs', 'blockdev', 'udevadm'];
+
+/** The minion functions of the other emulations, with the storage ones; `state.sls` goes by `mods`, `cmd.run_all` by command. */
+function withStorage(
+  base: Readonly<Record<string, EmulatedMinionFunction>>,
+  storage: Readonly<Record<string, EmulatedMinionFunction>>,
+): Record<string, EmulatedMinionFunction> {
+  const out: Record<string, EmulatedMinionFunction> = { ...storage, ...base };
+  const baseState = base['state.sls'];
+  const storageState = storage['state.sls'];
+  if (baseState && storageState) {
+    out['state.sls'] = (call) => (String(call.kwarg.mods ?? call.arg[0] ?? '').startsWith('metalk8s.volumes') ? storageState(call) : baseState(call));
+  }
+  // Disk commands go to the node's storage; the rest (etcdctl…) to the node lifecycle emulation.
+  const baseCmd = base['cmd.run_all'];
+  const storageCmd = storage['cmd.run_all'];
+  if (baseCmd && storageCmd) {
+    out['cmd.run_all'] = (call) => {
+      const tool = (String(call.arg[0] ?? call.kwarg.cmd ?? '').trim().split(/\s+/)[0] ?? '').split('/').pop() ?? '';
+      return STORAGE_TOOLS.includes(tool) ? storageCmd(call) : baseCmd(call);
+    };
+  }
+  return out;
+}
 /** The emulator's monitoring stack (see {@link StartMetalK8sOptions.monitoring}). */
 export type EmulatedMonitoring = Monitoring;
 export type { LokiReplay, LokiStream, Monitoring, MonitoringOptions } from './_monitoring.js';
@@ -133,6 +181,9 @@ const ADMIN_SA = { namespace: 'kube-system', name: 'metalk8s-sdk-admin' } as con
  * ```
  */
 export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise<MetalK8sEmulator> {
+  // Say at once, before a control plane starts, when the disks cannot be had here.
+  const noLoop = options.disks !== undefined ? loopDevicesUnavailable() : undefined;
+  if (noLoop) throw new LoopDevicesUnavailableError(noLoop);
   const metalk8sVersion = metalk8sFeatures(options.metalk8sVersion ?? options.clusterVersion ?? DEFAULT_METALK8S_VERSION).version;
   const controlPlane =
     options.kubeconfigYaml === undefined
@@ -143,7 +194,8 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
     const kubeconfig = controlPlane?.kubeconfigYaml ?? options.kubeconfigYaml ?? '';
     const kc = new KubeConfig();
     kc.loadFromString(kubeconfig);
-    await applyObjects(kc, metalk8sBaseObjects({ clusterVersion: metalk8sVersion }));
+    const workloadNodes = options.workloadNodes ?? ['node-1'];
+    await applyObjects(kc, metalk8sBaseObjects({ clusterVersion: metalk8sVersion, workloadNodes }));
     const token = await mintServiceAccountToken(kc, ADMIN_SA.namespace, ADMIN_SA.name, { expirationSeconds: 86_400 });
     await kc
       .makeApiClient(RbacAuthorizationV1Api)
@@ -174,17 +226,30 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
       await solutions.stop();
       if (options.stateDir === undefined) await rm(stateDir, { recursive: true, force: true });
     });
+    let disks: LoopDisks | undefined;
+    // Storage runs wherever loop devices can be had: with `disks`, or for sparse Volumes alone.
+    if (options.disks !== undefined || (options.storageOperator !== false && loopDevicesUnavailable() === undefined)) {
+      const attached = await attachLoopDisks(options.disks ?? []);
+      disks = attached;
+      cleanups.push(() => attached.release());
+    }
+    const storageFunctions = disks ? storageMinionFunctions({ kubeConfig: kc, disks, stateDir }) : {};
+    const nodes = nodesEmulator(options.nodes);
     const salt = await startSaltApiEmulator({
       kubeConfig: kc,
       fileRoots: options.fileRoots,
-      minionFunctions: solutions.minionFunctions,
+      minionFunctions: withStorage({ ...nodes.minionFunctions, ...solutions.minionFunctions }, storageFunctions),
+      wheelFunctions: nodes.wheelFunctions,
+      minions: options.disks !== undefined ? workloadNodes : [],
       // MetalK8s' own orchestrates; the caller's may replace them.
-      orchestrates: { 'metalk8s.orchestrate.deploy_node': deployNode, ...solutions.orchestrates, ...options.orchestrates },
+      orchestrates: { 'metalk8s.orchestrate.deploy_node': nodes.deployNode, ...solutions.orchestrates, ...options.orchestrates },
       port: options.saltApiPort,
       tls,
     });
     restartSaltApi = () => void salt.revokeTokens();
-    const volumes = options.storageOperator === false ? undefined : startVolumeController(kc);
+    cleanups.push(() => salt.stop());
+    const volumes = disks && options.storageOperator !== false ? await startStorageOperator({ kubeConfig: kc, saltApiUrl: salt.url, ca: controlPlane?.caCert, nodes: () => salt.acceptedMinions().filter((m) => controlPlane !== undefined || m !== salt.masterId.replace(/_master$/, '')), onError: (volume, error) => { if (process.env.METALK8S_EMULATOR_DEBUG) process.stderr.write(`storage-operator: ${volume}: ${(error as Error).stack ?? String(error)}\n`); } }) : undefined;
+    if (volumes) cleanups.push(() => volumes.stop());
     let monitoring: Monitoring | undefined;
     if (options.monitoring) {
       const settings = typeof options.monitoring === 'object' ? options.monitoring : {};
@@ -196,21 +261,13 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
         tls: ingressTls,
         kubernetesUrl: controlPlane?.server,
         saltApiUrl: salt.url,
-      }).catch(async (err: unknown) => {
-        await volumes?.stop();
-        await salt.stop();
-        throw err;
       });
       monitoring = started;
       cleanups.push(() => started.stop());
       // On its own control plane, the emulator says where its ingress is, as MetalK8s does; a
       // shared control plane is left alone (other emulators may use it).
       if (controlPlane) {
-        await publishControlPlaneIngress(kc, started.ingressUrl).catch(async (err: unknown) => {
-          await volumes?.stop();
-          await salt.stop();
-          throw err;
-        });
+        await publishControlPlaneIngress(kc, started.ingressUrl);
       }
     }
     return {
@@ -219,6 +276,8 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
       registryUrl: solutions.registryUrl,
       stateDir,
       controlPlane,
+      disks,
+      nodes: nodes.controls,
       monitoring,
       saltApi: {
         url: salt.url,
@@ -229,10 +288,10 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
         revokeTokens: () => salt.revokeTokens(),
       },
       async stop() {
-        await volumes?.stop();
-        await salt.stop();
-        for (const c of cleanups.reverse()) await c();
+        const errors: unknown[] = [];
+        for (const c of cleanups.reverse()) await c().catch((err: unknown) => errors.push(err));
         await controlPlane?.stop();
+        if (errors.length > 0) throw errors[0];
       },
     };
   } catch (err) {

@@ -156,7 +156,7 @@ export function volumeCrd(): ManifestObject {
           properties: {
             nodeName: str,
             storageClassName: str,
-            mode: { type: 'string', enum: ['Filesystem', 'Block'], default: 'Filesystem' },
+            mode: { type: 'string', enum: ['Filesystem', 'Block'] },
             template: {
               type: 'object',
               properties: {

@@ -47,6 +47,11 @@ export interface OrchestrateContext {
   /** Accepts a minion's key, as deploying a node does; it then answers minion calls. */
   acceptMinion(id: string): void;
   /**
+   * Starts a minion job for a step (as `salt.state` / `salt.function` steps publish one): fires
+   * its `salt/job/<jid>/new` event; the function returned fires `salt/job/<jid>/ret/<minion>`.
+   */
+  minionJob(job: { readonly fun: string; readonly arg: readonly unknown[]; readonly tgt: string; readonly minions: readonly string[] }): (success: boolean) => void;
+  /**
    * Runs one step and records it as Salt would (`<module>_|-<id>_|-<name>_|-<function>`, with
    * `__run_num__`). A thrown error becomes a failed step with the error's message. Returns
    * whether the step succeeded.
@@ -60,6 +65,24 @@ export type EmulatedMinionFunction = (call: {
   readonly arg: readonly unknown[];
   readonly kwarg: Readonly<Record<string, unknown>>;
 }) => Promise<unknown>;
+
+/**
+ * What an {@link EmulatedMinionFunction} returns when the job's `retcode` is not 0 without an
+ * error, as `state.sls` answers 2 when a state failed.
+ */
+export class MinionReturn {
+  constructor(
+    readonly value: unknown,
+    readonly retcode: number,
+  ) {}
+}
+/** A wheel function played by the emulator: its return, given the live list of accepted minion ids. */
+export type EmulatedWheelFunction = (call: {
+  readonly arg: readonly unknown[];
+  readonly kwarg: Readonly<Record<string, unknown>>;
+  /** Accepted minion ids, first the bootstrap; changes are kept. */
+  readonly minions: string[];
+}) => unknown;
 
 /** An orchestrate played by the emulator instead of read from an SLS file. */
 export type OrchestrateHandler = (context: OrchestrateContext) => Promise<void>;
@@ -91,6 +114,17 @@ export interface SaltApiEmulatorOptions {
    */
   readonly minionFunctions?: Readonly<Record<string, EmulatedMinionFunction>> | undefined;
   /**
+   * Ids of other accepted minions (emulated nodes), besides the bootstrap node.
+   * @default []
+   */
+  readonly minions?: readonly string[] | undefined;
+  /**
+   * Wheel functions played in code, by name (e.g. `key.delete`); they take precedence over the
+   * built-in `key.list_all` and `key.list`.
+   * @default {}
+   */
+  readonly wheelFunctions?: Readonly<Record<string, EmulatedWheelFunction>> | undefined;
+  /**
    * Port on 127.0.0.1.
    * @default a free port
    */
@@ -114,6 +148,8 @@ export interface SaltApiEmulator {
   readonly url: string;
   /** Id of the master, the key of runner results (`<bootstrap id>_master`). */
   readonly masterId: string;
+  /** Ids of the accepted minions, now (the bootstrap first). */
+  acceptedMinions(): string[];
   /** Forgets every issued token, as a salt-api restart does after a Solution import. */
   revokeTokens(): Promise<void>;
   stop(): Promise<void>;
@@ -188,11 +224,20 @@ async function kubernetesRbacPerms(master: KubeConfig, username: string, token: 
     contexts: [{ name: 'user', cluster: cluster.name, user: 'user' }],
     currentContext: 'user',
   });
-  const ssar = await asUser
-    .makeApiClient(AuthorizationV1Api)
-    .createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { resource: 'nodes', verb: '*' } } } })
-    .catch(() => undefined);
-  const groups = ssar?.status?.allowed ? ['node-admins'] : [];
+  // An API server that does not answer is not a "no": retry, then refuse the login as the real
+  // module does when its Kubernetes call raises (an empty-perms login would hide the failure).
+  let ssar: Awaited<ReturnType<AuthorizationV1Api['createSelfSubjectAccessReview']>> | undefined;
+  for (let attempt = 0; ssar === undefined; attempt++) {
+    ssar = await asUser
+      .makeApiClient(AuthorizationV1Api)
+      .createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { resource: 'nodes', verb: '*' } } } })
+      .catch(() => undefined);
+    if (ssar === undefined) {
+      if (attempt >= 2) return undefined;
+      await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+    }
+  }
+  const groups = ssar.status?.allowed ? ['node-admins'] : [];
   const perms = [...(EXTERNAL_AUTH[username] ?? []), ...groups.flatMap((g) => EXTERNAL_AUTH[`${g}%`] ?? [])];
   const strings = [...new Set(perms.filter((p): p is string => typeof p === 'string'))].sort();
   return [...strings, ...perms.filter((p) => typeof p !== 'string')];
@@ -287,7 +332,7 @@ function globToRegExp(glob: string): RegExp {
 export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Promise<SaltApiEmulator> {
   const bootstrapId = options.bootstrapId ?? 'bootstrap';
   const masterId = `${bootstrapId}_master`;
-  const minions = [bootstrapId];
+  const minions = [bootstrapId, ...(options.minions ?? []).filter((m) => m !== bootstrapId)];
   const fileRoots = options.fileRoots ?? [];
   const tokenExpire = options.tokenExpireSeconds ?? 43_200;
   const sessions = new Map<string, Session>();
@@ -446,6 +491,17 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
         acceptMinion: (id) => {
           if (!minions.includes(id)) minions.push(id);
         },
+        minionJob: (j) => {
+          const job = record(j.fun, j.arg, 'root', j.tgt, 'glob');
+          fire(`salt/job/${job.jid}/new`, { jid: job.jid, tgt: j.tgt, tgt_type: 'glob', user: 'root', fun: j.fun, arg: [...j.arg], minions: [...j.minions] });
+          return (success) => {
+            const retcode = success ? 0 : 2;
+            for (const m of j.minions) {
+              job.result[m] = { return: {}, retcode, success };
+              fire(`salt/job/${job.jid}/ret/${m}`, { fun: j.fun, fun_args: [...j.arg], id: m, jid: job.jid, return: {}, retcode, success });
+            }
+          };
+        },
         step,
       });
     } catch (err) {
@@ -494,7 +550,19 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
     const fun = String(low.fun ?? '');
     allowed(session, '@wheel', fun);
     let ret: unknown;
-    if (fun === 'key.list_all') {
+    const custom = options.wheelFunctions?.[fun];
+    let success = true;
+    if (custom) {
+      // salt-api's wheel client passes the top-level keys as keyword arguments; `arg` and
+      // `kwarg` are ignored.
+      const kwarg = Object.fromEntries(Object.entries(low).filter(([k]) => !['client', 'fun', 'arg', 'kwarg'].includes(k)));
+      try {
+        ret = custom({ arg: [], kwarg, minions });
+      } catch (err) {
+        ret = `Exception occurred in wheel ${fun}: ${err instanceof Error ? err.message : String(err)}`;
+        success = false;
+      }
+    } else if (fun === 'key.list_all') {
       ret = { minions: [...minions], minions_pre: [], minions_rejected: [], minions_denied: [], local: ['master.pem', 'master.pub'] };
     } else if (fun === 'key.list') {
       ret = { minions: [...minions] };
@@ -508,7 +576,7 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
       user: session.user,
       _stamp: new Date().toISOString().replace('Z', ''),
       return: ret,
-      success: true,
+      success,
     };
     job.result = { [masterId]: { return: data } };
     return { tag, data };
@@ -573,7 +641,7 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
       minions: targets,
     });
     const result: Record<string, unknown> = {};
-    for (const m of targets) {
+    const execute = async (m: string): Promise<void> => {
       const custom = options.minionFunctions?.[fun];
       let ret: unknown;
       let retcode: number;
@@ -581,6 +649,7 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
         try {
           ret = await custom({ minion: m, arg, kwarg });
           retcode = 0;
+          if (ret instanceof MinionReturn) ({ value: ret, retcode } = ret);
         } catch (err) {
           ret = `ERROR: ${err instanceof Error ? err.message : String(err)}`;
           retcode = 1;
@@ -590,10 +659,16 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
         retcode = typeof ret === 'string' && ret.endsWith('is not available.') ? 254 : 0;
       }
       result[m] = { return: ret, retcode, success: retcode === 0 };
+      // The job shows each minion's return as it arrives, as salt-master's job cache does.
+      job.result = { ...job.result, [m]: result[m] };
       fire(`salt/job/${job.jid}/ret/${m}`, { fun, fun_args: arg, id: m, jid: job.jid, return: ret, retcode, success: retcode === 0 });
+    };
+    if (background) {
+      // local_async answers at once; the minions work in the background.
+      void Promise.all(targets.map((m) => execute(m).catch(() => undefined)));
+      return { jid: job.jid, minions: targets };
     }
-    job.result = result;
-    if (background) return { jid: job.jid, minions: targets };
+    for (const m of targets) await execute(m);
     const out: Record<string, unknown> = {};
     for (const m of targets) out[m] = (result[m] as { return: unknown }).return;
     return out;
@@ -735,6 +810,7 @@ export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Pro
   return {
     url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     masterId,
+    acceptedMinions: () => [...minions],
     async revokeTokens() {
       sessions.clear();
     },

@@ -36,6 +36,11 @@ export interface RealSaltApi {
   readonly unprivileged: { readonly username: string; readonly token: string };
   /** Invalidates every issued SaltAPI token, as a salt-api restart does. */
   revokeTokens(): Promise<void>;
+  /**
+   * Starts a real salt-minion with this id that joins the master (keys auto-accepted), and
+   * waits until it answers `test.ping`.
+   */
+  startMinion(id: string): Promise<{ stop(): Promise<void> }>;
   stop(): Promise<void>;
 }
 
@@ -210,6 +215,8 @@ export async function startRealSaltApi(options: { readonly kubeconfig: string })
       },
     },
     rest_cherrypy: { host: '127.0.0.1', port: apiPort, disable_ssl: true },
+    // Minions of the tests (startMinion) join without a manual salt-key.
+    auto_accept: true,
   };
   await writeFile(path.join(root, 'conf/master'), stringify(config));
   const conf = path.join(root, 'conf');
@@ -242,6 +249,69 @@ export async function startRealSaltApi(options: { readonly kubeconfig: string })
       if (!existsSync(tokensDir)) return;
       for (const f of await readdir(tokensDir)) await rm(path.join(tokensDir, f), { force: true });
     },
+    startMinion: (id) => startMinion({ venv, id, publishPort, retPort, fileRoots: config.file_roots.base, url, username, token }),
     stop,
   };
+}
+
+/** A real salt-minion in its own temporary root, joined to the harness master. */
+async function startMinion(o: {
+  venv: string;
+  id: string;
+  publishPort: number;
+  retPort: number;
+  fileRoots: readonly string[];
+  url: string;
+  username: string;
+  token: string;
+}): Promise<{ stop(): Promise<void> }> {
+  const root = await mkdtemp(path.join(tmpdir(), 'sdk-salt-minion-'));
+  const conf = path.join(root, 'conf');
+  await mkdir(conf, { recursive: true });
+  const config = {
+    id: o.id,
+    root_dir: root,
+    user: 'root',
+    master: '127.0.0.1',
+    master_port: o.retPort,
+    publish_port: o.publishPort,
+    file_client: 'local',
+    file_roots: { base: [...o.fileRoots] },
+    log_file: '/minion.log',
+    log_level_logfile: 'info',
+    // No grains from the cloud, no mine: quick start.
+    grains_cache: false,
+    mine_interval: 0,
+  };
+  await writeFile(path.join(conf, 'minion'), stringify(config));
+  const minion = spawn(path.join(o.venv, 'bin', 'salt-minion'), ['-c', conf, '--log-level=quiet'], { detached: true, stdio: 'ignore' });
+  const stop = async () => {
+    await stopProcess(minion);
+    await reapStragglers(conf);
+    await rm(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+  };
+  const deadline = Date.now() + 120_000;
+  try {
+    const login = await fetch(`${o.url}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ eauth: 'kubernetes_rbac', username: o.username, token: o.token }),
+    });
+    const session = ((await login.json()) as { return: { token: string }[] }).return[0]?.token ?? '';
+    for (;;) {
+      if (minion.exitCode !== null) throw new Error(`salt-minion exited with code ${minion.exitCode}: ${(await readFile(path.join(root, 'minion.log'), 'utf8').catch(() => '')).slice(-2000)}`);
+      const res = await fetch(o.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json', 'x-auth-token': session },
+        body: JSON.stringify([{ client: 'local', tgt: o.id, fun: 'test.ping', timeout: 5 }]),
+      });
+      const ret = ((await res.json().catch(() => ({}))) as { return?: Record<string, unknown>[] }).return?.[0];
+      if (ret?.[o.id] === true) return { stop };
+      if (Date.now() > deadline) throw new Error(`salt-minion ${o.id} did not answer test.ping within 120 s; see ${root}/minion.log`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }

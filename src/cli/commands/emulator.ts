@@ -6,8 +6,9 @@ import path from 'node:path';
 import { type Command, Option } from '@commander-js/extra-typings';
 import { INGRESS_URL_ENV, SALT_API_ENV } from '../../cluster/salt-api-env.js';
 import { ClusterError } from '../../errors.js';
+import { Size } from '../../solution/size.js';
 import { DEFAULT_METALK8S_VERSION, metalk8sFeatures } from '../../solution/metalk8s-version.js';
-import { action, Output } from '../_output.js';
+import { action, handleSignalsYourself, Output } from '../_output.js';
 
 /** What `emulator serve` writes once the emulator is up, read by `up` and `down`. */
 interface EmulatorState {
@@ -64,6 +65,23 @@ async function readState(dir: string): Promise<EmulatorState | undefined> {
   }
 }
 
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+const DISK_CONTENTS = ['blank', 'ext4', 'xfs', 'gpt', 'mounted', 'lvm-pv'] as const;
+
+/** `node-1:100Gi[:ext4]` → a test disk. */
+function parseDisk(text: string): { node: string; sizeBytes: number; content: (typeof DISK_CONTENTS)[number] } {
+  const [node = '', size = '', content = 'blank'] = text.split(':');
+  const bytes = Size.parse(size)?.bytes;
+  const kind = DISK_CONTENTS.find((c) => c === content);
+  if (!node || bytes === undefined || bytes <= 0 || !kind) {
+    throw new ClusterError('BAD_FLAG', `--disk ${text}: expected <node>:<size>[:${DISK_CONTENTS.join('|')}]`, { hint: 'For example --disk node-1:100Gi --disk node-1:50Gi:ext4.' });
+  }
+  return { node, sizeBytes: bytes, content: kind };
+}
+
 /** `solution emulator up|down`: the MetalK8s emulator for manual use and vendors' CI. */
 export function registerEmulatorCommands(program: Command): void {
   const emulator = program
@@ -77,11 +95,14 @@ export function registerEmulatorCommands(program: Command): void {
     .option('--metalk8s-version <version>', 'MetalK8s version to play: what the cluster claims and what its orchestrates write', DEFAULT_METALK8S_VERSION)
     .addOption(new Option('--cluster-version <version>', 'former name of --metalk8s-version').hideHelp())
     .option('--timeout <seconds>', 'give up when not up after this long (the first run builds the binaries)', '3600')
+    .option('--disk <spec>', 'a loop-device disk for a workload node, <node>:<size>[:<content>], e.g. node-1:100Gi or node-2:50Gi:ext4; repeat it (needs root)', collect, [] as string[])
     .option('--monitoring', 'also run Prometheus, Alertmanager and a Loki stand-in behind the control-plane ingress')
     .option('--json', 'print the credentials as one JSON object')
     .action(
       action(async (opts) => {
         const out = new Output({ json: opts.json === true });
+        // A bad --disk is said here, not after the background process started.
+        for (const d of opts.disk ?? []) parseDisk(d);
         const dir = path.resolve(opts.stateDir);
         const existing = await readState(dir);
         if (existing && alive(existing.pid)) {
@@ -95,7 +116,7 @@ export function registerEmulatorCommands(program: Command): void {
         const cli = process.argv[1] ?? '';
         const child = spawn(
           process.execPath,
-          [cli, 'emulator', 'serve', '--state-dir', dir, '--metalk8s-version', metalk8sFeatures(opts.clusterVersion ?? opts.metalk8sVersion).version, ...(opts.monitoring ? ['--monitoring'] : [])],
+          [cli, 'emulator', 'serve', '--state-dir', dir, '--metalk8s-version', metalk8sFeatures(opts.clusterVersion ?? opts.metalk8sVersion).version, ...(opts.monitoring ? ['--monitoring'] : []), ...(opts.disk ?? []).flatMap((d) => ['--disk', d])],
           { detached: true, stdio: ['ignore', fd, fd] },
         );
         closeSync(fd);
@@ -159,13 +180,18 @@ export function registerEmulatorCommands(program: Command): void {
     .command('serve', { hidden: true })
     .option('--state-dir <dir>', 'state directory', defaultStateDir())
     .option('--metalk8s-version <version>', 'MetalK8s version', DEFAULT_METALK8S_VERSION)
+    .option('--disk <spec>', 'loop-device disks', collect, [] as string[])
     .option('--monitoring', 'run the monitoring stack')
     .action(async (opts) => {
+      // Stopping the emulator (control plane, salt, nginx) takes longer than the CLI's grace period.
+      handleSignalsYourself();
       const dir = path.resolve(opts.stateDir);
       // Loaded on use: the Kubernetes client is heavy, and other commands should not pay for it.
       const { startMetalK8s } = await import('../../testing/index.js');
+      const disks = (opts.disk ?? []).map(parseDisk);
       const mk8s = await startMetalK8s({
         metalk8sVersion: opts.metalk8sVersion,
+        ...(disks.length > 0 ? { disks, workloadNodes: [...new Set(disks.map((d) => d.node))] } : {}),
         monitoring: opts.monitoring === true,
         onProgress: (e) => process.stdout.write(`${JSON.stringify(e)}\n`),
       });

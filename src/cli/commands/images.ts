@@ -156,7 +156,7 @@ export function registerImagesCommands(program: Command): void {
           const out = new Output(flags);
           const store = await openBlobStore({ dir: flags.store ?? join(defaultCacheDir(), 'blobs') });
           const r = await store.prune({ olderThanMs: Number(flags.olderThan) * 86400_000 });
-          out.result(`removed ${r.removed} blobs, ${r.bytes} bytes`, r);
+          out.result(`removed ${r.removed} blobs, ${r.bytes} bytes${r.tempFilesRemoved ? `, and ${r.tempFilesRemoved} temporary files left by killed builds (${r.tempBytesRemoved ?? 0} bytes)` : ""}`, r);
         },
         (flags) => new Output(flags),
       ),

@@ -141,6 +141,7 @@ export function registerIsoCommands(program: Command): void {
               joliet: opts.joliet,
               sha256: opts.sha256,
               onProgress: opts.quiet ? undefined : progressPrinter(out),
+              onWarning: (w) => out.warn(`${w.path}: ${w.message} [${w.code}]`),
               signal: controller.signal,
             });
             out.result(

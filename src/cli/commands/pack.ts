@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from '@commander-js/extra-typings';
 import { PackagingError } from '../../errors.js';
+import { keygen } from '../../packaging/keygen.js';
 import { pack } from '../../packaging/pack.js';
 import { hiddenOutAlias, outPath } from '../_options.js';
 import { action, Output } from '../_output.js';
@@ -15,6 +16,7 @@ interface PackCliOptions {
   sign?: string;
   concurrency?: string;
   buildCache?: boolean;
+  allowOutsideInputs?: boolean;
   json?: boolean;
   quiet?: boolean;
 }
@@ -41,8 +43,34 @@ export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>):
   }
 }
 
-/** `solution pack`. */
+/** `solution pack` and `solution keygen`. */
 export function registerPackCommands(program: Command): void {
+  program
+    .command('keygen')
+    .description('Create an Ed25519 key pair to sign ISOs (pack --sign) and check them (verify --key).')
+    .argument('<private.pem>', 'private key to write (mode 0600); the public key goes to <name>.pub.pem')
+    .option('--public <file>', 'where to write the public key')
+    .option('--json', 'print one JSON object')
+    .option('-q, --quiet', 'print the result only')
+    .action(
+      action(
+        async (privatePath: string, opts: { public?: string; json?: boolean; quiet?: boolean }) => {
+          const out = new Output(opts);
+          const r = await keygen({ privateKeyPath: privatePath, publicKeyPath: opts.public });
+          out.result(
+            [
+              `private key  ${r.privateKeyPath} (mode 0600: keep it on the build machine, never ship it)`,
+              `public key   ${r.publicKeyPath} (give it to customers: solution verify ISO --key ${r.publicKeyPath})`,
+              `fingerprint  sha256:${r.fingerprint}`,
+              `sign with    solution pack --sign ${r.privateKeyPath}`,
+            ].join('\n'),
+            r,
+          );
+        },
+        (_p, opts) => new Output(opts),
+      ),
+    );
+
   program
     .command('pack')
     .description('Pack a solution and all its images into one ISO that MetalK8s imports offline.')
@@ -58,6 +86,7 @@ export function registerPackCommands(program: Command): void {
     .option('--sign <key.pem>', 'Ed25519 private key: writes <iso>.sig')
     .option('--concurrency <n>', 'parallel blob downloads per image', '4')
     .option('--no-build-cache', 'tar and compress every layer of built images again')
+    .option('--allow-outside-inputs', 'accept build files outside the solution folder')
     .option('--json', 'JSON event lines on stdout, for CI')
     .option('-q, --quiet', 'print errors only')
     .action(
@@ -90,6 +119,7 @@ export function registerPackCommands(program: Command): void {
               signingKey,
               concurrency: Number(opts.concurrency) || 4,
               buildCache: opts.buildCache !== false,
+              allowOutsideInputs: opts.allowOutsideInputs,
               signal,
               onProgress: (e) => {
                 switch (e.type) {

@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
-import { PackagingError } from '../../errors.js';
+import { PackagingError, ValidationError } from '../../errors.js';
 import { resolveBuildTime } from '../../packaging/build-time.js';
+import { checkSolutionInputs, type InputCheck } from '../../packaging/check-solution-inputs.js';
 import { loadSolutionFile } from '../../packaging/solution-file.js';
 import { toYaml } from '../../solution/_yaml.js';
 import { DEFAULT_METALK8S_VERSION } from '../../solution/metalk8s-version.js';
@@ -52,23 +53,40 @@ async function writeTree(out: string, files: ReadonlyMap<string, Uint8Array>): P
   await rm(old, { recursive: true, force: true });
 }
 
+/** One line saying which input checks ran. */
+function describeChecks(checks: readonly InputCheck[]): string {
+  const count = (kind: InputCheck['kind']) => checks.filter((c) => c.kind === kind && c.status !== 'skipped').length;
+  const parts = [
+    [count('build-file'), 'build file'],
+    [count('oci-layout'), 'OCI layout'],
+    [count('docker-archive'), 'docker archive'],
+  ]
+    .filter(([n]) => (n as number) > 0)
+    .map(([n, what]) => `${n} ${what}${n === 1 ? '' : 's'}`);
+  const skipped = checks.filter((c) => c.status === 'skipped').length;
+  return `inputs checked on disk: ${parts.length ? parts.join(', ') : 'none'}${skipped ? `; ${skipped} registry image${skipped === 1 ? '' : 's'} not contacted (pack fetches them)` : ''}`;
+}
+
 /** `solution validate` and `solution render`. */
 export function registerSolutionCommands(program: Command): void {
   program
     .command('validate')
     .description('Check a solution definition against MetalK8s\' rules; every problem is listed at once.')
     .argument('[path]', 'solution file, or the folder holding solution.config.ts', '.')
+    .option('--allow-outside-inputs', 'accept build files outside the solution folder')
     .option('--json', 'print one JSON object')
     .option('-q, --quiet', 'print errors only')
     .action(
       action(
-        async (path: string, opts: CommonOptions) => {
+        async (path: string, opts: CommonOptions & { allowOutsideInputs?: boolean }) => {
           const out = new Output(opts);
-          const { solution, path: file } = await loadSolutionFile(path);
-          const w = solution.warnings;
+          const { solution, path: file, baseDir } = await loadSolutionFile(path);
+          const inputs = await checkSolutionInputs({ solution, baseDir, allowOutside: opts.allowOutsideInputs });
+          if (!inputs.ok) throw new ValidationError([...solution.warnings, ...inputs.issues], file);
+          const w = [...solution.warnings, ...inputs.issues];
           out.result(
-            `${file}: ${solution.id} is valid${w.length ? ` (${w.length} warning${w.length > 1 ? 's' : ''})\n${formatIssues(w)}` : ''}`,
-            { valid: true, id: solution.id, file, issues: w },
+            `${file}: ${solution.id} is valid${w.length ? ` (${w.length} warning${w.length > 1 ? 's' : ''})\n${formatIssues(w)}` : ''}\n${describeChecks(inputs.checks)}`,
+            { valid: true, id: solution.id, file, issues: w, inputs: inputs.checks },
           );
         },
         (_p, opts) => new Output(opts),

@@ -37,6 +37,8 @@ export interface CacheableEntry {
   readonly content?: Uint8Array | undefined;
   readonly source?: string | undefined;
   readonly target?: string | undefined;
+  /** The option that named `source`, for error messages (not part of the cache key). */
+  readonly field?: string | undefined;
 }
 
 /** What a built layer is. */

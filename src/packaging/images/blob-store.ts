@@ -15,7 +15,9 @@ import { createReadStream, type Stats } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { PackagingError, throwIfAborted } from '../../errors.js';
+import { Readable } from 'node:stream';
+import { fromSystemError, PackagingError, throwIfAborted } from '../../errors.js';
+import { FOREIGN_TEMP_MAX_AGE_MS, HOST_TAG, isAbandoned } from '../_stale-temp.js';
 import { digestHex, isDigest } from './_digest.js';
 import { pruneLayerCache } from './_layer-cache.js';
 
@@ -90,6 +92,10 @@ export interface PruneResult {
   readonly removed: number;
   /** Bytes freed. */
   readonly bytes: number;
+  /** Temporary files of writers that are gone (a killed pack), removed. */
+  readonly tempFilesRemoved?: number | undefined;
+  /** Their bytes. */
+  readonly tempBytesRemoved?: number | undefined;
 }
 
 /** A content-addressed blob store; see {@link openBlobStore}. */
@@ -117,8 +123,17 @@ export interface BlobStore {
   open(digest: string, options?: { readonly verify?: boolean }): AsyncIterable<Uint8Array>;
   /** Re-hashes a stored blob; throws `BLOB_DIGEST_MISMATCH` (and removes the file) when it is corrupt. */
   verify(digest: string): Promise<void>;
-  /** Removes blobs not in `keep` (and not used for `olderThanMs`), the build cache entries of removed layers, and stale temporary files. */
+  /**
+   * Removes blobs not in `keep` (and not used for `olderThanMs`), the build cache entries of the
+   * layers removed, and the temporary files of writers that are gone.
+   */
   prune(options?: PruneOptions): Promise<PruneResult>;
+  /**
+   * Removes temporary files whose writer is gone (killed, or its machine restarted): their pid
+   * is not alive on this host, or they come from another host and are a day old. Files of a
+   * running writer are kept. `pack` runs it at its start.
+   */
+  removeAbandonedTemp(): Promise<{ readonly removed: number; readonly bytes: number }>;
 }
 
 function notDigest(digest: string): PackagingError {
@@ -173,7 +188,8 @@ class FsBlobStore implements BlobStore {
 
   async ingest(options: PutOptions = {}): Promise<BlobIngest> {
     if (options.expectedDigest !== undefined && !isDigest(options.expectedDigest)) throw notDigest(options.expectedDigest);
-    const tmp = join(this.dir, 'tmp', `${process.pid}-${randomBytes(8).toString('hex')}`);
+    // <pid>-<host>-<random>: a later run can tell when its writer is gone (_stale-temp.ts).
+    const tmp = join(this.dir, 'tmp', `${process.pid}-${HOST_TAG}-${randomBytes(8).toString('hex')}`);
     const fh = await open(tmp, 'w', 0o644);
     const hash: Hash = createHash('sha256');
     let written = 0;
@@ -248,14 +264,25 @@ class FsBlobStore implements BlobStore {
   }
 
   async put(data: Uint8Array | AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<BlobInfo> {
-    const ing = await this.ingest(options);
+    // A stream that fails before it is read (a missing file) must not emit an unhandled 'error':
+    // the loop below still sees the error when it reads.
+    const stream = data instanceof Readable ? data : undefined;
+    stream?.on('error', () => undefined);
+    let ing: BlobIngest;
+    try {
+      ing = await this.ingest(options);
+    } catch (err) {
+      stream?.destroy();
+      throw err;
+    }
     try {
       if (data instanceof Uint8Array) await ing.write(data);
       else for await (const chunk of data) await ing.write(chunk);
       return await ing.commit();
     } catch (err) {
+      stream?.destroy();
       await ing.abort();
-      throw err;
+      throw fromSystemError(err, { doing: options.what ? `store ${options.what}` : 'store a blob' }) ?? err;
     }
   }
 
@@ -338,11 +365,24 @@ class FsBlobStore implements BlobStore {
     }
     // Build cache entries naming a blob that is gone would only be misses: drop them.
     if (removed > 0) await pruneLayerCache(this);
-    const tmpCutoff = Date.now() - 24 * 3600 * 1000;
-    for (const name of await readdir(join(this.dir, 'tmp'))) {
+    const stale = await this.removeAbandonedTemp();
+    return { removed, bytes, tempFilesRemoved: stale.removed, tempBytesRemoved: stale.bytes };
+  }
+
+  async removeAbandonedTemp(): Promise<{ removed: number; bytes: number }> {
+    let removed = 0;
+    let bytes = 0;
+    for (const name of await readdir(join(this.dir, 'tmp')).catch(() => [] as string[])) {
       const p = join(this.dir, 'tmp', name);
       const st = await stat(p).catch(() => undefined);
-      if (st && st.mtimeMs < tmpCutoff) await rm(p, { force: true });
+      if (!st) continue;
+      const m = /^(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{16}$/.exec(name);
+      // Unknown names: only after a day, as before.
+      const abandoned = m ? isAbandoned(Number(m[1]), m[2], st.mtimeMs) : Date.now() - st.mtimeMs > FOREIGN_TEMP_MAX_AGE_MS;
+      if (!abandoned) continue;
+      await rm(p, { force: true });
+      removed++;
+      bytes += st.size;
     }
     return { removed, bytes };
   }

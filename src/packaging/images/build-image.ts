@@ -9,14 +9,14 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { access, lstat, readdir, readlink, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { PassThrough, type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import * as tar from 'tar-stream';
-import { ValidationError } from '../../errors.js';
+import { fromSystemError, ValidationError } from '../../errors.js';
 import { sha256Digest } from './_digest.js';
 import { type BuiltLayer, type CacheableEntry, cachedLayer } from './_layer-cache.js';
 import type { BlobStore } from './blob-store.js';
@@ -37,7 +37,11 @@ export interface LayerFile {
   readonly source?: string | undefined;
   /** Symlink target (for `symlink`). */
   readonly target?: string | undefined;
-  /** Permission bits. @default 0o644 for files, 0o755 for directories */
+  /**
+   * Permission bits.
+   * @default 0o755 for directories; for files copied from `source`, 0o755 when the source is
+   * executable by its owner, else 0o644; 0o644 for `content`
+   */
   readonly mode?: number | undefined;
 }
 
@@ -170,7 +174,8 @@ async function layerEntries(layer: LayerInput, index: number): Promise<Entry[]> 
         if (!f.target) throw invalid(`${where}.files[${i}].target`, 'a symlink needs a target', 'Set target.');
         entries.push({ name, type, mode: 0o777, size: 0, target: f.target });
       } else if (f.source !== undefined) {
-        entries.push({ name, type, mode: f.mode ?? 0o644, size: -1, source: f.source });
+        // The mode is taken from the source below, when none is given.
+        entries.push({ name, type, mode: f.mode ?? -1, size: -1, source: f.source, field: `${where}.files[${i}].source` });
       } else {
         const content = typeof f.content === 'string' ? new TextEncoder().encode(f.content) : (f.content ?? new Uint8Array());
         entries.push({ name, type, mode: f.mode ?? 0o644, size: content.byteLength, content });
@@ -195,7 +200,27 @@ async function layerEntries(layer: LayerInput, index: number): Promise<Entry[]> 
   const out = [...byName.values()];
   for (let i = 0; i < out.length; i++) {
     const e = out[i]!;
-    if (e.size === -1 && e.source) out[i] = { ...e, size: (await lstat(e.source)).size };
+    if (e.size === -1 && e.source) {
+      // stat, not lstat: the size and mode are those of the file that is read.
+      let st: Awaited<ReturnType<typeof stat>>;
+      try {
+        st = await stat(e.source);
+      } catch (err) {
+        throw fromSystemError(err, { file: e.source, field: e.field, doing: `copy it to /${e.name}` }) ?? err;
+      }
+      try {
+        await access(e.source, constants.R_OK);
+      } catch (err) {
+        throw fromSystemError(err, { file: e.source, field: e.field, doing: `copy it to /${e.name}` }) ?? err;
+      }
+      if (!st.isFile()) {
+        throw invalid(e.field ?? where, `${e.source} is ${st.isDirectory() ? 'a folder' : 'not a regular file'}, not a file to copy to /${e.name}`, st.isDirectory() ? 'Name a file; list the files of a folder one by one.' : 'Copy a regular file (devices, sockets and fifos cannot go into a layer).');
+      }
+      // Owner-executable sources stay executable (an entrypoint must run); other bits are not
+      // copied, so the umask of the checkout does not change the layer.
+      const mode = e.mode === -1 ? (st.mode & 0o100 ? 0o755 : 0o644) : e.mode;
+      out[i] = { ...e, size: st.size, mode };
+    }
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
@@ -218,7 +243,7 @@ async function feed(pack: tar.Pack, entries: readonly Entry[], signal: AbortSign
     } else {
       const done = new Promise<void>((res, rej) => {
         const w = pack.entry({ ...base, name: e.name, type: 'file', size: e.size }, (err) => (err ? rej(err) : res()));
-        pipeline(createReadStream(e.source!), w).catch(rej);
+        pipeline(createReadStream(e.source!), w).catch((err: unknown) => rej(fromSystemError(err, { file: e.source, field: e.field, doing: `copy it to /${e.name}` }) ?? err));
       });
       await done;
     }

@@ -12,8 +12,8 @@
  *
  * @module
  */
-import { open } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
+import { access, open, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -61,6 +61,32 @@ interface Stored {
   readonly size: number;
 }
 
+/** The archive must be a readable regular file: typed errors for the usual mistakes. */
+async function checkArchiveFile(path: string): Promise<void> {
+  let st: Awaited<ReturnType<typeof stat>>;
+  try {
+    st = await stat(path);
+  } catch (err) {
+    throw new RegistryError('ARCHIVE_NOT_FOUND', `docker archive ${path} does not exist`, {
+      cause: err,
+      hint: 'Check the path (relative paths are resolved from the solution folder); write the archive with `docker save -o FILE IMAGE`.',
+    });
+  }
+  if (!st.isFile()) {
+    throw new RegistryError('ARCHIVE_NOT_A_FILE', `docker archive ${path} is ${st.isDirectory() ? 'a folder' : 'not a regular file'}`, {
+      hint: st.isDirectory() ? 'An OCI layout folder is read with kind: oci-layout; a docker archive is the one tar file `docker save` writes.' : 'Give the tar file itself.',
+    });
+  }
+  try {
+    await access(path, constants.R_OK);
+  } catch (err) {
+    throw new RegistryError('ARCHIVE_UNREADABLE', `docker archive ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+      cause: err,
+      hint: 'Check the permissions of the file and of its folders.',
+    });
+  }
+}
+
 async function isGzip(path: string): Promise<boolean> {
   const fh = await open(path, 'r');
   try {
@@ -81,8 +107,12 @@ async function scan(path: string, options: ReadDockerArchiveOptions): Promise<Sc
   const files = new Map<string, Stored>();
   const aliases = new Map<string, string>();
   const extract = tar.extract();
+  await checkArchiveFile(path);
+  // The stream is made after every await that can fail, and goes straight into pipeline(),
+  // which listens to its 'error' events: an unreadable file never becomes an unhandled error.
+  const gzip = await isGzip(path);
   const source = createReadStream(path, { highWaterMark: 1 << 20 });
-  const piping = (await isGzip(path)) ? pipeline(source, createGunzip(), extract) : pipeline(source, extract);
+  const piping = gzip ? pipeline(source, createGunzip(), extract) : pipeline(source, extract);
   let buffered = 0;
   const consume = async () => {
     for await (const entry of extract) {

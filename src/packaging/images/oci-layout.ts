@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PackagingError, RegistryError, throwIfAborted } from '../../errors.js';
 import { digestHex, sha256Digest } from './_digest.js';
@@ -67,6 +67,14 @@ export async function readOciLayout(path: string, options: ReadOciLayoutOptions)
   const what = `OCI layout ${path}`;
   let layoutFile: { imageLayoutVersion?: string };
   let indexBytes: Buffer;
+  const st = await stat(path).catch(() => undefined);
+  if (!st?.isDirectory()) {
+    throw new RegistryError(st ? 'OCI_LAYOUT_NOT_A_FOLDER' : 'OCI_LAYOUT_NOT_FOUND', `${what} ${st ? 'is a file, not a folder' : 'does not exist'}`, {
+      hint: st
+        ? 'An OCI layout is a folder (oci-layout, index.json, blobs/); a tar file is read with kind: docker-archive.'
+        : 'Check the path (relative paths are resolved from the solution folder); write one with skopeo copy … oci:DIR:TAG.',
+    });
+  }
   try {
     layoutFile = JSON.parse(await readFile(join(path, 'oci-layout'), 'utf8')) as { imageLayoutVersion?: string };
     indexBytes = await readFile(join(path, 'index.json'));
@@ -97,14 +105,20 @@ export async function readOciLayout(path: string, options: ReadOciLayoutOptions)
   for (const d of [parsed.config, ...parsed.layers]) {
     throwIfAborted(options.signal, `reading ${what}`);
     const file = join(path, 'blobs', 'sha256', digestHex(d.digest));
-    await options.store.ensure(d.digest, d.size, () =>
-      options.store.put(createReadStream(file, { highWaterMark: 1 << 20 }), {
+    await options.store.ensure(d.digest, d.size, async () => {
+      const st = await stat(file).catch(() => undefined);
+      if (!st?.isFile()) {
+        throw new RegistryError('OCI_LAYOUT_BLOB_MISSING', `${what}: blob ${d.digest} is ${st ? 'not a regular file' : 'missing'} (${file})`, {
+          hint: 'The OCI layout is incomplete; recreate it (e.g. with skopeo copy … oci:DIR:TAG).',
+        });
+      }
+      return options.store.put(createReadStream(file, { highWaterMark: 1 << 20 }), {
         expectedDigest: d.digest,
         expectedSize: d.size,
         what: `${what} blob ${d.digest}`,
         signal: options.signal,
-      }),
-    );
+      });
+    });
   }
   return recordImage(options.store, bytes, { source: what, indexDigest });
 }

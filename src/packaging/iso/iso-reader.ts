@@ -750,14 +750,26 @@ export async function openIso(source: string | number | Uint8Array, options?: Op
   if (typeof source === 'string') {
     let fd: number;
     try {
-      fd = fs.openSync(source, 'r');
+      // O_NONBLOCK: opening a FIFO never waits for a writer (it is refused just below).
+      fd = fs.openSync(source, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     } catch (err) {
-      throw new IsoError('ISO_OPEN_FAILED', `cannot open ${JSON.stringify(source)}`, {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new IsoError('ISO_OPEN_FAILED', `cannot open ${JSON.stringify(source)}${code === 'ENOENT' ? ': it does not exist' : code ? ` (${code})` : ''}`, {
         hint: 'Check the path and its permissions.',
         cause: err,
       });
     }
-    src = new FdSource(fd, fs.fstatSync(fd).size, true, JSON.stringify(source));
+    const st = fs.fstatSync(fd);
+    // FIFOs, sockets, devices and folders are refused at once: a FIFO has no size and a read
+    // from it would wait forever.
+    if (!st.isFile()) {
+      fs.closeSync(fd);
+      const kind = st.isDirectory() ? 'a folder' : st.isFIFO() ? 'a FIFO (named pipe)' : st.isSocket() ? 'a socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'not a regular file';
+      throw new IsoError('ISO_NOT_REGULAR_FILE', `${JSON.stringify(source)} is ${kind}, not an ISO image file`, {
+        hint: 'Give the path of the .iso file itself (copy a stream or a device to a file first, e.g. with dd).',
+      });
+    }
+    src = new FdSource(fd, st.size, true, JSON.stringify(source));
   } else if (typeof source === 'number') {
     src = new FdSource(source, fs.fstatSync(source).size, false, `file descriptor ${source}`);
   } else {

@@ -20,6 +20,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { AbortError, IsoError, throwIfAborted } from '../../errors.js';
+import { HOST_TAG, isAbandoned } from '../_stale-temp.js';
 import { SDK_VERSION } from '../../version.js';
 import { createImageHasher, type ImageHasher } from './_hasher.js';
 import {
@@ -60,8 +61,15 @@ import {
 /** Largest section of a multi-extent file: 4 GiB minus one sector, as xorriso writes. */
 export const ISO_MAX_SECTION = 0xfffff800;
 
-/** Deepest directory level ECMA-119 allows (the root is level 1). */
+/** Deepest directory level ECMA-119 allows (the root is level 1). Deeper paths are written with a warning. */
 export const ISO_MAX_DEPTH = 8;
+
+/**
+ * Deepest level the writer accepts: paths below {@link ISO_MAX_DEPTH} are written as they are,
+ * as xorriso does (Rock Ridge readers, the Linux kernel included, follow them), up to the depth
+ * the SDK's reader accepts by default.
+ */
+export const ISO_WRITE_MAX_DEPTH = 64;
 
 /** Timestamp used when neither `timestamp` nor `SOURCE_DATE_EPOCH` is given: 2000-01-01T00:00:00Z. */
 export const DEFAULT_ISO_TIMESTAMP: Date = new Date(Date.UTC(2000, 0, 1));
@@ -190,6 +198,8 @@ export interface WriteIsoOptions {
   readonly sha256?: boolean | undefined;
   /** Called as the write advances (about every 4 MiB). */
   readonly onProgress?: ((event: IsoWriteProgress) => void) | undefined;
+  /** Called for each problem worked around (a Joliet name cut, a path deeper than 8 levels); also in the result. */
+  readonly onWarning?: ((warning: IsoWriteWarning) => void) | undefined;
   /** Cancels the write; a file output is then removed. */
   readonly signal?: AbortSignal | undefined;
 }
@@ -212,6 +222,8 @@ export interface WriteIsoResult {
   readonly dedupedFiles: number;
   /** Bytes not written thanks to shared extents. */
   readonly dedupedBytes: number;
+  /** Problems worked around (see {@link WriteIsoOptions.onWarning}). */
+  readonly warnings: readonly IsoWriteWarning[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -258,6 +270,10 @@ interface DirNode extends BaseNode {
 interface FileNode extends BaseNode {
   readonly kind: 'file';
   readonly extent: Extent;
+  /** Whether it is a hard link of a source file (same device and inode as other entries). */
+  readonly hardLink: boolean;
+  /** Rock Ridge link count: the entries of the image that are hard links of the same file. */
+  links: number;
 }
 
 interface LinkNode extends BaseNode {
@@ -372,9 +388,26 @@ function newDir(name: string, parent: DirNode | undefined, mode: number, explici
 function depthError(p: string): IsoError {
   return isoError(
     'ISO_DEPTH_EXCEEDED',
-    `entry ${JSON.stringify(p)} is deeper than ISO 9660 allows (${ISO_MAX_DEPTH} directory levels, the root included)`,
-    'Flatten the tree: at most 7 nested directories below the root.',
+    `entry ${JSON.stringify(p)} is deeper than ${ISO_WRITE_MAX_DEPTH} directory levels (the root included)`,
+    `Flatten the tree: at most ${ISO_WRITE_MAX_DEPTH - 1} nested directories below the root.`,
   );
+}
+
+/** Sets each hard-linked file's Rock Ridge link count to the number of its links in the image. */
+function countHardLinks(root: DirNode): void {
+  const byExtent = new Map<Extent, FileNode[]>();
+  const walk = (d: DirNode) => {
+    for (const k of d.children.values()) {
+      if (k.kind === 'dir') walk(k);
+      else if (k.kind === 'file' && k.hardLink) {
+        const list = byExtent.get(k.extent);
+        if (list) list.push(k);
+        else byExtent.set(k.extent, [k]);
+      }
+    }
+  };
+  walk(root);
+  for (const list of byExtent.values()) for (const f of list) f.links = list.length;
 }
 
 /** Builds the tree and the extent table from the entries. */
@@ -404,7 +437,7 @@ async function buildTree(
       const name = parts[i]!;
       const existing = dir.children.get(name);
       if (existing === undefined) {
-        if (dir.depth >= ISO_MAX_DEPTH) throw depthError(e.path);
+        if (dir.depth >= ISO_WRITE_MAX_DEPTH) throw depthError(e.path);
         const d = newDir(name, dir, 0o755, false);
         dir.children.set(name, d);
         counts.dirs++;
@@ -453,7 +486,7 @@ async function buildTree(
       ce: undefined,
     };
     if (e.type === 'directory') {
-      if (dir.depth >= ISO_MAX_DEPTH) throw depthError(e.path);
+      if (dir.depth >= ISO_WRITE_MAX_DEPTH) throw depthError(e.path);
       const d = newDir(name, dir, checkMode(e.path, e.mode, 0o755), true);
       d.mtime = base.mtime;
       d.ctime = base.ctime;
@@ -471,7 +504,10 @@ async function buildTree(
       counts.symlinks++;
     } else if (e.type === 'file') {
       const extent = resolveExtent(e, byKey, extentsInOrder);
-      dir.children.set(name, { ...base, kind: 'file', mode: checkMode(e.path, e.mode, 0o644), extent });
+      // Path sources share an extent by device and inode: hard links. Identical content from
+      // other sources shares an extent too, but those are separate files (link count 1).
+      const hardLink = e.source.kind === 'path' && e.source.contentKey === undefined;
+      dir.children.set(name, { ...base, kind: 'file', mode: checkMode(e.path, e.mode, 0o644), extent, hardLink, links: 1 });
       counts.files++;
     } else {
       throw isoError(
@@ -577,7 +613,7 @@ function nodeDate7(node: Node, fallback: Uint8Array): Uint8Array {
 function nodeSusp(node: Node, date7: Uint8Array, withName: boolean): Uint8Array[] {
   const out: Uint8Array[] = [];
   if (node.kind === 'dir') out.push(pxEntry(S_IFDIR | node.mode, 2 + node.subdirs));
-  else if (node.kind === 'file') out.push(pxEntry(S_IFREG | node.mode, 1));
+  else if (node.kind === 'file') out.push(pxEntry(S_IFREG | node.mode, node.links));
   else out.push(pxEntry(S_IFLNK | node.mode, 1));
   out.push(tfEntry(nodeDate7(node, date7), node.ctime ? recordDate(node.ctime) : nodeDate7(node, date7)));
   if (withName) out.push(...nmEntries(enc.encode(node.name)));
@@ -706,17 +742,34 @@ interface Plan {
   readonly date7: Uint8Array;
 }
 
-function jolietTreeError(node: Node): IsoError {
+function nodePath(node: Node): string {
   const parts: string[] = [];
   for (let n: Node | undefined = node; n?.parent; n = n.parent) parts.unshift(n.name);
-  return isoError(
-    'ISO_JOLIET_NAME_TOO_LONG',
-    `entry ${JSON.stringify(parts.join('/'))} has a name longer than the ${JOLIET_MAX} characters Joliet allows`,
-    `Shorten the name to ${JOLIET_MAX} characters, or write the image without Joliet (joliet: false).`,
-  );
+  return parts.join('/');
 }
 
-function plan(root: DirNode, extents: Extent[], joliet: boolean, date: Date): Plan {
+/** A Joliet name cut to {@link JOLIET_MAX} characters, keeping a short extension. */
+function cutJolietName(name: string): string {
+  const clean = [...name].map((ch) => {
+    const c = ch.codePointAt(0)!;
+    return c < 0x20 || c > 0xffff || '*/:;?\\'.includes(ch) ? '_' : ch;
+  });
+  const text = clean.join('');
+  const dot = text.lastIndexOf('.');
+  const ext = dot > 0 && text.length - dot <= 9 ? text.slice(dot) : '';
+  return text.slice(0, JOLIET_MAX - ext.length) + ext;
+}
+
+/** A problem the writer worked around; the image is still written. */
+export interface IsoWriteWarning {
+  /** `ISO_JOLIET_NAME_CUT`, `ISO_DEEP_PATH`. */
+  readonly code: string;
+  /** The entry concerned. */
+  readonly path: string;
+  readonly message: string;
+}
+
+function plan(root: DirNode, extents: Extent[], joliet: boolean, date: Date, warnings: IsoWriteWarning[]): Plan {
   const date7 = recordDate(date);
   // The root's ER goes first in the root's continuation area.
   root.ce = root.ceArea.alloc([erEntry()]);
@@ -736,8 +789,11 @@ function plan(root: DirNode, extents: Extent[], joliet: boolean, date: Date): Pl
       const visible = kids.filter((k) => k.kind !== 'symlink');
       const names = visible.map((k) => {
         const n = jolietName(k.name);
-        if (n === undefined) throw jolietTreeError(k);
-        return n;
+        if (n !== undefined) return n;
+        // As genisoimage and xorriso do: the Joliet name is cut, the Rock Ridge name stays whole.
+        const cut = cutJolietName(k.name);
+        warnings.push({ code: 'ISO_JOLIET_NAME_CUT', path: nodePath(k), message: `the Joliet name is cut to ${JOLIET_MAX} characters ("${cut}"); the Rock Ridge name stays whole` });
+        return cut;
       });
       const unique = uniqueJolietNames(
         names,
@@ -749,6 +805,13 @@ function plan(root: DirNode, extents: Extent[], joliet: boolean, date: Date): Pl
       dir.jSorted = visible.sort((a, b) => compareCodeUnits(a.jolietId!, b.jolietId!));
     }
     dir.sorted = kids.sort((a, b) => comparePrimary(a.primaryId, b.primaryId));
+    if (dir.depth === ISO_MAX_DEPTH && kids.some((k) => k.kind === 'dir')) {
+      warnings.push({
+        code: 'ISO_DEEP_PATH',
+        path: nodePath(dir),
+        message: `holds directories deeper than the ${ISO_MAX_DEPTH} levels of ECMA-119; they are written as they are, as xorriso does (Rock Ridge readers and the Linux kernel follow them; strict ISO 9660 readers may not)`,
+      });
+    }
     dir.subdirs = 0;
     for (const k of dir.sorted) if (k.kind === 'dir') dir.subdirs++;
     for (const k of dir.sorted) if (k.kind === 'dir') dirs.push(k);
@@ -1221,6 +1284,38 @@ async function copyExtent(ext: Extent, sink: Sink): Promise<void> {
 }
 
 /**
+ * Removes the temporary files of earlier writes of `target` whose writer is gone (a process killed
+ * with SIGKILL leaves `.<name>.<pid>.<time>[.<host>].tmp` behind); those of running writers stay.
+ */
+export function removeAbandonedIsoTemp(target: string): number {
+  const dir = path.dirname(target);
+  const base = path.basename(target);
+  let removed = 0;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    if (!name.startsWith(`.${base}.`) || !name.endsWith('.tmp')) continue;
+    const m = /^\.(\d+)\.(\d+)(?:\.([0-9a-f]{8}))?\.tmp$/.exec(name.slice(base.length + 1));
+    if (!m) continue;
+    const p = path.join(dir, name);
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(p);
+    } catch {
+      continue;
+    }
+    if (!st.isFile() || !isAbandoned(Number(m[1]), m[3], st.mtimeMs)) continue;
+    fs.rmSync(p, { force: true });
+    removed++;
+  }
+  return removed;
+}
+
+/**
  * Writes an ISO 9660 image (level 3, Rock Ridge, Joliet) from a list of entries.
  *
  * The same entries and options always give the same bytes. Primary names are uppercase
@@ -1261,7 +1356,10 @@ export async function writeIso(options: WriteIsoOptions): Promise<WriteIsoResult
     );
   }
   const { root, extents, counts } = await buildTree(options.entries, signal);
-  const p = plan(root, extents, joliet, date);
+  countHardLinks(root);
+  const warnings: IsoWriteWarning[] = [];
+  const p = plan(root, extents, joliet, date, warnings);
+  for (const w of warnings) options.onWarning?.(w);
   const total = p.totalSectors * SECTOR;
   const ids: Identifiers = { volumeId: options.volumeId, publisherId, applicationId };
   options.onProgress?.({ phase: 'planned', bytesWritten: 0, bytesTotal: total });
@@ -1271,7 +1369,9 @@ export async function writeIso(options: WriteIsoOptions): Promise<WriteIsoResult
   let tmp: string | undefined;
   if (typeof output === 'string') {
     const target = path.resolve(output);
-    tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${Date.now()}.tmp`);
+    removeAbandonedIsoTemp(target);
+    // .<name>.<pid>.<time>.<host>.tmp: a later run can tell when its writer is gone.
+    tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${Date.now()}.${HOST_TAG}.tmp`);
     try {
       fd = fs.openSync(tmp, 'wx', 0o644);
     } catch (err) {
@@ -1366,5 +1466,6 @@ export async function writeIso(options: WriteIsoOptions): Promise<WriteIsoResult
     extents: p.extents.length,
     dedupedFiles: fileRefs - p.extents.length,
     dedupedBytes: refBytes - stored,
+    warnings,
   };
 }

@@ -54,6 +54,57 @@ describe('solution validate / render', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('validates the example with no warning at all', () => {
+    const r = solution('validate', 'examples/zenko-like', '--json');
+    expect(JSON.parse(r.stdout.trim()).data.issues).toEqual([]);
+  });
+
+  it('refuses what the cluster would refuse: types, templates, sizes, CRD names and defaults, digests, each with its hint', () => {
+    const dir = join(tmp, 'cluster-rules');
+    mkdirSync(dir);
+    writeFileSync(
+      join(dir, 'solution.config.yaml'),
+      [
+        'name: acme',
+        'version: 1.2.0',
+        'operator:',
+        '  image: acme-operator',
+        '  permissions:',
+        '    namespaced: [{ apiGroups: [acme.example.com], resources: [stores], verbs: [get, list, watch] }]',
+        '    cluster: [{ apiGroups: [storage.metalk8s.scality.com], resources: [volumes], verbs: [get] }]',
+        'crds:',
+        '  - group: acme.example.com',
+        '    kind: Store',
+        '    shortNames: [ST]',
+        '    versions: [{ name: v1, openAPIV3Schema: { type: object, properties: { spec: { type: object, properties: { size: { type: integer, minimum: 5, default: 1 } } } } } }]',
+        'images:',
+        '  - { name: acme-operator, tag: 1.2.0, source: { kind: registry, reference: "r.example.com/acme/op@sha256:abc" } }',
+        'components: [{ name: store, image: acme-operator, volumes: [{ name: data, size: 1.5Gi, storageClass: metalk8s }] }]',
+        'alerts:',
+        '  - name: g',
+        '    rules: [{ alert: A, expr: "rate(up) > 0", labels: { severity: critical }, annotations: { summary: "{{ $value | humanize " } }]',
+      ].join('\n'),
+    );
+    const r = solution('validate', dir, '--json');
+    expect(r.code).toBe(1);
+    const event = JSON.parse(`${r.stdout}${r.stderr}`.trim().split('\n').pop()!) as { type: string; issues: { code: string; path: string; hint?: string }[] };
+    expect(event.type).toBe('error');
+    const list = event.issues;
+    const got = list.map((i) => `${i.code} ${i.path}`);
+    expect(got).toEqual(
+      expect.arrayContaining([
+        'SIZE_NOT_METALK8S components[0].volumes[0].size',
+        'IMAGE_DIGEST_INVALID images[0].source.reference',
+        'ALERT_EXPR_TYPE alerts[0].rules[0].expr',
+        'ALERT_TEMPLATE_INVALID alerts[0].rules[0].annotations.summary',
+        'CRD_SHORT_NAME_INVALID crds[0].shortNames[0]',
+        'CRD_DEFAULT_INVALID crds[0].versions[0].openAPIV3Schema.properties.spec.properties.size.default',
+        'RBAC_CLUSTER_SCOPED_UNBOUND operator.permissions.cluster[0]',
+      ]),
+    );
+    expect(list.every((i) => (i.hint ?? '').length > 10)).toBe(true);
+  });
+
   it('reports a syntax error in a YAML file with its position', () => {
     const dir = join(tmp, 'syntax');
     mkdirSync(dir);

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Cluster, connect } from '../../../src/cluster/index.js';
 import { type MetalK8sEmulator, startMetalK8s, uniqueSuffix } from '../../../src/testing/index.js';
 import { DevProcess } from '../cli/_dev.js';
-import { cliEnv } from './_cli-env.js';
+import { emulatorEnv } from './_cli.js';
 
 const name = `dev${uniqueSuffix()}`;
 const envName = `${name}-dev`;
@@ -56,7 +56,7 @@ describe('solution dev --emulator', () => {
   it('adds the first round to a dev environment, and an edit upgrades it in one round', async () => {
     dev = new DevProcess(['.', '-o', 'out', '--cache-dir', join(dir, 'cache'), '--emulator'], {
       cwd: dir,
-      env: cliEnv(mk8s),
+      env: emulatorEnv(inject('kubeconfig'), mk8s.saltApi),
     });
     const first = await dev.round(1, 240_000);
     expect(first.ok, JSON.stringify(first)).toBe(true);

@@ -24,6 +24,7 @@ describe('Volumes on the emulator', () => {
   let core: CoreV1Api;
   let mk8s: MetalK8sEmulator;
   const ns = `volumes-${suffix}`;
+  const nodeName = `vol-${suffix}`;
 
   const createVolume = (name: string, spec: Record<string, unknown>) =>
     custom.createClusterCustomObject({
@@ -39,7 +40,8 @@ describe('Volumes on the emulator', () => {
     kc.loadFromFile(inject('kubeconfig'));
     custom = kc.makeApiClient(CustomObjectsApi);
     core = kc.makeApiClient(CoreV1Api);
-    mk8s = await startMetalK8s({ kubeconfigYaml: await readFile(inject('kubeconfig'), 'utf8') });
+    // No disk of its own: sparse Volumes are files attached as loop devices (needs root).
+    mk8s = await startMetalK8s({ kubeconfigYaml: await readFile(inject('kubeconfig'), 'utf8'), disks: [], workloadNodes: [nodeName] });
     await core.createNamespace({ body: { metadata: { name: ns } } });
   });
   afterAll(async () => {
@@ -50,7 +52,7 @@ describe('Volumes on the emulator', () => {
   it('prepares a sparse Volume into the PersistentVolume storage-operator makes', async () => {
     const name = `sparse-${suffix}`;
     await createVolume(name, {
-      nodeName: 'node-1',
+      nodeName,
       storageClassName: 'metalk8s',
       sparseLoopDevice: { size: '10Gi' },
       template: { metadata: { labels: { 'app.kubernetes.io/name': `data-${suffix}` } } },
@@ -66,7 +68,7 @@ describe('Volumes on the emulator', () => {
     expect(pv.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'Volume', name, uid: volume.metadata.uid, controller: true });
     expect(pv.spec).toMatchObject({
       accessModes: ['ReadWriteOnce'],
-      capacity: { storage: '10737418240' },
+      capacity: { storage: '10Gi' },
       mountOptions: ['rw', 'discard'],
       volumeMode: 'Filesystem',
       local: { path: `/dev/disk/by-uuid/${volume.metadata.uid}`, fsType: 'ext4' },
@@ -76,7 +78,7 @@ describe('Volumes on the emulator', () => {
     expect(pv.spec?.nodeAffinity?.required?.nodeSelectorTerms[0]?.matchExpressions?.[0]).toEqual({
       key: 'kubernetes.io/hostname',
       operator: 'In',
-      values: ['node-1'],
+      values: [nodeName],
     });
   });
 
@@ -107,7 +109,7 @@ describe('Volumes on the emulator', () => {
       const p = await core.readNamespacedPod({ name: 'user', namespace: ns });
       return p.status?.phase === 'Running' ? p : undefined;
     }, 60_000);
-    expect(pod.spec?.nodeName).toBe('node-1');
+    expect(pod.spec?.nodeName).toBe(nodeName);
     const pvc = await core.readNamespacedPersistentVolumeClaim({ name: 'data', namespace: ns });
     expect(pvc.status?.phase).toBe('Bound');
     expect(pvc.spec?.volumeName).toBe(`sparse-${suffix}`);
@@ -115,19 +117,19 @@ describe('Volumes on the emulator', () => {
 
   it('refuses a Volume whose StorageClass does not exist, saying which', async () => {
     const name = `nosc-${suffix}`;
-    await createVolume(name, { nodeName: 'node-1', storageClassName: 'no-such-class', sparseLoopDevice: { size: '1Gi' } });
+    await createVolume(name, { nodeName, storageClassName: 'no-such-class', sparseLoopDevice: { size: '1Gi' } });
     const ready = await until('Volume failed', async () => {
       const c = (await readVolume(name)).status?.conditions?.find((x) => x.type === 'Ready');
       return c?.status === 'False' ? c : undefined;
     });
     expect(ready.reason).toBe('CreationError');
-    expect(ready.message).toContain('no-such-class');
+    expect(ready.message).toContain('StorageClass no-such-class not found');
     await custom.deleteClusterCustomObject({ group, version: 'v1alpha1', plural: 'volumes', name });
   });
 
   it('deletes the PersistentVolume first, then releases the Volume', async () => {
     const name = `gone-${suffix}`;
-    await createVolume(name, { nodeName: 'node-1', storageClassName: 'metalk8s', lvmLogicalVolume: { vgName: 'vg_data', size: '2Gi' } });
+    await createVolume(name, { nodeName, storageClassName: 'metalk8s', sparseLoopDevice: { size: '1Gi' } });
     await until('PV created', async () => core.readPersistentVolume({ name }));
     await custom.deleteClusterCustomObject({ group, version: 'v1alpha1', plural: 'volumes', name });
     await until('Volume and PV gone', async () => {

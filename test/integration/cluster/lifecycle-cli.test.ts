@@ -9,14 +9,12 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type MetalK8sEmulator, startMetalK8s, uniqueSuffix } from '../../../src/testing/index.js';
-import { cliEnv } from './_cli-env.js';
+import { CLI, emulatorEnv, runCli } from './_cli.js';
 
 const pexec = promisify(execFile);
-const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../dist/cli.js');
 
 describe('solution import / activate / env / status / deactivate / remove (CLI)', () => {
   let mk8s: MetalK8sEmulator;
@@ -26,22 +24,14 @@ describe('solution import / activate / env / status / deactivate / remove (CLI)'
   const name = `cli${uniqueSuffix()}`.replace(/[^a-z0-9]/g, '').slice(0, 20);
   const envName = `${name}-env`;
 
-  const solution = async (...args: string[]) => {
-    try {
-      const { stdout, stderr } = await pexec(process.execPath, [cli, ...args], { env, timeout: 180_000 });
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code?: number; stdout?: string; stderr?: string };
-      return { code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-    }
-  };
+  const solution = (...args: string[]) => runCli(env, args);
   const result = (stdout: string) => {
     const line = stdout.split('\n').find((l) => l.startsWith('{"type":"result"'));
     return (JSON.parse(line ?? '{}') as { data?: Record<string, unknown> }).data;
   };
 
   beforeAll(async () => {
-    if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first (npm test does)`);
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
     dir = await mkdtemp(path.join(tmpdir(), 'sdk-lifecycle-cli-'));
     const tree = path.join(dir, 'tree');
     await mkdir(path.join(tree, 'images'), { recursive: true });
@@ -53,7 +43,7 @@ describe('solution import / activate / env / status / deactivate / remove (CLI)'
     iso = path.join(dir, `${name}-1.0.0.iso`);
     await pexec('xorriso', ['-as', 'mkisofs', '-quiet', '-rock', '-joliet', '-iso-level', '3', '-o', iso, tree]);
     mk8s = await startMetalK8s({ storageOperator: false, kubeconfigYaml: await readFile(inject('kubeconfig'), 'utf8') });
-    env = cliEnv(mk8s);
+    env = emulatorEnv(inject('kubeconfig'), mk8s.saltApi);
   }, 300_000);
 
   afterAll(async () => {
@@ -101,7 +91,7 @@ describe('solution import / activate / env / status / deactivate / remove (CLI)'
     const missing = await solution('activate', name, '9.9.9');
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('SOLUTION_VERSION_NOT_IMPORTED');
-    const noCreds = await pexec(process.execPath, [cli, 'status'], { env: { PATH: process.env.PATH, KUBECONFIG: inject('kubeconfig') } }).catch((e: { code: number; stderr: string }) => e);
+    const noCreds = await pexec(process.execPath, [CLI, 'status'], { env: { PATH: process.env.PATH, KUBECONFIG: inject('kubeconfig') } }).catch((e: { code: number; stderr: string }) => e);
     expect((noCreds as { code: number }).code).toBe(1);
     expect((noCreds as { stderr: string }).stderr).toContain('SALT_API_CREDENTIALS_MISSING');
   });

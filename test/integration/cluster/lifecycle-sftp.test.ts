@@ -3,31 +3,21 @@
  * sshd on 127.0.0.1 (the emulator's bootstrap node is this machine), is checked there with
  * sha256sum, and is imported from its remote path.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Cluster, connect, type LifecycleProgressEvent } from '../../../src/cluster/index.js';
 import { type MetalK8sEmulator, startMetalK8s, uniqueSuffix } from '../../../src/testing/index.js';
-import { cliEnv } from './_cli-env.js';
+import { startSshd, type TestSshd } from './_sshd.js';
 
 const pexec = promisify(execFile);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
 describe('import with SFTP upload to the bootstrap node', () => {
   let dir: string;
-  let sshd: ChildProcess | undefined;
+  let sshd: TestSshd | undefined;
   let mk8s: MetalK8sEmulator;
   let cluster: Cluster;
   let iso: string;
@@ -36,49 +26,8 @@ describe('import with SFTP upload to the bootstrap node', () => {
   const name = `sftp${uniqueSuffix()}`.replace(/[^a-z0-9]/g, '').slice(0, 20);
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'sdk-sftp-'));
-    await pexec('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'host_key')]);
-    await pexec('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'client_key')]);
-    await writeFile(path.join(dir, 'authorized_keys'), await readFile(path.join(dir, 'client_key.pub')));
-    key = await readFile(path.join(dir, 'client_key'), 'utf8');
-    port = await freePort();
-    const conf = path.join(dir, 'sshd_config');
-    await writeFile(
-      conf,
-      [
-        `Port ${port}`,
-        'ListenAddress 127.0.0.1',
-        `HostKey ${path.join(dir, 'host_key')}`,
-        `PidFile ${path.join(dir, 'sshd.pid')}`,
-        `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
-        'PermitRootLogin prohibit-password',
-        'PasswordAuthentication no',
-        'KbdInteractiveAuthentication no',
-        'UsePAM no',
-        'StrictModes no',
-        'Subsystem sftp internal-sftp',
-        '',
-      ].join('\n'),
-    );
-    // sshd refuses to start without its privilege separation directory.
-    await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
-    sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let log = '';
-    sshd.stderr?.on('data', (d: Buffer) => {
-      log += d.toString();
-    });
-    for (let i = 0; ; i++) {
-      const up = await new Promise<boolean>((resolve) => {
-        const s = net.connect(port, '127.0.0.1', () => {
-          s.end();
-          resolve(true);
-        });
-        s.on('error', () => resolve(false));
-      });
-      if (up) break;
-      if (i > 100 || sshd.exitCode !== null) throw new Error(`sshd did not start: ${log}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    sshd = await startSshd();
+    ({ dir, port, key } = sshd);
 
     const tree = path.join(dir, 'tree');
     await mkdir(path.join(tree, 'images'), { recursive: true });
@@ -98,12 +47,7 @@ describe('import with SFTP upload to the bootstrap node', () => {
 
   afterAll(async () => {
     await mk8s?.stop();
-    if (sshd && sshd.exitCode === null) {
-      const done = new Promise((r) => sshd?.once('exit', r));
-      sshd.kill('SIGTERM');
-      await done;
-    }
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await sshd?.stop();
   });
 
   it('uploads with progress, checks the sha256 on the node, imports from there; a rerun sends nothing', async () => {
@@ -128,7 +72,13 @@ describe('import with SFTP upload to the bootstrap node', () => {
       process.execPath,
       [cli, 'import', iso, '--upload', '--remote-dir', remoteDir, '--ssh-host', '127.0.0.1', '--ssh-port', String(port), '--ssh-user', userInfo().username, '--ssh-key', path.join(dir, 'client_key'), '--json'],
       {
-        env: cliEnv(mk8s),
+        env: {
+          ...process.env,
+          KUBECONFIG: inject('kubeconfig'),
+          METALK8S_SALT_API_URL: mk8s.saltApi.url,
+          METALK8S_SALT_API_USERNAME: mk8s.saltApi.username,
+          METALK8S_SALT_API_TOKEN: mk8s.saltApi.token,
+        },
         timeout: 120_000,
       },
     );
@@ -142,7 +92,7 @@ describe('import with SFTP upload to the bootstrap node', () => {
     const other = await connect({
       kubeconfig: mk8s.kubeconfig,
       saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token },
-      ssh: { host: '127.0.0.1', port, user: userInfo().username, privateKey: await readFile(path.join(dir, 'host_key'), 'utf8') },
+      ssh: { host: '127.0.0.1', port, user: userInfo().username, privateKey: sshd?.otherKey ?? '' },
     });
     const err = await other.solutions.import(iso, { upload: { remoteDir: path.join(dir, 'other') } }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'SSH_FAILED' });

@@ -159,6 +159,53 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
       expect((await solutionsYaml()).archives).toEqual([]);
     });
 
+    it('activate refuses an ISO whose platform/ holds a ClusterRoleBinding, or replaces an object it does not own, before any write', async () => {
+      const acme = defineSolution({
+        name: 'acme',
+        version: '1.0.0',
+        operator: { image: 'acme-operator' },
+        images: [{ name: 'acme-operator', tag: '1.0.0', source: { kind: 'build', layers: [{ files: [{ path: '/usr/bin/acme-operator', content: 'x', mode: 0o755 }] }] } }],
+        storageClasses: [{ name: 'acme-data', fsType: 'xfs' }],
+      });
+      const packed = await pack({ solution: acme, outDir: join(dir, 'acme'), cacheDir: join(dir, 'acme-cache') });
+      const tree = join(dir, 'acme-tree');
+      await pexec(process.execPath, ['dist/cli.js', 'iso', 'extract', packed.path, tree]);
+      await mkdir(join(tree, 'platform/rbac'), { recursive: true });
+      await writeFile(
+        join(tree, 'platform/rbac/admin.yaml'),
+        'apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: acme-admin\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: [{kind: Group, name: system:authenticated, apiGroup: rbac.authorization.k8s.io}]\n',
+      );
+      const evil = join(dir, 'acme-evil.iso');
+      await pexec(process.execPath, ['dist/cli.js', 'iso', 'create', tree, '-o', evil, '-q']);
+      await cluster.solutions.import(evil);
+      const before = await snapshot();
+      const err = await cluster.solutions.activate('acme', '1.0.0').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ClusterError);
+      expect((err as ClusterError).code).toBe('PLATFORM_OBJECT_FORBIDDEN');
+      expect((err as ClusterError).message).toMatch(/platform\/rbac\/admin\.yaml: ClusterRoleBinding acme-admin: kind "ClusterRoleBinding" is not allowed/);
+      expect(await get('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/acme-admin')).toBeUndefined();
+      expect(await get('/apis/storage.k8s.io/v1/storageclasses/acme-data')).toBeUndefined();
+      expect(await snapshot()).toEqual(before);
+      expect((await solutionsYaml()).active).toEqual({});
+      await cluster.solutions.remove(evil);
+
+      // The genuine ISO, while someone else's StorageClass acme-data exists: refused, not replaced.
+      await kubeRequest(cluster.kubeConfig, 'POST', '/apis/storage.k8s.io/v1/storageclasses', {
+        apiVersion: 'storage.k8s.io/v1',
+        kind: 'StorageClass',
+        metadata: { name: 'acme-data', labels: { team: 'storage' } },
+        provisioner: 'example.com/other',
+      });
+      await cluster.solutions.import(packed.path);
+      const err2 = await cluster.solutions.activate('acme', '1.0.0').catch((e: unknown) => e);
+      expect((err2 as ClusterError).code).toBe('PLATFORM_OBJECT_NOT_OWNED');
+      expect((err2 as ClusterError).message).toContain('StorageClass/acme-data');
+      expect((await get('/apis/storage.k8s.io/v1/storageclasses/acme-data'))?.metadata.labels).toEqual({ team: 'storage' });
+      expect((await solutionsYaml()).active).toEqual({});
+      await cluster.solutions.remove(packed.path);
+      await kubeRequest(cluster.kubeConfig, 'DELETE', '/apis/storage.k8s.io/v1/storageclasses/acme-data');
+    });
+
     it('activating a version that is not imported, adding to a missing environment', async () => {
       const before = await snapshot();
       const e1 = await cluster.solutions.activate('zenko', '9.9.9').catch((e: unknown) => e);
@@ -209,7 +256,8 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
       const config = await solutionsYaml();
       expect(config).toEqual({ apiVersion: 'solutions.metalk8s.scality.com/v1alpha1', kind: 'SolutionsConfiguration', archives: [iso1], active: {} });
       const entries = JSON.parse((await solutionsCm()).zenko ?? '[]') as { id: string; version: string; archive: string; active: boolean; mountpoint: string }[];
-      expect(entries).toEqual([expect.objectContaining({ id: 'zenko-2.6.0', version: '2.6.0', archive: iso1, active: false, mountpoint: '/srv/scality/zenko-2.6.0' })]);
+      // The display name, as MetalK8s reads it from the manifest's top-level annotations.
+      expect(entries).toEqual([expect.objectContaining({ name: 'Zenko', id: 'zenko-2.6.0', version: '2.6.0', archive: iso1, active: false, mountpoint: '/srv/scality/zenko-2.6.0' })]);
       const [listed] = await cluster.solutions.list();
       expect(listed?.versions.map((v) => v.version)).toEqual(['2.6.0']);
     });

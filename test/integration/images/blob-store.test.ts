@@ -54,11 +54,11 @@ describe('blob store', () => {
     const old = new Date(Date.now() - 10 * 86400_000);
     await utimes(store.path(a.digest), old, old);
     await utimes(store.path(b.digest), old, old);
-    expect(await store.prune({ keep: [b.digest], olderThanMs: 86400_000 })).toEqual({ removed: 1, bytes: 100 });
+    expect(await store.prune({ keep: [b.digest], olderThanMs: 86400_000 })).toEqual({ removed: 1, bytes: 100, tempFilesRemoved: 0, tempBytesRemoved: 0 });
     expect(await store.has(a.digest)).toBe(false);
     expect(await store.has(b.digest)).toBe(true);
     expect(await store.has(c.digest)).toBe(true);
-    expect(await store.prune()).toEqual({ removed: 2, bytes: 500 });
+    expect(await store.prune()).toEqual({ removed: 2, bytes: 500, tempFilesRemoved: 0, tempBytesRemoved: 0 });
   });
 
   it('writeLayout copies (atomically, world-readable) when the store is on another filesystem', async (ctx) => {

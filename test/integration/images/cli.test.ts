@@ -50,7 +50,7 @@ describe('solution images', () => {
     expect(bad.stderr).toMatch(/name:tag=source/);
     const missing = await solution(['images', 'pull', '--store', join(dir, 'store'), `oci:${join(dir, 'nope')}`]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/OCI_LAYOUT_INVALID/);
+    expect(missing.stderr).toMatch(/does not exist \[OCI_LAYOUT_NOT_FOUND\]/);
     expect(missing.stderr).toMatch(/hint:/);
     expect(missing.stderr).not.toMatch(/\n\s+at /);
   });

@@ -61,10 +61,11 @@ describe('solution iso', () => {
     expect(snapshotTree(out)).toEqual(snapshotTree(src));
   });
 
-  it('create refuses a tree too deep for ISO 9660, and writes nothing', () => {
+  it('create refuses a tree deeper than 64 levels, and writes nothing', () => {
     const deep = path.join(tmp, 'deep');
-    fs.mkdirSync(path.join(deep, 'a/b/c/d/e/f/g/h'), { recursive: true });
-    fs.writeFileSync(path.join(deep, 'a/b/c/d/e/f/g/h/x'), 'x');
+    const dirs = Array.from({ length: 64 }, (_, i) => `d${i}`).join('/');
+    fs.mkdirSync(path.join(deep, dirs), { recursive: true });
+    fs.writeFileSync(path.join(deep, dirs, 'x'), 'x');
     const out = path.join(tmp, 'deep.iso');
     const r = cli(['iso', 'create', deep, '-o', out]);
     expect(r.status).toBe(1);

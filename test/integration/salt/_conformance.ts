@@ -206,6 +206,11 @@ export function describeSaltApiConformance(name: string, start: () => Promise<Sa
       expect(ret.jid).toMatch(/^\d{20}$/);
     });
 
+    it('deletes a minion key that is not there without error (wheel key.delete, match as a keyword)', async () => {
+      const ret = await salt.wheel({ fun: 'key.delete', kwarg: { match: 'no-such-minion' } });
+      expect(ret).toMatchObject({ success: true, return: {} });
+    });
+
     it('returns no answer for a local call that matches no minion, and refuses to start an async one', async () => {
       expect(await salt.local({ tgt: 'no-such-minion-*', fun: 'test.ping' })).toEqual({});
       const err = await rejection(salt.localAsync({ tgt: 'no-such-minion-*', fun: 'test.ping' }));
@@ -333,6 +338,25 @@ export function describeSaltApiConformance(name: string, start: () => Promise<Sa
       expect(ret?.data.success).toBe(true);
       expect(ret?.data.fun).toBe('runner.test.arg');
       expect(seen.some((e) => e.tag === `salt/run/${jid}/new`)).toBe(true);
+    });
+
+    it('an orchestrate of master-side states fires only its runner events, no per-state event', async () => {
+      const controller = new AbortController();
+      const seen: SaltEvent[] = [];
+      let jid = '';
+      const stream = (async () => {
+        for await (const ev of salt.events({ signal: controller.signal })) {
+          seen.push(ev);
+          if (jid && ev.tag === `salt/run/${jid}/ret`) break;
+        }
+      })();
+      await new Promise((r) => setTimeout(r, 1500));
+      ({ jid } = await salt.runnerAsync({ fun: 'state.orchestrate', arg: ['sdk_conformance.passing'] }));
+      const timer = setTimeout(() => controller.abort(), 60_000);
+      await stream;
+      clearTimeout(timer);
+      // Step progress cannot come from state events: clients read the steps from the result.
+      expect(seen.filter((e) => e.tag.includes(jid)).map((e) => e.tag)).toEqual([`salt/run/${jid}/new`, `salt/run/${jid}/ret`]);
     });
 
     it('logs in again when the server forgets its token', async () => {

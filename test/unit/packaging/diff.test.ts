@@ -102,11 +102,11 @@ describe('diffContents', () => {
     const cs = changesAfter((d) => {
       d.version = '1.3.0';
       d.images[0].tag = '1.3.0';
-      d.operator.permissions.cluster = [{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list'] }];
+      d.operator.permissions.cluster = [{ apiGroups: [''], resources: ['events'], verbs: ['create', 'patch', 'update'] }];
       d.operator.permissions.namespaced = [];
     });
     const perms = cs.filter((c) => c.category === 'permission').map((c) => c.message);
-    expect(perms).toEqual(['ClusterRole <id>-operator gains list core/nodes', 'Role acme-operator removed']);
+    expect(perms).toEqual(['ClusterRole <id>-operator gains update core/events', 'Role acme-operator removed']);
   });
 
   it('alerts, dashboards and monitors: added, removed, changed', () => {

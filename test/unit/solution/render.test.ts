@@ -31,6 +31,8 @@ describe('render() of examples/zenko-like', async () => {
     expect(m.spec.operator.image).toEqual({ name: 'zenko-operator', tag: '2.6.0' });
     expect(m.spec.images).toEqual(['backbeat:8.6.49', 'cloudserver:8.8.45', 'kafka:3.7.0', 'mongodb:6.0.13', 'redis:7.2.4', 'zenko-operator:2.6.0']);
     expect(m.metadata.annotations['solutions.metalk8s.scality.com/display-name']).toBe('Zenko');
+    // Where MetalK8s' _archive_info_from_manifest really reads it: a top-level annotations key.
+    expect(m.annotations).toEqual({ 'solutions.metalk8s.scality.com/display-name': 'Zenko' });
     expect(m.metadata.annotations['solutions.metalk8s.scality.com/build-timestamp']).toBe('2026-01-02T03:04:05Z');
     expect(m.metadata.annotations['solutions.metalk8s.scality.com/development-release']).toBe('0');
     expect(m.spec.operator.metrics).toEqual({ enabled: true, scheme: 'https', path: '/metrics', port: 8443 });

@@ -235,11 +235,13 @@ describe('writeIso refuses impossible input with a typed error', () => {
     return err as IsoError;
   };
 
-  it('a path deeper than 8 levels', async () => {
-    const ok = 'a/b/c/d/e/f/g/file';
-    await writeToBuffer({ entries: [{ path: ok, type: 'file', source: bytes('') }], volumeId: 'T' });
-    const err = await fails([{ path: 'a/b/c/d/e/f/g/h/file', type: 'file', source: bytes('') }], 'ISO_DEPTH_EXCEEDED');
-    expect(err.message).toContain('a/b/c/d/e/f/g/h/file');
+  it('a path deeper than 64 levels (deeper than 8 is written, with a warning)', async () => {
+    const warnings: string[] = [];
+    await writeToBuffer({ entries: [{ path: 'a/b/c/d/e/f/g/h/i/file', type: 'file', source: bytes('') }], volumeId: 'T', onWarning: (w) => warnings.push(`${w.code} ${w.path}`) });
+    expect(warnings).toEqual(['ISO_DEEP_PATH a/b/c/d/e/f/g']);
+    const deep = `${Array.from({ length: 64 }, (_, i) => `d${i}`).join('/')}/file`;
+    const err = await fails([{ path: deep, type: 'file', source: bytes('') }], 'ISO_DEPTH_EXCEEDED');
+    expect(err.message).toContain('d63/file');
   });
 
   it('a duplicate path', async () => {
@@ -253,9 +255,10 @@ describe('writeIso refuses impossible input with a typed error', () => {
     expect(err.message).toContain('x//y/');
   });
 
-  it('a name too long for Joliet', async () => {
-    const err = await fails([{ path: `d/${'n'.repeat(104)}`, type: 'file', source: bytes('') }], 'ISO_JOLIET_NAME_TOO_LONG');
-    expect(err.hint).toContain('joliet: false');
+  it('a name too long for Joliet is cut there, with a warning, and kept whole in Rock Ridge', async () => {
+    const warnings: string[] = [];
+    await writeToBuffer({ entries: [{ path: `d/${'n'.repeat(104)}.json`, type: 'file', source: bytes('') }], volumeId: 'T', onWarning: (w) => warnings.push(w.code) });
+    expect(warnings).toEqual(['ISO_JOLIET_NAME_CUT']);
   });
 
   it('a streamed source shorter or longer than declared', async () => {

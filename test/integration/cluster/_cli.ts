@@ -1,0 +1,32 @@
+/** Runs the built CLI (`dist/cli.js`) as a user would, collecting its exit code and outputs. */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const pexec = promisify(execFile);
+
+/** Path of the built CLI. */
+export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../dist/cli.js');
+
+/** Runs `solution <args>` with `env`; never throws for a non-zero exit. */
+export async function runCli(env: NodeJS.ProcessEnv, args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await pexec(process.execPath, [CLI, ...args], { env, timeout: 180_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+/** The environment `solution emulator up` gives: the kubeconfig and the emulated SaltAPI. */
+export function emulatorEnv(kubeconfig: string, saltApi: { url: string; username: string; token: string }): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    KUBECONFIG: kubeconfig,
+    METALK8S_SALT_API_URL: saltApi.url,
+    METALK8S_SALT_API_USERNAME: saltApi.username,
+    METALK8S_SALT_API_TOKEN: saltApi.token,
+  };
+}
