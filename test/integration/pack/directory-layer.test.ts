@@ -84,6 +84,16 @@ describe('directory layers in a solution file', () => {
     await mkdir(root, { recursive: true });
     await writeFile(join(root, 'solution.config.json'), JSON.stringify(definition('/srv')));
     const err = await packFolder(root, join(dir, 'out-m'), join(dir, 'cache-m')).catch((e: unknown) => e);
-    expect(String((err as Error).message)).toMatch(/folder-operator.*cannot read the layer directory .*rootfs/s);
+    // The input check names the field before anything is fetched or built.
+    expect((err as { issues?: unknown[] }).issues).toEqual(
+      expect.arrayContaining([expect.objectContaining({ code: 'INPUT_NOT_FOUND', path: 'images[0].source.layers[0].directory', severity: 'error' })]),
+    );
+    // A folder outside the solution folder is refused unless allowed.
+    const outside = join(dir, 'outside-sol');
+    await mkdir(join(dir, 'elsewhere'), { recursive: true });
+    await mkdir(outside, { recursive: true });
+    await writeFile(join(outside, 'solution.config.json'), JSON.stringify({ ...definition('/srv'), images: [{ ...definition('/srv').images[0], source: { kind: 'build', layers: [{ directory: '../elsewhere' }] } }] }));
+    const refused = await packFolder(outside, join(dir, 'out-o'), join(dir, 'cache-m')).catch((e: unknown) => e);
+    expect((refused as { issues?: unknown[] }).issues).toEqual(expect.arrayContaining([expect.objectContaining({ code: 'INPUT_OUTSIDE_SOLUTION' })]));
   });
 });
