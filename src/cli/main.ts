@@ -27,6 +27,7 @@ const groups: { readonly commands: readonly string[]; readonly load: () => Promi
     commands: ['import', 'activate', 'deactivate', 'remove', 'status', 'env'],
     load: async () => (await import('./commands/cluster.js')).registerClusterCommands,
   },
+  { commands: ['support-bundle', 'doctor', 'preflight'], load: async () => (await import('./commands/diagnostics.js')).registerDiagnosticsCommands },
   { commands: ['disks', 'volumes'], load: async () => (await import('./commands/storage.js')).registerStorageCommands },
   { commands: ['nodes'], load: async () => (await import('./commands/nodes.js')).registerNodesCommands },
   {

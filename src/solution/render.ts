@@ -81,6 +81,9 @@ function prefixed(solution: Solution, name: string): string {
   return name.startsWith(`${solution.name}-`) ? name : `${solution.name}-${name}`;
 }
 
+/** Manifest annotation carrying `requires.metalk8s`, checked by preflight and at import. */
+export const REQUIRES_METALK8S_ANNOTATION = 'solutions.metalk8s.scality.com/requires-metalk8s';
+
 /**
  * The `manifest.yaml` object MetalK8s reads.
  *
@@ -105,6 +108,7 @@ export function renderManifest(solution: Solution, options: RenderOptions = {}):
   const git = options.gitRevision ?? d.build?.gitRevision;
   if (git) annotations['solutions.metalk8s.scality.com/git-revision'] = git;
   if (d.description) annotations['solutions.metalk8s.scality.com/description'] = d.description;
+  if (d.requires?.metalk8s) annotations[REQUIRES_METALK8S_ANNOTATION] = d.requires.metalk8s;
   Object.assign(annotations, d.annotations);
 
   const operator: Record<string, unknown> = { image: { name: d.operator.image, tag: op?.tag ?? solution.version } };

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { VERSION_RANGE_RE } from './_version-range.js';
 import { z } from 'zod';
 import { Size } from './size.js';
 
@@ -340,6 +341,12 @@ export const SolutionSchema = z
     labels: stringMap.optional().describe('Extra `metadata.labels` of the manifest.'),
     annotations: stringMap.optional().describe('Extra `metadata.annotations` of the manifest.'),
     build: BuildInfoSchema.optional(),
+    requires: z
+      .strictObject({
+        metalk8s: z.string().regex(VERSION_RANGE_RE, 'expected a version range such as ">=128.0.0 <131"').optional().describe('MetalK8s versions supported, e.g. `>=128.0.0 <131`; checked by preflight and at import.'),
+      })
+      .optional()
+      .describe('What the cluster must have; written into the manifest annotations.'),
     operator: OperatorSchema,
     crds: z.array(CrdSchema).optional().describe('The operator\'s CRDs, applied by MetalK8s when the solution is activated.'),
     images: z.array(ImageSchema).min(1).describe('Every image the solution runs; all are packed into the ISO.'),

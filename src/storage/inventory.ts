@@ -29,7 +29,8 @@ export interface InventoryOptions extends DescribeDevicesOptions {
   readonly onProgress?: ((event: InventoryProgressEvent) => void) | undefined;
 }
 
-interface CmdReturn {
+/** What `cmd.run_all` returns for one command on a node. */
+export interface CmdReturn {
   retcode: number;
   stdout: string;
   stderr: string;

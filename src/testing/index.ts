@@ -10,3 +10,4 @@ export * from './metalk8s-emulator.js';
 export * from './salt-api-emulator.js';
 export type { EmulatedNetworks, EmulatedNodes, InjectedFailure, NodesEmulatorOptions } from './_nodes.js';
 export * from './pod-logs.js';
+export type { LoopDisk, LoopDiskContent, LoopDiskSpec, LoopDisks } from './_storage-loop.js';
