@@ -455,7 +455,14 @@ export class SolutionsApi {
   }
 }
 
-/** `pkg.version_cmp`-like ordering of versions. */
+/**
+ * `pkg.version_cmp`-like ordering of versions.
+ *
+ * @example
+ * ```ts
+ * ['1.10.0', '1.9.0', '1.2.3'].sort(compareVersions); // ['1.2.3', '1.9.0', '1.10.0']
+ * ```
+ */
 export function compareVersions(a: string, b: string): number {
   const pa = a.split(/[.-]/);
   const pb = b.split(/[.-]/);
