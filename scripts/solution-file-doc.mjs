@@ -50,6 +50,10 @@ function section(path, s, out) {
 /** Markdown reference of a solution file, from its JSON Schema. */
 export function renderSolutionFileDoc(schema) {
   const out = [
+    '---',
+    'title: Solution file reference',
+    '---',
+    '',
     '# Solution file reference',
     '',
     '<!-- Generated from schema/solution.schema.json by `npm run schema`. Do not edit by hand. -->',

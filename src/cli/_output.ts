@@ -90,10 +90,20 @@ export class Output {
     if (!this.options.quiet && !this.options.json) process.stdout.write(`${line}\n`);
   }
 
-  /** A result: text for humans, the object for --json. Printed even with --quiet. */
+  /** Whether only errors are printed. */
+  get quiet(): boolean {
+    return this.options.quiet === true;
+  }
+
+  /** A result: text for humans (not with --quiet), the object for --json (always). */
   result(text: string, data: unknown): void {
     if (this.options.json) process.stdout.write(`${JSON.stringify({ type: 'result', data })}\n`);
-    else process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    else if (!this.options.quiet) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  /** Problems found by a command that did not throw (e.g. `verify`): stderr, printed even with --quiet. */
+  problems(text: string): void {
+    if (!this.options.json) process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
   }
 
   /** A warning on stderr (a JSON event with --json). */

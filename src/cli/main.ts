@@ -18,6 +18,8 @@ type Register = (program: CommandType) => void;
 const groups: { readonly commands: readonly string[]; readonly load: () => Promise<Register> }[] = [
   { commands: ['validate', 'render', 'preview-env'], load: async () => (await import('./commands/solution.js')).registerSolutionCommands },
   { commands: ['pack', 'keygen'], load: async () => (await import('./commands/pack.js')).registerPackCommands },
+  { commands: ['dev'], load: async () => (await import('./commands/dev.js')).registerDevCommands },
+  { commands: ['init'], load: async () => (await import('./commands/init.js')).registerInitCommands },
   { commands: ['inspect', 'verify', 'diff'], load: async () => (await import('./commands/inspect.js')).registerInspectCommands },
   { commands: ['iso'], load: async () => (await import('./commands/iso.js')).registerIsoCommands },
   { commands: ['images'], load: async () => (await import('./commands/images.js')).registerImagesCommands },
@@ -25,6 +27,7 @@ const groups: { readonly commands: readonly string[]; readonly load: () => Promi
     commands: ['import', 'activate', 'deactivate', 'remove', 'status', 'env'],
     load: async () => (await import('./commands/cluster.js')).registerClusterCommands,
   },
+  { commands: ['support-bundle', 'doctor', 'preflight'], load: async () => (await import('./commands/diagnostics.js')).registerDiagnosticsCommands },
   { commands: ['disks', 'volumes'], load: async () => (await import('./commands/storage.js')).registerStorageCommands },
   { commands: ['nodes'], load: async () => (await import('./commands/nodes.js')).registerNodesCommands },
   {

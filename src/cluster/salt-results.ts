@@ -141,6 +141,12 @@ export function stepReason(step: SaltStateStep): string {
 /**
  * Formats a failure chain as one line, `step-id: reason <- nested-step-id: reason`, with each
  * step's reason as {@link stepReason} gives it.
+ *
+ * @example
+ * ```ts
+ * const failure = firstFailedStep(answer);
+ * if (failure) console.error(describeFailure(failure));
+ * ```
  */
 export function describeFailure(failure: SaltStepFailure): string {
   const parts: string[] = [];

@@ -11,6 +11,8 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ClusterError, type Issue } from '../errors.js';
 import { openIso } from '../packaging/iso/index.js';
+import { REQUIRES_METALK8S_ANNOTATION } from '../solution/render.js';
+import { satisfiesRange } from '../solution/_version-range.js';
 import { checkPlatformFile } from '../packaging/platform-objects.js';
 import { checksumsOf } from '../packaging/_checksum-file.js';
 import { compareVersions } from '../solution/version-order.js';
@@ -205,6 +207,13 @@ export class SolutionsApi {
           hint: 'The ISO is corrupt or was modified: copy it again.',
         });
       }
+    }
+    const range = (identity.manifest.metadata as { annotations?: Record<string, string> } | undefined)?.annotations?.[REQUIRES_METALK8S_ANNOTATION];
+    const clusterVersion = this.#ctx.saltenv.replace(/^metalk8s-/, '');
+    if (range && !satisfiesRange(clusterVersion, range)) {
+      throw new ClusterError('METALK8S_VERSION_UNSUPPORTED', `${identity.name} ${identity.version} supports MetalK8s ${range}; this cluster runs ${clusterVersion}`, {
+        hint: 'Use a version of the Solution built for this MetalK8s, or upgrade the cluster (solution preflight shows every check).',
+      });
     }
     onProgress?.({ type: 'step', step: 'check-iso', status: 'done', detail: `${identity.name}-${identity.version}` });
     let archive = options.remotePath ?? local;

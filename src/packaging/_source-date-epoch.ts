@@ -1,6 +1,6 @@
 /**
- * `SOURCE_DATE_EPOCH` (reproducible-builds.org), read in one place: `pack`, `writeIso`,
- * `buildImage` and `solution render` take their build time from it and refuse a bad value the
+ * `SOURCE_DATE_EPOCH` (reproducible-builds.org), read in one place: `resolveBuildTime` (pack,
+ * `solution render`), `writeIso` and `buildImage` take it from here and refuse a bad value the
  * same way.
  */
 import { PackagingError } from '../errors.js';
@@ -9,7 +9,7 @@ import { PackagingError } from '../errors.js';
  * The `SOURCE_DATE_EPOCH` of `env` in seconds, or `undefined` when it is unset or empty.
  * Throws a `PackagingError` (`SOURCE_DATE_EPOCH_INVALID`) when it is not a whole number of seconds.
  */
-export function sourceDateEpoch(env: NodeJS.ProcessEnv = process.env): number | undefined {
+export function sourceDateEpoch(env: Readonly<Record<string, string | undefined>> = process.env): number | undefined {
   const value = env.SOURCE_DATE_EPOCH;
   if (value === undefined || value === '') return undefined;
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)) || Number.isNaN(new Date(Number(value) * 1000).getTime())) {
@@ -21,7 +21,7 @@ export function sourceDateEpoch(env: NodeJS.ProcessEnv = process.env): number | 
 }
 
 /** `SOURCE_DATE_EPOCH` as a date, or `undefined` when it is unset (see {@link sourceDateEpoch}). */
-export function sourceDate(env: NodeJS.ProcessEnv = process.env): Date | undefined {
+export function sourceDate(env: Readonly<Record<string, string | undefined>> = process.env): Date | undefined {
   const epoch = sourceDateEpoch(env);
   return epoch === undefined ? undefined : new Date(epoch * 1000);
 }

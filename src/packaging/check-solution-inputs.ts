@@ -43,7 +43,7 @@ export interface CheckSolutionInputsOptions {
 export interface InputCheck {
   /** The field that names it, e.g. `images[2].source.layers[0].files[1].from`. */
   readonly path: string;
-  readonly kind: 'build-file' | 'oci-layout' | 'docker-archive' | 'registry';
+  readonly kind: 'build-file' | 'build-directory' | 'oci-layout' | 'docker-archive' | 'registry';
   /** The absolute path checked (registry: the reference). */
   readonly target: string;
   /** `skipped`: registry images are only reached when `pack` fetches them. */
@@ -96,6 +96,22 @@ class Collector {
     this.issues.push({ code, path, message, severity: 'warning', hint });
     return 'warning';
   }
+}
+
+/** A folder layer: it exists, is a folder, and lies in the solution folder (unless allowed). */
+async function checkBuildDirectory(c: Collector, field: string, abs: string, root: string, allowOutside: boolean): Promise<InputCheck['status']> {
+  const real = await realpath(abs).catch(() => undefined);
+  if (real === undefined) return c.error('INPUT_NOT_FOUND', field, `${abs} does not exist`, 'Check the path: it is resolved from the solution file\'s folder.');
+  if (!inside(root, real) && !allowOutside) {
+    return c.error(
+      'INPUT_OUTSIDE_SOLUTION',
+      field,
+      `${abs} is outside the solution folder ${root}: its files would be copied into the image and shipped to every customer`,
+      'Move the folder into the solution folder, or opt in with `allowOutsideInputs: true` (`--allow-outside-inputs`) if shipping it is intended.',
+    );
+  }
+  if (!(await stat(real)).isDirectory()) return c.error('INPUT_NOT_DIRECTORY', field, `${abs} is not a folder`, 'Name a folder, or list the file in a `files` layer.');
+  return 'ok';
 }
 
 async function checkBuildFile(c: Collector, field: string, file: BuildFile, baseDir: string, root: string, allowOutside: boolean): Promise<InputCheck['status']> {
@@ -235,6 +251,11 @@ export async function checkSolutionInputs(options: CheckSolutionInputsOptions): 
         break;
       case 'build':
         for (const [l, layer] of source.layers.entries()) {
+          if (!('files' in layer)) {
+            const p = `${field}.layers[${l}].directory`;
+            c.checks.push({ path: p, kind: 'build-directory', target: at(layer.directory), status: await checkBuildDirectory(c, p, at(layer.directory), root, options.allowOutside === true) });
+            continue;
+          }
           for (const [f, file] of layer.files.entries()) {
             if (file.from === undefined) continue;
             const p = `${field}.layers[${l}].files[${f}].from`;

@@ -6,7 +6,10 @@
  */
 export * from './iso/index.js';
 export * from './images/index.js';
+export * from './dev.js';
+export * from './init-project.js';
 export * from './solution-file.js';
+export * from './build-time.js';
 export * from './pack.js';
 export * from './inspect.js';
 export * from './verify.js';

@@ -12,7 +12,7 @@
 import { createHash, createPrivateKey, type KeyObject, sign } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { AbortError, PackagingError, SdkError, throwIfAborted, ValidationError } from '../errors.js';
+import { AbortError, type Issue, PackagingError, SdkError, throwIfAborted, ValidationError } from '../errors.js';
 import { render } from '../solution/render.js';
 import type { BuildFile, ImageSourceInput } from '../solution/schema.js';
 import type { Solution } from '../solution/validate.js';
@@ -24,10 +24,9 @@ import type { FetchedImage } from './images/fetched-image.js';
 import { parsePlatform } from './images/platform.js';
 import { planRegistryLayout } from './images/registry-layout.js';
 import { type IsoEntry, writeIso } from './iso/iso-writer.js';
+import { type BuildTime, resolveBuildTime } from './build-time.js';
 import { checkSolutionInputs } from './check-solution-inputs.js';
 import { loadSolutionFile, solutionBaseDir } from './solution-file.js';
-import { withChecksum } from './_checksum-file.js';
-import { sourceDateEpoch } from './_source-date-epoch.js';
 
 /** Path of the SDK's index inside the ISO. */
 export const SDK_INDEX_PATH = 'sdk/index.json';
@@ -68,7 +67,8 @@ export interface PackOptions {
   /**
    * Build time in seconds since the epoch: the manifest's build-timestamp, the ISO's dates and
    * built images' creation date. Same inputs and epoch give a byte-identical ISO.
-   * @default `SOURCE_DATE_EPOCH`, else 0 (the output stays reproducible)
+   * @default `SOURCE_DATE_EPOCH`, else the last commit time of the git work tree holding the
+   * solution (`baseDir`), else 0: the output stays reproducible (see {@link resolveBuildTime})
    */
   readonly sourceDateEpoch?: number | undefined;
   /** Platform of the images, where an image does not set its own. @default "linux/amd64" */
@@ -79,6 +79,11 @@ export interface PackOptions {
   readonly signingKey?: string | KeyObject | undefined;
   /** Parallel blob downloads per image. @default 4 */
   readonly concurrency?: number | undefined;
+  /**
+   * Reuse layers of built images whose inputs did not change (the build cache in the blob store).
+   * @default true
+   */
+  readonly buildCache?: boolean | undefined;
   /** Images fetched at the same time. @default 3 */
   readonly imageConcurrency?: number | undefined;
   readonly onProgress?: ((event: PackProgressEvent) => void) | undefined;
@@ -122,6 +127,12 @@ export interface PackResult {
   readonly images: readonly PackedImage[];
   /** Image bytes not written thanks to layers shared between images. */
   readonly dedupSavedBytes: number;
+  /** Layers of built images: how many came from the build cache, how many were built, bytes compressed. */
+  readonly build: { readonly layersCached: number; readonly layersBuilt: number; readonly bytesCompressed: number };
+  /** Warnings of the solution's validation (errors stop the pack). */
+  readonly warnings: readonly Issue[];
+  /** The build time used, and where it came from. */
+  readonly buildTime: BuildTime;
   /** Milliseconds spent in each phase. */
   readonly timings: { readonly render: number; readonly images: number; readonly write: number; readonly total: number };
 }
@@ -150,7 +161,15 @@ function sha256Hex(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** Maps the model's image source to the packager's, resolving local paths from `baseDir`. */
+/**
+ * Maps the model's image source to the packager's, resolving local paths from `baseDir`.
+ *
+ * @example
+ * ```ts
+ * const source = toImageSource({ kind: 'oci-layout', path: 'build/oci' }, '/src/acme', '1970-01-01T00:00:00Z', 'linux/amd64');
+ * const image = await fetchImage(source, { store });
+ * ```
+ */
 export function toImageSource(source: ImageSourceInput, baseDir: string, created: string, platform: string): ImageSource {
   const at = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   switch (source.kind) {
@@ -174,7 +193,11 @@ export function toImageSource(source: ImageSourceInput, baseDir: string, created
         ...(f.mode !== undefined ? { mode: typeof f.mode === 'string' ? Number.parseInt(f.mode.replace(/^0o/, ''), 8) : f.mode } : {}),
       });
       const build: BuildImageOptions = {
-        layers: source.layers.map((l) => ({ files: l.files.map(file) })),
+        layers: source.layers.map((l) =>
+          'files' in l
+            ? { files: l.files.map(file) }
+            : { directory: at(l.directory), ...(l.prefix !== undefined ? { prefix: l.prefix } : {}), modes: 'normalize' as const },
+        ),
         config: source.config ?? {},
         platform: parsePlatform(platform),
         created,
@@ -203,6 +226,10 @@ function relativeInputs(solution: Solution): string[] {
     if ((s.kind === 'oci-layout' || s.kind === 'docker-archive') && !isAbsolute(s.path)) out.push(`images[${i}].source.path "${s.path}"`);
     if (s.kind !== 'build') return;
     for (const [li, l] of s.layers.entries()) {
+      if (!('files' in l)) {
+        if (!isAbsolute(l.directory)) out.push(`images[${i}].source.layers[${li}].directory "${l.directory}"`);
+        continue;
+      }
       for (const [fi, f] of l.files.entries()) {
         if (f.from !== undefined && !isAbsolute(f.from)) out.push(`images[${i}].source.layers[${li}].files[${fi}].from "${f.from}"`);
       }
@@ -211,7 +238,14 @@ function relativeInputs(solution: Solution): string[] {
   return out;
 }
 
-/** The ISO volume id MetalK8s documents, `"<Name> <version>"`, cut to 32 bytes of printable ASCII. */
+/**
+ * The ISO volume id MetalK8s documents, `"<Name> <version>"`, cut to 32 bytes of printable ASCII.
+ *
+ * @example
+ * ```ts
+ * volumeIdOf(solution); // 'Zenko 2.6.0' for examples/zenko-like
+ * ```
+ */
 export function volumeIdOf(solution: Solution): string {
   const text = `${solution.displayName} ${solution.version}`.replace(/[^\x20-\x7e]/g, '_');
   return text.slice(0, 32);
@@ -230,9 +264,15 @@ async function writeAtomic(path: string, data: string | Uint8Array): Promise<voi
 
 /** Adds or replaces the line of `file` in a `SHA256SUM` file, keeping the other lines. */
 async function updateChecksums(path: string, file: string, sha256: string): Promise<void> {
-  // No SHA256SUM yet: a new one.
-  const text = await readFile(path, 'utf8').catch(() => undefined);
-  await writeAtomic(path, withChecksum(text, file, sha256));
+  let lines: string[] = [];
+  try {
+    lines = (await readFile(path, 'utf8')).split('\n').filter((l) => l.trim() !== '');
+  } catch {
+    // No SHA256SUM yet.
+  }
+  const kept = lines.filter((l) => l.replace(/^[0-9a-f]{64} [ *]/, '') !== file);
+  kept.push(`${sha256}  ${file}`);
+  await writeAtomic(path, `${kept.sort((a, b) => (a.slice(66) < b.slice(66) ? -1 : 1)).join('\n')}\n`);
 }
 
 function signingKeyOf(key: string | KeyObject): KeyObject {
@@ -248,7 +288,14 @@ function signingKeyOf(key: string | KeyObject): KeyObject {
   }
 }
 
-/** The signed message of a `.sig` file: the ISO's sha256 digest (32 raw bytes). */
+/**
+ * The signed message of a `.sig` file: the ISO's sha256 digest (32 raw bytes).
+ *
+ * @example
+ * ```ts
+ * const ok = verify(null, signatureMessage(result.sha256), publicKey, Buffer.from(sigText, 'base64'));
+ * ```
+ */
 export function signatureMessage(sha256Hex: string): Buffer {
   return Buffer.from(sha256Hex, 'hex');
 }
@@ -291,7 +338,8 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   const inputs = await checkSolutionInputs({ solution, baseDir, allowOutside: options.allowOutsideInputs });
   if (!inputs.ok) throw new ValidationError(inputs.issues, 'the solution\'s input files');
 
-  const epoch = options.sourceDateEpoch ?? sourceDateEpoch() ?? 0;
+  const buildTime = await resolveBuildTime({ sourceDateEpoch: options.sourceDateEpoch, dir: baseDir });
+  const epoch = buildTime.epoch;
   const timestamp = new Date(epoch * 1000);
   const created = timestamp.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -307,6 +355,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   // Blobs downloaded by this run were hashed on their way into the store seconds ago; blobs that
   // were already in the store are hashed again as they are copied into the ISO.
   const ingestedNow = new Set<string>();
+  const build = { layersCached: 0, layersBuilt: 0, bytesCompressed: 0 };
   const fetchOne = async (img: (typeof rendered.images)[number], index: number, sig: AbortSignal): Promise<Fetched> => {
     onProgress?.({ type: 'image-start', name: img.name, tag: img.tag, index, count: rendered.images.length });
     const platform = solution.definition.images.find((i) => i.name === img.name && i.tag === img.tag)?.platform ?? options.platform ?? img.platform;
@@ -316,6 +365,11 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     const onFetch = (e: FetchProgressEvent) => {
       if (e.type === 'image-done') bytesDownloaded = e.bytesDownloaded;
       if (e.type === 'blob-done') ingestedNow.add(e.digest);
+      if (e.type === 'layer-built') {
+        if (e.cached) build.layersCached++;
+        else build.layersBuilt++;
+        build.bytesCompressed += e.bytesCompressed;
+      }
       if (e.type === 'blob-start' || e.type === 'blob-cached') total += e.size;
       if (e.type === 'blob-progress') blobDone.set(e.digest, e.bytes);
       if (e.type === 'blob-done' || e.type === 'blob-cached') blobDone.set(e.digest, e.size);
@@ -330,6 +384,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
         store,
         platform: parsePlatform(platform),
         concurrency: options.concurrency,
+        buildCache: options.buildCache,
         signal: sig,
         onProgress: onFetch,
       });
@@ -479,6 +534,9 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     ...(signaturePath ? { signaturePath } : {}),
     images,
     dedupSavedBytes: allBlobBytes - plan.uniqueBlobBytes,
+    build,
+    warnings: solution.warnings,
+    buildTime,
     timings: {
       render: Math.round(tRender - t0),
       images: Math.round(tImages - tRender),

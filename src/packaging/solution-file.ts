@@ -53,7 +53,14 @@ async function isFile(p: string): Promise<boolean> {
   }
 }
 
-/** Finds the solution file of a path that is either the file itself or its folder. */
+/**
+ * Finds the solution file of a path that is either the file itself or its folder.
+ *
+ * @example
+ * ```ts
+ * const file = await findSolutionFile('examples/zenko-like'); // …/examples/zenko-like/solution.config.ts
+ * ```
+ */
 export async function findSolutionFile(pathOrDir: string): Promise<string> {
   const abs = resolve(pathOrDir);
   let st: Awaited<ReturnType<typeof stat>>;

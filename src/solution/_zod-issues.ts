@@ -122,6 +122,14 @@ export function zodIssues(err: z.ZodError, prefix: readonly PropertyKey[], raw: 
         break;
       case 'invalid_union': {
         const disc = (zi as { note?: string }).note;
+        // A union of object shapes (a build layer: { files } or { directory }): the shape the value
+        // has no root-level complaint about is the one meant; its issues say what is wrong.
+        const branches = (zi as { errors?: z.core.$ZodIssue[][] }).errors ?? [];
+        const meant = branches.filter((b) => b.length > 0 && !b.some((x) => x.path.length === 0));
+        if (!disc && meant.length === 1 && meant[0]) {
+          out.push(...zodIssues({ issues: meant[0] } as unknown as z.ZodError, full, raw));
+          break;
+        }
         out.push({
           code: 'INVALID_VALUE',
           path: pathOf(full),

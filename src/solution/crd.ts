@@ -72,27 +72,97 @@ export type CrdDefinition<
   K extends string = string,
 > = CrdDefinitionOptions<V, G, K>;
 
+/** A reference to the object that owns another (`metadata.ownerReferences[]`), for garbage collection. */
+export interface OwnerReference {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly uid: string;
+  /** The managing controller: at most one owner reference sets it. */
+  readonly controller?: boolean | undefined;
+  /** The owner cannot be deleted in the foreground before this object is. */
+  readonly blockOwnerDeletion?: boolean | undefined;
+}
+
+/**
+ * Kubernetes object metadata (`metav1.ObjectMeta`) as an operator reads and writes it: what it
+ * sets (name, labels, owner references, finalizers) and what the API server fills in (uid,
+ * resourceVersion, generation, timestamps).
+ */
+export interface ObjectMeta {
+  name: string;
+  namespace?: string | undefined;
+  /** Prefix of a server-generated name, when `name` is empty on create. */
+  generateName?: string | undefined;
+  labels?: Record<string, string> | undefined;
+  annotations?: Record<string, string> | undefined;
+  /** Set by the server; unique over the object's lifetime. */
+  uid?: string | undefined;
+  /** Set by the server; changes on every write; send it back for optimistic concurrency. */
+  resourceVersion?: string | undefined;
+  /** Set by the server; incremented on each change of `spec` (compare with `status.observedGeneration`). */
+  generation?: number | undefined;
+  /** Set by the server (RFC 3339). */
+  creationTimestamp?: string | undefined;
+  /** Set by the server when deletion was asked and finalizers remain (RFC 3339). */
+  deletionTimestamp?: string | undefined;
+  deletionGracePeriodSeconds?: number | undefined;
+  ownerReferences?: OwnerReference[] | undefined;
+  /** Keys that must be removed before the object is deleted, e.g. `zenko.io/cleanup`. */
+  finalizers?: string[] | undefined;
+  /** Server-side apply bookkeeping. */
+  managedFields?: Record<string, unknown>[] | undefined;
+}
+
+type Schema<T, Mode extends 'output' | 'input'> = T extends z.ZodType ? (Mode extends 'input' ? z.input<T> : z.output<T>) : unknown;
+
+// Distributes over the union of the CRD's versions, so each apiVersion keeps its own spec.
+type ResourceOfVersion<C extends CrdDefinition, V, Version extends string, Mode extends 'output' | 'input'> = V extends {
+  readonly name: infer N extends string;
+  readonly spec: infer S;
+}
+  ? N extends Version
+    ? {
+        apiVersion: `${C['group']}/${N}`;
+        kind: C['kind'];
+        metadata: ObjectMeta;
+        spec: Schema<S, Mode>;
+        status?: (V extends { readonly status?: infer St } ? Schema<St, Mode> : unknown) | undefined;
+      }
+    : never
+  : never;
+
+type ResourceOf<C extends CrdDefinition, Version extends string, Mode extends 'output' | 'input'> = ResourceOfVersion<
+  C,
+  C['versions'][number],
+  Version,
+  Mode
+>;
+
 /**
  * The TypeScript type of a custom resource of a CRD defined with {@link defineCrd}, for one of
- * its versions (by default any of them).
+ * its versions (by default any of them), as read from the cluster: fields with a `default()`
+ * are present (the API server applies the CRD's defaults).
  *
  * @example
  * type Zenko = CustomResource<typeof ZenkoCrd>;
  * const z: Zenko = { apiVersion: 'zenko.io/v1alpha2', kind: 'Zenko', metadata: { name: 'z' }, spec: { replicas: 3 } };
  */
-export type CustomResource<C extends CrdDefinition, Version extends string = string> = {
-  [K in keyof C['versions']]: C['versions'][K] extends CrdVersionDefinition<infer S, infer St>
-    ? C['versions'][K]['name'] extends Version
-      ? {
-          apiVersion: `${C['group']}/${C['versions'][K]['name']}`;
-          kind: C['kind'];
-          metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-          spec: z.infer<S>;
-          status?: z.infer<St>;
-        }
-      : never
-    : never;
-}[number];
+export type CustomResource<C extends CrdDefinition, Version extends string = string> = ResourceOf<C, Version, 'output'>;
+
+/**
+ * A custom resource as written to the cluster (in a test, a fixture, a manifest): fields with a
+ * `default()` in the schema are optional, since the API server fills them in.
+ *
+ * @example
+ * const zenko: CustomResourceInput<typeof ZenkoCrd> = {
+ *   apiVersion: 'zenko.io/v1alpha2',
+ *   kind: 'Zenko',
+ *   metadata: { name: 'z', finalizers: ['zenko.io/cleanup'] },
+ *   spec: { version: '2.6.0' }, // replicas has a default
+ * };
+ */
+export type CustomResourceInput<C extends CrdDefinition, Version extends string = string> = ResourceOf<C, Version, 'input'>;
 
 /**
  * Declares a CRD from zod schemas of its custom resource. Pure: returns the definition, which
@@ -128,6 +198,12 @@ export type Json = Record<string, unknown>;
  * no `$schema`, `additionalProperties` only without `properties`, nullable instead of
  * `[type, null]`, integer bounds that Kubernetes accepts, unions of one type collapsed.
  * Shapes Kubernetes cannot express are reported as issues at `path`.
+ *
+ * @example
+ * ```ts
+ * const issues: Issue[] = [];
+ * const schema = toStructuralSchema(z.toJSONSchema(z.object({ replicas: z.number().int() })), 'crds[0].spec', issues);
+ * ```
  */
 export function toStructuralSchema(schema: Json, path: string, issues: Issue[]): Json {
   const out: Json = {};
@@ -289,6 +365,12 @@ function schemaOf(v: unknown, path: string, issues: Issue[]): Json | undefined {
 /**
  * Builds the `apiextensions.k8s.io/v1` CustomResourceDefinition of a CRD input, reporting
  * problems as issues under `path`. Pure.
+ *
+ * @example
+ * ```ts
+ * const issues: Issue[] = [];
+ * const info = buildCrd(ZenkoCrd, 'crds[0]', issues); // info?.manifest is the CustomResourceDefinition
+ * ```
  */
 export function buildCrd(input: CrdInput, path: string, issues: Issue[]): CrdInfo | undefined {
   if ('manifest' in input) {

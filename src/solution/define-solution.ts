@@ -21,7 +21,15 @@ export function defineSolution(input: SolutionInput): Solution {
   return report.solution;
 }
 
-/** Whether a value is a {@link Solution} returned by {@link defineSolution} or `validateSolution`. */
+/**
+ * Whether a value is a {@link Solution} returned by {@link defineSolution} or `validateSolution`.
+ *
+ * @example
+ * ```ts
+ * const value = (await import('./solution.config.ts')).default;
+ * const solution = isSolution(value) ? value : defineSolution(value);
+ * ```
+ */
 export function isSolution(value: unknown): value is Solution {
   return (
     value !== null &&

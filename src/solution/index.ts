@@ -1,4 +1,4 @@
-export { type CrdDefinition, type CrdDefinitionOptions, type CrdInfo, type CrdVersionDefinition, type CustomResource, defineCrd, type Json, type PrinterColumn, toStructuralSchema } from './crd.js';
+export { type CrdDefinition, type CrdDefinitionOptions, type CrdInfo, type CrdVersionDefinition, type CustomResource, type CustomResourceInput, defineCrd, type Json, type ObjectMeta, type OwnerReference, type PrinterColumn, toStructuralSchema } from './crd.js';
 export { defineSolution, isSolution } from './define-solution.js';
 export {
   type KubernetesObject,

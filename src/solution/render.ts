@@ -61,7 +61,14 @@ function formatTimestamp(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** Labels that mark the objects the SDK applies at activation, to find and remove them later. */
+/**
+ * Labels that mark the objects the SDK applies at activation, to find and remove them later.
+ *
+ * @example
+ * ```ts
+ * const selector = Object.entries(ownershipLabels(solution)).map(([k, v]) => `${k}=${v}`).join(',');
+ * ```
+ */
 export function ownershipLabels(solution: Solution): Record<string, string> {
   return {
     'app.kubernetes.io/part-of': solution.name,
@@ -74,7 +81,18 @@ function prefixed(solution: Solution, name: string): string {
   return name.startsWith(`${solution.name}-`) ? name : `${solution.name}-${name}`;
 }
 
-/** The `manifest.yaml` object MetalK8s reads. */
+/** Manifest annotation carrying `requires.metalk8s`, checked by preflight and at import. */
+export const REQUIRES_METALK8S_ANNOTATION = 'solutions.metalk8s.scality.com/requires-metalk8s';
+
+/**
+ * The `manifest.yaml` object MetalK8s reads.
+ *
+ * @example
+ * ```ts
+ * const manifest = renderManifest(solution, { buildTimestamp: new Date(0) });
+ * console.log(manifest.metadata.name, manifest.spec);
+ * ```
+ */
 export function renderManifest(solution: Solution, options: RenderOptions = {}): KubernetesObject {
   const d = solution.definition;
   const op = d.images.find((i) => i.name === d.operator.image);
@@ -90,6 +108,7 @@ export function renderManifest(solution: Solution, options: RenderOptions = {}):
   const git = options.gitRevision ?? d.build?.gitRevision;
   if (git) annotations['solutions.metalk8s.scality.com/git-revision'] = git;
   if (d.description) annotations['solutions.metalk8s.scality.com/description'] = d.description;
+  if (d.requires?.metalk8s) annotations[REQUIRES_METALK8S_ANNOTATION] = d.requires.metalk8s;
   Object.assign(annotations, d.annotations);
 
   const operator: Record<string, unknown> = { image: { name: d.operator.image, tag: op?.tag ?? solution.version } };
@@ -121,7 +140,14 @@ export function renderManifest(solution: Solution, options: RenderOptions = {}):
   };
 }
 
-/** The Role and ClusterRole documents of `operator/deploy/role.yaml` (may be empty). */
+/**
+ * The Role and ClusterRole documents of `operator/deploy/role.yaml` (may be empty).
+ *
+ * @example
+ * ```ts
+ * for (const doc of renderRoles(solution)) console.log(doc.kind, doc.metadata.name); // Role acme-operator, ClusterRole acme-1.0.0-operator
+ * ```
+ */
 export function renderRoles(solution: Solution): KubernetesObject[] {
   const p = solution.definition.operator.permissions;
   const labels = { 'app.kubernetes.io/part-of': solution.name, 'app.kubernetes.io/version': solution.version };
@@ -145,7 +171,14 @@ export function renderRoles(solution: Solution): KubernetesObject[] {
   return docs;
 }
 
-/** The objects of the SDK's `platform/` folder, applied at activation, by archive path. */
+/**
+ * The objects of the SDK's `platform/` folder, applied at activation, by archive path.
+ *
+ * @example
+ * ```ts
+ * for (const [path, obj] of renderPlatform(solution)) console.log(path, obj.kind);
+ * ```
+ */
 export function renderPlatform(solution: Solution): Map<string, KubernetesObject> {
   const d = solution.definition;
   const labels = ownershipLabels(solution);
@@ -222,7 +255,14 @@ export function renderPlatform(solution: Solution): Map<string, KubernetesObject
   return out;
 }
 
-/** The images to pack, sorted by name and tag. */
+/**
+ * The images to pack, sorted by name and tag.
+ *
+ * @example
+ * ```ts
+ * for (const i of renderImages(solution)) console.log(`${i.name}:${i.tag}`, i.source.kind);
+ * ```
+ */
 export function renderImages(solution: Solution): RenderedImage[] {
   return [...solution.definition.images]
     .sort((a, b) => (a.name === b.name ? (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0) : a.name < b.name ? -1 : 1))

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { VERSION_RANGE_RE } from './_version-range.js';
 import { z } from 'zod';
 import { Size } from './size.js';
 
@@ -47,7 +48,7 @@ export const OperatorSchema = z
     image: z
       .string()
       .describe(
-        'Name of one of `images` (its tag is used). MetalK8s runs it with the command `<name>-operator --config=/etc/config/operator.yaml`, so the binary must be on $PATH under that name.',
+        'Name of one of `images` (its tag is used). MetalK8s runs it as container `<name>-operator` with the command `<name>-operator --config=/etc/config/operator.yaml`, where `<name>` is the solution\'s `name` (not the image\'s): the image must hold an executable `<name>-operator` on $PATH, e.g. /usr/local/bin/<name>-operator.',
       ),
     permissions: z
       .strictObject({
@@ -92,6 +93,22 @@ export const BuildFileSchema = z
   })
   .describe('One file of a built image layer: `from` a local file or literal `content`.');
 
+/** A layer of a built image given as a local folder. */
+export const BuildDirectorySchema = z
+  .strictObject({
+    directory: z.string().describe('Local folder whose content becomes the layer, relative to the solution file.'),
+    prefix: z.string().optional().describe('Where the folder goes in the image, an absolute path. Default: `/`.'),
+  })
+  .describe(
+    'A layer built from a local folder, walked in sorted order. Symlinks are kept; modes are normalised as git stores them: 0o755 for folders and for files with an execute bit, 0o644 for other files; owners 0:0.',
+  );
+
+/** A layer of a built image: files listed one by one, or a folder. */
+export const BuildLayerSchema = z.union([
+  z.strictObject({ files: z.array(BuildFileSchema) }).describe('A layer whose files are listed one by one.'),
+  BuildDirectorySchema,
+]);
+
 /** How an image is obtained. */
 export const ImageSourceSchema = z.discriminatedUnion('kind', [
   z
@@ -119,7 +136,7 @@ export const ImageSourceSchema = z.discriminatedUnion('kind', [
   z
     .strictObject({
       kind: z.literal('build'),
-      layers: z.array(z.strictObject({ files: z.array(BuildFileSchema) })).min(1),
+      layers: z.array(BuildLayerSchema).min(1).describe('Layers, bottom first: `{ files }` or `{ directory, prefix }`.'),
       config: z
         .strictObject({
           entrypoint: z.array(z.string()).optional(),
@@ -324,6 +341,12 @@ export const SolutionSchema = z
     labels: stringMap.optional().describe('Extra `metadata.labels` of the manifest.'),
     annotations: stringMap.optional().describe('Extra `metadata.annotations` of the manifest.'),
     build: BuildInfoSchema.optional(),
+    requires: z
+      .strictObject({
+        metalk8s: z.string().regex(VERSION_RANGE_RE, 'expected a version range such as ">=128.0.0 <131"').optional().describe('MetalK8s versions supported, e.g. `>=128.0.0 <131`; checked by preflight and at import.'),
+      })
+      .optional()
+      .describe('What the cluster must have; written into the manifest annotations.'),
     operator: OperatorSchema,
     crds: z.array(CrdSchema).optional().describe('The operator\'s CRDs, applied by MetalK8s when the solution is activated.'),
     images: z.array(ImageSchema).min(1).describe('Every image the solution runs; all are packed into the ISO.'),
@@ -353,6 +376,8 @@ export type OperatorInput = z.infer<typeof OperatorSchema>;
 export type ImageInput = z.infer<typeof ImageSchema>;
 export type ImageSourceInput = z.infer<typeof ImageSourceSchema>;
 export type BuildFile = z.infer<typeof BuildFileSchema>;
+export type BuildDirectory = z.infer<typeof BuildDirectorySchema>;
+export type BuildLayer = z.infer<typeof BuildLayerSchema>;
 export type ComponentInput = z.infer<typeof ComponentSchema>;
 export type VolumeNeed = z.infer<typeof VolumeNeedSchema>;
 export type StorageClassInput = z.infer<typeof StorageClassSchema>;

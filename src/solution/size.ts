@@ -50,7 +50,15 @@ export class Size {
   }
 }
 
-/** Bytes of a size given as a {@link Size} or a quantity string; `undefined` if unparsable. */
+/**
+ * Bytes of a size given as a {@link Size} or a quantity string; `undefined` if unparsable.
+ *
+ * @example
+ * ```ts
+ * sizeInBytes('10Gi'); // 10737418240
+ * sizeInBytes(Size.mebibytes(1)); // 1048576
+ * ```
+ */
 export function sizeInBytes(size: Size | string): number | undefined {
   return typeof size === 'string' ? Size.parse(size)?.bytes : size.bytes;
 }

@@ -178,6 +178,14 @@ function checkImages(d: Partial<SolutionDefinition>, is: Issues): void {
     if (src.kind === 'build') {
       const seen = new Set<string>();
       src.layers.forEach((layer, li) => {
+        if (!('files' in layer)) {
+          const lp = `${p}.source.layers[${li}]`;
+          if (layer.prefix !== undefined && (!layer.prefix.startsWith('/') || layer.prefix.split('/').includes('..')))
+            is.error('BUILD_PATH_INVALID', `${lp}.prefix`, `"${layer.prefix}" must be an absolute path without ".."`);
+          if (layer.directory.startsWith('/') || layer.directory.split(/[\\/]/).includes('..'))
+            is.warn('BUILD_FROM_OUTSIDE', `${lp}.directory`, `"${layer.directory}" points outside the solution folder`, 'Keep build inputs next to the solution file so the build is reproducible elsewhere.');
+          return;
+        }
         layer.files.forEach((f, fi) => {
           const fp = `${p}.source.layers[${li}].files[${fi}]`;
           if (!f.path.startsWith('/') || f.path.split('/').includes('..'))
@@ -217,8 +225,10 @@ function checkImages(d: Partial<SolutionDefinition>, is: Issues): void {
     const op = images.find((i) => i.name === d.operator?.image);
     if (op?.source.kind === 'build') {
       const bin = `${d.name}-operator`;
-      const files = op.source.layers.flatMap((l) => l.files.map((f) => f.path));
-      if (!files.some((f) => f.endsWith(`/bin/${bin}`)))
+      const files = op.source.layers.flatMap((l) => ('files' in l ? l.files.map((f) => f.path) : []));
+      // A folder layer's files are known only when packing.
+      const folders = op.source.layers.some((l) => !('files' in l));
+      if (!folders && !files.some((f) => f.endsWith(`/bin/${bin}`)))
         is.warn('OPERATOR_BINARY_MISSING', `images[${images.indexOf(op)}].source`, `no layer installs a "${bin}" binary in a bin/ directory`, `MetalK8s runs the command "${bin}": install it as /usr/bin/${bin} or /usr/local/bin/${bin}.`);
     }
   }

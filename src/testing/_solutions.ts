@@ -17,7 +17,7 @@
 import { ClusterError } from '../errors.js';
 import { execFile } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -320,6 +320,13 @@ export async function startSolutionsEmulator(options: {
 
   // --- minion functions ------------------------------------------------------------------------
   const minionFunctions: Record<string, MinionFunction> = {
+    // Salt's disk.usage: the bootstrap node's root is the state directory (sizes in KiB, as strings).
+    'disk.usage': async () => {
+      const fs = await statfs(state);
+      const kib = (blocks: number) => String(Math.floor((blocks * fs.bsize) / 1024));
+      const used = fs.blocks - fs.bfree;
+      return { '/': { filesystem: state, '1K-blocks': kib(fs.blocks), used: kib(used), available: kib(fs.bavail), capacity: `${Math.round((used / Math.max(1, fs.blocks)) * 100)}%` } };
+    },
     'metalk8s_solutions.configure_archive': async ({ arg, kwarg }) => {
       const { pos, kw } = kwargsOf(arg, kwarg);
       const archive = String(kw.archive ?? pos[0] ?? '');

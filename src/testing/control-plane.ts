@@ -507,7 +507,14 @@ function ignoreConflict(err: unknown): void {
   if (code !== 409) throw err;
 }
 
-/** A random lowercase suffix for names that must not collide between tests. */
+/**
+ * A random lowercase suffix for names that must not collide between tests.
+ *
+ * @example
+ * ```ts
+ * const namespace = `acme-test-${uniqueSuffix()}`;
+ * ```
+ */
 export function uniqueSuffix(): string {
   return randomBytes(4).toString('hex');
 }

@@ -116,7 +116,14 @@ function crd(
   };
 }
 
-/** The `storage.metalk8s.scality.com/v1alpha1` Volume CRD (metalk8s-reference.md §4.1). */
+/**
+ * The `storage.metalk8s.scality.com/v1alpha1` Volume CRD (metalk8s-reference.md §4.1).
+ *
+ * @example
+ * ```ts
+ * await applyObjects(kc, [volumeCrd()]); // the Volume kind MetalK8s' storage operator serves
+ * ```
+ */
 export function volumeCrd(): ManifestObject {
   const condition = {
     type: 'object',
@@ -205,7 +212,14 @@ export function volumeCrd(): ManifestObject {
   );
 }
 
-/** PrometheusRule, ServiceMonitor and PodMonitor CRDs (`monitoring.coreos.com/v1`). */
+/**
+ * PrometheusRule, ServiceMonitor and PodMonitor CRDs (`monitoring.coreos.com/v1`).
+ *
+ * @example
+ * ```ts
+ * await applyObjects(kc, prometheusOperatorCrds()); // PrometheusRule, ServiceMonitor, PodMonitor
+ * ```
+ */
 export function prometheusOperatorCrds(): ManifestObject[] {
   const top = (spec: Record<string, unknown>) => ({
     type: 'object',

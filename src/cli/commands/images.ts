@@ -18,6 +18,7 @@ import {
   planRegistryLayout,
   writeLayout,
 } from '../../packaging/images/index.js';
+import { outPath } from '../_options.js';
 import { action, Output } from '../_output.js';
 
 interface ConnectionFlags {
@@ -67,7 +68,7 @@ function common<A extends unknown[], O extends Record<string, any>>(cmd: Command
     .option('--ca <file>', 'PEM CA bundle to trust for registries')
     .option('--concurrency <n>', 'parallel blob downloads', '4')
     .option('--json', 'one JSON event per line')
-    .option('-q, --quiet', 'only errors and results');
+    .option('-q, --quiet', 'print errors only');
 }
 
 /** Registers `solution images …`. */
@@ -105,12 +106,14 @@ export function registerImagesCommands(program: Command): void {
     images
       .command('layout')
       .description('Lay images out as MetalK8s static registry (images/… and registry-config.inc.j2) under a directory.')
-      .argument('<dir>', 'output directory')
+      .argument('[dir]', 'output directory; or -o')
+      .option('-o, --out <dir>', 'output directory')
       .requiredOption('-i, --image <name:tag=source...>', 'an image to lay out, e.g. operator:1.0.0=docker://registry/x:1.0.0'),
   ).action(
     action(
-      async (dir, flags: ConnectionFlags & { image: string[] }) => {
+      async (dirArg, flags: ConnectionFlags & { image: string[]; out?: string }) => {
         const out = new Output(flags);
+        const dir = outPath('images layout', [dirArg, flags.out]);
         const store = await openStore(flags);
         const list = [];
         for (const [i, spec] of flags.image.entries()) {

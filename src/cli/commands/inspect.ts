@@ -85,7 +85,7 @@ export function registerInspectCommands(program: Command): void {
     .option('--checksum-file <file>', 'SHA256SUM file (default: SHA256SUM beside the ISO)')
     .option('--strict', 'exit 1 on warnings too (no SHA256SUM, unchecked signature, no SDK index, ignored files)')
     .option('--json', 'print the result as JSON')
-    .option('-q, --quiet', 'print problems only')
+    .option('-q, --quiet', 'print problems only (on stderr)')
     .action(
       action(
         async (iso: string, opts: JsonOpts & { key?: string; signature?: string; checksumFile?: string; strict?: boolean }) => {
@@ -129,7 +129,9 @@ export function registerInspectCommands(program: Command): void {
                 ]),
             ...(r.issues.length > 0 ? [formatIssues(r.issues)] : []),
           ];
-          out.result(lines.join('\n'), r);
+          if (opts.quiet && !opts.json) {
+            if (failed || r.issues.length > 0) out.problems(lines.join('\n'));
+          } else out.result(lines.join('\n'), r);
           if (failed) process.exitCode = 1;
         },
         (_i, opts) => new Output(opts),

@@ -11,6 +11,7 @@ import {
   openIso,
   writeIso,
 } from '../../packaging/iso/index.js';
+import { hiddenOutAlias, outPath } from '../_options.js';
 import { action, Output } from '../_output.js';
 
 const VIEWS = ['rockridge', 'joliet', 'primary'] as const;
@@ -104,7 +105,8 @@ export function registerIsoCommands(program: Command): void {
     .command('create')
     .description('Write an ISO image of a directory (deterministic: same tree, same bytes).')
     .argument('<dir>', 'directory to put in the image')
-    .requiredOption('-o, --output <file>', 'image to write')
+    .option('-o, --out <file>', 'image to write')
+    .addOption(hiddenOutAlias('--output'))
     .option('--volid <id>', 'volume identifier, at most 32 characters (default: the directory name)')
     .option('--publisher <id>', 'publisher identifier')
     .option('--application <id>', 'application identifier')
@@ -115,11 +117,12 @@ export function registerIsoCommands(program: Command): void {
     )
     .option('--no-sha256', 'do not compute the sha256 of the image while writing it')
     .option('--json', 'print JSON events')
-    .option('-q, --quiet', 'print only errors and the result')
+    .option('-q, --quiet', 'print errors only')
     .action(
       action(
         async (dir, opts) => {
           const out = new Output(opts);
+          const output = outPath('iso create', [opts.out, opts.output]);
           if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
             throw new IsoError('ISO_SOURCE_NOT_A_DIRECTORY', `${dir} is not a directory`, {
               hint: 'Pass the directory to put in the image.',
@@ -131,7 +134,7 @@ export function registerIsoCommands(program: Command): void {
           try {
             const result = await writeIso({
               entries: treeEntries(dir, out, opts.preserveTimes === true),
-              output: opts.output,
+              output,
               volumeId: opts.volid ?? defaultVolumeId(dir),
               publisherId: opts.publisher,
               applicationId: opts.application,
@@ -142,8 +145,8 @@ export function registerIsoCommands(program: Command): void {
               signal: controller.signal,
             });
             out.result(
-              `wrote ${opts.output}: ${result.size} bytes, ${result.files} files, ${result.directories} directories, ${result.symlinks} symlinks, ${result.dedupedFiles} files sharing an extent (${result.dedupedBytes} bytes saved)${result.sha256 ? `\nsha256 ${result.sha256}` : ''}`,
-              { output: opts.output, ...result },
+              `wrote ${output}: ${result.size} bytes, ${result.files} files, ${result.directories} directories, ${result.symlinks} symlinks, ${result.dedupedFiles} files sharing an extent (${result.dedupedBytes} bytes saved)${result.sha256 ? `\nsha256 ${result.sha256}` : ''}`,
+              { output, ...result },
             );
           } finally {
             process.off('SIGINT', onSignal);
@@ -211,16 +214,17 @@ export function registerIsoCommands(program: Command): void {
     .command('extract')
     .description('Extract every file, directory and symlink of an ISO image into a directory.')
     .argument('<image>', 'ISO image')
-    .argument('<dir>', 'destination directory (created if missing)')
+    .argument('[dir]', 'destination directory (created if missing); or -o')
+    .option('-o, --out <dir>', 'destination directory (created if missing)')
     .option('--view <view>', 'tree to extract: rockridge, joliet or primary')
     .option('--json', 'print JSON')
-    .option('-q, --quiet', 'print only errors and the result')
+    .option('-q, --quiet', 'print errors only')
     .action(
       action(
         async (image, dir, opts) => {
           const out = new Output(opts);
           const img = await openIso(image);
-          const dest = path.resolve(dir);
+          const dest = path.resolve(outPath('iso extract', [dir, opts.out]));
           fs.mkdirSync(dest, { recursive: true });
           const dirModes: [string, number][] = [];
           let files = 0;

@@ -3,20 +3,30 @@ import type { Command } from '@commander-js/extra-typings';
 import { PackagingError } from '../../errors.js';
 import { keygen } from '../../packaging/keygen.js';
 import { pack } from '../../packaging/pack.js';
+import { hiddenOutAlias, outPath } from '../_options.js';
 import { action, Output } from '../_output.js';
 import { formatBytes, ProgressDisplay } from '../_progress.js';
 
 interface PackCliOptions {
-  outDir: string;
+  out?: string;
+  outDir?: string;
   cacheDir?: string;
   sourceDateEpoch?: string;
   platform?: string;
   sign?: string;
   concurrency?: string;
+  buildCache?: boolean;
   allowOutsideInputs?: boolean;
   json?: boolean;
   quiet?: boolean;
 }
+
+const buildTimeOrigin = {
+  option: '--source-date-epoch',
+  SOURCE_DATE_EPOCH: '$SOURCE_DATE_EPOCH',
+  git: 'last git commit',
+  default: 'no git commit nor SOURCE_DATE_EPOCH: the epoch',
+} as const;
 
 /** Runs `fn` with an AbortSignal that Ctrl-C (SIGINT) and SIGTERM fire. */
 export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -65,12 +75,17 @@ export function registerPackCommands(program: Command): void {
     .command('pack')
     .description('Pack a solution and all its images into one ISO that MetalK8s imports offline.')
     .argument('[path]', 'solution file, or the folder holding solution.config.ts', '.')
-    .option('-o, --out-dir <dir>', 'where to write <name>-<version>.iso and SHA256SUM', 'out')
+    .option('-o, --out <dir>', 'folder to write <name>-<version>.iso and SHA256SUM into (default: out)')
+    .addOption(hiddenOutAlias('--out-dir'))
     .option('--cache-dir <dir>', 'blob store shared between builds (default: the user cache folder)')
-    .option('--source-date-epoch <seconds>', 'build time, for reproducible ISOs (default: $SOURCE_DATE_EPOCH, else 0)')
+    .option(
+      '--source-date-epoch <seconds>',
+      'build time, for reproducible ISOs (default: $SOURCE_DATE_EPOCH, else the last git commit time of the solution folder, else 0)',
+    )
     .option('--platform <os/arch>', 'platform of images that do not set one', 'linux/amd64')
     .option('--sign <key.pem>', 'Ed25519 private key: writes <iso>.sig')
     .option('--concurrency <n>', 'parallel blob downloads per image', '4')
+    .option('--no-build-cache', 'tar and compress every layer of built images again')
     .option('--allow-outside-inputs', 'accept build files outside the solution folder')
     .option('--json', 'JSON event lines on stdout, for CI')
     .option('-q, --quiet', 'print errors only')
@@ -97,12 +112,13 @@ export function registerPackCommands(program: Command): void {
           const result = await withInterrupt((signal) =>
             pack({
               configPath: path,
-              outDir: opts.outDir,
+              outDir: outPath('pack', [opts.out, opts.outDir], 'out'),
               cacheDir: opts.cacheDir,
               sourceDateEpoch: epoch,
               platform: opts.platform,
               signingKey,
               concurrency: Number(opts.concurrency) || 4,
+              buildCache: opts.buildCache !== false,
               allowOutsideInputs: opts.allowOutsideInputs,
               signal,
               onProgress: (e) => {
@@ -128,6 +144,7 @@ export function registerPackCommands(program: Command): void {
             }),
           );
           progress.done();
+          for (const w of result.warnings) out.warn(`${w.path}: ${w.message} [${w.code}]`);
           const lines = [
             `${result.path}`,
             `  size     ${formatBytes(result.size)} (${result.size} bytes)`,
@@ -135,6 +152,12 @@ export function registerPackCommands(program: Command): void {
             ...(result.signaturePath ? [`  signed   ${result.signaturePath}`] : []),
             `  images   ${result.images.length}, ${formatBytes(result.dedupSavedBytes)} saved by shared layers`,
             ...result.images.map((i) => `    ${`${i.name}:${i.tag}`.padEnd(32)} ${i.manifestDigest}  ${formatBytes(i.size)}`),
+            ...(result.build.layersBuilt + result.build.layersCached > 0
+              ? [
+                  `  built    ${result.build.layersBuilt} layer(s) compressed (${formatBytes(result.build.bytesCompressed)}), ${result.build.layersCached} from the build cache`,
+                ]
+              : []),
+            `  built at ${new Date(result.buildTime.epoch * 1000).toISOString().replace('.000Z', 'Z')} (${buildTimeOrigin[result.buildTime.from]})`,
             `  time     ${(result.timings.total / 1000).toFixed(1)}s (images ${(result.timings.images / 1000).toFixed(1)}s, write ${(result.timings.write / 1000).toFixed(1)}s)`,
           ];
           out.result(lines.join('\n'), result);

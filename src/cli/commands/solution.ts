@@ -3,6 +3,7 @@ import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
 import { PackagingError, ValidationError } from '../../errors.js';
+import { resolveBuildTime } from '../../packaging/build-time.js';
 import { checkSolutionInputs, type InputCheck } from '../../packaging/check-solution-inputs.js';
 import { loadSolutionFile } from '../../packaging/solution-file.js';
 import { toYaml } from '../../solution/_yaml.js';
@@ -10,7 +11,6 @@ import { DEFAULT_METALK8S_VERSION } from '../../solution/metalk8s-version.js';
 import { render } from '../../solution/render.js';
 import { renderEnvironment } from '../../solution/render-environment.js';
 import { action, formatIssues, Output } from '../_output.js';
-import { sourceDate } from '../../packaging/_source-date-epoch.js';
 
 interface CommonOptions {
   json?: boolean;
@@ -104,10 +104,10 @@ export function registerSolutionCommands(program: Command): void {
       action(
         async (path: string, opts: CommonOptions & { out: string }) => {
           const out = new Output(opts);
-          const { solution } = await loadSolutionFile(path);
+          const { solution, baseDir } = await loadSolutionFile(path);
           for (const w of solution.warnings) out.warn(`${w.path}: ${w.message} [${w.code}]`);
-          const buildTimestamp = sourceDate();
-          const rendered = render(solution, buildTimestamp ? { buildTimestamp } : {});
+          const time = await resolveBuildTime({ dir: baseDir });
+          const rendered = render(solution, time.from === 'default' ? {} : { buildTimestamp: new Date(time.epoch * 1000) });
           const dir = resolve(opts.out);
           await writeTree(dir, rendered.files);
           const files = [...rendered.files].map(([p, b]) => ({

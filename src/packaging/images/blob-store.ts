@@ -19,6 +19,7 @@ import { Readable } from 'node:stream';
 import { fromSystemError, PackagingError, throwIfAborted } from '../../errors.js';
 import { FOREIGN_TEMP_MAX_AGE_MS, HOST_TAG, isAbandoned } from '../_stale-temp.js';
 import { digestHex, isDigest } from './_digest.js';
+import { pruneLayerCache } from './_layer-cache.js';
 
 /**
  * The SDK's cache directory: `$XDG_CACHE_HOME/metalk8s-solution-sdk` (or `~/.cache/…`).
@@ -123,8 +124,8 @@ export interface BlobStore {
   /** Re-hashes a stored blob; throws `BLOB_DIGEST_MISMATCH` (and removes the file) when it is corrupt. */
   verify(digest: string): Promise<void>;
   /**
-   * Removes blobs not in `keep` (and not used for `olderThanMs`), and the temporary files of
-   * writers that are gone.
+   * Removes blobs not in `keep` (and not used for `olderThanMs`), the build cache entries of the
+   * layers removed, and the temporary files of writers that are gone.
    */
   prune(options?: PruneOptions): Promise<PruneResult>;
   /**
@@ -362,6 +363,8 @@ class FsBlobStore implements BlobStore {
       removed++;
       bytes += st.size;
     }
+    // Build cache entries naming a blob that is gone would only be misses: drop them.
+    if (removed > 0) await pruneLayerCache(this);
     const stale = await this.removeAbandonedTemp();
     return { removed, bytes, tempFilesRemoved: stale.removed, tempBytesRemoved: stale.bytes };
   }

@@ -18,6 +18,7 @@ import { createGzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { fromSystemError, ValidationError } from '../../errors.js';
 import { sha256Digest } from './_digest.js';
+import { type BuiltLayer, type CacheableEntry, cachedLayer } from './_layer-cache.js';
 import type { BlobStore } from './blob-store.js';
 import { recordImage } from './_record.js';
 import type { FetchedImage } from './fetched-image.js';
@@ -49,10 +50,17 @@ export interface LayerFile {
 export type LayerInput =
   | { readonly files: readonly LayerFile[] }
   | {
-      /** Local directory whose content becomes the layer (modes and symlinks kept, owners set to 0). */
+      /** Local directory whose content becomes the layer (walked in sorted order, symlinks kept, owners set to 0). */
       readonly directory: string;
       /** Where the directory goes in the image. @default '/' */
       readonly prefix?: string | undefined;
+      /**
+       * `'keep'`: the permission bits found on disk. `'normalize'`: as git stores them, 0o755 for
+       * directories and files with an execute bit, 0o644 for other files, so a checkout with any
+       * umask gives the same layer.
+       * @default 'keep'
+       */
+      readonly modes?: 'keep' | 'normalize' | undefined;
     };
 
 /** Runtime configuration of a built image (the OCI config's `config` section). */
@@ -92,19 +100,28 @@ export interface BuildImageRunOptions {
   readonly store: BlobStore;
   /** Cancels the build. */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Reuse layers built before from the same inputs (paths, contents, modes, compression), found
+   * in the store's build cache and verified against their digests.
+   * @default true
+   */
+  readonly cache?: boolean | undefined;
+  /** Called once per layer: whether it came from the cache and how many bytes were compressed. */
+  readonly onLayer?: ((event: BuildLayerEvent) => void) | undefined;
 }
 
-interface Entry {
-  readonly name: string;
-  readonly type: 'file' | 'directory' | 'symlink';
-  readonly mode: number;
-  readonly content?: Uint8Array | undefined;
-  readonly source?: string | undefined;
+/** One layer of {@link buildImage} done. */
+export interface BuildLayerEvent {
+  readonly index: number;
+  readonly digest: string;
   readonly size: number;
-  readonly target?: string | undefined;
-  /** The option that named `source`, for error messages. */
-  readonly field?: string | undefined;
+  /** Found in the build cache: nothing was tarred nor compressed. */
+  readonly cached: boolean;
+  /** Uncompressed bytes tarred and compressed for it (0 when cached). */
+  readonly bytesCompressed: number;
 }
+
+type Entry = CacheableEntry;
 
 function invalid(path: string, message: string, hint: string): ValidationError {
   return new ValidationError([{ code: 'IMAGE_BUILD_INVALID', path, message, severity: 'error', hint }], 'image build');
@@ -118,18 +135,25 @@ function normalise(p: string, where: string): string {
   return n;
 }
 
-async function walk(dir: string, prefix: string, out: Entry[], where: string): Promise<void> {
-  for (const name of (await readdir(dir)).sort()) {
+async function walk(dir: string, prefix: string, out: Entry[], where: string, normalize: boolean): Promise<void> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).sort();
+  } catch (cause) {
+    throw invalid(where, `cannot read the layer directory ${dir}: ${(cause as Error).message}`, 'Check that the directory exists and is readable.');
+  }
+  for (const name of names) {
     const full = join(dir, name);
     const inImage = prefix === '' ? name : `${prefix}/${name}`;
     const st = await lstat(full);
+    const mode = normalize ? (st.isDirectory() || st.mode & 0o111 ? 0o755 : 0o644) : st.mode & 0o7777;
     if (st.isDirectory()) {
-      out.push({ name: inImage, type: 'directory', mode: st.mode & 0o7777, size: 0 });
-      await walk(full, inImage, out, where);
+      out.push({ name: inImage, type: 'directory', mode, size: 0 });
+      await walk(full, inImage, out, where, normalize);
     } else if (st.isSymbolicLink()) {
       out.push({ name: inImage, type: 'symlink', mode: 0o777, size: 0, target: await readlink(full) });
     } else if (st.isFile()) {
-      out.push({ name: inImage, type: 'file', mode: st.mode & 0o7777, size: st.size, source: full });
+      out.push({ name: inImage, type: 'file', mode, size: st.size, source: full });
     } else {
       throw invalid(where, `${full} is neither a file, a directory nor a symlink`, 'Remove devices, sockets and fifos from the layer directory.');
     }
@@ -141,7 +165,7 @@ async function layerEntries(layer: LayerInput, index: number): Promise<Entry[]> 
   const entries: Entry[] = [];
   if ('directory' in layer) {
     const prefix = layer.prefix && layer.prefix !== '/' ? normalise(layer.prefix, `${where}.prefix`) : '';
-    await walk(layer.directory, prefix, entries, where);
+    await walk(layer.directory, prefix, entries, where, layer.modes === 'normalize');
   } else {
     layer.files.forEach((f, i) => {
       const name = normalise(f.path, `${where}.files[${i}].path`);
@@ -228,8 +252,41 @@ async function feed(pack: tar.Pack, entries: readonly Entry[], signal: AbortSign
   pack.finalize();
 }
 
+/** Tars (and compresses) one layer into the store. */
+async function tarLayer(
+  entries: readonly Entry[],
+  i: number,
+  gzip: boolean,
+  store: BlobStore,
+  signal: AbortSignal | undefined,
+): Promise<BuiltLayer & { bytesCompressed: number }> {
+  const pack = tar.pack();
+  const diffHash = createHash('sha256');
+  let bytes = 0;
+  const tee = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      diffHash.update(chunk);
+      bytes += chunk.byteLength;
+      cb(null, chunk);
+    },
+  });
+  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  const piping = gzip ? pipeline(pack, tee, createGzip({ level: 6, memLevel: 9 }), out) : pipeline(pack, tee, out);
+  const feeding = feed(pack, entries, signal);
+  const [, , info] = await Promise.all([feeding, piping, store.put(out as Readable, { what: `layer ${i}`, signal })]);
+  return {
+    mediaType: gzip ? MediaTypes.ociLayerGzip : MediaTypes.ociLayer,
+    digest: info.digest,
+    size: info.size,
+    diffId: `sha256:${diffHash.digest('hex')}`,
+    bytesCompressed: bytes,
+  };
+}
+
 /**
  * Builds a deterministic image from files into the store. Building twice gives the same digests.
+ * A layer whose inputs did not change since a previous build into the same store is taken from
+ * the build cache (verified) instead of being tarred and compressed again.
  *
  * @example
  * ```ts
@@ -253,22 +310,12 @@ export async function buildImage(options: BuildImageOptions, run: BuildImageRunO
   const layers: { mediaType: string; digest: string; size: number }[] = [];
   for (const [i, layer] of options.layers.entries()) {
     const entries = await layerEntries(layer, i);
-    const pack = tar.pack();
-    const diffHash = createHash('sha256');
-    const tee = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        diffHash.update(chunk);
-        cb(null, chunk);
-      },
-    });
-    const out = new PassThrough({ highWaterMark: 1 << 20 });
-    const piping = gzip
-      ? pipeline(pack, tee, createGzip({ level: 6, memLevel: 9 }), out)
-      : pipeline(pack, tee, out);
-    const feeding = feed(pack, entries, signal);
-    const [, , info] = await Promise.all([feeding, piping, store.put(out as Readable, { what: `layer ${i}`, signal })]);
-    diffIds.push(`sha256:${diffHash.digest('hex')}`);
-    layers.push({ mediaType: gzip ? MediaTypes.ociLayerGzip : MediaTypes.ociLayer, digest: info.digest, size: info.size });
+    const built = await cachedLayer(store, entries, { compression: gzip ? 'gzip-6' : 'none', enabled: run.cache ?? true, signal }, () =>
+      tarLayer(entries, i, gzip, store, signal),
+    );
+    run.onLayer?.({ index: i, digest: built.digest, size: built.size, cached: built.cached, bytesCompressed: built.bytesCompressed });
+    diffIds.push(built.diffId);
+    layers.push({ mediaType: built.mediaType, digest: built.digest, size: built.size });
   }
   const c = options.config ?? {};
   const created =

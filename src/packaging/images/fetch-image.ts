@@ -88,7 +88,9 @@ export type FetchProgressEvent =
   | { readonly type: 'blob-start'; readonly source: string; readonly digest: string; readonly size: number }
   | { readonly type: 'blob-progress'; readonly source: string; readonly digest: string; readonly bytes: number; readonly size: number }
   | { readonly type: 'blob-done'; readonly source: string; readonly digest: string; readonly size: number }
-  | { readonly type: 'image-done'; readonly source: string; readonly image: FetchedImage; readonly bytesDownloaded: number };
+  | { readonly type: 'image-done'; readonly source: string; readonly image: FetchedImage; readonly bytesDownloaded: number }
+  /** A layer of a built image: from the build cache, or tarred and compressed now. */
+  | { readonly type: 'layer-built'; readonly source: string; readonly index: number; readonly digest: string; readonly size: number; readonly cached: boolean; readonly bytesCompressed: number };
 
 /** Options of {@link fetchImage}. */
 export interface FetchImageOptions {
@@ -102,6 +104,8 @@ export interface FetchImageOptions {
   readonly signal?: AbortSignal | undefined;
   /** Progress events. */
   readonly onProgress?: ((event: FetchProgressEvent) => void) | undefined;
+  /** Built images: reuse layers from the build cache (see {@link buildImage}). @default true */
+  readonly buildCache?: boolean | undefined;
 }
 
 /**
@@ -266,7 +270,12 @@ export async function fetchImage(source: ImageSource, options: FetchImageOptions
       image = await readDockerArchive(source.path, { store: options.store, reference: source.reference, platform, signal: options.signal });
       break;
     case 'build':
-      image = await buildImage(source.build, { store: options.store, signal: options.signal });
+      image = await buildImage(source.build, {
+        store: options.store,
+        signal: options.signal,
+        cache: options.buildCache,
+        onLayer: (e) => options.onProgress?.({ type: 'layer-built', source: 'build', ...e }),
+      });
       break;
   }
   options.onProgress?.({ type: 'image-done', source: image.source, image, bytesDownloaded: 0 });

@@ -165,6 +165,16 @@ export function describeSaltApiConformance(name: string, start: () => Promise<Sa
       expect(listed[job.jid]).not.toHaveProperty('Result');
     });
 
+    it("keeps a runner job's arguments in its print_job return (fun_args), not in jobs.list_jobs", async () => {
+      const job = await salt.runnerAsync({ fun: 'test.arg', arg: ['metalk8s.orchestrate.deploy_node'], kwarg: { pillar: { orchestrate: { node_name: 'node-9' } } } });
+      await salt.waitForJob(job.jid, { pollIntervalMs: 200, timeoutMs: 60_000 });
+      const listed = (await salt.runner({ fun: 'jobs.list_jobs' })) as Record<string, { Arguments?: unknown[] }>;
+      expect(listed[job.jid]?.Arguments).toEqual([]);
+      const printed = await salt.printJob(job.jid);
+      const ret = Object.values(printed.result)[0] as { return?: { fun_args?: unknown[] } } | undefined;
+      expect(ret?.return?.fun_args).toEqual(['metalk8s.orchestrate.deploy_node', { pillar: { orchestrate: { node_name: 'node-9' } } }]);
+    });
+
     it('refuses a wrong token with SALT_AUTH_FAILED, without leaking it', async () => {
       const secret = 'not-the-right-token-0123456789';
       const bad = new SaltApiClient({ url: target.url, username: target.username, token: secret });

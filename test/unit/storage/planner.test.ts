@@ -175,20 +175,21 @@ describe('planVolumes', () => {
     });
     expect(blockOnNvmeOnly.unsatisfied[0]?.nodes[0]?.devices[0]?.reasons.map((r) => r.code)).toEqual(['block-path-shape']);
     const tinyXfs = planVolumes({
-      solution: solution([{ name: 'db', image: 'acme-store', volumes: [{ name: 'meta', size: '100Mi', storageClass: 'x' }] }], [{ name: 'x', fsType: 'xfs' }]),
+      solution: solution([{ name: 'db', image: 'acme-store', volumes: [{ name: 'meta', size: '300Mi', storageClass: 'x' }] }], [{ name: 'x', fsType: 'xfs' }]),
       inventory: { nodes: [node('node-1', describeDevices({ lsblk: parseLsblk({ blockdevices: [{ name: 'sdb', type: 'disk', size: 256 * 2 ** 20 }] }) }, { minSizeBytes: 1 }))] },
     });
     expect(tinyXfs.unsatisfied[0]?.nodes[0]?.devices[0]?.reasons[0]?.message).toContain('300 MiB asked');
   });
 
-  it('uses LVM groups with a spare margin, sizes in the node grammar rounded to extents', () => {
+  it('uses LVM groups with a spare margin, sizes in the node grammar', () => {
     const vg: VolumeGroup = { name: 'vg_data', size: 100 * GiB, free: 100 * GiB, extentSize: 4 * 2 ** 20, physicalVolumes: ['/dev/sdb'], rotational: true };
-    const sol = solution([{ name: 'db', image: 'acme-store', volumes: [{ name: 'data', size: '1.5Gi', storageClass: 'metalk8s', count: { perNode: 2, role: 'node' } }] }]);
+    const sol = solution([{ name: 'db', image: 'acme-store', volumes: [{ name: 'data', size: '1537Mi', storageClass: 'metalk8s', count: { perNode: 2, role: 'node' } }] }]);
     const plan = planVolumes({ solution: sol, inventory: { nodes: [node('node-1', [], { volumeGroups: [vg] })] }, options: { sources: { metalk8s: 'lvmLogicalVolume' } } });
     expect(plan.ok).toBe(true);
     expect(plan.volumes.map((v) => v.manifest?.spec)).toMatchObject([
-      { lvmLogicalVolume: { vgName: 'vg_data', size: '1536Mi' } },
-      { lvmLogicalVolume: { vgName: 'vg_data', size: '1536Mi' } },
+      // In the node's grammar as asked; lvcreate rounds up to whole extents itself.
+      { lvmLogicalVolume: { vgName: 'vg_data', size: '1537Mi' } },
+      { lvmLogicalVolume: { vgName: 'vg_data', size: '1537Mi' } },
     ]);
     const full = planVolumes({
       solution: sol,
