@@ -92,7 +92,7 @@ describe('solution dev', () => {
     writeFileSync(join(project, 'solution.config.ts'), config('Dev Loop Two', 'Dev_Loop'));
     const bad = await dev.round(before + 1);
     expect(bad.ok).toBe(false);
-    expect(bad.issues).toEqual(expect.arrayContaining([expect.objectContaining({ code: 'NAME_INVALID', path: 'name', severity: 'error' })]));
+    expect(bad.issues).toEqual(expect.arrayContaining([expect.objectContaining({ code: 'SOLUTION_NAME_INVALID', path: 'name', severity: 'error' })]));
     expect(bad.timings.pack).toBe(0);
     expect(Buffer.compare(readFileSync(iso), good)).toBe(0);
     writeFileSync(join(project, 'solution.config.ts'), config('Dev Loop Three'));
