@@ -3,7 +3,7 @@
  * changes themselves are `crdChanges()` of `packaging/diff.ts` (the same as `solution diff`).
  * MetalK8s itself does not look ("TODO: consider API version changes", §2.6).
  */
-import { isCrdFile } from '../packaging/diff.js';
+import { isCrdFile } from '../packaging/_archive.js';
 import type { ArchiveContents } from '../packaging/diff.js';
 import { openIso } from '../packaging/iso/index.js';
 

@@ -21,6 +21,11 @@ export async function archiveFiles(iso: IsoImage, signal?: AbortSignal): Promise
   return out;
 }
 
+/** Whether `path` is a CRD file of an archive, as MetalK8s applies them: `operator/deploy/crds/**\/*_crd.yaml`. */
+export function isCrdFile(path: string): boolean {
+  return path.startsWith('operator/deploy/crds/') && path.endsWith('_crd.yaml');
+}
+
 /** Whether a path is an image blob (`images/<name>/<tag>/<hex>`). */
 export function isBlobPath(path: string): boolean {
   const parts = path.split('/');

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import { archiveFiles, cmp, imageFolders, type KubeObject, nameOf, readSmallFiles, yamlDocuments, yamlObject } from './_archive.js';
+import { archiveFiles, cmp, imageFolders, isCrdFile, type KubeObject, nameOf, readSmallFiles, yamlDocuments, yamlObject } from './_archive.js';
 import { openIso } from './iso/iso-reader.js';
 
 /** What a change is about. */
@@ -246,14 +246,9 @@ function crdsOf(files: ReadonlyMap<string, Uint8Array>): Map<string, KubeObject>
   return byName(objectsOf(files, isCrdFile));
 }
 
-/** Whether `path` is a CRD file of an archive, as MetalK8s applies them: `operator/deploy/crds/**\/*_crd.yaml`. */
-export function isCrdFile(path: string): boolean {
-  return path.startsWith('operator/deploy/crds/') && path.endsWith('_crd.yaml');
-}
-
 /**
  * The CRD part of {@link diffContents}: CRDs, versions and schema fields added, removed or changed
- * between two archives (only their {@link isCrdFile} files are read). The upgrade of a solution in
+ * between two archives (only their `operator/deploy/crds/**\/*_crd.yaml` files are read). The upgrade of a solution in
  * an environment warns with the breaking ones.
  *
  * @example
