@@ -89,8 +89,8 @@ export interface MintTokenOptions {
 export interface ControlPlane {
   /** `https://127.0.0.1:<port>`. */
   readonly server: string;
-  /** Path of the admin kubeconfig (client certificate in `system:masters`). */
-  readonly kubeconfig: string;
+  /** Path of the admin kubeconfig file (client certificate in `system:masters`). */
+  readonly kubeconfigPath: string;
   /** The admin kubeconfig's text. */
   readonly kubeconfigYaml: string;
   /** PEM of the cluster CA (signs the API server and client certificates). */
@@ -453,7 +453,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 
     return {
       server,
-      kubeconfig,
+      kubeconfigPath: kubeconfig,
       kubeconfigYaml,
       caCert: ca,
       dir,

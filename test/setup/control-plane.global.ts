@@ -30,7 +30,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     throw err;
   }
   log(`ready at ${cp.server} (${cp.dir})`);
-  project.provide('kubeconfig', cp.kubeconfig);
+  project.provide('kubeconfig', cp.kubeconfigPath);
   return async () => {
     await cp.stop();
   };
