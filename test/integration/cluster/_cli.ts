@@ -1,5 +1,6 @@
 /** Runs the built CLI (`dist/cli.js`) as a user would, collecting its exit code and outputs. */
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -10,9 +11,9 @@ const pexec = promisify(execFile);
 export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../dist/cli.js');
 
 /** Runs `solution <args>` with `env`; never throws for a non-zero exit. */
-export async function runCli(env: NodeJS.ProcessEnv, args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runCli(env: NodeJS.ProcessEnv, args: readonly string[], timeoutMs = 180_000): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await pexec(process.execPath, [CLI, ...args], { env, timeout: 180_000 });
+    const { stdout, stderr } = await pexec(process.execPath, [CLI, ...args], { env, timeout: timeoutMs });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -29,4 +30,20 @@ export function emulatorEnv(kubeconfig: string, saltApi: { url: string; username
     METALK8S_SALT_API_USERNAME: saltApi.username,
     METALK8S_SALT_API_TOKEN: saltApi.token,
   };
+}
+
+/**
+ * Writes the emulator's kubeconfig (0600) and SaltAPI CA into `dir` and returns the environment
+ * `eval "$(solution emulator up)"` gives, CA file included, plus `extra` variables.
+ */
+export async function writeEmulatorEnv(
+  dir: string,
+  mk8s: { kubeconfig: string; saltApi: { url: string; username: string; token: string; ca?: string | undefined } },
+  extra: Readonly<Record<string, string | undefined>> = {},
+): Promise<NodeJS.ProcessEnv> {
+  const kubeconfig = path.join(dir, 'kubeconfig');
+  const caFile = path.join(dir, 'salt-ca.crt');
+  await writeFile(kubeconfig, mk8s.kubeconfig, { mode: 0o600 });
+  await writeFile(caFile, mk8s.saltApi.ca ?? '');
+  return { ...emulatorEnv(kubeconfig, mk8s.saltApi), METALK8S_SALT_API_CA_FILE: caFile, ...extra };
 }

@@ -13,8 +13,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, connect, type DoctorResult, doctor, alertmanagerSource, type AlertSource, preflight, readSupportBundle, supportBundle, writeSupportBundle } from '../../../src/cluster/index.js';
@@ -22,9 +21,9 @@ import { defineSolution } from '../../../src/index.js';
 import { kubeGet, kubePatch, kubeRequest } from '../../../src/_kube.js';
 import { loadSolutionFile, pack } from '../../../src/packaging/index.js';
 import { type MetalK8sEmulator, setPodLogs, startMetalK8s } from '../../../src/testing/index.js';
+import { CLI as cli, runCli, writeEmulatorEnv } from './_cli.js';
 
 const pexec = promisify(execFile);
-const cli = resolve(fileURLToPath(import.meta.url), '../../../../dist/cli.js');
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -333,25 +332,8 @@ describe('support bundle and doctor on a broken environment', () => {
 
   it('the built CLI: doctor --bundle and preflight exit 1 with their findings, support-bundle writes a bundle', async () => {
     if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first (npm test does)`);
-    const kubeconfig = join(dir, 'kubeconfig');
-    const ca = join(dir, 'salt-ca.pem');
-    await writeFile(kubeconfig, mk8s.kubeconfig);
-    await writeFile(ca, mk8s.saltApi.ca ?? '');
-    const env = {
-      ...process.env,
-      KUBECONFIG: kubeconfig,
-      METALK8S_SALT_API_URL: mk8s.saltApi.url,
-      METALK8S_SALT_API_USERNAME: mk8s.saltApi.username,
-      METALK8S_SALT_API_TOKEN: mk8s.saltApi.token,
-      METALK8S_SALT_API_CA_FILE: ca,
-      METALK8S_REGISTRY_URL: mk8s.registryUrl,
-      METALK8S_INGRESS_URL: mk8s.monitoring?.ingressUrl ?? '',
-    };
-    const solution = (...args: string[]) =>
-      pexec(process.execPath, [cli, ...args], { env, timeout: 180_000 }).then(
-        (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-        (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
-      );
+    const env = await writeEmulatorEnv(dir, mk8s, { METALK8S_REGISTRY_URL: mk8s.registryUrl, METALK8S_INGRESS_URL: mk8s.monitoring?.ingressUrl ?? '' });
+    const solution = (...args: string[]) => runCli(env, args);
     const d = await solution('doctor', '--bundle', bundleFile);
     expect(d.code, d.stderr).toBe(1);
     expect(d.stdout).toContain('CRITICAL Volume zenko-data-0 on node-1 failed: CreationError');
@@ -403,7 +385,7 @@ export const analyzers = [
     expect(vendor.code, vendor.stderr).toBe(1);
     expect(vendor.stdout).toContain('CRITICAL Zenko is not Running  [ZENKO_NOT_RUNNING, zenko-phase]');
     expect(vendor.stdout).toContain('phase none');
-    const broken = await solution('doctor', '--bundle', out, '--analyzers', kubeconfig);
+    const broken = await solution('doctor', '--bundle', out, '--analyzers', join(dir, 'kubeconfig'));
     expect(broken.stderr).toMatch(/^error: cannot load the analyzers of .*kubeconfig: .* \[ANALYZERS_LOAD_FAILED\]/);
     const empty = join(dir, 'empty.mjs');
     await writeFile(empty, 'export const x = 1;\n');

@@ -7,11 +7,10 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeRequest } from '../../../src/_kube.js';
@@ -19,10 +18,10 @@ import { type Cluster, connect, connectPlatform } from '../../../src/cluster/ind
 import { AbortError, ClusterError, PromqlError } from '../../../src/errors.js';
 import { loadSolutionFile, pack } from '../../../src/packaging/index.js';
 import { appendPodLog, type MetalK8sEmulator, setPodLogs, startMetalK8s } from '../../../src/testing/index.js';
+import { CLI, runCli, writeEmulatorEnv } from './_cli.js';
 
 const ENV = 'zenko-mon';
 const pexec = promisify(execFile);
-const cli = resolve(dirname(fileURLToPath(import.meta.url)), '../../../dist/cli.js');
 
 async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -379,32 +378,12 @@ describe('platform services (metrics, alerts) against real Prometheus and Alertm
   });
 
   it('the CLI: metrics query, alerts list|silence|silences|expire, dashboards, logs, health, status (built dist/cli.js)', async () => {
-    if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first (npm test does)`);
-    const kubeconfig = join(dir, 'kubeconfig');
-    const caFile = join(dir, 'salt-ca.crt');
-    await writeFile(kubeconfig, mk8s.kubeconfig, { mode: 0o600 });
-    await writeFile(caFile, mk8s.saltApi.ca ?? '');
-    const env = {
-      ...process.env,
-      KUBECONFIG: kubeconfig,
-      METALK8S_SALT_API_URL: mk8s.saltApi.url,
-      METALK8S_SALT_API_USERNAME: mk8s.saltApi.username,
-      METALK8S_SALT_API_TOKEN: mk8s.saltApi.token,
-      METALK8S_SALT_API_CA_FILE: caFile,
-      METALK8S_INGRESS_URL: mk8s.monitoring?.ingressUrl,
-    };
-    const solution = async (...args: string[]) => {
-      try {
-        const { stdout, stderr } = await pexec(process.execPath, [cli, ...args], { env, timeout: 120_000 });
-        return { code: 0, stdout, stderr };
-      } catch (err) {
-        const e = err as { code?: number; stdout?: string; stderr?: string };
-        return { code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-      }
-    };
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
+    const env = await writeEmulatorEnv(dir, mk8s, { METALK8S_INGRESS_URL: mk8s.monitoring?.ingressUrl });
+    const solution = (...args: string[]) => runCli(env, args, 120_000);
     const data = (stdout: string) => (JSON.parse(stdout.split('\n').find((l) => l.startsWith('{"type":"result"')) ?? '{}') as { data?: unknown }).data;
 
-    const noSalt = await pexec(process.execPath, [cli, 'metrics', 'query', 'vector(3)'], { env: { ...env, METALK8S_SALT_API_URL: '', METALK8S_SALT_API_USERNAME: '', METALK8S_SALT_API_TOKEN: '' }, timeout: 60_000 });
+    const noSalt = await pexec(process.execPath, [CLI, 'metrics', 'query', 'vector(3)'], { env: { ...env, METALK8S_SALT_API_URL: '', METALK8S_SALT_API_USERNAME: '', METALK8S_SALT_API_TOKEN: '' }, timeout: 60_000 });
     expect(noSalt.stdout).toBe('{} 3\n');
     const q = await solution('metrics', 'query', 'sum(up{job="zenko-cloudserver"})');
     expect(q).toMatchObject({ code: 0, stdout: '{} 0\n' });

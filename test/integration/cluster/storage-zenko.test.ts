@@ -1,9 +1,8 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Cluster, connect } from '../../../src/cluster/index.js';
@@ -22,9 +21,8 @@ import {
   wipeDevice,
 } from '../../../src/storage/index.js';
 import { applyObjects, type MetalK8sEmulator, mintServiceAccountToken, startMetalK8s, uniqueSuffix } from '../../../src/testing/index.js';
+import { CLI as cli, runCli, writeEmulatorEnv } from './_cli.js';
 
-const pexec = promisify(execFile);
-const cli = path.resolve('dist/cli.js');
 
 const GiB = 2 ** 30;
 
@@ -267,27 +265,8 @@ describe('storage on loop disks: examples/zenko-like on three nodes', () => {
     if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first (npm test does)`);
     const dir = await mkdtemp(path.join(tmpdir(), 'sdk-storage-cli-'));
     try {
-      const kubeconfig = path.join(dir, 'kubeconfig');
-      await writeFile(kubeconfig, mk8s.kubeconfig);
-      const ca = path.join(dir, 'ca.crt');
-      await writeFile(ca, mk8s.saltApi.ca ?? '');
-      const env = {
-        ...process.env,
-        KUBECONFIG: kubeconfig,
-        METALK8S_SALT_API_URL: mk8s.saltApi.url,
-        METALK8S_SALT_API_USERNAME: mk8s.saltApi.username,
-        METALK8S_SALT_API_TOKEN: mk8s.saltApi.token,
-        METALK8S_SALT_API_CA_FILE: ca,
-      };
-      const solutionCli = async (...args: string[]) => {
-        try {
-          const { stdout, stderr } = await pexec(process.execPath, [cli, ...args], { env, timeout: 120_000 });
-          return { code: 0, stdout, stderr };
-        } catch (err) {
-          const e = err as { code?: number; stdout?: string; stderr?: string };
-          return { code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-        }
-      };
+      const env = await writeEmulatorEnv(dir, mk8s);
+      const solutionCli = (...args: string[]) => runCli(env, args, 120_000);
       const disks = await solutionCli('disks', n3);
       expect(disks.code).toBe(0);
       expect(disks.stdout).toMatch(/256 MiB\s+disk .* 256 MiB, smaller than 512 MiB/);
