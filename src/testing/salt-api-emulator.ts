@@ -16,6 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { AuthenticationV1Api, AuthorizationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { runSls, type StateResult } from './_sls.js';
 import { isRecord } from '../_record.js';
+import { sleep } from '../_wait.js';
 
 /** What a step of an emulated orchestrate reports. */
 export interface StepOutcome {
@@ -224,17 +225,17 @@ async function kubernetesRbacPerms(master: KubeConfig, username: string, token: 
   });
   // An API server that does not answer is not a "no": retry, then refuse the login as the real
   // module does when its Kubernetes call raises (an empty-perms login would hide the failure).
-  let ssar: Awaited<ReturnType<AuthorizationV1Api['createSelfSubjectAccessReview']>> | undefined;
-  for (let attempt = 0; ssar === undefined; attempt++) {
-    ssar = await asUser
+  const accessReview = () =>
+    asUser
       .makeApiClient(AuthorizationV1Api)
       .createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { resource: 'nodes', verb: '*' } } } })
       .catch(() => undefined);
-    if (ssar === undefined) {
-      if (attempt >= 2) return undefined;
-      await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
-    }
+  let ssar = await accessReview();
+  for (let retry = 1; ssar === undefined && retry <= 2; retry++) {
+    await sleep(200 * retry);
+    ssar = await accessReview();
   }
+  if (ssar === undefined) return undefined;
   const groups = ssar.status?.allowed ? ['node-admins'] : [];
   const perms = [...(EXTERNAL_AUTH[username] ?? []), ...groups.flatMap((g) => EXTERNAL_AUTH[`${g}%`] ?? [])];
   const strings = [...new Set(perms.filter((p): p is string => typeof p === 'string'))].sort();
