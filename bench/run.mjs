@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 const dir = fileURLToPath(new URL('.', import.meta.url));
 const all = readdirSync(dir)
-  .filter((f) => f.endsWith('.mjs') && f !== 'run.mjs')
+  .filter((f) => f.endsWith('.mjs') && f !== 'run.mjs' && !f.startsWith('_'))
   .map((f) => f.replace(/\.mjs$/, ''));
 const wanted = process.argv.slice(2);
 const names = wanted.length > 0 ? wanted : all.filter((n) => !n.startsWith('fuzz'));
