@@ -481,7 +481,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
         ? {
             path: f.isoPath,
             type: 'file',
-            source: { kind: 'stream', size: f.size, open: () => store.open(f.digest, { verify: !ingestedNow.has(f.digest) }), contentKey: f.digest },
+            source: { kind: 'stream', size: f.size, open: () => store.open(f.digest, { verify: !ingestedNow.has(f.digest), reuseBuffers: true }), contentKey: f.digest },
           }
         : { path: f.isoPath, type: 'file', source: { kind: 'bytes', data: f.bytes } },
     );

@@ -19,7 +19,13 @@ import { Readable } from 'node:stream';
 import { fromSystemError, PackagingError, throwIfAborted } from '../../errors.js';
 import { FOREIGN_TEMP_MAX_AGE_MS, HOST_TAG, isAbandoned } from '../_stale-temp.js';
 import { digestHex, isDigest } from './_digest.js';
+import { backgroundHash } from './_hash-worker.js';
 import { pruneLayerCache } from './_layer-cache.js';
+
+/** Size of each read when a blob is streamed. */
+const CHUNK = 1 << 20;
+/** Buffers of a stream with `reuseBuffers`: read, being copied, being hashed. */
+const SLOTS = 4;
 
 /**
  * The SDK's cache directory: `$XDG_CACHE_HOME/metalk8s-solution-sdk` (or `~/.cache/…`).
@@ -120,7 +126,19 @@ export interface BlobStore {
   /** Reads a (small) blob fully and verifies its digest. */
   read(digest: string): Promise<Uint8Array>;
   /** Streams a blob; the stream errors with `BLOB_DIGEST_MISMATCH` at its end when the bytes are corrupt. */
-  open(digest: string, options?: { readonly verify?: boolean }): AsyncIterable<Uint8Array>;
+  open(
+    digest: string,
+    options?: {
+      /** Hash the bytes and fail the stream at its end when they do not match the digest. @default true */
+      readonly verify?: boolean | undefined;
+      /**
+       * The caller is done with each chunk when it asks for the next one (it copies the bytes,
+       * as the ISO writer does): the stream then reads into a few reused buffers and hashes
+       * them on a second core, beside the caller. @default false
+       */
+      readonly reuseBuffers?: boolean | undefined;
+    },
+  ): AsyncIterable<Uint8Array>;
   /** Re-hashes a stored blob; throws `BLOB_DIGEST_MISMATCH` (and removes the file) when it is corrupt. */
   verify(digest: string): Promise<void>;
   /**
@@ -317,19 +335,60 @@ class FsBlobStore implements BlobStore {
     return bytes;
   }
 
-  async *open(digest: string, options: { readonly verify?: boolean } = {}): AsyncIterable<Uint8Array> {
+  async *open(digest: string, options: Parameters<BlobStore['open']>[1] = {}): AsyncIterable<Uint8Array> {
+    const path = this.path(digest);
     const verify = options.verify ?? true;
-    const hash = createHash('sha256');
-    let size = 0;
-    for await (const chunk of createReadStream(this.path(digest), { highWaterMark: 1 << 20 })) {
-      const c = chunk as Buffer;
-      if (verify) hash.update(c);
-      size += c.byteLength;
-      yield c;
+    if (!verify || !options.reuseBuffers) {
+      const hash = createHash('sha256');
+      let size = 0;
+      for await (const chunk of createReadStream(path, { highWaterMark: CHUNK })) {
+        const c = chunk as Buffer;
+        if (verify) hash.update(c);
+        size += c.byteLength;
+        yield c;
+      }
+      if (verify) {
+        const actual = `sha256:${hash.digest('hex')}`;
+        if (actual !== digest) throw mismatch(`stored blob ${path}`, digest, actual, size);
+      }
+      return;
     }
-    if (verify) {
-      const actual = `sha256:${hash.digest('hex')}`;
-      if (actual !== digest) throw mismatch(`stored blob ${this.path(digest)}`, digest, actual, size);
+    // A few buffers in shared memory, hashed on the second core (_hash-worker.ts) while the
+    // caller copies them; a buffer is read into again once the caller asked for a later chunk
+    // and the worker has hashed it. The mismatch is thrown after the last chunk, before the
+    // caller can finish (the ISO writer then removes its temporary file).
+    const fh = await open(path, 'r');
+    const hash = backgroundHash();
+    const slots = Array.from({ length: SLOTS }, () => ({ buf: Buffer.from(new SharedArrayBuffer(CHUNK)), hashed: Promise.resolve() }));
+    const readInto = async (slot: (typeof slots)[number], position: number) => {
+      await slot.hashed;
+      const { bytesRead } = await fh.read(slot.buf, 0, CHUNK, position);
+      return slot.buf.subarray(0, bytesRead);
+    };
+    // One read ahead, so the disk (or page cache) works while the caller copies.
+    let n = 0;
+    let next = readInto(slots[0]!, 0);
+    let done = false;
+    try {
+      let size = 0;
+      for (;;) {
+        const bytes = await next;
+        if (bytes.byteLength === 0) break;
+        size += bytes.byteLength;
+        slots[n % SLOTS]!.hashed = hash.update(bytes);
+        n++;
+        next = readInto(slots[n % SLOTS]!, size);
+        yield bytes;
+      }
+      done = true;
+      const actual = `sha256:${await hash.digest()}`;
+      if (actual !== digest) throw mismatch(`stored blob ${path}`, digest, actual, size);
+    } finally {
+      if (!done) {
+        hash.cancel();
+        await next.catch(() => undefined);
+      }
+      await fh.close();
     }
   }
 
