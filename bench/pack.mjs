@@ -11,24 +11,34 @@
 //               per image, hardlink -c root/images, the registry snippet, genisoimage with
 //               MetalK8s' flags, sha256sum > SHA256SUM
 //
-// Measured: cold runs (empty blob store / empty root), interleaved, medians; a warm repack with
-// nothing changed; a warm repack after one image changed (one new layer); peak RSS of each
-// side with /usr/bin/time; `verify` of both ISOs.
+// Measured: cold runs (empty blob store / empty root), interleaved, medians; warm repacks with
+// nothing changed, interleaved with one plain ISO write of the same bytes (`solution iso create`
+// of the reference's tree, a whole process, with its sha256); warm repacks after one image
+// changed (a new layer each time), on both sides; peak RSS of each side with /usr/bin/time;
+// `verify` of both ISOs; the physical limits (_limits.mjs). Every timed run starts after a
+// `sync`, so that no run pays for the write-back of the one before it.
+//
+// Curve mode (`--curve 1,2,4,8`): for each size in GiB, `--curve-images` images (default 20)
+// of that many distinct bytes in all (one own layer each, gzip), one cold run of each side
+// with its peak RSS; time per GiB shows whether the time is linear in bytes.
 //
 // Run after `npm run build`:
 //   node bench/pack.mjs [--images 4] [--base-mib 100] [--own-mib 200] [--runs 3]
+//   node bench/pack.mjs --curve 1,2,4 [--curve-images 20] [--runs 1]
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { limitRows, physicalLimits } from './_limits.mjs';
 
 const pexec = promisify(execFile);
 const here = fileURLToPath(import.meta.url);
 const dist = (p) => new URL(`../dist/${p}`, import.meta.url).href;
+const cliPath = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const args = process.argv.slice(2);
 const MiB = 1024 * 1024;
 const EPOCH = 1_700_000_000;
@@ -72,10 +82,12 @@ const opt = (name, def) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : def;
 };
-const N = opt('images', 4);
+const curveArg = args.includes('--curve') ? args[args.indexOf('--curve') + 1] : undefined;
+const CURVE = curveArg?.split(',').map(Number);
+const N = CURVE ? opt('curve-images', 20) : opt('images', 4);
 const BASE = opt('base-mib', 100);
 const OWN = opt('own-mib', 200);
-const RUNS = opt('runs', 3);
+const RUNS = opt('runs', CURVE ? 1 : 3);
 
 async function freePort() {
   return new Promise((resolve) => {
@@ -87,8 +99,9 @@ async function freePort() {
   });
 }
 
-/** Runs a command under /usr/bin/time; returns wall seconds, peak RSS (MiB) and stdout. */
+/** Runs a command under /usr/bin/time, after a sync; returns wall seconds, peak RSS (MiB) and stdout. */
 async function timed(cmd, cmdArgs, env) {
+  await pexec('sync');
   const t0 = performance.now();
   const { stdout, stderr } = await pexec('/usr/bin/time', ['-f', 'MAXRSS=%M', cmd, ...cmdArgs], { maxBuffer: 64 * MiB, env: { ...process.env, ...env } });
   const seconds = (performance.now() - t0) / 1000;
@@ -130,27 +143,24 @@ const work = await mkdtemp(join(tmpdir(), 'sdk-pack-bench-'));
 let registry;
 try {
   const { buildImage, openBlobStore, writeOciLayout, verify } = await import(dist('packaging/index.js'));
-
-  // 1. Images, built once (not timed): gzip layers, as real images have.
-  process.stderr.write(`building ${N} images: ${BASE} MiB shared base + ${OWN} MiB each (gzip)…\n`);
   const src = await openBlobStore({ dir: join(work, 'src-store') });
-  await mkdir(join(work, 'files'));
-  await writeFile(join(work, 'files', 'base.bin'), randomBytes(BASE * MiB));
-  const built = [];
-  for (let i = 0; i < N; i++) {
-    await writeFile(join(work, 'files', `own${i}.bin`), randomBytes(OWN * MiB));
-    built.push(
-      await buildImage(
-        { layers: [{ files: [{ path: '/base.bin', source: join(work, 'files', 'base.bin') }] }, { files: [{ path: `/own${i}.bin`, source: join(work, 'files', `own${i}.bin`) }] }], created: '2023-11-14T22:13:20Z' },
-        { store: src },
-      ),
-    );
-  }
-  const logical = built.reduce((a, im) => a + im.layers.reduce((b, l) => b + l.size, 0) + im.config.size, 0);
-  const unique = new Map(built.flatMap((im) => [im.config, ...im.layers].map((d) => [d.digest, d.size])));
-  const uniqueBytes = [...unique.values()].reduce((a, b) => a + b, 0);
+  await mkdir(join(work, 'files'), { recursive: true });
+  const blobBytes = (images) => {
+    const unique = new Map(images.flatMap((im) => [im.config, ...im.layers].map((d) => [d.digest, d.size])));
+    return [...unique.values()].reduce((a, b) => a + b, 0);
+  };
+  /** Builds an image of random files (`mibs`: size of each layer's one file); gzip layers. */
+  const build = async (name, mibs, shared = []) => {
+    const layers = [...shared];
+    for (const [li, mib] of mibs.entries()) {
+      const f = join(work, 'files', `${name}-${li}.bin`);
+      await writeFile(f, randomBytes(Math.round(mib * MiB)));
+      layers.push({ files: [{ path: `/${name}-${li}.bin`, source: f }] });
+    }
+    return buildImage({ layers, created: '2023-11-14T22:13:20Z' }, { store: src });
+  };
 
-  // 2. docker-registry on loopback with a self-signed certificate; images pushed with skopeo.
+  // docker-registry on loopback with a self-signed certificate; images pushed with skopeo.
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
   await pexec('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(work, 'tls.key'), '-out', join(work, 'tls.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
@@ -170,94 +180,179 @@ try {
     if (ok) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  const push = async (image, name) => {
+  const push = async (image, name, repo = 'bench') => {
     const layout = join(work, `oci-${name}`);
     await writeOciLayout([{ image, reference: '1.0.0' }], layout, { store: src });
-    await pexec('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:1.0.0`, `docker://${host}/bench/${name}:1.0.0`]);
+    await pexec('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:1.0.0`, `docker://${host}/${repo}/${name}:1.0.0`]);
     await rm(layout, { recursive: true, force: true });
   };
-  process.stderr.write('pushing with skopeo…\n');
-  for (let i = 0; i < N; i++) await push(built[i], `app${i}`);
   const manifestPath = join(work, 'manifest.yaml');
   await writeFile(manifestPath, 'apiVersion: solutions.metalk8s.scality.com/v1alpha1\nkind: Solution\nmetadata:\n  name: bench\nspec:\n  version: 1.0.0\n');
   const script = join(work, 'reference.sh');
   await writeFile(script, REFERENCE);
   const env = { NODE: process.execPath, BENCH: here, MANIFEST: manifestPath };
   const names = Array.from({ length: N }, (_, i) => `app${i}`);
+  const sdkPack = async (outDir, cacheDir) => {
+    const t = await timed(process.execPath, [here, '--child-pack', host, String(N), outDir, cacheDir]);
+    return { ...t, result: JSON.parse(t.stdout) };
+  };
+  const refPack = (root, outDir, imgs = names) => timed('bash', [script, host, root, outDir, ...imgs], env).then(withoutSnippet);
+  const blobFiles = async (cacheDir) => {
+    const d = join(cacheDir, 'blobs', 'sha256');
+    return (await readdir(d)).sort().map((f) => join(d, f));
+  };
 
-  // 3. Cold runs, interleaved.
-  const sdk = [];
-  const ref = [];
-  for (let r = 0; r < RUNS; r++) {
-    process.stderr.write(`cold run ${r + 1}/${RUNS}…\n`);
-    const last = r === RUNS - 1;
-    const t = await timed(process.execPath, [here, '--child-pack', host, String(N), join(work, `sdk-out-${r}`), join(work, `sdk-cache-${r}`)]);
-    sdk.push({ ...t, result: JSON.parse(t.stdout) });
-    ref.push(withoutSnippet(await timed('bash', [script, host, join(work, `ref-root-${r}`), join(work, `ref-out-${r}`), ...names], env)));
-    if (!last) {
-      await rm(join(work, `sdk-out-${r}`), { recursive: true, force: true });
-      await rm(join(work, `sdk-cache-${r}`), { recursive: true, force: true });
-      await rm(join(work, `ref-root-${r}`), { recursive: true, force: true });
-      await rm(join(work, `ref-out-${r}`), { recursive: true, force: true });
+  if (CURVE) {
+    // Curve: one solution per size, built, pushed, packed cold by both sides, then removed.
+    const rows = [];
+    let limits;
+    for (const gib of CURVE) {
+      const own = (gib * 1024) / N;
+      process.stderr.write(`curve ${gib} GiB: building ${N} images of ${fmt(own, 1)} MiB (gzip)…\n`);
+      const built = [];
+      // Two builds at a time: gzip runs on the thread pool, one core each.
+      for (let i = 0; i < N; i += 2) built.push(...(await Promise.all(names.slice(i, i + 2).map((n) => build(`${n}-${gib}`, [own])))));
+      await rm(join(work, 'files'), { recursive: true, force: true });
+      await mkdir(join(work, 'files'));
+      process.stderr.write('pushing with skopeo…\n');
+      for (let i = 0; i < N; i++) await push(built[i], names[i]);
+      // The registry has them: the source store is not needed any more (disk space).
+      await rm(src.dir, { recursive: true, force: true });
+      await mkdir(join(src.dir, 'blobs', 'sha256'), { recursive: true });
+      await mkdir(join(src.dir, 'tmp'), { recursive: true });
+      const bytes = blobBytes(built);
+      const sdk = [];
+      const ref = [];
+      for (let r = 0; r < RUNS; r++) {
+        process.stderr.write(`curve ${gib} GiB: cold run ${r + 1}/${RUNS}…\n`);
+        const s = await sdkPack(join(work, 'sdk-out'), join(work, 'sdk-cache'));
+        if (gib === CURVE.at(-1) && r === RUNS - 1) limits = await physicalLimits(await blobFiles(join(work, 'sdk-cache')), work, 1);
+        await rm(join(work, 'sdk-out'), { recursive: true, force: true });
+        await rm(join(work, 'sdk-cache'), { recursive: true, force: true });
+        ref.push(await refPack(join(work, 'ref-root'), join(work, 'ref-out')));
+        await rm(join(work, 'ref-root'), { recursive: true, force: true });
+        await rm(join(work, 'ref-out'), { recursive: true, force: true });
+        sdk.push(s);
+      }
+      rows.push({ gib, bytes, sdk, ref });
+      await rm(join(work, 'registry'), { recursive: true, force: true });
     }
+    const lines = [
+      `curve: ${N} images, one own gzip layer each, pulled from docker-registry over TLS on 127.0.0.1; ${RUNS} cold run(s) per size${RUNS > 1 ? ', medians' : ''}; node ${process.version}`,
+      '',
+      '| distinct bytes | reference | SDK (pack) | SDK / reference | SDK s per GiB | reference s per GiB |',
+      '|---|---|---|---|---|---|',
+    ];
+    for (const { gib, bytes, sdk, ref } of rows) {
+      const g = bytes / 1024 / MiB;
+      const ss = median(sdk.map((x) => x.seconds));
+      const rs = median(ref.map((x) => x.seconds));
+      lines.push(
+        `| ${fmt(g)} GiB | ${fmt(rs)} s, peak RSS ${fmt(Math.max(...ref.map((x) => x.rss)), 0)} MiB | ${fmt(ss)} s, peak RSS ${fmt(Math.max(...sdk.map((x) => x.rss)), 0)} MiB | **${fmt(ss / rs)}** | ${fmt(ss / g)} | ${fmt(rs / g)} |`,
+      );
+    }
+    lines.push(...limitRows(limits, rows.at(-1).bytes));
+    lines.push('', `SDK phases (seconds, images / write): ${rows.map(({ gib, sdk }) => `${gib} GiB ${fmt(sdk.at(-1).result.timings.images / 1000)} / ${fmt(sdk.at(-1).result.timings.write / 1000)}`).join('; ')}`);
+    lines.push(`reference steps: ${rows.map(({ gib, ref }) => `${gib} GiB ${ref.at(-1).stdout.trim()}`).join('; ')}`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+  } else {
+    // 1. Images, built once (not timed): gzip layers, as real images have.
+    process.stderr.write(`building ${N} images: ${BASE} MiB shared base + ${OWN} MiB each (gzip)…\n`);
+    await writeFile(join(work, 'files', 'base.bin'), randomBytes(BASE * MiB));
+    const base = [{ files: [{ path: '/base.bin', source: join(work, 'files', 'base.bin') }] }];
+    const built = [];
+    for (let i = 0; i < N; i++) built.push(await build(`own${i}`, [OWN], base));
+    const logical = built.reduce((a, im) => a + im.layers.reduce((b, l) => b + l.size, 0) + im.config.size, 0);
+    const uniqueBytes = blobBytes(built);
+    process.stderr.write('pushing with skopeo…\n');
+    for (let i = 0; i < N; i++) await push(built[i], names[i]);
+
+    // 2. Cold runs, interleaved.
+    const sdk = [];
+    const ref = [];
+    for (let r = 0; r < RUNS; r++) {
+      process.stderr.write(`cold run ${r + 1}/${RUNS}…\n`);
+      const last = r === RUNS - 1;
+      sdk.push(await sdkPack(join(work, `sdk-out-${r}`), join(work, `sdk-cache-${r}`)));
+      ref.push(await refPack(join(work, `ref-root-${r}`), join(work, `ref-out-${r}`)));
+      if (!last) {
+        for (const d of [`sdk-out-${r}`, `sdk-cache-${r}`, `ref-root-${r}`, `ref-out-${r}`]) await rm(join(work, d), { recursive: true, force: true });
+      }
+    }
+    const L = RUNS - 1;
+    const cache = join(work, `sdk-cache-${L}`);
+    const sdkIso = sdk[L].result.path;
+    const refIso = join(work, `ref-out-${L}`, 'bench-1.0.0.iso');
+
+    // 3. Verify both ISOs (the reference one has no SDK index: warnings only).
+    const v0 = performance.now();
+    const vs = await verify({ path: sdkIso });
+    const verifySeconds = (performance.now() - v0) / 1000;
+    const vr = await verify({ path: refIso });
+    const limits = await physicalLimits(await blobFiles(cache), work);
+
+    // 4. Warm repacks, nothing changed, interleaved with a plain ISO write of the same bytes:
+    //    `solution iso create` of the reference's tree (the same blobs, hard-linked), with sha256.
+    const warm = [];
+    const plain = [];
+    for (let r = 0; r < RUNS; r++) {
+      process.stderr.write(`warm repack ${r + 1}/${RUNS}…\n`);
+      warm.push(await sdkPack(join(work, 'sdk-warm'), cache));
+      await rm(join(work, 'sdk-warm'), { recursive: true, force: true });
+      plain.push(await timed(process.execPath, [cliPath, 'iso', 'create', '--quiet', '-o', join(work, 'plain.iso'), join(work, `ref-root-${L}`)]));
+      await rm(join(work, 'plain.iso'), { force: true });
+    }
+
+    // 5. One image changes (a new 16 MiB layer on top of app{N-1}), once per run: both sides repack.
+    const changed = [];
+    const refChanged = [];
+    const ownFile = join(work, 'files', `own${N - 1}-0.bin`);
+    for (let r = 0; r < RUNS; r++) {
+      process.stderr.write(`one image changed ${r + 1}/${RUNS}: warm repack on both sides…\n`);
+      await writeFile(join(work, 'files', 'patch.bin'), randomBytes(16 * MiB));
+      const image = await buildImage(
+        {
+          layers: [...base, { files: [{ path: `/own${N - 1}-0.bin`, source: ownFile }] }, { files: [{ path: '/patch.bin', source: join(work, 'files', 'patch.bin') }] }],
+          created: '2023-11-14T22:13:20Z',
+        },
+        { store: src },
+      );
+      await push(image, names[N - 1]);
+      changed.push(await sdkPack(join(work, `sdk-warm-changed-${r}`), cache));
+      refChanged.push(await refPack(join(work, `ref-root-${L}`), join(work, `ref-warm-out-${r}`), [names[N - 1]]));
+      await rm(join(work, `sdk-warm-changed-${r}`), { recursive: true, force: true });
+      await rm(join(work, `ref-warm-out-${r}`), { recursive: true, force: true });
+    }
+
+    const med = (xs) => median(xs.map((x) => x.seconds));
+    const peak = (xs) => Math.max(...xs.map((x) => x.rss));
+    const sdkS = med(sdk);
+    const refS = med(ref);
+    const warmS = med(warm);
+    const plainS = med(plain);
+    const changedS = med(changed);
+    const refChangedS = med(refChanged);
+    const sizeOf = async (p) => (await stat(p)).size;
+    const lines = [
+      `images: ${N}, ${fmt(logical / MiB, 0)} MiB in all (${fmt(uniqueBytes / MiB, 0)} MiB of distinct blobs: a ${BASE} MiB base layer shared), gzip layers, pulled from docker-registry over TLS on 127.0.0.1`,
+      `${RUNS} interleaved runs of each kind, medians (page cache warm, a sync before each run); node ${process.version}`,
+      '',
+      '| run | reference | SDK (pack) | SDK / reference |',
+      '|---|---|---|---|',
+      `| cold: empty store / empty root | skopeo + hardlink + genisoimage + sha256sum (snippet step not counted): ${fmt(refS)} s, peak RSS ${fmt(peak(ref), 0)} MiB | ${fmt(sdkS)} s, peak RSS ${fmt(peak(sdk), 0)} MiB | **${fmt(sdkS / refS)}** (goal ≤ 0.35) |`,
+      `| warm, nothing changed | one plain ISO write of the same bytes (solution iso create, with sha256): ${fmt(plainS)} s, peak RSS ${fmt(peak(plain), 0)} MiB | ${fmt(warmS)} s, ${warm[0].result.downloaded} bytes downloaded (manifests only), peak RSS ${fmt(peak(warm), 0)} MiB | **${fmt(warmS / plainS)}** (goal ≤ 1.2) |`,
+      `| warm, one image changed (+16 MiB layer) | re-copies that image: ${fmt(refChangedS)} s, peak RSS ${fmt(peak(refChanged), 0)} MiB | ${fmt(changedS)} s, ${fmt(changed[0].result.downloaded / MiB, 1)} MiB downloaded, peak RSS ${fmt(peak(changed), 0)} MiB | **${fmt(changedS / refChangedS)}** (goal ≤ 0.30) |`,
+      ...limitRows(limits, uniqueBytes),
+      '',
+      `every run (s): cold SDK ${sdk.map((x) => fmt(x.seconds)).join(', ')}; cold reference ${ref.map((x) => fmt(x.seconds)).join(', ')}; warm SDK ${warm.map((x) => fmt(x.seconds)).join(', ')}; plain ISO write ${plain.map((x) => fmt(x.seconds)).join(', ')}; changed SDK ${changed.map((x) => fmt(x.seconds)).join(', ')}; changed reference ${refChanged.map((x) => fmt(x.seconds)).join(', ')}`,
+      `SDK phases (last run, s): cold images ${fmt(sdk[L].result.timings.images / 1000)}, write ${fmt(sdk[L].result.timings.write / 1000)}; warm images ${fmt(warm[L].result.timings.images / 1000)}, write ${fmt(warm[L].result.timings.write / 1000)}; changed images ${fmt(changed[L].result.timings.images / 1000)}, write ${fmt(changed[L].result.timings.write / 1000)}`,
+      `reference steps (last run, s): cold ${ref[L].stdout.trim()}; after a change: ${refChanged[L].stdout.trim()}`,
+      `ISO sizes: SDK ${fmt((await sizeOf(sdkIso)) / MiB, 1)} MiB, reference ${fmt((await sizeOf(refIso)) / MiB, 1)} MiB`,
+      `verify: SDK ISO ${vs.ok ? 'OK' : 'FAILED'} in ${fmt(verifySeconds)} s (${fmt((await sizeOf(sdkIso)) / MiB / verifySeconds, 0)} MiB/s, ${vs.filesChecked} files, ${vs.blobsChecked} blobs); reference ISO ${vr.ok ? 'OK' : 'FAILED'} (${vr.issues.map((i) => i.code).join(', ') || 'no issue'})`,
+    ];
+    for (const i of [...vs.issues, ...vr.issues].filter((x) => x.severity === 'error')) lines.push(`  verify error: ${i.code} ${i.path}: ${i.message}`);
+    process.stdout.write(`${lines.join('\n')}\n`);
   }
-  const L = RUNS - 1;
-  const sdkIso = sdk[L].result.path;
-  const refIso = join(work, `ref-out-${L}`, 'bench-1.0.0.iso');
-
-  // 4. Verify both ISOs (the reference one has no SDK index: warnings only).
-  const v0 = performance.now();
-  const vs = await verify({ path: sdkIso });
-  const verifySeconds = (performance.now() - v0) / 1000;
-  const vr = await verify({ path: refIso });
-
-  // 5. Warm repack, nothing changed.
-  process.stderr.write('warm repack…\n');
-  const warm = await timed(process.execPath, [here, '--child-pack', host, String(N), join(work, 'sdk-warm'), join(work, `sdk-cache-${L}`)]);
-  const warmResult = JSON.parse(warm.stdout);
-
-  // 6. One image changes: a new 16 MiB layer on top of app{N-1}.
-  process.stderr.write('one image changed: warm repack on both sides…\n');
-  await writeFile(join(work, 'files', 'patch.bin'), randomBytes(16 * MiB));
-  const changed = await buildImage(
-    {
-      layers: [
-        { files: [{ path: '/base.bin', source: join(work, 'files', 'base.bin') }] },
-        { files: [{ path: `/own${N - 1}.bin`, source: join(work, 'files', `own${N - 1}.bin`) }] },
-        { files: [{ path: '/patch.bin', source: join(work, 'files', 'patch.bin') }] },
-      ],
-      created: '2023-11-14T22:13:20Z',
-    },
-    { store: src },
-  );
-  await push(changed, `app${N - 1}`);
-  const warmChanged = await timed(process.execPath, [here, '--child-pack', host, String(N), join(work, 'sdk-warm-changed'), join(work, `sdk-cache-${L}`)]);
-  const warmChangedResult = JSON.parse(warmChanged.stdout);
-  const refWarm = withoutSnippet(await timed('bash', [script, host, join(work, `ref-root-${L}`), join(work, 'ref-warm-out'), `app${N - 1}`], env));
-
-  const sdkS = median(sdk.map((x) => x.seconds));
-  const refS = median(ref.map((x) => x.seconds));
-  const sdkRss = Math.max(...sdk.map((x) => x.rss));
-  const refRss = Math.max(...ref.map((x) => x.rss));
-  const sizeOf = async (p) => (await stat(p)).size;
-  const lines = [
-    `images: ${N}, ${fmt(logical / MiB, 0)} MiB in all (${fmt(uniqueBytes / MiB, 0)} MiB of distinct blobs: a ${BASE} MiB base layer shared), gzip layers, pulled from docker-registry over TLS on 127.0.0.1`,
-    `${RUNS} interleaved cold runs, medians (page cache warm); node ${process.version}`,
-    '',
-    '| run | reference (skopeo + hardlink + genisoimage + sha256sum; snippet step not counted) | SDK (pack) | SDK / reference |',
-    '|---|---|---|---|',
-    `| cold: empty store / empty root | ${fmt(refS)} s, peak RSS ${fmt(refRss, 0)} MiB | ${fmt(sdkS)} s, peak RSS ${fmt(sdkRss, 0)} MiB | **${fmt(sdkS / refS)}** (goal ≤ 0.50) |`,
-    `| warm, nothing changed | — | ${fmt(warm.seconds)} s, ${warmResult.downloaded} bytes downloaded (manifests only), peak RSS ${fmt(warm.rss, 0)} MiB | — |`,
-    `| warm, one image changed (+16 MiB layer) | ${fmt(refWarm.seconds)} s (re-copies that image), peak RSS ${fmt(refWarm.rss, 0)} MiB | ${fmt(warmChanged.seconds)} s, ${fmt(warmChangedResult.downloaded / MiB, 1)} MiB downloaded, peak RSS ${fmt(warmChanged.rss, 0)} MiB | **${fmt(warmChanged.seconds / refWarm.seconds)}** |`,
-    '',
-    `every cold run: SDK ${sdk.map((x) => fmt(x.seconds)).join(', ')} s; reference ${ref.map((x) => fmt(x.seconds)).join(', ')} s`,
-    `SDK phases (last cold run): images ${fmt(sdk[L].result.timings.images / 1000)} s, write ${fmt(sdk[L].result.timings.write / 1000)} s; warm: write ${fmt(warmResult.timings.write / 1000)} s`,
-    `reference steps (last cold run, seconds): ${ref[L].stdout.trim()}; after the change: ${refWarm.stdout.trim()}`,
-    `ISO sizes: SDK ${fmt((await sizeOf(sdkIso)) / MiB, 1)} MiB, reference ${fmt((await sizeOf(refIso)) / MiB, 1)} MiB`,
-    `verify: SDK ISO ${vs.ok ? 'OK' : 'FAILED'} in ${fmt(verifySeconds)} s (${fmt((await sizeOf(sdkIso)) / MiB / verifySeconds, 0)} MiB/s, ${vs.filesChecked} files, ${vs.blobsChecked} blobs); reference ISO ${vr.ok ? 'OK' : 'FAILED'} (${vr.issues.map((i) => i.code).join(', ') || 'no issue'})`,
-  ];
-  for (const i of [...vs.issues, ...vr.issues].filter((x) => x.severity === 'error')) lines.push(`  verify error: ${i.code} ${i.path}: ${i.message}`);
-  process.stdout.write(`${lines.join('\n')}\n`);
 } finally {
   registry?.kill('SIGTERM');
   await rm(work, { recursive: true, force: true });
