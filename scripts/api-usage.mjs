@@ -60,8 +60,11 @@ export function declaredExports(files) {
     return { file, symbols: checker.getExportsOfModule(moduleSymbol).map((s) => ({ name: s.name, target: resolve(s) })) };
   });
   const publicName = new Map(modules.flatMap((m) => m.symbols.map((s) => [s.target, s.name])));
+  // A private alias in the package's own files (`type Pod = SolutionPod`) is looked through.
+  const own = (d) => !d.getSourceFile().fileName.includes('/node_modules/');
   const references = (target) => {
     const found = new Set();
+    const seen = new Set([target]);
     const visit = (node) => {
       if (ts.isBlock(node) || ts.isPrivateIdentifier(node)) return;
       if (ts.canHaveModifiers(node) && ts.getModifiers(node)?.some((m) => m.kind === ts.SyntaxKind.PrivateKeyword)) return;
@@ -72,8 +75,14 @@ export function declaredExports(files) {
       }
       if (ts.isIdentifier(node)) {
         const symbol = checker.getSymbolAtLocation(node);
-        const name = symbol && publicName.get(resolve(symbol));
-        if (name !== undefined && name !== target.name) found.add(name);
+        const resolved = symbol && resolve(symbol);
+        const name = resolved && publicName.get(resolved);
+        if (name !== undefined) {
+          if (name !== target.name) found.add(name);
+        } else if (resolved && !seen.has(resolved) && resolved.flags & ts.SymbolFlags.Type) {
+          seen.add(resolved);
+          for (const d of resolved.declarations ?? []) if (own(d)) visit(d);
+        }
       }
       ts.forEachChild(node, visit);
     };
@@ -84,7 +93,11 @@ export function declaredExports(files) {
   for (const { file, symbols } of modules) {
     const names = new Map();
     for (const { name, target } of symbols.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-      names.set(name, { kind: target.flags & ts.SymbolFlags.Value ? 'value' : 'type', refs: references(target) });
+      names.set(name, {
+        kind: target.flags & ts.SymbolFlags.Value ? 'value' : 'type',
+        isClass: (target.flags & ts.SymbolFlags.Class) !== 0,
+        refs: references(target),
+      });
     }
     out.set(file, names);
   }
@@ -92,16 +105,17 @@ export function declaredExports(files) {
 }
 
 /**
- * The public names no user meets: a value used by no test, example, bench or doc; a type used
- * by none and named by no other public declaration (a type a public signature names is on the
- * API pages with it, and must stay exported).
+ * The public names no user meets: a function or constant used by no test, example, bench or doc;
+ * a type or class used by none and named by no other public declaration (what a public signature
+ * names is on the API pages with it, and must stay exported: `cluster.solutions` is a
+ * `SolutionsApi`).
  */
 export function unusedNames(api, used) {
   const referenced = new Set([...api.values()].flatMap((names) => [...names.values()].flatMap((n) => [...n.refs])));
   return new Map(
     [...api].map(([specifier, names]) => [
       specifier,
-      [...names].filter(([name, n]) => used.get(name).length === 0 && (n.kind === 'value' || !referenced.has(name))).map(([name, n]) => ({ name, kind: n.kind })),
+      [...names].filter(([name, n]) => used.get(name).length === 0 && ((n.kind === 'value' && !n.isClass) || !referenced.has(name))).map(([name, n]) => ({ name, kind: n.kind })),
     ]),
   );
 }
@@ -171,7 +185,10 @@ export function parseReport(text) {
   let current;
   for (const line of text.split('\n')) {
     const head = /^## (.+)$/.exec(line);
-    if (head) api.set(head[1], (current = new Map()));
+    if (head) {
+      current = new Map();
+      api.set(head[1], current);
+    }
     const item = /^- (value|type) `([^`]+)`$/.exec(line);
     if (item && current) current.set(item[2], item[1]);
   }
