@@ -130,7 +130,7 @@ function walk(path) {
 }
 
 /** The text of a file where a use can be: Markdown code, or source without its comments. */
-function usableText(path, text) {
+export function usableText(path, text) {
   if (path.endsWith('.md')) {
     const fenced = [...text.matchAll(/^```[^\n]*\n([\s\S]*?)^```/gm)].map((m) => m[1]);
     const prose = text.replace(/^```[^\n]*\n[\s\S]*?^```/gm, '');
