@@ -7,9 +7,8 @@
 export * from './iso/index.js';
 export * from './images/index.js';
 export * from './dev.js';
-export * from './init-project.js';
 export { type LoadedSolution, loadSolutionFile } from './solution-file.js';
-export { type BuildTime, type BuildTimeSource, resolveBuildTime, type ResolveBuildTimeOptions } from './build-time.js';
+export type { BuildTime, BuildTimeSource } from './build-time.js';
 export {
   pack,
   type PackedImage,

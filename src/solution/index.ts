@@ -1,8 +1,7 @@
 export { type CrdDefinition, type CrdDefinitionOptions, type CrdInfo, type CrdVersionDefinition, type CustomResource, type CustomResourceInput, defineCrd, type ObjectMeta, type OwnerReference, type PrinterColumn } from './crd.js';
-export { defineSolution, isSolution } from './define-solution.js';
+export { defineSolution } from './define-solution.js';
 export {
   type KubernetesObject,
-  METALK8S_REGISTRY,
   type RenderedImage,
   type RenderedSolution,
   type RenderOptions,
