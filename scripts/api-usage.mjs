@@ -1,18 +1,22 @@
 // The public API of the package and where it is used.
 //
-//   npm run build && node scripts/api-usage.mjs            names per entry point, and the unused ones
-//   node scripts/api-usage.mjs --json                      the same as JSON
-//   node scripts/api-usage.mjs --write-report              rewrite etc/public-api.md (the API report)
+//   npm run api-usage                      build, then the names per entry point and the unused ones
+//   npm run api-usage -- --json            the same as JSON
+//   npm run api-usage -- --write-report    rewrite etc/public-api.md (the API report)
+//   (node scripts/api-usage.mjs [--json | --write-report] reads dist/ as it is)
 //
-// Every entry point of package.json `exports` is read twice from dist/: imported (its runtime
+// Every entry point of package.json `exports` is read twice from dist/: imported (its run-time
 // names) and through TypeScript's compiler API over its .d.ts (every name, values and types). A
 // name is "used" when it appears in test/, examples/, bench/, docs/ (not the generated docs/api)
 // or README.md: in code outside comments, in Markdown inside code (`inline` or fenced), so prose
 // that happens to say "render" or "size" does not count. docs/architecture.md is not a use: the
-// maintainers' map names internal modules and functions by design. The API report lists every public name
-// on purpose; test/unit/public-api.test.ts fails when an entry point and the report differ, or
-// when a public name is used nowhere. Written by hand: api-extractor needs one .d.ts rollup per
-// entry point and a config per entry; this is one read of the compiler's own export table.
+// maintainers' map names internal modules and functions by design. A type, or a class, that a
+// public signature names counts too: it is on the API pages with that signature.
+//
+// The API report (etc/public-api.md) lists every public name on purpose;
+// test/unit/public-api.test.ts reads src/ the same way and fails when an entry point and the
+// report differ, or when a public name is used nowhere. Written by hand: api-extractor wants one
+// .d.ts rollup and one config per entry point; this is one read of the compiler's export table.
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -168,8 +172,8 @@ export function renderReport(api) {
   const lines = [
     '# Public API',
     '',
-    'Every name the package exports, by entry point. Written by `node scripts/api-usage.mjs',
-    '--write-report` (after `npm run build`); `test/unit/public-api.test.ts` fails when an entry',
+    'Every name the package exports, by entry point. Written by `npm run api-usage --',
+    '--write-report`; `test/unit/public-api.test.ts` fails when an entry',
     'point and this list differ, so a new public name is added here on purpose, and when a name',
     'is used by no test, example, bench or doc.',
   ];

@@ -1,7 +1,7 @@
 // The public API is deliberate: every entry point of package.json `exports` exports exactly the
 // names of etc/public-api.md, and each of them is met by a user (a test, example, bench or doc
 // uses it, or a public signature names it). Read from src/ with the compiler, so no build is
-// needed; `node scripts/api-usage.mjs` gives the same from dist/.
+// needed; `npm run api-usage` gives the same from dist/.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -24,8 +24,8 @@ describe('the public API', () => {
       for (const [name, n] of names) if (listed.get(name) !== n.kind) added.push(`${specifier}: ${n.kind} ${name}`);
       for (const [name, kind] of listed) if (names.get(name)?.kind !== kind) gone.push(`${specifier}: ${kind} ${name}`);
     }
-    // A new public name is a decision: run `npm run build && node scripts/api-usage.mjs --write-report`
-    // and commit the report with a doc, example or test that uses the name.
+    // A new public name is a decision: run `npm run api-usage -- --write-report` and commit the
+    // report with a doc, example or test that uses the name.
     expect({ added, gone }).toEqual({ added: [], gone: [] });
     expect([...report.keys()]).toEqual([...api.keys()]);
   });
