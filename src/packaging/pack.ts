@@ -353,7 +353,8 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   await store.removeAbandonedTemp();
   type Fetched = { name: string; tag: string; image: FetchedImage; bytesDownloaded: number; platform: string };
   // Blobs downloaded by this run were hashed on their way into the store seconds ago; blobs that
-  // were already in the store are hashed again as they are copied into the ISO.
+  // were already in the store are hashed again as they are copied into the ISO, on a second
+  // core beside the writer (BlobStore.open with reuseBuffers).
   const ingestedNow = new Set<string>();
   const build = { layersCached: 0, layersBuilt: 0, bytesCompressed: 0 };
   const fetchOne = async (img: (typeof rendered.images)[number], index: number, sig: AbortSignal): Promise<Fetched> => {

@@ -6,7 +6,10 @@
  * Every blob is hashed while it is written and lands under its name only when its sha256 and
  * size match (write to `tmp/`, then `rename`, which is atomic): a crash or a corrupted
  * download never leaves a blob under a wrong name, and two builds sharing a store at once at
- * worst both download a blob and rename identical bytes over each other.
+ * worst both download a blob and rename identical bytes over each other. A stored blob is hashed
+ * again whenever it is read (`read`, `open`), so a damaged cache (bit rot, a torn write, a byte
+ * changed by hand) fails the build instead of giving a valid-looking ISO; `open` with
+ * `reuseBuffers` does that hashing on a second core (_hash-worker.ts).
  *
  * @module
  */
