@@ -15,6 +15,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { limitRows, physicalLimits } from './_limits.mjs';
 
 const pexec = promisify(execFile);
 const dist = new URL('../dist/packaging/index.js', import.meta.url);
@@ -157,6 +158,7 @@ try {
   let hashedBytes = 0;
   for (const f of files) hashedBytes += (await stat(f)).size;
   const shaT = await timed('sha256sum', files);
+  const limits = await physicalLimits(files, work);
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   for (const f of files) {
@@ -192,6 +194,7 @@ try {
     `| sha256 of ${fmt(hashedBytes / MiB, 0)} MiB | sha256sum ${fmt(shaT.seconds)} s wall, ${fmt(shaT.cpu)} s CPU (${fmt(hashedBytes / MiB / shaT.seconds, 0)} MiB/s) | node:crypto ${fmt(nodeHash)} s wall, ${fmt(nodeHashCpu)} s CPU (${fmt(hashedBytes / MiB / nodeHash, 0)} MiB/s) | ${fmt(shaT.seconds / nodeHash)}× | ${fmt(shaT.cpu / nodeHashCpu)}× |`,
     `| warm rebuild | — | ${fmt(warm.seconds)} s, ${warmDownloaded} bytes downloaded (manifests only, 0 blob bytes) | — | — |`,
     `| layout (plan + write) | — | ${fmt(layoutSeconds, 3)} s, ${written.linked} hard links, ${written.copied} copies, ${written.written} generated files | — | — |`,
+    ...limitRows(limits, hashedBytes).map((row) => `${row} | | |`),
     '',
     `bytes downloaded by a cold SDK pull: ${sdk[0].downloaded} (distinct blobs ${uniqueBytes})`,
   ];

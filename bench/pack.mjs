@@ -243,7 +243,7 @@ try {
       '| distinct bytes | reference | SDK (pack) | SDK / reference | SDK s per GiB | reference s per GiB |',
       '|---|---|---|---|---|---|',
     ];
-    for (const { gib, bytes, sdk, ref } of rows) {
+    for (const { bytes, sdk, ref } of rows) {
       const g = bytes / 1024 / MiB;
       const ss = median(sdk.map((x) => x.seconds));
       const rs = median(ref.map((x) => x.seconds));
