@@ -113,8 +113,8 @@ export interface EmulatedSaltApi {
 
 /** A running MetalK8s emulator. */
 export interface MetalK8sEmulator {
-  /** Admin kubeconfig text. */
-  readonly kubeconfig: string;
+  /** Admin kubeconfig text (YAML). */
+  readonly kubeconfigYaml: string;
   readonly saltApi: EmulatedSaltApi;
   /** `http://127.0.0.1:<port>`: the `repositories` registry serving imported Solutions' images. */
   readonly registryUrl: string;
@@ -174,7 +174,7 @@ const ADMIN_SA = { namespace: 'kube-system', name: 'metalk8s-sdk-admin' } as con
  *
  * const mk8s = await startMetalK8s();
  * try {
- *   // connect with mk8s.kubeconfig and mk8s.saltApi
+ *   // connect with mk8s.kubeconfigYaml and mk8s.saltApi
  * } finally {
  *   await mk8s.stop();
  * }
@@ -271,7 +271,7 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
       }
     }
     return {
-      kubeconfig,
+      kubeconfigYaml: kubeconfig,
       metalk8sVersion,
       registryUrl: solutions.registryUrl,
       stateDir,

@@ -63,7 +63,7 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
     iso2 = p2.path;
     mk8s = await startMetalK8s({ storageOperator: false });
     cluster = await connect({
-      kubeconfig: mk8s.kubeconfig,
+      kubeconfigYaml: mk8s.kubeconfigYaml,
       saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token, ca: mk8s.saltApi.ca },
     });
   }, 600_000);
@@ -75,7 +75,7 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
 
   it('connect without SaltAPI credentials logs in with the kubeconfig user\'s token and name', async () => {
     const kc = new KubeConfig();
-    kc.loadFromString(mk8s.kubeconfig);
+    kc.loadFromString(mk8s.kubeconfigYaml);
     const cl = kc.getCurrentCluster();
     if (!cl) throw new Error('no cluster in the emulator kubeconfig');
     const sa = new KubeConfig();
@@ -85,7 +85,7 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
       contexts: [{ name: 'sa', cluster: cl.name, user: 'sa' }],
       currentContext: 'sa',
     });
-    const c = await connect({ kubeconfig: sa.exportConfig(), saltApi: { url: mk8s.saltApi.url, ca: mk8s.saltApi.ca } });
+    const c = await connect({ kubeconfigYaml: sa.exportConfig(), saltApi: { url: mk8s.saltApi.url, ca: mk8s.saltApi.ca } });
     expect(c.saltenv).toBe('metalk8s-129.0.0');
     expect(c.bootstrapId).toBe('bootstrap');
     expect((await c.salt.login()).user).toBe(mk8s.saltApi.username);
@@ -93,10 +93,10 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
 
   it('connect as a user who is not a node-admin: SaltAPI lets it log in without rights, connect says so', async () => {
     const kc = new KubeConfig();
-    kc.loadFromString(mk8s.kubeconfig);
+    kc.loadFromString(mk8s.kubeconfigYaml);
     const token = await mintServiceAccountToken(kc, 'default', 'sdk-not-a-node-admin');
     const err = await connect({
-      kubeconfig: mk8s.kubeconfig,
+      kubeconfigYaml: mk8s.kubeconfigYaml,
       saltApi: { url: mk8s.saltApi.url, ca: mk8s.saltApi.ca, username: 'system:serviceaccount:default:sdk-not-a-node-admin', token },
     }).catch((e: unknown) => e);
     expect((err as ClusterError).code).toBe('SALT_NOT_NODE_ADMIN');
@@ -231,14 +231,14 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
 
     it('a refused SaltAPI login, an unreachable API server', async () => {
       const e1 = await connect({
-        kubeconfig: mk8s.kubeconfig,
+        kubeconfigYaml: mk8s.kubeconfigYaml,
         saltApi: { url: mk8s.saltApi.url, username: 'system:serviceaccount:kube-system:someone-else', token: mk8s.saltApi.token, ca: mk8s.saltApi.ca },
       }).catch((e: unknown) => e);
       expect(e1).toBeInstanceOf(ClusterError);
       expect((e1 as ClusterError).code).toBe('SALT_AUTH_FAILED');
-      const unreachable = mk8s.kubeconfig.replace(/server: https:\/\/127\.0\.0\.1:\d+/, 'server: https://127.0.0.1:1');
-      expect(unreachable).not.toBe(mk8s.kubeconfig);
-      const e2 = await connect({ kubeconfig: unreachable, saltApi: { url: mk8s.saltApi.url, username: 'u', token: 't' } }).catch((e: unknown) => e);
+      const unreachable = mk8s.kubeconfigYaml.replace(/server: https:\/\/127\.0\.0\.1:\d+/, 'server: https://127.0.0.1:1');
+      expect(unreachable).not.toBe(mk8s.kubeconfigYaml);
+      const e2 = await connect({ kubeconfigYaml: unreachable, saltApi: { url: mk8s.saltApi.url, username: 'u', token: 't' } }).catch((e: unknown) => e);
       expect((e2 as ClusterError).code).toBe('KUBE_API_UNREACHABLE');
       expect((e2 as ClusterError).message).toContain('127.0.0.1:1');
     });
@@ -386,7 +386,7 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
       expect((await solutionsYaml()).archives).toEqual([iso1, iso2]);
       // Two clients upgrading at the same time: both succeed, the result is the same.
       const other = await connect({
-        kubeconfig: mk8s.kubeconfig,
+        kubeconfigYaml: mk8s.kubeconfigYaml,
         saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token, ca: mk8s.saltApi.ca },
       });
       const warnings: string[] = [];
@@ -465,7 +465,7 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
 
     it('two clients importing two versions at once: both end up imported, then both removed', async () => {
       const other = await connect({
-        kubeconfig: mk8s.kubeconfig,
+        kubeconfigYaml: mk8s.kubeconfigYaml,
         saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token, ca: mk8s.saltApi.ca },
       });
       const [a, b] = await Promise.all([cluster.solutions.import(iso1), other.solutions.import(iso2)]);

@@ -41,7 +41,7 @@ describe('the emulator at other MetalK8s versions', () => {
     const mk8s = await startMetalK8s({ kubeconfigYaml: cp.kubeconfigYaml, metalk8sVersion: '130', storageOperator: false });
     try {
       expect(mk8s.metalk8sVersion).toBe('130.0.0');
-      const cluster = await connect({ kubeconfig: mk8s.kubeconfig, saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token } });
+      const cluster = await connect({ kubeconfigYaml: mk8s.kubeconfigYaml, saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token } });
       expect(cluster.saltenv).toBe('metalk8s-130.0.0');
       await cluster.solutions.import(iso);
       await cluster.solutions.activate('zenko', '2.6.0');
@@ -68,7 +68,7 @@ describe('the emulator at other MetalK8s versions', () => {
   it('at 123, addSolution with webhook warns that this MetalK8s mounts no certificate', async () => {
     const mk8s = await startMetalK8s({ kubeconfigYaml: cp.kubeconfigYaml, metalk8sVersion: '123.0', storageOperator: false });
     try {
-      const cluster = await connect({ kubeconfig: mk8s.kubeconfig, saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token } });
+      const cluster = await connect({ kubeconfigYaml: mk8s.kubeconfigYaml, saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token } });
       await cluster.solutions.import(iso);
       await cluster.environments.create('zenko-old');
       const events: LifecycleProgressEvent[] = [];

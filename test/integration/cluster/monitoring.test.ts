@@ -62,7 +62,7 @@ describe('platform services (metrics, alerts) against real Prometheus and Alertm
     if (!mon) throw new Error('the emulator did not start its monitoring stack');
     process.stderr.write(`[monitoring] Alertmanager ${mon.alertmanager.version} (${mon.alertmanager.binary})\n`);
     cluster = await connect({
-      kubeconfig: mk8s.kubeconfig,
+      kubeconfigYaml: mk8s.kubeconfigYaml,
       saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token, ca: mk8s.saltApi.ca },
       services: { ingressUrl: mon.ingressUrl },
     });
@@ -78,14 +78,14 @@ describe('platform services (metrics, alerts) against real Prometheus and Alertm
   });
 
   it('from the kubeconfig alone, connect() finds the ingress in ClusterConfig main: SaltAPI and services through it', async () => {
-    const found = await connect({ kubeconfig: mk8s.kubeconfig, saltApi: { username: mk8s.saltApi.username, token: mk8s.saltApi.token } });
+    const found = await connect({ kubeconfigYaml: mk8s.kubeconfigYaml, saltApi: { username: mk8s.saltApi.username, token: mk8s.saltApi.token } });
     expect(await found.metrics.endpoint()).toEqual({ via: 'ingress', url: `${mk8s.monitoring?.ingressUrl}/api/prometheus` });
     expect(await found.alerts.endpoint()).toEqual({ via: 'ingress', url: `${mk8s.monitoring?.ingressUrl}/api/alertmanager` });
     // The SaltAPI login went through nginx's /api/salt; a listing goes through it too.
     expect((await found.solutions.list()).map((s) => s.name)).toContain('zenko');
     expect((await found.alerts.status()).cluster.status).toBe('disabled');
     // The services alone need no SaltAPI: the emulator's admin kubeconfig is a client certificate.
-    const platform = await connectPlatform({ kubeconfig: mk8s.kubeconfig });
+    const platform = await connectPlatform({ kubeconfigYaml: mk8s.kubeconfigYaml });
     expect(await platform.metrics.query('vector(1)')).toMatchObject({ resultType: 'vector', result: [{ value: 1 }] });
   });
 
@@ -431,7 +431,7 @@ describe('platform services (metrics, alerts) against real Prometheus and Alertm
       expect(e).toBeInstanceOf(ClusterError);
       expect(e).toMatchObject({ code: 'SERVICE_UNAVAILABLE', status: 502, retryable: true });
       const direct = await connect({
-        kubeconfig: mk8s.kubeconfig,
+        kubeconfigYaml: mk8s.kubeconfigYaml,
         saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token, ca: mk8s.saltApi.ca },
         services: { alertmanagerUrl: mon.alertmanagerUrl },
       });
