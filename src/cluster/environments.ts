@@ -8,7 +8,8 @@ import { ClusterError } from '../errors.js';
 import { metalk8sFeatures } from '../solution/metalk8s-version.js';
 import { crdChanges } from '../packaging/diff.js';
 import { crdFilesOfIso } from './_crd-changes.js';
-import { deleteObject, type KubeObject, kubeFailure, kubeGet, kubePatch, kubeRequest } from '../_kube.js';
+import { deleteObject, kubeFailure, kubeGet, kubePatch, kubeRequest } from '../_kube.js';
+import type { KubernetesObject } from '../solution/kubernetes-object.js';
 import {
   ENV_ANNOTATION,
   ENV_CONFIGMAP,
@@ -273,7 +274,7 @@ export class EnvironmentsApi {
     const op = `${name}-operator`;
     for (const ns of env.namespaces) {
       for (const [apiVersion, kind, suffix] of OPERATOR_KINDS) {
-        const obj: KubeObject = { apiVersion, kind, metadata: { name: `${op}${suffix}`, namespace: ns } };
+        const obj: KubernetesObject = { apiVersion, kind, metadata: { name: `${op}${suffix}`, namespace: ns } };
         if (await deleteObject(this.#ctx.kubeConfig, this.#ctx.discovery, obj, signal)) deleted.push(`${kind}/${ns}/${op}${suffix}`);
       }
       const bindings = await kubeGet<{ items: { metadata: { name: string } }[] }>(
@@ -282,7 +283,7 @@ export class EnvironmentsApi {
         signal,
       );
       for (const b of bindings?.items ?? []) {
-        const obj: KubeObject = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: b.metadata.name, namespace: ns } };
+        const obj: KubernetesObject = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: b.metadata.name, namespace: ns } };
         if (await deleteObject(this.#ctx.kubeConfig, this.#ctx.discovery, obj, signal)) deleted.push(`RoleBinding/${ns}/${b.metadata.name}`);
       }
     }

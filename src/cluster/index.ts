@@ -25,5 +25,4 @@ export * from './alerts.js';
 export * from './dashboards.js';
 export * from './logs.js';
 export * from './health.js';
-export type { KubeObject } from '../_kube.js';
 export type { AvailableEntry } from './_lifecycle.js';

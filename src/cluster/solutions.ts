@@ -17,7 +17,8 @@ import { checkPlatformFile } from '../packaging/platform-objects.js';
 import { checksumsOf } from '../packaging/_checksum-file.js';
 import { compareVersions } from '../solution/version-order.js';
 import { describeFailure, firstFailedStep } from './salt-results.js';
-import { applyObject, deleteObject, type KubeObject, kubeGet } from '../_kube.js';
+import { applyObject, deleteObject, kubeGet } from '../_kube.js';
+import type { KubernetesObject } from '../solution/kubernetes-object.js';
 import {
   type AvailableEntry,
   bootstrapCall,
@@ -125,7 +126,7 @@ function sha256File(path: string): Promise<string> {
   });
 }
 
-function describeObject(o: KubeObject): string {
+function describeObject(o: KubernetesObject): string {
   return `${o.kind}/${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name}`;
 }
 
@@ -383,11 +384,11 @@ export class SolutionsApi {
   }
 
   /** Refuses objects that exist on the cluster and are not labelled as this solution's. */
-  async #refuseForeignObjects(name: string, objects: readonly KubeObject[], signal: AbortSignal | undefined): Promise<void> {
+  async #refuseForeignObjects(name: string, objects: readonly KubernetesObject[], signal: AbortSignal | undefined): Promise<void> {
     for (const obj of objects) {
       const path = await this.#ctx.discovery.path(obj, signal);
       if (!path) continue;
-      const existing = await kubeGet<KubeObject>(this.#ctx.kubeConfig, path, signal);
+      const existing = await kubeGet<KubernetesObject>(this.#ctx.kubeConfig, path, signal);
       const labels = existing?.metadata?.labels ?? {};
       if (existing && (labels['app.kubernetes.io/part-of'] !== name || labels['app.kubernetes.io/managed-by'] !== SDK_FIELD_MANAGER)) {
         throw new ClusterError('PLATFORM_OBJECT_NOT_OWNED', `cannot activate ${name}: ${describeObject(obj)} of its platform/ folder already exists on the cluster and is not ${name}'s (labels app.kubernetes.io/part-of=${labels['app.kubernetes.io/part-of'] ?? '<none>'}, app.kubernetes.io/managed-by=${labels['app.kubernetes.io/managed-by'] ?? '<none>'}); nothing was changed`, {
@@ -397,7 +398,7 @@ export class SolutionsApi {
     }
   }
 
-  async #deletePlatform(entry: AvailableEntry, keep: readonly KubeObject[], options: LifecycleCallOptions): Promise<string[]> {
+  async #deletePlatform(entry: AvailableEntry, keep: readonly KubernetesObject[], options: LifecycleCallOptions): Promise<string[]> {
     const name = String((entry.manifest.metadata as { name?: string } | undefined)?.name ?? entry.name);
     const objects = await platformObjects(entry.archive, name, entry.version).catch(() => []);
     const kept = new Set(keep.map(describeObject));
@@ -460,9 +461,9 @@ export class SolutionsApi {
  * The ISO's `platform/**` objects, labelled as the SDK's own. Throws `PLATFORM_OBJECT_FORBIDDEN`
  * naming every file and object outside the allowlist ({@link checkPlatformFile}).
  */
-async function platformObjects(archive: string, name: string, version: string): Promise<KubeObject[]> {
+async function platformObjects(archive: string, name: string, version: string): Promise<KubernetesObject[]> {
   const iso = await openIso(archive);
-  const out: KubeObject[] = [];
+  const out: KubernetesObject[] = [];
   const refused: Issue[] = [];
   try {
     const entries = (await iso.list({ view: 'rockridge' })).filter((e) => e.type !== 'directory' && e.path.startsWith('platform/'));
@@ -474,7 +475,7 @@ async function platformObjects(archive: string, name: string, version: string): 
       const checked = checkPlatformFile(e.path, await iso.readFile(e, { view: 'rockridge' }), name);
       refused.push(...checked.issues);
       for (const checkedObj of checked.objects) {
-        const obj = structuredClone(checkedObj) as KubeObject;
+        const obj = structuredClone(checkedObj) as KubernetesObject;
         obj.metadata = {
           ...obj.metadata,
           labels: {

@@ -1,7 +1,7 @@
-export { type CrdDefinition, type CrdDefinitionOptions, type CrdInfo, type CrdVersionDefinition, type CustomResource, type CustomResourceInput, defineCrd, type Json, type ObjectMeta, type OwnerReference, type PrinterColumn, toStructuralSchema } from './crd.js';
+export { type CrdDefinition, type CrdDefinitionOptions, type CrdInfo, type CrdVersionDefinition, type CustomResource, type CustomResourceInput, defineCrd, type Json, type PrinterColumn, toStructuralSchema } from './crd.js';
 export { defineSolution, isSolution } from './define-solution.js';
+export type { KubernetesObject, ObjectMeta, OwnerReference } from './kubernetes-object.js';
 export {
-  type KubernetesObject,
   METALK8S_REGISTRY,
   MONITOR_LABEL,
   MONITORING_NAMESPACE,
