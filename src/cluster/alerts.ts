@@ -375,7 +375,7 @@ export class AlertsApi {
    * @example
    * ```ts
    * await cluster.alerts.maintenance('zenko-prod', '30m', async ({ signal }) => {
-   *   await cluster.environments.upgradeSolution('zenko-prod', 'zenko', '2.7.0', { signal });
+   *   await cluster.environments.upgradeSolution('zenko-prod', { name: 'zenko', version: '2.7.0', signal });
    * });
    * ```
    */

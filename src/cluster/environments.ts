@@ -39,10 +39,20 @@ export interface EnvironmentInfo {
 
 /** Options of {@link EnvironmentsApi.addSolution}. */
 export interface AddSolutionOptions extends LifecycleCallOptions {
+  /** The Solution's name. */
+  readonly name: string;
+  /** The imported version to run in the environment. */
+  readonly version: string;
   /** Mount the webhook certificate Secret `<name>-cert` (`--webhook`). @default false */
   readonly webhook?: boolean | undefined;
   /** How long to wait for the operator Deployment to be Available. @default 120000 */
   readonly timeoutMs?: number | undefined;
+}
+
+/** Options of {@link EnvironmentsApi.removeSolution}. */
+export interface RemoveSolutionOptions extends LifecycleCallOptions {
+  /** The Solution's name. */
+  readonly name: string;
 }
 
 /** What {@link EnvironmentsApi.addSolution} and {@link EnvironmentsApi.upgradeSolution} did. */
@@ -189,11 +199,11 @@ export class EnvironmentsApi {
    *   `OPERATOR_NOT_AVAILABLE`, or `SALT_ORCHESTRATE_FAILED`.
    * @example
    * ```ts
-   * await cluster.environments.addSolution('zenko-prod', 'zenko', '2.6.0');
+   * await cluster.environments.addSolution('zenko-prod', { name: 'zenko', version: '2.6.0' });
    * ```
    */
-  async addSolution(environment: string, name: string, version: string, options: AddSolutionOptions = {}): Promise<AddSolutionResult> {
-    const { signal, onProgress } = options;
+  async addSolution(environment: string, options: AddSolutionOptions): Promise<AddSolutionResult> {
+    const { signal, onProgress, name, version } = options;
     const env = (await this.list({ signal })).find((e) => e.name === environment);
     if (!env) {
       throw new ClusterError('ENVIRONMENT_NOT_FOUND', `environment ${environment} does not exist`, { hint: `Create it first (solution env create ${environment}).` });
@@ -226,10 +236,11 @@ export class EnvironmentsApi {
    *
    * @example
    * ```ts
-   * await cluster.environments.upgradeSolution('zenko-prod', 'zenko', '2.7.0');
+   * await cluster.environments.upgradeSolution('zenko-prod', { name: 'zenko', version: '2.7.0' });
    * ```
    */
-  async upgradeSolution(environment: string, name: string, version: string, options: AddSolutionOptions = {}): Promise<AddSolutionResult> {
+  async upgradeSolution(environment: string, options: AddSolutionOptions): Promise<AddSolutionResult> {
+    const { name, version } = options;
     const env = (await this.list(options)).find((e) => e.name === environment);
     const current = env?.solutions[name];
     if (env && current === undefined) {
@@ -247,7 +258,7 @@ export class EnvironmentsApi {
         for (const c of changes) options.onProgress?.({ type: 'warning', message: `${name} ${current} → ${version}: ${c.message}` });
       }
     }
-    return this.addSolution(environment, name, version, options);
+    return this.addSolution(environment, options);
   }
 
   /**
@@ -256,11 +267,11 @@ export class EnvironmentsApi {
    *
    * @example
    * ```ts
-   * await cluster.environments.removeSolution('zenko-prod', 'zenko');
+   * await cluster.environments.removeSolution('zenko-prod', { name: 'zenko' });
    * ```
    */
-  async removeSolution(environment: string, name: string, options: LifecycleCallOptions = {}): Promise<{ readonly changed: boolean; readonly deleted: readonly string[] }> {
-    const { signal, onProgress } = options;
+  async removeSolution(environment: string, options: RemoveSolutionOptions): Promise<{ readonly changed: boolean; readonly deleted: readonly string[] }> {
+    const { signal, onProgress, name } = options;
     const env = (await this.list({ signal })).find((e) => e.name === environment);
     if (!env) {
       throw new ClusterError('ENVIRONMENT_NOT_FOUND', `environment ${environment} does not exist`, { hint: 'Check the name (solution env list).' });

@@ -87,6 +87,12 @@ export interface ImportOptions extends LifecycleCallOptions {
   readonly timeoutMs?: number | undefined;
 }
 
+/** Options of {@link SolutionsApi.activate}. */
+export interface ActivateOptions extends LifecycleCallOptions {
+  /** The version to activate: an imported version, or `'latest'` (highest imported). @default 'latest' */
+  readonly version?: string | undefined;
+}
+
 /** What {@link SolutionsApi.import} did. */
 export interface ImportResult {
   readonly name: string;
@@ -271,17 +277,17 @@ export class SolutionsApi {
   }
 
   /**
-   * Activates a version (or `'latest'`): `activate_solution` then `deploy-components` (the
+   * Activates a version (`options.version`, by default the latest imported): `activate_solution` then `deploy-components` (the
    * CRDs), then the ISO's `platform/` objects, server-side applied with ownership labels.
    *
    * @throws `ClusterError` `SOLUTION_VERSION_NOT_IMPORTED` when that version is not imported.
    * @example
    * ```ts
-   * await cluster.solutions.activate('zenko', '2.6.0');
+   * await cluster.solutions.activate('zenko', { version: '2.6.0' });
    * ```
    */
-  async activate(name: string, version = 'latest', options: LifecycleCallOptions = {}): Promise<ActivationResult> {
-    const { signal, onProgress } = options;
+  async activate(name: string, options: ActivateOptions = {}): Promise<ActivationResult> {
+    const { signal, onProgress, version = 'latest' } = options;
     const entries = (await readAvailable(this.#ctx.kubeConfig, signal))[name] ?? [];
     const target =
       version === 'latest'

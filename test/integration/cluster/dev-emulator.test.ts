@@ -44,7 +44,7 @@ describe('solution dev --emulator', () => {
   afterAll(async () => {
     await dev?.stop();
     // Leave the shared cluster as it was.
-    await cluster?.environments.removeSolution(envName, name).catch(() => undefined);
+    await cluster?.environments.removeSolution(envName, { name }).catch(() => undefined);
     await cluster?.solutions.deactivate(name).catch(() => undefined);
     for (const s of (await cluster?.solutions.list().catch(() => [])) ?? [])
       if (s.name === name) for (const v of s.versions) await cluster.solutions.remove(v.archive).catch(() => undefined);

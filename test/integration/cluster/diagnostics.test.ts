@@ -78,9 +78,9 @@ describe('support bundle and doctor on a broken environment', () => {
     });
     alertSource = alertmanagerSource(cluster.alerts);
     await cluster.solutions.import(packed.path);
-    await cluster.solutions.activate('zenko', '2.6.0');
+    await cluster.solutions.activate('zenko', { version: '2.6.0' });
     await cluster.environments.create(env);
-    await cluster.environments.addSolution(env, 'zenko', '2.6.0');
+    await cluster.environments.addSolution(env, { name: 'zenko', version: '2.6.0' });
     const kc = cluster.kubeConfig;
     const post = async (path: string, body: unknown) => {
       const res = await kubeRequest(kc, 'POST', path, body);

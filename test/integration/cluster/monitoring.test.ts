@@ -67,9 +67,9 @@ describe('platform services (metrics, alerts) against real Prometheus and Alertm
       services: { ingressUrl: mon.ingressUrl },
     });
     await cluster.solutions.import(packed.path);
-    await cluster.solutions.activate('zenko', '2.6.0');
+    await cluster.solutions.activate('zenko', { version: '2.6.0' });
     await cluster.environments.create(ENV);
-    await cluster.environments.addSolution(ENV, 'zenko', '2.6.0');
+    await cluster.environments.addSolution(ENV, { name: 'zenko', version: '2.6.0' });
   }, 600_000);
 
   afterAll(async () => {
