@@ -90,16 +90,23 @@ export interface LokiQueryOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** Options of {@link logql}. */
+export interface LogqlOptions {
+  /** Line filters (`|= "…"`), each a plain substring. @default none */
+  readonly contains?: readonly string[] | undefined;
+}
+
 /**
  * A LogQL stream selector with line filters, values quoted. Pure.
  *
  * @example
  * ```ts
- * logql({ namespace: 'zenko-prod', app: 'zenko-operator' }, ['error']);
+ * logql({ namespace: 'zenko-prod', app: 'zenko-operator' }, { contains: ['error'] });
  * // {namespace="zenko-prod",app="zenko-operator"} |= "error"
  * ```
  */
-export function logql(labels: LokiLabels, contains: readonly string[] = []): string {
+export function logql(labels: LokiLabels, options: LogqlOptions = {}): string {
+  const contains = options.contains ?? [];
   const ns = labels.namespace === undefined ? [] : typeof labels.namespace === 'string' ? [labels.namespace] : labels.namespace;
   const exact: Record<string, string> = {};
   for (const k of ['app', 'pod', 'container', 'node', 'stream'] as const) {
@@ -163,7 +170,7 @@ export class LokiApi {
    * ```
    */
   async *queryRange(options: LokiQueryOptions): AsyncGenerator<LokiEntry> {
-    const query = options.query ?? logql(options.labels ?? {}, options.contains);
+    const query = options.query ?? logql(options.labels ?? {}, { contains: options.contains });
     const endDate = options.end ?? new Date();
     const startNs = BigInt((options.start ?? new Date(endDate.getTime() - 3_600_000)).getTime()) * 1_000_000n;
     let endNs = BigInt(endDate.getTime()) * 1_000_000n;

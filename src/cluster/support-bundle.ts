@@ -113,11 +113,26 @@ function json(value: unknown): Buffer {
   return Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** Options of {@link bundleFiles}. */
+export interface BundleFilesOptions {
+  /** Largest uncompressed size of the files, as {@link SupportBundleOptions.maxBytes}. @default 256 MiB */
+  readonly maxBytes?: number | undefined;
+}
+
+/** What {@link bundleFiles} gives. */
+export interface BundleFilesResult {
+  /** File contents by bundle path, sorted by path, `index.json` last. */
+  readonly files: Map<string, Buffer>;
+  readonly index: BundleIndex;
+  readonly redactions: RedactionFinding[];
+}
+
 /**
  * The files of a bundle for a snapshot, scrubbed, sorted by path, with the index last built.
  * Pure: the same snapshot gives the same files.
  */
-export function bundleFiles(snapshot: DiagnosticsSnapshot, maxBytes = 256 << 20): { files: Map<string, Buffer>; index: BundleIndex; redactions: RedactionFinding[] } {
+export function bundleFiles(snapshot: DiagnosticsSnapshot, options: BundleFilesOptions = {}): BundleFilesResult {
+  const { maxBytes = 256 << 20 } = options;
   const report = new RedactionReport();
   const files = new Map<string, Buffer>();
   const counts: Record<string, number> = {};
@@ -125,7 +140,7 @@ export function bundleFiles(snapshot: DiagnosticsSnapshot, maxBytes = 256 << 20)
     const value = snapshot[c];
     counts[c] = Array.isArray(value) ? value.length : Object.keys(value).length;
     const path = `objects/${c}.json`;
-    files.set(path, json(scrubObject(value, path, report)));
+    files.set(path, json(scrubObject(value, { where: path, report })));
   }
   let total = [...files.values()].reduce((n, b) => n + b.length, 0);
   const omitted: string[] = [];
@@ -135,7 +150,7 @@ export function bundleFiles(snapshot: DiagnosticsSnapshot, maxBytes = 256 << 20)
   for (const l of sorted) {
     const { text, ...meta } = l;
     const path = logPath(meta);
-    const bytes = Buffer.from(scrubText(text, path, report));
+    const bytes = Buffer.from(scrubText(text, { where: path, report }));
     if (total + bytes.length > maxBytes) {
       omitted.push(path);
       continue;
@@ -158,7 +173,7 @@ export function bundleFiles(snapshot: DiagnosticsSnapshot, maxBytes = 256 << 20)
     scope: snapshot.scope,
     counts,
     logs: logs.sort((a, b) => (a.path < b.path ? -1 : 1)),
-    problems: scrubObject(snapshot.problems, 'index.json', report),
+    problems: scrubObject(snapshot.problems, { where: 'index.json', report }),
     redactions: report.total,
     omitted: omitted.sort(),
     files: list,
@@ -215,7 +230,7 @@ async function writeTarGz(files: Map<string, Buffer>, mtime: Date, output: strin
 export async function supportBundle(target: DiagnosticsTarget, options: SupportBundleOptions): Promise<SupportBundleResult> {
   const output = resolve(options.output);
   const snapshot = await collectSnapshot(target, { ...options, onProgress: options.onProgress });
-  const { files, index, redactions } = bundleFiles(snapshot, options.maxBytes);
+  const { files, index, redactions } = bundleFiles(snapshot, { maxBytes: options.maxBytes });
   let written = 0;
   const { bytes, sha256 } = await writeTarGz(files, new Date(Date.parse(snapshot.collectedAt)), output, options.signal, (n, b) => {
     written += b;
@@ -227,7 +242,7 @@ export async function supportBundle(target: DiagnosticsTarget, options: SupportB
 /** Writes an already collected snapshot as a bundle (same bytes for the same snapshot). */
 export async function writeSupportBundle(snapshot: DiagnosticsSnapshot, output: string, options: { readonly maxBytes?: number | undefined; readonly signal?: AbortSignal | undefined } = {}): Promise<{ path: string; bytes: number; sha256: string }> {
   const path = resolve(output);
-  const { files } = bundleFiles(snapshot, options.maxBytes);
+  const { files } = bundleFiles(snapshot, { maxBytes: options.maxBytes });
   return { path, ...(await writeTarGz(files, new Date(Date.parse(snapshot.collectedAt)), path, options.signal)) };
 }
 

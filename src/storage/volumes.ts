@@ -412,7 +412,7 @@ export async function wipeDevice(cluster: StorageCluster, options: WipeDeviceOpt
       hint: 'Delete its Volume, unmount it, or wipe its partitions first.',
     });
   }
-  const out = await runOnNode(cluster, options.node, `wipefs -a ${d.path}`, options.signal);
+  const out = await runOnNode(cluster, options.node, `wipefs -a ${d.path}`, { signal: options.signal });
   if (out?.retcode !== 0) {
     throw new ClusterError('WIPE_FAILED', `wipefs -a ${d.path} on ${options.node} failed: ${out?.stderr.trim() || 'the minion did not answer'}`);
   }

@@ -160,7 +160,7 @@ function withStorage(
 }
 /** The emulator's monitoring stack (see {@link StartMetalK8sOptions.monitoring}). */
 export type EmulatedMonitoring = Monitoring;
-export type { LokiReplay, LokiStream, Monitoring, MonitoringOptions } from './_monitoring.js';
+export type { LokiReplay, LokiStream, Monitoring, MonitoringOptions, ScrapeTargetsOptions } from './_monitoring.js';
 
 const ADMIN_SA = { namespace: 'kube-system', name: 'metalk8s-sdk-admin' } as const;
 

@@ -137,7 +137,7 @@ describe('platform services (metrics, alerts) against real Prometheus and Alertm
 
   it('a dead scrape target makes ZenkoS3Down fire; Alertmanager has it; a silence hides it; expire brings it back', async () => {
     const port = await closedPort();
-    await mk8s.monitoring?.setScrapeTargets('zenko-cloudserver', [`127.0.0.1:${port}`], { namespace: ENV });
+    await mk8s.monitoring?.setScrapeTargets('zenko-cloudserver', [`127.0.0.1:${port}`], { labels: { namespace: ENV } });
     const target = await eventually('the target to be scraped as down', async () =>
       (await cluster.metrics.targets()).find((t) => t.labels.job === 'zenko-cloudserver' && t.health === 'down'),
     );

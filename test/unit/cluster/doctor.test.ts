@@ -157,7 +157,7 @@ describe('support bundle files', () => {
 
   it('stays under the size bound by dropping logs, and says which', () => {
     const objects = [...bundleFiles(snapshot()).files].filter(([p]) => p.startsWith('objects/')).reduce((n, [, b]) => n + b.length, 0);
-    const { files, index } = bundleFiles(snapshot(), objects + 1000);
+    const { files, index } = bundleFiles(snapshot(), { maxBytes: objects + 1000 });
     expect(index.omitted).toEqual(['logs/prod/b/op.previous.log']);
     expect(index.logs.map((l) => l.path)).toEqual(['logs/prod/a/op.log']);
     expect([...files.keys()]).not.toContain('logs/prod/b/op.previous.log');
