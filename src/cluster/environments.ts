@@ -55,13 +55,36 @@ export interface RemoveSolutionOptions extends LifecycleCallOptions {
   readonly name: string;
 }
 
-/** What {@link EnvironmentsApi.addSolution} and {@link EnvironmentsApi.upgradeSolution} did. */
+/** What {@link EnvironmentsApi.addSolution} did. */
 export interface AddSolutionResult {
   readonly environment: string;
   readonly name: string;
   readonly version: string;
   /** `false` when that version was already there. */
   readonly changed: boolean;
+}
+
+/** Options of {@link EnvironmentsApi.upgradeSolution}: those of `addSolution`. */
+export type UpgradeSolutionOptions = AddSolutionOptions;
+
+/** What {@link EnvironmentsApi.upgradeSolution} did. */
+export type UpgradeSolutionResult = AddSolutionResult;
+
+/** What {@link EnvironmentsApi.removeSolution} did. */
+export interface RemoveSolutionResult {
+  /** `false` when the Solution was not in the environment and nothing was left to delete. */
+  readonly changed: boolean;
+  /** `Kind/namespace/name` of the operator objects the SDK deleted. */
+  readonly deleted: readonly string[];
+}
+
+/** Options of {@link EnvironmentsApi.delete}. */
+export type DeleteEnvironmentOptions = LifecycleCallOptions;
+
+/** What {@link EnvironmentsApi.delete} did. */
+export interface DeleteEnvironmentResult {
+  /** The namespaces whose deletion was asked (empty when the environment does not exist). */
+  readonly namespaces: readonly string[];
 }
 
 const OPERATOR_KINDS: readonly [string, string, string][] = [
@@ -180,7 +203,7 @@ export class EnvironmentsApi {
    * await cluster.environments.delete('zenko-prod');
    * ```
    */
-  async delete(name: string, options: LifecycleCallOptions = {}): Promise<{ readonly namespaces: readonly string[] }> {
+  async delete(name: string, options: DeleteEnvironmentOptions = {}): Promise<DeleteEnvironmentResult> {
     const env = (await this.list(options)).find((e) => e.name === name);
     for (const ns of env?.namespaces ?? []) {
       options.onProgress?.({ type: 'step', step: `delete namespace ${ns}`, status: 'started' });
@@ -239,7 +262,7 @@ export class EnvironmentsApi {
    * await cluster.environments.upgradeSolution('zenko-prod', { name: 'zenko', version: '2.7.0' });
    * ```
    */
-  async upgradeSolution(environment: string, options: AddSolutionOptions): Promise<AddSolutionResult> {
+  async upgradeSolution(environment: string, options: UpgradeSolutionOptions): Promise<UpgradeSolutionResult> {
     const { name, version } = options;
     const env = (await this.list(options)).find((e) => e.name === environment);
     const current = env?.solutions[name];
@@ -270,7 +293,7 @@ export class EnvironmentsApi {
    * await cluster.environments.removeSolution('zenko-prod', { name: 'zenko' });
    * ```
    */
-  async removeSolution(environment: string, options: RemoveSolutionOptions): Promise<{ readonly changed: boolean; readonly deleted: readonly string[] }> {
+  async removeSolution(environment: string, options: RemoveSolutionOptions): Promise<RemoveSolutionResult> {
     const { signal, onProgress, name } = options;
     const env = (await this.list({ signal })).find((e) => e.name === environment);
     if (!env) {

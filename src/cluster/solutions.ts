@@ -105,8 +105,14 @@ export interface ImportResult {
   readonly sha256: string;
 }
 
-/** What {@link SolutionsApi.activate} and {@link SolutionsApi.deactivate} did. */
-export interface ActivationResult {
+/** Options of {@link SolutionsApi.deactivate}. */
+export type DeactivateOptions = LifecycleCallOptions;
+
+/** Options of {@link SolutionsApi.remove}. */
+export type RemoveOptions = LifecycleCallOptions;
+
+/** What {@link SolutionsApi.activate} did. */
+export interface ActivateResult {
   readonly name: string;
   /** The version active afterwards, or undefined after a deactivation. */
   readonly version: string | undefined;
@@ -115,6 +121,9 @@ export interface ActivationResult {
   /** Platform objects applied (activate) or deleted (deactivate). */
   readonly platformObjects: readonly string[];
 }
+
+/** What {@link SolutionsApi.deactivate} did: `version` is undefined. */
+export type DeactivateResult = ActivateResult;
 
 /** What {@link SolutionsApi.remove} did. */
 export interface RemoveResult {
@@ -286,7 +295,7 @@ export class SolutionsApi {
    * await cluster.solutions.activate('zenko', { version: '2.6.0' });
    * ```
    */
-  async activate(name: string, options: ActivateOptions = {}): Promise<ActivationResult> {
+  async activate(name: string, options: ActivateOptions = {}): Promise<ActivateResult> {
     const { signal, onProgress, version = 'latest' } = options;
     const entries = (await readAvailable(this.#ctx.kubeConfig, signal))[name] ?? [];
     const target =
@@ -331,7 +340,7 @@ export class SolutionsApi {
    * await cluster.solutions.deactivate('zenko');
    * ```
    */
-  async deactivate(name: string, options: LifecycleCallOptions = {}): Promise<ActivationResult> {
+  async deactivate(name: string, options: DeactivateOptions = {}): Promise<DeactivateResult> {
     const { signal, onProgress } = options;
     const entries = (await readAvailable(this.#ctx.kubeConfig, signal))[name] ?? [];
     const active = entries.find((e) => e.active);
@@ -356,7 +365,7 @@ export class SolutionsApi {
    * await cluster.solutions.remove('/srv/isos/zenko-2.6.0.iso');
    * ```
    */
-  async remove(iso: string, options: LifecycleCallOptions = {}): Promise<RemoveResult> {
+  async remove(iso: string, options: RemoveOptions = {}): Promise<RemoveResult> {
     const { signal, onProgress } = options;
     const all = await this.list({ signal });
     // The path on the bootstrap node, as given, as resolved here, or where `upload` puts it.

@@ -21,7 +21,7 @@ import { createGunzip, createGzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { PackagingError, SdkError, throwIfAborted } from '../errors.js';
 import {
-  type CollectOptions,
+  type CollectSnapshotOptions,
   type CollectProgressEvent,
   type ContainerLog,
   collectSnapshot,
@@ -81,7 +81,7 @@ export interface BundleIndex {
 export type SupportBundleProgressEvent = CollectProgressEvent | { readonly type: 'write'; readonly files: number; readonly bytes: number };
 
 /** Options of {@link supportBundle}. */
-export interface SupportBundleOptions extends Omit<CollectOptions, 'onProgress'> {
+export interface SupportBundleOptions extends Omit<CollectSnapshotOptions, 'onProgress'> {
   /** Where to write the `.tar.gz`. */
   readonly output: string;
   /**
@@ -239,11 +239,30 @@ export async function supportBundle(target: DiagnosticsTarget, options: SupportB
   return { path: output, bytes, sha256, index, redactions, snapshot };
 }
 
+/** Options of {@link writeSupportBundle}. */
+export interface WriteSupportBundleOptions extends BundleFilesOptions {
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** What {@link writeSupportBundle} wrote. */
+export interface WriteSupportBundleResult {
+  /** Absolute path of the archive. */
+  readonly path: string;
+  readonly bytes: number;
+  /** sha256 of the archive, hex. */
+  readonly sha256: string;
+}
+
 /** Writes an already collected snapshot as a bundle (same bytes for the same snapshot). */
-export async function writeSupportBundle(snapshot: DiagnosticsSnapshot, output: string, options: { readonly maxBytes?: number | undefined; readonly signal?: AbortSignal | undefined } = {}): Promise<{ path: string; bytes: number; sha256: string }> {
+export async function writeSupportBundle(snapshot: DiagnosticsSnapshot, output: string, options: WriteSupportBundleOptions = {}): Promise<WriteSupportBundleResult> {
   const path = resolve(output);
   const { files } = bundleFiles(snapshot, { maxBytes: options.maxBytes });
   return { path, ...(await writeTarGz(files, new Date(Date.parse(snapshot.collectedAt)), path, options.signal)) };
+}
+
+/** Options of {@link readSupportBundle}. */
+export interface ReadSupportBundleOptions {
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** Largest file read back from a bundle. */
@@ -259,7 +278,7 @@ const MAX_ENTRY = 512 << 20;
  * const snapshot = await readSupportBundle('zenko.tar.gz');
  * ```
  */
-export async function readSupportBundle(file: string, options: { readonly signal?: AbortSignal | undefined } = {}): Promise<DiagnosticsSnapshot> {
+export async function readSupportBundle(file: string, options: ReadSupportBundleOptions = {}): Promise<DiagnosticsSnapshot> {
   const files = new Map<string, Buffer>();
   const extract = tar.extract();
   extract.on('entry', (header, stream, next) => {

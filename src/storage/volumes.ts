@@ -388,6 +388,12 @@ export interface WipeDeviceOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** What {@link wipeDevice} did. */
+export interface WipeDeviceResult {
+  /** The signature types `wipefs` removed (`ext4`, `gpt`, `LVM2_member`, …). */
+  readonly removed: readonly string[];
+}
+
 /**
  * Erases the signatures (filesystem, partition table, LVM) of a device with `wipefs -a`, so a
  * Volume can be created on it again (MetalK8s leaves the filesystem behind when a Volume is
@@ -399,7 +405,7 @@ export interface WipeDeviceOptions {
  * await wipeDevice(cluster, { node: 'node-1', device: '/dev/sdb', confirm: '/dev/sdb' });
  * ```
  */
-export async function wipeDevice(cluster: StorageCluster, options: WipeDeviceOptions): Promise<{ readonly removed: readonly string[] }> {
+export async function wipeDevice(cluster: StorageCluster, options: WipeDeviceOptions): Promise<WipeDeviceResult> {
   if (options.confirm !== options.device) {
     throw new ClusterError('WIPE_NOT_CONFIRMED', `wiping ${options.node}:${options.device} needs confirm: '${options.device}'`, { hint: 'Repeat the device path to confirm that its data may be destroyed.' });
   }
