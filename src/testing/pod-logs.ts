@@ -52,7 +52,7 @@ export async function installKwokLogCrds(kc: KubeConfig): Promise<void> {
 }
 
 /** Options of {@link setPodLogs}. */
-export interface PodLogsOptions {
+export interface SetPodLogsOptions {
   readonly namespace: string;
   readonly pod: string;
   /** Lines per container name. */
@@ -92,7 +92,7 @@ export function podLogFile(dir: string, namespace: string, pod: string, containe
  * await setPodLogs(kc, { namespace: 'zenko-prod', pod, containers: { 'zenko-operator': ['started'] }, dir });
  * ```
  */
-export async function setPodLogs(kc: KubeConfig, options: PodLogsOptions): Promise<void> {
+export async function setPodLogs(kc: KubeConfig, options: SetPodLogsOptions): Promise<void> {
   await mkdir(options.dir, { recursive: true });
   const logs: Record<string, unknown>[] = [];
   for (const [container, lines] of Object.entries(options.containers)) {
