@@ -159,8 +159,8 @@ export interface DiagnosticsTarget {
 /** Progress of a collection. */
 export type CollectProgressEvent = { readonly type: 'collect'; readonly what: string; readonly done: number; readonly total: number };
 
-/** Options of {@link collectSnapshot}. */
-export interface CollectSnapshotOptions {
+/** What a diagnostics collection reads and how (the options `doctor()` and `supportBundle()` share). */
+export interface CollectOptions {
   /** One environment; @default every environment */
   readonly env?: string | undefined;
   /** Events, logs and Salt jobs newer than this: `30m`, `24h`, `7d`, or seconds. @default '24h' */
@@ -264,7 +264,7 @@ export function parseClusterImage(ref: string): { id: string; image: string; tag
  * const snapshot = await collectSnapshot(cluster, { env: 'zenko-prod', since: '6h' });
  * ```
  */
-export async function collectSnapshot(target: DiagnosticsTarget, options: CollectSnapshotOptions = {}): Promise<DiagnosticsSnapshot> {
+export async function collectSnapshot(target: DiagnosticsTarget, options: CollectOptions = {}): Promise<DiagnosticsSnapshot> {
   const kc = target.kubeConfig;
   const { signal } = options;
   const now = (options.now ?? (() => new Date()))();
@@ -417,7 +417,7 @@ function eventTime(ev: KubernetesObject): number {
   return t ? Date.parse(t) : Number.POSITIVE_INFINITY;
 }
 
-async function collectLogs(kc: KubeConfig, pods: readonly KubernetesObject[], sinceSeconds: number, options: CollectSnapshotOptions, problems: CollectionProblem[]): Promise<ContainerLog[]> {
+async function collectLogs(kc: KubeConfig, pods: readonly KubernetesObject[], sinceSeconds: number, options: CollectOptions, problems: CollectionProblem[]): Promise<ContainerLog[]> {
   const tail = options.logTailLines ?? 2000;
   const limit = options.logLimitBytes ?? 1 << 20;
   let budget = options.maxLogBytes ?? 64 << 20;

@@ -12,7 +12,7 @@
  */
 import { SdkError } from '../errors.js';
 import { type Analyzer, BUILTIN_ANALYZERS, type Finding, type FindingSeverity } from './_analyzers.js';
-import { type CollectSnapshotOptions, collectSnapshot, type DiagnosticsSnapshot, type DiagnosticsTarget } from './diagnostics-snapshot.js';
+import { type CollectOptions, collectSnapshot, type DiagnosticsSnapshot, type DiagnosticsTarget } from './diagnostics-snapshot.js';
 import { readSupportBundle } from './support-bundle.js';
 
 export type { Analyzer, Finding, FindingSeverity } from './_analyzers.js';
@@ -23,7 +23,7 @@ export interface DoctorFinding extends Finding {
 }
 
 /** Options of {@link doctor}. */
-export interface DoctorOptions extends Omit<CollectSnapshotOptions, 'now'> {
+export interface DoctorOptions extends Omit<CollectOptions, 'now'> {
   /** Analyze this support bundle instead of a live cluster. */
   readonly bundle?: string | undefined;
   /** A cluster to collect from (needed without `bundle`). */

@@ -21,7 +21,7 @@ import { createGunzip, createGzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { PackagingError, SdkError, throwIfAborted } from '../errors.js';
 import {
-  type CollectSnapshotOptions,
+  type CollectOptions,
   type CollectProgressEvent,
   type ContainerLog,
   collectSnapshot,
@@ -81,7 +81,7 @@ export interface BundleIndex {
 export type SupportBundleProgressEvent = CollectProgressEvent | { readonly type: 'write'; readonly files: number; readonly bytes: number };
 
 /** Options of {@link supportBundle}. */
-export interface SupportBundleOptions extends Omit<CollectSnapshotOptions, 'onProgress'> {
+export interface SupportBundleOptions extends Omit<CollectOptions, 'onProgress'> {
   /** Where to write the `.tar.gz`. */
   readonly output: string;
   /**
