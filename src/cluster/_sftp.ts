@@ -1,13 +1,13 @@
 /**
  * Copies a Solution ISO to the bootstrap node over SFTP (ssh2: SSH and SFTP are not worth
- * writing by hand), into a temporary name renamed once complete, then checks its sha256 on the
- * node with `sha256sum`. A copy already there with the same sha256 is not sent again.
+ * writing by hand) with several WRITE requests in flight, into a temporary name whose sha256 is
+ * checked on the node before it is renamed. A copy already there with the same sha256 is not sent
+ * again.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import { Client, type ConnectConfig, type SFTPWrapper, type Stats } from 'ssh2';
 import { ClusterError, throwIfAborted } from '../errors.js';
 
 /** How to reach the bootstrap node over SSH. */
@@ -26,14 +26,22 @@ function sshFailure(target: SshTarget, what: string, err: Error): ClusterError {
   });
 }
 
-/** Runs one command on an SSH connection: its exit code and outputs. */
-export function sshExec(client: Client, command: string): Promise<{ code: number; stdout: string; stderr: string }> {
+/**
+ * Runs one command on an SSH connection: its exit code and outputs. With `input`, the command's
+ * stdin gets that text once it is known, then ends (an `input` that rejects ends it empty): the
+ * command can be started, its shell set up on the node, before what it waits for is ready.
+ */
+export function sshExec(client: Client, command: string, input?: Promise<string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     client.exec(command, (err, stream) => {
       if (err) {
         reject(err);
         return;
       }
+      input?.then(
+        (text) => stream.end(text),
+        () => stream.end(),
+      );
       let stdout = '';
       let stderr = '';
       stream.on('data', (d: Buffer) => {
@@ -59,6 +67,9 @@ export function sshConnect(target: SshTarget, signal?: AbortSignal): Promise<Cli
     signal?.addEventListener('abort', onAbort, { once: true });
     client.once('ready', () => {
       signal?.removeEventListener('abort', onAbort);
+      // No Nagle: a command's or a request's last small packet is sent at once, not after the
+      // peer's delayed ACK (up to 40 ms a round trip).
+      client.setNoDelay(true);
       resolve(client);
     });
     client.once('error', (err) => {
@@ -71,7 +82,133 @@ export function sshConnect(target: SshTarget, signal?: AbortSignal): Promise<Cli
 
 const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
-/** Uploads `local` to `remote`; returns whether bytes were sent. */
+/**
+ * SFTP WRITE requests in flight at once, and the bytes of each. One request at a time (a plain
+ * `createWriteStream`) waits a round trip per chunk, and with the small chunks a read stream
+ * gives, TCP's delayed ACK adds 40 ms to most of them (2 MiB/s here); eight requests of ~254 KiB,
+ * what OpenSSH's sftp-server accepts in one packet (256 KiB less ssh2's allowance for the header),
+ * fill sshd's 2 MiB channel window, and outrun `scp` on a 2-core machine (bench/upload.mjs).
+ */
+const WRITES_IN_FLIGHT = 8;
+const WRITE_BYTES = 256 * 1024 - 2048;
+
+/**
+ * The shell command printing the node's sha256 of `path`. `openssl dgst` first: it uses the
+ * CPU's SHA extensions, about 4x the speed of coreutils' `sha256sum` (for 1 GiB: 0.5 s instead of
+ * 2 s), which stays the fallback for a node without openssl.
+ */
+const sha256Command = (path: string): string => `{ openssl dgst -sha256 -r ${quote(path)} || sha256sum ${quote(path)}; } 2>/dev/null`;
+
+/** The digest in `sha256Command`'s output, or undefined when it failed. */
+function digestOf(r: { code: number; stdout: string }): string | undefined {
+  const digest = r.stdout.trim().split(/\s+/)[0]?.toLowerCase();
+  return r.code === 0 && digest !== undefined && /^[0-9a-f]{64}$/.test(digest) ? digest : undefined;
+}
+
+const sftpCall = <T>(run: (cb: (err: Error | null | undefined, value: T) => void) => void): Promise<T> =>
+  new Promise<T>((resolve, reject) => run((err, value) => (err ? reject(err) : resolve(value))));
+
+/** SFTP status NO_SUCH_FILE (ssh2 puts the status in `code`). */
+const isMissing = (err: unknown): boolean => (err as { code?: unknown }).code === 2;
+
+/** The remote file's attributes, or undefined when there is none. */
+const remoteStat = (sftp: SFTPWrapper, path: string): Promise<Stats | undefined> =>
+  sftpCall<Stats>((cb) => sftp.stat(path, cb)).catch((err: unknown) => {
+    if (isMissing(err)) return undefined;
+    throw err;
+  });
+
+/** `mkdir -p` over SFTP (no shell started on the node). */
+async function makeDirectories(sftp: SFTPWrapper, dir: string): Promise<void> {
+  const st = await remoteStat(sftp, dir);
+  if (st) {
+    if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
+    return;
+  }
+  const parent = posix.dirname(dir);
+  if (parent !== dir) await makeDirectories(sftp, parent);
+  await sftpCall<undefined>((cb) => sftp.mkdir(dir, (err) => cb(err, undefined))).catch(async (err: unknown) => {
+    // Made meanwhile by someone else is as good.
+    if (!(await remoteStat(sftp, dir))?.isDirectory()) throw err;
+  });
+}
+
+/** Renames over an existing file: OpenSSH's posix-rename extension, else `mv -f` on the node. */
+async function renameOver(client: Client, sftp: SFTPWrapper, from: string, to: string): Promise<void> {
+  try {
+    await sftpCall<undefined>((cb) => sftp.ext_openssh_rename(from, to, (err) => cb(err, undefined)));
+    return;
+  } catch (err) {
+    if (!/does not support/.test((err as Error).message)) throw err;
+  }
+  const mv = await sshExec(client, `mv -f ${quote(from)} ${quote(to)}`);
+  if (mv.code !== 0) throw new Error(`mv ${from}: ${mv.stderr.trim()}`);
+}
+
+/**
+ * Writes `local` to `remote` with {@link WRITES_IN_FLIGHT} WRITE requests in flight; `onAcked`
+ * counts the bytes the server has confirmed. A failed write, a failed read or `signal` stops the
+ * reads and rejects at once; the caller then ends the connection, which closes the handle.
+ */
+async function putFile(sftp: SFTPWrapper, local: string, remote: string, onAcked: (bytes: number) => void, signal?: AbortSignal): Promise<void> {
+  const handle = await sftpCall<Buffer>((cb) => sftp.open(remote, 'w', { mode: 0o644 }, cb));
+  await new Promise<void>((resolve, reject) => {
+    const source = createReadStream(local, { highWaterMark: WRITE_BYTES });
+    let inFlight = 0;
+    let position = 0;
+    let ended = false;
+    let failed = false;
+    const fail = (err: unknown): void => {
+      if (failed) return;
+      failed = true;
+      signal?.removeEventListener('abort', onAbort);
+      source.destroy();
+      reject(err);
+    };
+    const onAbort = (): void => fail(signal?.reason ?? new Error('aborted'));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const finishIfDone = (): void => {
+      if (!ended || inFlight > 0 || failed) return;
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    };
+    source.on('data', (chunk) => {
+      const buf = chunk as Buffer;
+      inFlight++;
+      sftp.write(handle, buf, 0, buf.length, position, (err) => {
+        inFlight--;
+        if (failed) return;
+        if (err) {
+          fail(err);
+          return;
+        }
+        onAcked(buf.length);
+        if (inFlight < WRITES_IN_FLIGHT) source.resume();
+        finishIfDone();
+      });
+      position += buf.length;
+      if (inFlight >= WRITES_IN_FLIGHT) source.pause();
+    });
+    source.once('end', () => {
+      ended = true;
+      finishIfDone();
+    });
+    source.once('error', fail);
+    if (signal?.aborted) onAbort();
+  });
+  await sftpCall<undefined>((cb) => sftp.close(handle, (err) => cb(err, undefined)));
+}
+
+/**
+ * Uploads `local` to `remote` and checks its sha256 on the node; returns whether bytes were
+ * sent (false: a copy with that sha256 is there already). The bytes go to `<remote>.part`, whose
+ * sha256 is checked before it is renamed: a corrupt copy never takes the final name, and is
+ * removed. `onBytes` reports the bytes the node has acknowledged; `signal` ends the connection.
+ *
+ * Only what needs a shell on the node starts one (the sha256 of a same-size copy already there,
+ * and the check of the new one, started while the bytes are sent so that it begins at once);
+ * stat, mkdir and the rename are SFTP requests.
+ */
 export async function uploadIso(
   target: SshTarget,
   local: string,
@@ -81,39 +218,52 @@ export async function uploadIso(
 ): Promise<boolean> {
   throwIfAborted(options.signal, 'upload');
   const total = (await stat(local)).size;
-  const client = await sshConnect(target).catch((err: Error) => {
+  const client = await sshConnect(target, options.signal).catch((err: Error) => {
+    throwIfAborted(options.signal, 'upload');
     throw sshFailure(target, 'SSH login', err);
   });
   const abort = () => client.end();
   options.signal?.addEventListener('abort', abort, { once: true });
+  const part = `${remote}.part`;
+  let sent: (text: string) => void = () => {};
+  let notSent: (err: Error) => void = () => {};
+  const transferred = new Promise<string>((resolve, reject) => {
+    sent = resolve;
+    notSent = reject;
+  });
+  transferred.catch(() => {});
   try {
-    const remoteSum = async (): Promise<string | undefined> => {
-      const r = await sshExec(client, `sha256sum ${quote(remote)} 2>/dev/null`);
-      return r.code === 0 ? r.stdout.trim().split(/\s+/)[0] : undefined;
-    };
-    if ((await remoteSum()) === sha256) return false;
-    const mk = await sshExec(client, `mkdir -p ${quote(posix.dirname(remote))}`);
-    if (mk.code !== 0) throw new Error(`mkdir ${posix.dirname(remote)}: ${mk.stderr.trim()}`);
-    const sftp = await new Promise<SFTPWrapper>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
-    const part = `${remote}.part`;
-    let sent = 0;
-    const source = createReadStream(local);
-    source.on('data', (c) => {
-      sent += c.length;
-      options.onBytes?.(sent, total);
-    });
-    await pipeline(source, sftp.createWriteStream(part, { mode: 0o644 }), { signal: options.signal });
+    const sftp = await sftpCall<SFTPWrapper>((cb) => client.sftp(cb));
+    const existing = await remoteStat(sftp, remote);
+    if (existing?.size === total && digestOf(await sshExec(client, sha256Command(remote))) === sha256) return false;
+    await makeDirectories(sftp, posix.dirname(remote));
+    // The check of the copy waits on its stdin for the end of the transfer.
+    const check = sshExec(client, `read -r _ && ${sha256Command(part)}`, transferred);
+    check.catch(() => {});
+    let acked = 0;
+    await putFile(
+      sftp,
+      local,
+      part,
+      (bytes) => {
+        acked += bytes;
+        options.onBytes?.(acked, total);
+      },
+      options.signal,
+    );
     throwIfAborted(options.signal, 'upload');
-    const mv = await sshExec(client, `mv -f ${quote(part)} ${quote(remote)}`);
-    if (mv.code !== 0) throw new Error(`mv ${part}: ${mv.stderr.trim()}`);
-    const got = await remoteSum();
+    sent('\n');
+    const got = digestOf(await check);
     if (got !== sha256) {
-      throw new ClusterError('ISO_UPLOAD_CHECKSUM_MISMATCH', `${remote} on ${target.host} has sha256 ${got ?? '(unreadable)'}, expected ${sha256}`, {
-        hint: 'The copy was corrupted on the way or changed on the node: run the import again.',
+      await sftpCall<undefined>((cb) => sftp.unlink(part, (err) => cb(err, undefined))).catch(() => {});
+      throw new ClusterError('ISO_UPLOAD_CHECKSUM_MISMATCH', `${part} on ${target.host} has sha256 ${got ?? '(unreadable)'}, expected ${sha256}`, {
+        hint: 'The copy was corrupted on the way or changed on the node (it was removed): run the import again.',
       });
     }
+    await renameOver(client, sftp, part, remote);
     return true;
   } catch (err) {
+    notSent(err as Error);
     if (err instanceof ClusterError) throw err;
     throwIfAborted(options.signal, 'upload');
     throw sshFailure(target, 'ISO upload', err as Error);
