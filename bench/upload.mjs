@@ -129,7 +129,7 @@ try {
   const sdkCipherName = sdkCipher.split(' ')[0];
 
   const clients = {
-    sdk: { label: 'SDK uploadIso (SFTP, + sha256sum on the node)', run: () => timed(process.execPath, [here, '--sdk-worker', JSON.stringify({ target, local, remote, sha256 })]) },
+    sdk: { label: 'SDK uploadIso (SFTP, + sha256 on the node)', run: () => timed(process.execPath, [here, '--sdk-worker', JSON.stringify({ target, local, remote, sha256 })]) },
     scp: { label: 'scp, OpenSSH default cipher', run: () => timed('scp', ['-q', '-P', String(sshd.port), ...sshOpts, local, `${user}@127.0.0.1:${remote}`]) },
     scpSame: {
       label: "scp, the SDK's cipher",

@@ -7,6 +7,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { posix } from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
 import { Client, type ConnectConfig, type SFTPWrapper, type Stats } from 'ssh2';
 import { ClusterError, throwIfAborted } from '../errors.js';
 
@@ -27,21 +28,18 @@ function sshFailure(target: SshTarget, what: string, err: Error): ClusterError {
 }
 
 /**
- * Runs one command on an SSH connection: its exit code and outputs. With `input`, the command's
- * stdin gets that text once it is known, then ends (an `input` that rejects ends it empty): the
- * command can be started, its shell set up on the node, before what it waits for is ready.
+ * Runs one command on an SSH connection: its exit code and outputs. With `input`, what it gives
+ * becomes the command's stdin, which ends when it ends: the command can start before all of its
+ * input is known.
  */
-export function sshExec(client: Client, command: string, input?: Promise<string>): Promise<{ code: number; stdout: string; stderr: string }> {
+export function sshExec(client: Client, command: string, input?: Readable): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     client.exec(command, (err, stream) => {
       if (err) {
         reject(err);
         return;
       }
-      input?.then(
-        (text) => stream.end(text),
-        () => stream.end(),
-      );
+      input?.pipe(stream);
       let stdout = '';
       let stderr = '';
       stream.on('data', (d: Buffer) => {
@@ -99,6 +97,20 @@ const WRITE_BYTES = 256 * 1024 - 2048;
  */
 const sha256Command = (path: string): string => `{ openssl dgst -sha256 -r ${quote(path)} || sha256sum ${quote(path)}; } 2>/dev/null`;
 
+/**
+ * The shell command hashing `path` while it is being written: each line on its stdin gives how
+ * many more bytes from the start are written whole, and `dd` passes exactly those to one hash
+ * process (GNU dd's byte counts), whose digest comes when stdin ends. The hash then runs on the
+ * node during the transfer instead of after it. Any failure (no GNU dd, a short read) gives a
+ * wrong digest, never a wrong match; the caller then hashes the whole file again.
+ */
+export const streamingSha256Command = (path: string): string =>
+  `at=0; while read -r n; do dd if=${quote(path)} bs=1M skip="$at" count="$n" iflag=skip_bytes,count_bytes status=none || exit 1; at=$((at + n)); done` +
+  ' | { openssl dgst -sha256 -r || sha256sum; } 2>/dev/null';
+
+/** Bytes written whole between two lines to {@link streamingSha256Command}'s stdin. */
+const HASH_STEP = 32 * 1024 * 1024;
+
 /** The digest in `sha256Command`'s output, or undefined when it failed. */
 function digestOf(r: { code: number; stdout: string }): string | undefined {
   const digest = r.stdout.trim().split(/\s+/)[0]?.toLowerCase();
@@ -146,14 +158,19 @@ async function renameOver(client: Client, sftp: SFTPWrapper, from: string, to: s
 }
 
 /**
- * Writes `local` to `remote` with {@link WRITES_IN_FLIGHT} WRITE requests in flight; `onAcked`
- * counts the bytes the server has confirmed. A failed write, a failed read or `signal` stops the
- * reads and rejects at once; the caller then ends the connection, which closes the handle.
+ * Writes `local` to `remote` with {@link WRITES_IN_FLIGHT} WRITE requests in flight; `onWritten`
+ * gets the length of the start of the file the server has confirmed whole (every write in it
+ * answered). A failed write, a failed read or `signal` stops the reads and rejects at once; the
+ * caller then ends the connection, which closes the handle.
  */
-async function putFile(sftp: SFTPWrapper, local: string, remote: string, onAcked: (bytes: number) => void, signal?: AbortSignal): Promise<void> {
+async function putFile(sftp: SFTPWrapper, local: string, remote: string, onWritten: (bytes: number) => void, signal?: AbortSignal): Promise<void> {
   const handle = await sftpCall<Buffer>((cb) => sftp.open(remote, 'w', { mode: 0o644 }, cb));
   await new Promise<void>((resolve, reject) => {
     const source = createReadStream(local, { highWaterMark: WRITE_BYTES });
+    // Writes in the order sent, each marked once answered; `written` is where the first
+    // unanswered one starts.
+    const pending: { end: number; done: boolean }[] = [];
+    let written = 0;
     let inFlight = 0;
     let position = 0;
     let ended = false;
@@ -174,6 +191,8 @@ async function putFile(sftp: SFTPWrapper, local: string, remote: string, onAcked
     };
     source.on('data', (chunk) => {
       const buf = chunk as Buffer;
+      const entry = { end: position + buf.length, done: false };
+      pending.push(entry);
       inFlight++;
       sftp.write(handle, buf, 0, buf.length, position, (err) => {
         inFlight--;
@@ -182,7 +201,10 @@ async function putFile(sftp: SFTPWrapper, local: string, remote: string, onAcked
           fail(err);
           return;
         }
-        onAcked(buf.length);
+        entry.done = true;
+        const before = written;
+        while (pending[0]?.done) written = pending.shift()?.end ?? written;
+        if (written > before) onWritten(written);
         if (inFlight < WRITES_IN_FLIGHT) source.resume();
         finishIfDone();
       });
@@ -205,9 +227,10 @@ async function putFile(sftp: SFTPWrapper, local: string, remote: string, onAcked
  * sha256 is checked before it is renamed: a corrupt copy never takes the final name, and is
  * removed. `onBytes` reports the bytes the node has acknowledged; `signal` ends the connection.
  *
- * Only what needs a shell on the node starts one (the sha256 of a same-size copy already there,
- * and the check of the new one, started while the bytes are sent so that it begins at once);
- * stat, mkdir and the rename are SFTP requests.
+ * The node hashes the copy while it arrives ({@link streamingSha256Command}), so the check
+ * costs little more than the transfer. Only what needs a shell on the node starts one (that
+ * hash, and the sha256 of a same-size copy already there); stat, mkdir and the rename are SFTP
+ * requests.
  */
 export async function uploadIso(
   target: SshTarget,
@@ -225,35 +248,34 @@ export async function uploadIso(
   const abort = () => client.end();
   options.signal?.addEventListener('abort', abort, { once: true });
   const part = `${remote}.part`;
-  let sent: (text: string) => void = () => {};
-  let notSent: (err: Error) => void = () => {};
-  const transferred = new Promise<string>((resolve, reject) => {
-    sent = resolve;
-    notSent = reject;
-  });
-  transferred.catch(() => {});
+  const hashInput = new PassThrough();
   try {
     const sftp = await sftpCall<SFTPWrapper>((cb) => client.sftp(cb));
     const existing = await remoteStat(sftp, remote);
     if (existing?.size === total && digestOf(await sshExec(client, sha256Command(remote))) === sha256) return false;
     await makeDirectories(sftp, posix.dirname(remote));
-    // The check of the copy waits on its stdin for the end of the transfer.
-    const check = sshExec(client, `read -r _ && ${sha256Command(part)}`, transferred);
-    check.catch(() => {});
-    let acked = 0;
+    const streamed = sshExec(client, streamingSha256Command(part), hashInput).catch(() => ({ code: 1, stdout: '' }));
+    let hashed = 0;
+    const hashTo = (written: number): void => {
+      hashInput.write(`${written - hashed}\n`);
+      hashed = written;
+    };
     await putFile(
       sftp,
       local,
       part,
-      (bytes) => {
-        acked += bytes;
-        options.onBytes?.(acked, total);
+      (written) => {
+        options.onBytes?.(written, total);
+        if (written - hashed >= HASH_STEP) hashTo(written);
       },
       options.signal,
     );
     throwIfAborted(options.signal, 'upload');
-    sent('\n');
-    const got = digestOf(await check);
+    if (total > hashed) hashTo(total);
+    hashInput.end();
+    // A digest that does not match is confirmed on the whole file, read again.
+    let got = digestOf(await streamed);
+    if (got !== sha256) got = digestOf(await sshExec(client, sha256Command(part)));
     if (got !== sha256) {
       await sftpCall<undefined>((cb) => sftp.unlink(part, (err) => cb(err, undefined))).catch(() => {});
       throw new ClusterError('ISO_UPLOAD_CHECKSUM_MISMATCH', `${part} on ${target.host} has sha256 ${got ?? '(unreadable)'}, expected ${sha256}`, {
@@ -263,7 +285,6 @@ export async function uploadIso(
     await renameOver(client, sftp, part, remote);
     return true;
   } catch (err) {
-    notSent(err as Error);
     if (err instanceof ClusterError) throw err;
     throwIfAborted(options.signal, 'upload');
     throw sshFailure(target, 'ISO upload', err as Error);

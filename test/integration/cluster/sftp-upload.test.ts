@@ -4,13 +4,13 @@
  * renamed only once its sha256 on the node matches; progress counts acknowledged bytes; a wrong
  * digest or an abort leaves nothing under the final name.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { access, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SshTarget, uploadIso } from '../../../src/cluster/_sftp.js';
+import { PassThrough } from 'node:stream';
+import { type SshTarget, sshConnect, sshExec, streamingSha256Command, uploadIso } from '../../../src/cluster/_sftp.js';
 import { startSshd, type TestSshd } from '../../../src/testing/index.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -84,6 +84,22 @@ describe('ISO upload over SFTP', () => {
     expect(err).toMatchObject({ code: 'ABORTED' });
     expect(seen).toBeLessThan(bytes.length);
     expect(await exists(remote)).toBe(false);
+  });
+
+  it('the node hashes the file in the steps given on stdin, to the digest of the whole (no second read needed)', async () => {
+    const client = await sshConnect(target);
+    try {
+      const input = new PassThrough();
+      const run = sshExec(client, streamingSha256Command(local), input);
+      // Uneven steps, the last one to the end of the file.
+      for (const step of [1, 5 * 1024 * 1024 - 1, 7 * 1024 * 1024 + 3]) input.write(`${step}\n`);
+      input.end(`${bytes.length - 12 * 1024 * 1024 - 3}\n`);
+      const r = await run;
+      expect(r.code).toBe(0);
+      expect(r.stdout.split(/\s/)[0]).toBe(sha(bytes));
+    } finally {
+      client.end();
+    }
   });
 
   it('a wrong key is a typed SSH error', async () => {
