@@ -34,7 +34,7 @@ import {
   SSH_PREFIX,
   VERSION_LABEL,
 } from './_node-model.js';
-import { deleteNodeVolumes, nodeVolumes } from './_node-volumes.js';
+import { checkNodeClaims, deleteNodeVolumes, nodeVolumes } from './_node-volumes.js';
 import { noSshKey, type NetworksPillar, parseNetworksPillar, type PreflightCheck, type PreflightSettings, runPreflight } from './_preflight.js';
 import { type JobStatus, orchestrateResult, type SaltEvent } from './salt-api.js';
 import { describeFailure, type SaltStateStep } from './salt-results.js';
@@ -178,6 +178,13 @@ export interface RemoveNodeOptions extends NodeCallOptions {
   readonly drain?: DrainOptions | undefined;
   /** How long its Volumes may take to be deleted. @default 600000 */
   readonly volumesTimeoutMs?: number | undefined;
+  /**
+   * Delete the PersistentVolumeClaims that still hold the node's Volumes (after the drain).
+   * Their data lives on the node and is lost with it; without this, `remove` refuses
+   * (`NODE_VOLUMES_IN_USE`) before changing anything.
+   * @default false
+   */
+  readonly deleteClaims?: boolean | undefined;
   /**
    * The node's etcd member was removed already (the command {@link NodesApi.remove} printed).
    * @default false
@@ -703,13 +710,15 @@ export class NodesApi {
   }
 
   /**
-   * Removes a node from the cluster: refuses the bootstrap node and the last control-plane or
-   * etcd node; for an etcd node, checks through a peer that its member can be removed safely
-   * (else stops, nothing changed, with the exact `etcdctl` commands); drains it; deletes its
-   * Volumes and waits for them; removes the etcd member; deletes the Node; deletes its Salt
+   * Removes a node from the cluster: refuses the bootstrap node, the last control-plane or
+   * etcd node, and a node whose Volumes claims still hold (unless `deleteClaims`); for an etcd
+   * node, checks through a peer that its member can be removed safely (else stops, nothing
+   * changed, with the exact `etcdctl` commands); drains it; deletes the claims it was allowed
+   * to, then its Volumes, and waits for them; removes the etcd member; deletes the Node; deletes its Salt
    * key. Every step is skipped when already done, so a rerun converges.
    *
-   * @throws `NODE_REMOVE_REFUSED`, `ETCD_MEMBER_REMOVAL_NEEDED`, `DrainError`, `NODE_VOLUMES_STUCK`.
+   * @throws `NODE_REMOVE_REFUSED`, `NODE_VOLUMES_IN_USE` (claims still hold its Volumes; nothing changed),
+   *   `ETCD_MEMBER_REMOVAL_NEEDED`, `DrainError`, `NODE_VOLUMES_STUCK`.
    * @example
    * ```ts
    * await cluster.nodes.remove('node-2');
@@ -739,7 +748,8 @@ export class NodesApi {
           });
         }
       }
-      // Checked before anything changes; the member itself goes after the Volumes.
+      // Checked before anything changes: claims on its Volumes, and its etcd member (which itself goes after the Volumes).
+      const claims = await checkNodeClaims(kc, name, options.deleteClaims === true, signal);
       const member = roles.includes('etcd') && options.etcdMemberRemoved !== true ? await this.#etcdMember(name, all, signal) : undefined;
       onProgress?.({ type: 'step', step: 'drain', status: 'started' });
       drained = await drainNode(kc, name, { ignoreDaemonSets: true, deleteEmptyDirData: true, ...options.drain, signal, onProgress });
@@ -747,6 +757,7 @@ export class NodesApi {
       onProgress?.({ type: 'step', step: 'volumes', status: 'started' });
       volumesDeleted = await deleteNodeVolumes(kc, name, {
         timeoutMs: options.volumesTimeoutMs ?? 600_000,
+        claims,
         signal,
         onWaiting: (left, elapsedMs) => onProgress?.({ type: 'waiting', what: `Volumes ${left.join(', ')} to be deleted`, elapsedMs }),
       });
@@ -766,7 +777,7 @@ export class NodesApi {
     } else {
       const left = await nodeVolumes(kc, name, signal);
       if (left.length > 0) {
-        throw new ClusterError('NODE_VOLUMES_ORPHANED', `Node ${name} is gone but its Volumes ${left.map((v) => v.metadata.name).join(', ')} remain: the storage-operator can no longer finalize them`, {
+        throw new ClusterError('NODE_VOLUMES_ORPHANED', `Node ${name} is gone but its Volumes ${left.map((v) => v.name).join(', ')} remain: the storage-operator can no longer finalize them`, {
           hint: 'Re-declare the Node with the same name and version so the Volumes can be finalized, or remove their finalizers by hand knowing the disks are not cleaned.',
         });
       }
