@@ -86,21 +86,28 @@ describe('ISO upload over SFTP', () => {
     expect(await exists(remote)).toBe(false);
   });
 
-  it('the node hashes the file in the steps given on stdin, to the digest of the whole (no second read needed)', async () => {
-    const client = await sshConnect(target);
-    try {
-      const input = new PassThrough();
-      const run = sshExec(client, streamingSha256Command(local), input);
-      // Uneven steps, the last one to the end of the file.
-      for (const step of [1, 5 * 1024 * 1024 - 1, 7 * 1024 * 1024 + 3]) input.write(`${step}\n`);
-      input.end(`${bytes.length - 12 * 1024 * 1024 - 3}\n`);
-      const r = await run;
-      expect(r.code).toBe(0);
-      expect(r.stdout.split(/\s/)[0]).toBe(sha(bytes));
-    } finally {
-      client.end();
-    }
-  });
+  for (const [how, python] of [
+    ['python3', true],
+    ['dd and openssl, without Python', false],
+  ] as const) {
+    it(`the node hashes the file in the steps given on stdin, to the digest of the whole (${how})`, async () => {
+      const client = await sshConnect(target);
+      try {
+        // The Python branch is the one taken only where the node has python3, as this host does.
+        if (python) expect((await sshExec(client, 'command -v python3')).code).toBe(0);
+        const input = new PassThrough();
+        const run = sshExec(client, streamingSha256Command(local, python), input);
+        // Uneven steps, the last one to the end of the file.
+        for (const step of [1, 5 * 1024 * 1024 - 1, 7 * 1024 * 1024 + 3]) input.write(`${step}\n`);
+        input.end(`${bytes.length - 12 * 1024 * 1024 - 3}\n`);
+        const r = await run;
+        expect(r.code).toBe(0);
+        expect(r.stdout.split(/\s/)[0]).toBe(sha(bytes));
+      } finally {
+        client.end();
+      }
+    });
+  }
 
   it('a wrong key is a typed SSH error', async () => {
     const err = await uploadIso({ ...target, privateKey: sshd.otherKey }, local, path.join(sshd.dir, 'remote', 'k.iso'), sha(bytes), {}).catch((e: unknown) => e);
