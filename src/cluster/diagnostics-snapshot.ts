@@ -158,7 +158,7 @@ export interface DiagnosticsTarget {
 /** Progress of a collection. */
 export type CollectProgressEvent = { readonly type: 'collect'; readonly what: string; readonly done: number; readonly total: number };
 
-/** Options of {@link collectSnapshot}. */
+/** What a diagnostics collection reads and how (the options `doctor()` and `supportBundle()` share). */
 export interface CollectOptions {
   /** One environment; @default every environment */
   readonly env?: string | undefined;

@@ -43,7 +43,7 @@ export interface ArchiveContents {
 export interface DiffResult {
   readonly old: { readonly name: string; readonly version: string };
   readonly new: { readonly name: string; readonly version: string };
-  /** Every change, grouped by category (in {@link CHANGE_CATEGORIES} order), then by subject. */
+  /** Every change, grouped by category (manifest, image, crd, permission, storageclass, alert, dashboard, monitor, other), then by subject. */
   readonly changes: readonly Change[];
   /** Number of breaking changes. */
   readonly breaking: number;
