@@ -85,7 +85,8 @@ const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
  * `createWriteStream`) waits a round trip per chunk, and with the small chunks a read stream
  * gives, TCP's delayed ACK adds 40 ms to most of them (2 MiB/s here); eight requests of ~254 KiB,
  * what OpenSSH's sftp-server accepts in one packet (256 KiB less ssh2's allowance for the header),
- * fill sshd's 2 MiB channel window, and outrun `scp` on a 2-core machine (bench/upload.mjs).
+ * fill sshd's 2 MiB channel window and send as fast as `scp` with the same cipher does
+ * (bench/upload.mjs).
  */
 const WRITES_IN_FLIGHT = 8;
 const WRITE_BYTES = 256 * 1024 - 2048;

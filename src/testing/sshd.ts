@@ -16,11 +16,13 @@ const pexec = promisify(execFile);
 
 /** A running sshd (see {@link startSshd}). */
 export interface TestSshd {
+  /** Its port on 127.0.0.1. */
   readonly port: number;
   /** Working directory (keys, config); tests may put files under it. */
   readonly dir: string;
-  /** Path of the authorised client private key, and its text. */
+  /** Path of the authorised client private key (OpenSSH format, ed25519). */
   readonly keyFile: string;
+  /** The text of that key (the `privateKey` of `connect({ ssh })`). */
   readonly key: string;
   /** A private key sshd does not accept. */
   readonly otherKey: string;
@@ -28,6 +30,7 @@ export interface TestSshd {
   readonly pid: number;
   /** What sshd has logged so far (stderr; at `LogLevel DEBUG1` it names each connection's cipher). */
   log(): string;
+  /** Stops sshd and removes its directory. */
   stop(): Promise<void>;
 }
 
