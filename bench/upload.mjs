@@ -3,8 +3,8 @@
 // one run, to the same real sshd on 127.0.0.1 (startSshd() of the testing module):
 //
 //   SDK:        uploadIso(), the function `solutions.import(iso, { upload })` calls (the same
-//               dist/ chunk), in a child process: login, sha256sum of an existing copy, SFTP
-//               to <name>.part, rename, sha256sum on the node
+//               dist/ chunk), in a child process: login, stat of an existing copy, SFTP to
+//               <name>.part while the node hashes what is written, the digest checked, rename
 //   scp:        scp (OpenSSH 9: the SFTP protocol), with OpenSSH's default cipher and with
 //               the SDK's cipher; and scp followed by `ssh sha256sum` (the SDK's guarantees)
 //   sftp -b:    `put` in a batch file, for reference
