@@ -23,16 +23,21 @@ export {
   type ConnectOptions,
   type ConnectSaltApi,
   type ConnectSsh,
+  type ServiceEndpoint,
   type ServiceRoute,
   type ServicesOptions,
 } from './connect.js';
 export { connectPlatform, type ConnectPlatformOptions, type KubeconfigSource, type PlatformServices } from './platform.js';
 export {
-  type ActivationResult,
+  type ActivateOptions,
+  type ActivateResult,
+  type DeactivateOptions,
+  type DeactivateResult,
   type ImportOptions,
   type ImportResult,
   type LifecycleCallOptions,
   type LifecycleProgressEvent,
+  type RemoveOptions,
   type RemoveResult,
   type SolutionInfo,
   SolutionsApi,
@@ -42,10 +47,18 @@ export {
   type AddSolutionOptions,
   type AddSolutionResult,
   type CreateEnvironmentOptions,
+  type DeleteEnvironmentOptions,
+  type DeleteEnvironmentResult,
   type EnvironmentInfo,
   EnvironmentsApi,
+  type RemoveSolutionOptions,
+  type RemoveSolutionResult,
+  type UpgradeSolutionOptions,
+  type UpgradeSolutionResult,
 } from './environments.js';
 export {
+  type CordonOptions,
+  type CordonResult,
   type DeclareOptions,
   type DeclareResult,
   DEFAULT_LISTENERS,
@@ -57,13 +70,13 @@ export {
   type DrainOptions,
   type DrainProgressEvent,
   type DrainResult,
+  type DrainSettings,
   type ListenersPerRole,
   type MetalK8sRole,
   type NetworksPillar,
   type NodeCallOptions,
   type NodeDeclaration,
   NodeDeployError,
-  type NodeDrainOptions,
   type NodeInfo,
   type NodeManifest,
   nodeManifest,
@@ -79,6 +92,8 @@ export {
   type RemoveNodeOptions,
   type RemoveNodeResult,
   roleLabelsAndTaints,
+  type UncordonOptions,
+  type UncordonResult,
 } from './nodes.js';
 export * from './redaction.js';
 export {
@@ -111,6 +126,8 @@ export * from './preflight.js';
 export {
   assertPromql,
   type Labels,
+  type LabelsOptions,
+  type EnvironmentSelectorOptions,
   type MatrixSeries,
   MetricsApi,
   type MetricsCallOptions,
@@ -136,13 +153,16 @@ export {
   type ContainerLogLine,
   type ContainerLogsOptions,
   logql,
+  type LogqlOptions,
   LogsApi,
   LokiApi,
+  type LokiCallOptions,
   type SolutionPod,
+  type SolutionPodsOptions,
   type LokiEntry,
   type LokiLabels,
+  type LokiLabelsOptions,
   type LokiQueryOptions,
 } from './logs.js';
 export type { CheckStatus, HealthAlert, HealthCheck, HealthOptions, HealthReport } from './health.js';
-export type { KubeObject } from '../_kube.js';
 export type { AvailableEntry } from './_lifecycle.js';

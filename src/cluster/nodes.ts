@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ClusterError, type ServiceErrorOptions, throwIfAborted } from '../errors.js';
-import { type DrainOptions, type DrainProgressEvent, type DrainResult, drainNode, nodeNotFound, setUnschedulable } from './_drain.js';
+import { type DrainProgressEvent, type DrainSettings, type DrainResult, drainNode, nodeNotFound, setUnschedulable } from './_drain.js';
 import { kubeFailure, kubeGet, kubePatch, kubeRequest } from '../_kube.js';
 import type { LifecycleContext } from './_lifecycle.js';
 import {
@@ -40,7 +40,7 @@ import { type JobStatus, orchestrateResult, type SaltEvent } from './salt-api.js
 import { describeFailure, type SaltStateStep } from './salt-results.js';
 import { sleep } from '../_wait.js';
 
-export type { DrainOptions, DrainProgressEvent, DrainResult } from './_drain.js';
+export type { DrainProgressEvent, DrainResult, DrainSettings } from './_drain.js';
 export { DrainError } from './_drain.js';
 export type { DeployState, MetalK8sRole, NodeDeclaration, NodeManifest, NodeRole, NodeSsh } from './_node-model.js';
 export { nodeManifest, roleLabelsAndTaints } from './_node-model.js';
@@ -167,7 +167,23 @@ export interface DeployResult {
 }
 
 /** Options of {@link NodesApi.drain}. */
-export interface NodeDrainOptions extends NodeCallOptions, DrainOptions {}
+export interface DrainOptions extends NodeCallOptions, DrainSettings {}
+
+/** Options of {@link NodesApi.cordon}. */
+export type CordonOptions = NodeCallOptions;
+
+/** What {@link NodesApi.cordon} did. */
+export interface CordonResult {
+  readonly node: string;
+  /** `false` when the Node already was unschedulable. */
+  readonly changed: boolean;
+}
+
+/** Options of {@link NodesApi.uncordon}. */
+export type UncordonOptions = NodeCallOptions;
+
+/** What {@link NodesApi.uncordon} did: `changed` is `false` when the Node already was schedulable. */
+export type UncordonResult = CordonResult;
 
 /** Options of {@link NodesApi.remove}. */
 export interface RemoveNodeOptions extends NodeCallOptions {
@@ -175,7 +191,7 @@ export interface RemoveNodeOptions extends NodeCallOptions {
    * How the node is drained first.
    * @default { ignoreDaemonSets: true, deleteEmptyDirData: true } (kubectl semantics otherwise)
    */
-  readonly drain?: DrainOptions | undefined;
+  readonly drain?: DrainSettings | undefined;
   /** How long its Volumes may take to be deleted. @default 600000 */
   readonly volumesTimeoutMs?: number | undefined;
   /**
@@ -695,17 +711,17 @@ export class NodesApi {
    * await cluster.nodes.drain('node-2', { ignoreDaemonSets: true, timeoutMs: 300_000 });
    * ```
    */
-  async drain(name: string, options: NodeDrainOptions = {}): Promise<DrainResult> {
+  async drain(name: string, options: DrainOptions = {}): Promise<DrainResult> {
     return drainNode(this.#ctx.kubeConfig, name, options);
   }
 
   /** Marks a node unschedulable; returns whether it changed. @example `await cluster.nodes.cordon('node-2')` */
-  async cordon(name: string, options: NodeCallOptions = {}): Promise<{ readonly node: string; readonly changed: boolean }> {
+  async cordon(name: string, options: CordonOptions = {}): Promise<CordonResult> {
     return { node: name, changed: await setUnschedulable(this.#ctx.kubeConfig, name, true, options.signal) };
   }
 
   /** Marks a node schedulable again; returns whether it changed. @example `await cluster.nodes.uncordon('node-2')` */
-  async uncordon(name: string, options: NodeCallOptions = {}): Promise<{ readonly node: string; readonly changed: boolean }> {
+  async uncordon(name: string, options: UncordonOptions = {}): Promise<UncordonResult> {
     return { node: name, changed: await setUnschedulable(this.#ctx.kubeConfig, name, false, options.signal) };
   }
 

@@ -1,7 +1,7 @@
-export { type CrdDefinition, type CrdDefinitionOptions, type CrdInfo, type CrdVersionDefinition, type CustomResource, type CustomResourceInput, defineCrd, type ObjectMeta, type OwnerReference, type PrinterColumn } from './crd.js';
+export { type CrdDefinition, type CrdDefinitionOptions, type CrdInfo, type CrdVersionDefinition, type CustomResource, type CustomResourceInput, defineCrd, type PrinterColumn } from './crd.js';
 export { defineSolution } from './define-solution.js';
+export type { KubernetesObject, ObjectMeta, OwnerReference } from './kubernetes-object.js';
 export {
-  type KubernetesObject,
   type RenderedImage,
   type RenderedSolution,
   type RenderOptions,

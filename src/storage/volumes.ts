@@ -381,6 +381,12 @@ export interface WipeDeviceOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** What {@link wipeDevice} did. */
+export interface WipeDeviceResult {
+  /** The signature types `wipefs` removed (`ext4`, `gpt`, `LVM2_member`, …). */
+  readonly removed: readonly string[];
+}
+
 /**
  * Erases the signatures (filesystem, partition table, LVM) of a device with `wipefs -a`, so a
  * Volume can be created on it again (MetalK8s leaves the filesystem behind when a Volume is
@@ -392,7 +398,7 @@ export interface WipeDeviceOptions {
  * await wipeDevice(cluster, { node: 'node-1', device: '/dev/sdb', confirm: '/dev/sdb' });
  * ```
  */
-export async function wipeDevice(cluster: StorageCluster, options: WipeDeviceOptions): Promise<{ readonly removed: readonly string[] }> {
+export async function wipeDevice(cluster: StorageCluster, options: WipeDeviceOptions): Promise<WipeDeviceResult> {
   if (options.confirm !== options.device) {
     throw new ClusterError('WIPE_NOT_CONFIRMED', `wiping ${options.node}:${options.device} needs confirm: '${options.device}'`, { hint: 'Repeat the device path to confirm that its data may be destroyed.' });
   }
@@ -405,7 +411,7 @@ export async function wipeDevice(cluster: StorageCluster, options: WipeDeviceOpt
       hint: 'Delete its Volume, unmount it, or wipe its partitions first.',
     });
   }
-  const out = await runOnNode(cluster, options.node, `wipefs -a ${d.path}`, options.signal);
+  const out = await runOnNode(cluster, options.node, `wipefs -a ${d.path}`, { signal: options.signal });
   if (out?.retcode !== 0) {
     throw new ClusterError('WIPE_FAILED', `wipefs -a ${d.path} on ${options.node} failed: ${out?.stderr.trim() || 'the minion did not answer'}`);
   }

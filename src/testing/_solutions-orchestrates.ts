@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { isRecord } from '../_record.js';
-import { applyObject, deleteObject, type Discovery, type KubeObject, kubeGet, kubePatch, kubeRequest } from '../_kube.js';
+import { applyObject, deleteObject, type Discovery, kubeGet, kubePatch, kubeRequest } from '../_kube.js';
+import type { KubernetesObject } from '../solution/kubernetes-object.js';
 import { renderRegistryConfig } from '../packaging/images/registry-layout.js';
 import type { MetalK8sFeatures } from '../solution/metalk8s-version.js';
 import { compareVersions } from '../solution/version-order.js';
@@ -159,12 +160,12 @@ export function solutionOrchestrates(deps: OrchestrateDeps): { importComponents:
     await walk(root);
     return out.sort();
   };
-  const readCrd = async (file: string): Promise<KubeObject> => {
+  const readCrd = async (file: string): Promise<KubernetesObject> => {
     const text = await readFile(file, 'utf8');
     if (/\{\{|\{%|\{#/.test(text)) throw new Error(`Failed to render ${file}: Jinja syntax error`);
     const docs = parseAllDocuments(text).filter((d) => d.contents !== null);
     if (docs.length !== 1) throw new Error(`expected a single document in a stream: ${file}`);
-    return docs[0]?.toJS() as KubeObject;
+    return docs[0]?.toJS() as KubernetesObject;
   };
 
   const deployComponents: OrchestrateHandler = async ({ step }) => {
@@ -264,10 +265,10 @@ export function solutionOrchestrates(deps: OrchestrateDeps): { importComponents:
     }
   };
 
-  const readRoles = async (v: AvailableVersion): Promise<KubeObject[]> => {
+  const readRoles = async (v: AvailableVersion): Promise<KubernetesObject[]> => {
     const text = await readFile(join(mountpointOf(v.id), 'operator/deploy/role.yaml'), 'utf8').catch(() => undefined);
     if (text === undefined) return [];
-    const docs = parseAllDocuments(text).filter((d) => d.contents !== null).map((d) => d.toJS() as KubeObject);
+    const docs = parseAllDocuments(text).filter((d) => d.contents !== null).map((d) => d.toJS() as KubernetesObject);
     for (const d of docs) if (d.kind !== 'Role' && d.kind !== 'ClusterRole') throw new Error(`Forbidden object kind "${d.kind}" in role.yaml`);
     return docs;
   };
@@ -283,20 +284,20 @@ function failStep(id: string, reason: string, step: OrchestrateContext['step']):
  * `metalk8s_kubernetes.object_present`: creates the object, or replaces it whole (PUT) when it
  * exists, so fields others added are wiped (reference §8). Returns whether it was created.
  */
-async function createOrReplace(kc: KubeConfig, discovery: Discovery, obj: KubeObject): Promise<boolean> {
+async function createOrReplace(kc: KubeConfig, discovery: Discovery, obj: KubernetesObject): Promise<boolean> {
   let path = await discovery.path(obj);
   if (!path) {
     discovery.reset(obj.apiVersion);
     path = await discovery.path(obj);
   }
   if (!path) throw new Error(`the API server does not serve ${obj.kind} in ${obj.apiVersion}`);
-  const existing = await kubeGet<KubeObject & { spec?: Record<string, unknown> }>(kc, path);
+  const existing = await kubeGet<KubernetesObject & { spec?: Record<string, unknown> }>(kc, path);
   if (!existing) {
     const res = await kubeRequest(kc, 'POST', path.slice(0, path.lastIndexOf('/')), obj);
     if (res.status >= 300) throw new Error(`Failed to create ${obj.kind} ${obj.metadata?.name}: ${JSON.stringify(res.json)}`);
     return true;
   }
-  const body: KubeObject & { spec?: Record<string, unknown> } = { ...obj, metadata: { ...obj.metadata, resourceVersion: existing.metadata?.resourceVersion } };
+  const body: KubernetesObject & { spec?: Record<string, unknown> } = { ...obj, metadata: { ...obj.metadata, resourceVersion: existing.metadata?.resourceVersion } };
   // A Service keeps its allocated addresses across a replace.
   if (obj.kind === 'Service' && existing.spec) body.spec = { ...(body.spec ?? {}), clusterIP: existing.spec.clusterIP, clusterIPs: existing.spec.clusterIPs };
   const res = await kubeRequest(kc, 'PUT', path, body);

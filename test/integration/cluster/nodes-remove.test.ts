@@ -23,7 +23,7 @@ describe('nodes: remove', () => {
   beforeAll(async () => {
     mk8s = await startMetalK8s();
     cluster = await connect({
-      kubeconfig: mk8s.kubeconfig,
+      kubeconfigYaml: mk8s.kubeconfigYaml,
       saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token, ca: mk8s.saltApi.ca },
     });
   }, 300_000);
