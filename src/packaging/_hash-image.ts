@@ -32,19 +32,31 @@ interface Content {
   digest?: string;
   /** Whether its bytes run past the end of the file. */
   truncated: boolean;
+  /** The bytes themselves, when kept (see `keep` of {@link hashImage}). */
+  bytes?: Buffer;
+}
+
+/** The sha256 of one file of the image, and its bytes when they were kept. */
+export interface FileDigest {
+  readonly digest: string;
+  readonly truncated: boolean;
+  /** The content, for the files `keep` chose (absent when truncated or hashed separately). */
+  readonly bytes?: Uint8Array | undefined;
 }
 
 /**
  * Reads the image once: the whole-file sha256, and the sha256 of every file in `files`
- * (content shared between files is hashed once). Files whose sections are not in ascending
- * order are hashed separately afterwards.
+ * (content shared between files is hashed once); the bytes of the files `keep` chooses are
+ * kept on the way, so that they need not be read again. Files whose sections are not in
+ * ascending order are hashed separately afterwards.
  */
 export async function hashImage(
   path: string,
   iso: IsoImage | undefined,
   files: readonly IsoEntryInfo[],
   options: Pick<VerifyOptions, 'signal' | 'onProgress'>,
-): Promise<{ sha256: string; size: number; digests: Map<string, { digest: string; truncated: boolean }> }> {
+  keep: (file: IsoEntryInfo) => boolean = () => false,
+): Promise<{ sha256: string; size: number; digests: Map<string, FileDigest> }> {
   const fh = await open(path, 'r');
   try {
     const size = (await fh.stat()).size;
@@ -63,6 +75,7 @@ export async function hashImage(
       let content = byKey.get(key);
       if (!content) {
         content = { hash: createHash('sha256'), fed: 0, size: f.size, truncated: false };
+        if (keep(f)) content.bytes = Buffer.allocUnsafe(f.size);
         byKey.set(key, content);
         for (const e of f.extents) if (e.size > 0) pieces.push({ start: e.lba * 2048, end: e.lba * 2048 + e.size, content });
       }
@@ -94,7 +107,9 @@ export async function hashImage(
           const from = Math.max(p.start, pos);
           const to = Math.min(p.end, end);
           if (to > from) {
-            p.content.hash.update(chunk.subarray(from - pos, to - pos));
+            const piece = chunk.subarray(from - pos, to - pos);
+            p.content.hash.update(piece);
+            p.content.bytes?.set(piece, p.content.fed);
             p.content.fed += to - from;
           }
         }
@@ -109,16 +124,16 @@ export async function hashImage(
       }
       sha256 = (await whole.digest())!;
     } catch (err) {
-      whole.close();
+      await whole.close();
       throw err;
     }
-    const digests = new Map<string, { digest: string; truncated: boolean }>();
+    const digests = new Map<string, FileDigest>();
     for (const [p, c] of perFile) {
       if (c.digest === undefined) {
         c.truncated = c.fed < c.size;
         c.digest = c.hash.digest('hex');
       }
-      digests.set(p, { digest: c.digest, truncated: c.truncated });
+      digests.set(p, { digest: c.digest, truncated: c.truncated, bytes: c.truncated ? undefined : c.bytes });
     }
     for (const f of separate) {
       const h = createHash('sha256');

@@ -24,8 +24,8 @@ export interface ImageHasher {
   update(buffer: Buffer, length: number): void;
   /** The hex digest of everything hashed (`undefined` when not hashing). Call once. */
   digest(): Promise<string | undefined>;
-  /** Stops the hash (after a failure); `digest()` must not be called afterwards. */
-  close(): void;
+  /** Stops the hash (after a failure; harmless after `digest()`); resolves once the thread is gone. */
+  close(): Promise<void>;
 }
 
 /** How the buffers are laid out. */
@@ -55,7 +55,7 @@ class InlineHasher implements ImageHasher {
   async digest(): Promise<string | undefined> {
     return this.hash?.digest('hex');
   }
-  close(): void {}
+  async close(): Promise<void> {}
 }
 
 // Control words of the ring (Int32Array indexes).
@@ -155,8 +155,8 @@ class ThreadedHasher implements ImageHasher {
     }
   }
 
-  close(): void {
-    void this.worker.terminate();
+  async close(): Promise<void> {
+    await this.worker.terminate();
   }
 }
 

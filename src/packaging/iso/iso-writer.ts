@@ -335,7 +335,7 @@ export async function writeIso(options: WriteIsoOptions): Promise<WriteIsoResult
   try {
     return await writePlanned(options, hasher, date, { volumeId: options.volumeId, publisherId, applicationId }, joliet);
   } catch (err) {
-    hasher.close();
+    await hasher.close();
     throw err;
   }
 }
