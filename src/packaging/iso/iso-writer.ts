@@ -330,10 +330,12 @@ export async function writeIso(options: WriteIsoOptions): Promise<WriteIsoResult
       'Use a date between 1900 and 2155.',
     );
   }
-  // Started first: a hashing thread boots while the tree is planned.
-  const hasher = createSinkHasher(options.sha256 ?? true);
+  const { root, extents, counts } = await buildTree(options.entries, signal);
+  countHardLinks(root);
+  // Started before the layout: a hashing thread boots meanwhile.
+  const hasher = createSinkHasher(options.sha256 ?? true, extents.reduce((n, e) => n + e.size, 0));
   try {
-    return await writePlanned(options, hasher, date, { volumeId: options.volumeId, publisherId, applicationId }, joliet);
+    return await writePlanned(options, hasher, date, { volumeId: options.volumeId, publisherId, applicationId }, joliet, { root, extents, counts });
   } catch (err) {
     await hasher.close();
     throw err;
@@ -346,10 +348,9 @@ async function writePlanned(
   date: Date,
   ids: Identifiers,
   joliet: boolean,
+  { root, extents, counts }: Awaited<ReturnType<typeof buildTree>>,
 ): Promise<WriteIsoResult> {
   const signal = options.signal;
-  const { root, extents, counts } = await buildTree(options.entries, signal);
-  countHardLinks(root);
   const warnings: IsoWriteWarning[] = [];
   const p = plan(root, extents, joliet, date, warnings);
   for (const w of warnings) options.onWarning?.(w);
