@@ -195,6 +195,19 @@ const walk = (d) => {
 walk(src);
 const limits = await physicalLimits(fileList, base);
 for (const row of limitRows(limits, total)) console.log(row.replace(/ \|$/, ' | | | | | | |'));
+// The same cat over an existing copy (to a temporary file, then renamed over it): what any
+// writer that keeps the old file whole until the new one is complete pays on this machine.
+const catOut = path.join(base, 'limits-cat.out');
+const catList = path.join(base, 'limits-cat.list');
+fs.writeFileSync(catList, fileList.map((f) => `${f}\0`).join(''));
+const catOver = ['-c', `xargs -0 cat < '${catList}' > '${catOut}.tmp' && mv '${catOut}.tmp' '${catOut}'`];
+timed('sh', catOver);
+const catOverRuns = [];
+for (let i = 0; i < Math.min(runs, 3); i++) catOverRuns.push(timed('sh', catOver));
+const coWall = median(catOverRuns.map((r) => r.seconds));
+console.log(`| physical limit: cat of the same ${(total / 1048576).toFixed(0)} MiB over an existing copy (temporary file, rename) | ${f2(coWall)} s (${(total / 1048576 / coWall).toFixed(0)} MiB/s) | | | | | | |`);
+fs.rmSync(catOut, { force: true });
+fs.rmSync(catList, { force: true });
 
 if (args.includes('--large')) {
   const large = path.join(base, 'large');
