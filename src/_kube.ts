@@ -13,20 +13,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ClusterError } from './errors.js';
-
-/** A Kubernetes object as sent on the wire. */
-export interface KubeObject {
-  apiVersion?: string | undefined;
-  kind?: string | undefined;
-  metadata?: {
-    name?: string | undefined;
-    namespace?: string | undefined;
-    labels?: Record<string, string> | undefined;
-    annotations?: Record<string, string> | undefined;
-    resourceVersion?: string | undefined;
-  } & Record<string, unknown>;
-  [key: string]: unknown;
-}
+import type { KubernetesObject } from './solution/kubernetes-object.js';
 
 /** An answer of the API server. */
 export interface KubeResponse {
@@ -135,7 +122,7 @@ export class Discovery {
   }
 
   /** The REST path of one object, or undefined when its kind is not served. */
-  async path(obj: KubeObject, signal?: AbortSignal): Promise<string | undefined> {
+  async path(obj: KubernetesObject, signal?: AbortSignal): Promise<string | undefined> {
     const apiVersion = obj.apiVersion ?? '';
     const info = await this.resource(apiVersion, obj.kind ?? '', signal);
     if (!info) return undefined;
@@ -145,13 +132,13 @@ export class Discovery {
   }
 }
 
-function describe(obj: KubeObject): string {
+function describe(obj: KubernetesObject): string {
   const ns = obj.metadata?.namespace ? `${obj.metadata.namespace}/` : '';
   return `${obj.kind ?? '?'} ${ns}${obj.metadata?.name ?? '?'}`;
 }
 
 /** Server-side applies one object (forced, with `fieldManager`); returns the stored object. */
-export async function applyObject(kc: KubeConfig, discovery: Discovery, obj: KubeObject, fieldManager: string, signal?: AbortSignal): Promise<KubeObject> {
+export async function applyObject(kc: KubeConfig, discovery: Discovery, obj: KubernetesObject, fieldManager: string, signal?: AbortSignal): Promise<KubernetesObject> {
   let path = await discovery.path(obj, signal);
   if (!path) {
     discovery.reset(obj.apiVersion);
@@ -164,11 +151,11 @@ export async function applyObject(kc: KubeConfig, discovery: Discovery, obj: Kub
   }
   const res = await kubeRequest(kc, 'PATCH', `${path}?fieldManager=${encodeURIComponent(fieldManager)}&force=true`, obj, 'application/apply-patch+yaml', signal);
   if (res.status >= 300) throw kubeFailure(`apply ${describe(obj)}`, res);
-  return res.json as KubeObject;
+  return res.json as KubernetesObject;
 }
 
 /** Deletes one object; returns false when it was already gone (or its kind is not served). */
-export async function deleteObject(kc: KubeConfig, discovery: Discovery, obj: KubeObject, signal?: AbortSignal): Promise<boolean> {
+export async function deleteObject(kc: KubeConfig, discovery: Discovery, obj: KubernetesObject, signal?: AbortSignal): Promise<boolean> {
   const path = await discovery.path(obj, signal);
   if (!path) return false;
   const res = await kubeRequest(kc, 'DELETE', `${path}?propagationPolicy=Background`, undefined, undefined, signal);

@@ -132,6 +132,7 @@ export const SDK_ERROR_CODES = {
   NODE_NOT_READY: 'ClusterError',
   NODE_NO_VERSION: 'ClusterError',
   NODE_REMOVE_REFUSED: 'ClusterError',
+  NODE_VOLUMES_IN_USE: 'ClusterError',
   NODE_VOLUMES_ORPHANED: 'ClusterError',
   NODE_VOLUMES_STUCK: 'ClusterError',
   NOT_METALK8S: 'ClusterError',

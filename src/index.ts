@@ -7,10 +7,25 @@
  *
  * @module
  */
-export * from './errors.js';
+export {
+  AbortError,
+  ClusterError,
+  type Issue,
+  type IssueSeverity,
+  IsoError,
+  PackagingError,
+  PromqlError,
+  type PromqlErrorOptions,
+  RegistryError,
+  redact,
+  SdkError,
+  type SdkErrorOptions,
+  ServiceError,
+  type ServiceErrorOptions,
+  ValidationError,
+} from './errors.js';
 export * from './error-codes.js';
 export * from './solution/index.js';
-export { SDK_VERSION } from './version.js';
 /**
  * zod, as the SDK uses it: write CRD schemas with this `z` so they are read the same way. Its own
  * API is zod's (https://zod.dev) and is not repeated in these pages.

@@ -4,7 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Command } from '@commander-js/extra-typings';
-import { type Cluster, connect, INGRESS_URL_ENV, SALT_API_ENV, type ServicesOptions, saltApiFromEnv } from '../cluster/index.js';
+import { type Cluster, connect, type ServicesOptions, saltApiFromEnv } from '../cluster/index.js';
+import { INGRESS_URL_ENV, SALT_API_ENV } from '../cluster/salt-api-env.js';
 import { ClusterError } from '../errors.js';
 
 /** Connection flags of every cluster command. */

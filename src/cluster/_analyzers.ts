@@ -3,7 +3,7 @@
  * findings. They read only the snapshot, so they give the same answer on a live cluster and on
  * a support bundle.
  */
-import type { KubeObject } from '../_kube.js';
+import type { KubernetesObject } from '../solution/kubernetes-object.js';
 import { DEPLOY_JOB_ANNOTATION, DEPLOY_RESULT_ANNOTATION } from './_node-model.js';
 import type { DiagnosticsSnapshot, SaltJobRecord } from './diagnostics-snapshot.js';
 import { compareVersions } from '../solution/version-order.js';
@@ -36,8 +36,8 @@ export interface Analyzer {
 
 type Condition = { type: string; status: string; reason?: string; message?: string };
 
-const conditions = (o: KubeObject): Condition[] => ((o.status as { conditions?: Condition[] } | undefined)?.conditions ?? []);
-const ref = (o: KubeObject): string => `${o.kind} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name ?? '?'}`;
+const conditions = (o: KubernetesObject): Condition[] => ((o.status as { conditions?: Condition[] } | undefined)?.conditions ?? []);
+const ref = (o: KubernetesObject): string => `${o.kind} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name ?? '?'}`;
 const cond = (c: Condition): string => `${c.type}=${c.status}${c.reason ? ` (${c.reason})` : ''}${c.message ? `: ${c.message}` : ''}`;
 
 function eventsOf(s: DiagnosticsSnapshot, kind: string, name: string, namespace?: string): string[] {
@@ -198,7 +198,7 @@ function deployJobOf(s: DiagnosticsSnapshot, node: string): SaltJobRecord | unde
 }
 
 /** A failed deploy, as `cluster.nodes.deploy()` records it on the Node, or as its Salt job says. */
-function failedDeploy(s: DiagnosticsSnapshot, n: KubeObject): string[] {
+function failedDeploy(s: DiagnosticsSnapshot, n: KubernetesObject): string[] {
   const a = n.metadata?.annotations ?? {};
   const recorded = a[DEPLOY_RESULT_ANNOTATION];
   if (recorded?.startsWith('failed:')) {

@@ -15,8 +15,8 @@ import type { SdkErrorCode } from '../error-codes.js';
 import { kubeFailure, kubeGet, kubePatch, kubeRequest } from '../_kube.js';
 import { sleep } from '../_wait.js';
 
-/** Options of a drain (the `kubectl drain` flags). */
-export interface DrainOptions {
+/** How a drain evicts (the `kubectl drain` flags). */
+export interface DrainSettings {
   /**
    * Seconds each Pod gets to stop; -1 uses the Pod's own `terminationGracePeriodSeconds`.
    * @default -1
@@ -114,7 +114,7 @@ export function nodeNotFound(node: string): ClusterError {
 }
 
 /** kubectl's filters, in kubectl's order; the first that does not say "evict" decides. */
-async function verdict(kc: KubeConfig, pod: Pod, o: DrainOptions, now: number, signal: AbortSignal | undefined): Promise<Verdict> {
+async function verdict(kc: KubeConfig, pod: Pod, o: DrainSettings, now: number, signal: AbortSignal | undefined): Promise<Verdict> {
   const finished = pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
   const skipAfter = o.skipWaitForDeleteTimeoutSeconds ?? 0;
   if (pod.metadata.deletionTimestamp && skipAfter > 0 && now - Date.parse(pod.metadata.deletionTimestamp) > skipAfter * 1000) {
@@ -152,7 +152,7 @@ async function verdict(kc: KubeConfig, pod: Pod, o: DrainOptions, now: number, s
 export async function drainNode(
   kc: KubeConfig,
   node: string,
-  o: DrainOptions & { readonly signal?: AbortSignal | undefined; readonly onProgress?: ((e: DrainProgressEvent) => void) | undefined },
+  o: DrainSettings & { readonly signal?: AbortSignal | undefined; readonly onProgress?: ((e: DrainProgressEvent) => void) | undefined },
 ): Promise<DrainResult> {
   const { signal } = o;
   const dryRun = o.dryRun === true;

@@ -17,6 +17,14 @@ export type PlatformService = 'prometheus' | 'alertmanager' | 'loki';
 /** How the SDK reaches the platform services. */
 export type ServiceRoute = 'ingress' | 'proxy';
 
+/** Where the requests of a platform service go. */
+export interface ServiceEndpoint {
+  /** Base URL, without a trailing slash. */
+  readonly url: string;
+  /** Through the control-plane ingress, the API server's service proxy, or the URL given. */
+  readonly via: ServiceRoute | 'url';
+}
+
 /** Where each service lives in the cluster (platform-reference.md §C.1, metalk8s-reference.md §5.4). */
 export const IN_CLUSTER_SERVICES: Readonly<Record<PlatformService, { readonly namespace: string; readonly name: string; readonly port: number; readonly ingressPath: string }>> = {
   prometheus: { namespace: 'metalk8s-monitoring', name: 'thanos-query-http', port: 10902, ingressPath: '/api/prometheus' },
@@ -83,7 +91,7 @@ export class ServiceClient {
   }
 
   /** Where requests go: a URL and whether it is the API server (kubeconfig credentials). */
-  async endpoint(signal?: AbortSignal): Promise<{ readonly url: string; readonly via: ServiceRoute | 'url' }> {
+  async endpoint(signal?: AbortSignal): Promise<ServiceEndpoint> {
     const b = await this.#resolve(signal);
     return { url: b.url.toString().replace(/\/$/, ''), via: b.kube ? 'proxy' : this.#explicitUrl() ? 'url' : 'ingress' };
   }

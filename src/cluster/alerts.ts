@@ -14,7 +14,7 @@ import { AbortError, ClusterError } from '../errors.js';
 import { kubeGet } from '../_kube.js';
 import { ENV_CONFIGMAP } from './_lifecycle.js';
 import { environmentNamespaces, ownedAlertRules } from './_platform.js';
-import type { ServiceClient, ServiceResponse } from './_service-http.js';
+import type { ServiceClient, ServiceEndpoint, ServiceResponse } from './_service-http.js';
 
 /** `labelSet` of the OpenAPI document. */
 export type LabelSet = Readonly<Record<string, string>>;
@@ -110,6 +110,9 @@ export interface ListAlertsOptions extends AlertsCallOptions {
   /** Regex on receiver names. @default none */
   readonly receiver?: string | undefined;
 }
+
+/** Options of {@link AlertsApi.groups}: those of `list`, but `unprocessed`. */
+export type AlertGroupsOptions = Omit<ListAlertsOptions, 'unprocessed'>;
 
 /** A duration: milliseconds, or text such as `90s`, `2h`, `1h30m`. */
 export type DurationInput = number | string;
@@ -238,7 +241,7 @@ export class AlertsApi {
   }
 
   /** Where the requests go. */
-  endpoint(options: AlertsCallOptions = {}): Promise<{ readonly url: string; readonly via: string }> {
+  endpoint(options: AlertsCallOptions = {}): Promise<ServiceEndpoint> {
     return this.#client.endpoint(options.signal);
   }
 
@@ -265,7 +268,7 @@ export class AlertsApi {
    * for (const g of await cluster.alerts.groups()) console.log(g.labels, g.alerts.length);
    * ```
    */
-  async groups(options: Omit<ListAlertsOptions, 'unprocessed'> = {}): Promise<readonly AlertGroup[]> {
+  async groups(options: AlertGroupsOptions = {}): Promise<readonly AlertGroup[]> {
     const res = await this.#call('GET', '/alerts/groups', filterQuery(options), undefined, options.signal, 'list alert groups');
     return (res.json as AlertGroup[] | undefined) ?? [];
   }
@@ -375,7 +378,7 @@ export class AlertsApi {
    * @example
    * ```ts
    * await cluster.alerts.maintenance('zenko-prod', '30m', async ({ signal }) => {
-   *   await cluster.environments.upgradeSolution('zenko-prod', 'zenko', '2.7.0', { signal });
+   *   await cluster.environments.upgradeSolution('zenko-prod', { name: 'zenko', version: '2.7.0', signal });
    * });
    * ```
    */

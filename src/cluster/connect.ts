@@ -77,7 +77,7 @@ export interface Cluster extends PlatformServices {
   readonly nodes: NodesApi;
 }
 
-export type { PlatformService, ServiceRoute, ServicesOptions } from './_service-http.js';
+export type { PlatformService, ServiceEndpoint, ServiceRoute, ServicesOptions } from './_service-http.js';
 
 /**
  * Connects to a MetalK8s cluster: reads its version and bootstrap node, finds and logs in to

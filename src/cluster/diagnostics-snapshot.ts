@@ -12,7 +12,8 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { SdkError, throwIfAborted } from '../errors.js';
 import { SDK_VERSION } from '../version.js';
-import { type KubeObject, kubeGet, kubeRequest } from '../_kube.js';
+import { kubeGet, kubeRequest } from '../_kube.js';
+import type { KubernetesObject } from '../solution/kubernetes-object.js';
 import { headManifest } from './_registry-head.js';
 import { type AvailableEntry, ENV_CONFIGMAP, ENV_LABEL, readAvailable } from './_lifecycle.js';
 import type { AlertsApi } from './alerts.js';
@@ -125,22 +126,22 @@ export interface DiagnosticsSnapshot {
   readonly sdkVersion: string;
   readonly cluster: { readonly metalk8sVersion: string | undefined; readonly kubernetesVersion: string | undefined };
   readonly scope: SnapshotScope;
-  readonly nodes: readonly KubeObject[];
+  readonly nodes: readonly KubernetesObject[];
   /** `metalk8s-solutions` ConfigMap: entries by Solution name. */
   readonly solutions: Readonly<Record<string, readonly AvailableEntry[]>>;
   readonly environments: readonly EnvironmentRecord[];
-  readonly deployments: readonly KubeObject[];
-  readonly replicaSets: readonly KubeObject[];
-  readonly pods: readonly KubeObject[];
-  readonly events: readonly KubeObject[];
-  readonly configMaps: readonly KubeObject[];
+  readonly deployments: readonly KubernetesObject[];
+  readonly replicaSets: readonly KubernetesObject[];
+  readonly pods: readonly KubernetesObject[];
+  readonly events: readonly KubernetesObject[];
+  readonly configMaps: readonly KubernetesObject[];
   /** Custom resources in the scope's namespaces (kinds of CRDs outside the platform's groups). */
-  readonly customResources: readonly KubeObject[];
-  readonly volumes: readonly KubeObject[];
-  readonly persistentVolumes: readonly KubeObject[];
-  readonly persistentVolumeClaims: readonly KubeObject[];
-  readonly storageClasses: readonly KubeObject[];
-  readonly prometheusRules: readonly KubeObject[];
+  readonly customResources: readonly KubernetesObject[];
+  readonly volumes: readonly KubernetesObject[];
+  readonly persistentVolumes: readonly KubernetesObject[];
+  readonly persistentVolumeClaims: readonly KubernetesObject[];
+  readonly storageClasses: readonly KubernetesObject[];
+  readonly prometheusRules: readonly KubernetesObject[];
   readonly logs: readonly ContainerLog[];
   readonly saltJobs: readonly SaltJobRecord[];
   readonly images: readonly ImageCheck[];
@@ -158,7 +159,7 @@ export interface DiagnosticsTarget {
 /** Progress of a collection. */
 export type CollectProgressEvent = { readonly type: 'collect'; readonly what: string; readonly done: number; readonly total: number };
 
-/** Options of {@link collectSnapshot}. */
+/** What a diagnostics collection reads and how (the options `doctor()` and `supportBundle()` share). */
 export interface CollectOptions {
   /** One environment; @default every environment */
   readonly env?: string | undefined;
@@ -196,18 +197,18 @@ export function parseSince(since: string | number): number {
 /** API groups of the platform, whose custom resources are not the Solution's own. */
 const PLATFORM_GROUPS = /(^|\.)(k8s\.io|metalk8s\.scality\.com|coreos\.com|x-k8s\.io|cert-manager\.io)$/;
 
-type List = { items?: KubeObject[] };
+type List = { items?: KubernetesObject[] };
 
-const byName = (a: KubeObject, b: KubeObject): number => {
+const byName = (a: KubernetesObject, b: KubernetesObject): number => {
   const ka = `${a.kind ?? ''}/${a.metadata?.namespace ?? ''}/${a.metadata?.name ?? ''}`;
   const kb = `${b.kind ?? ''}/${b.metadata?.namespace ?? ''}/${b.metadata?.name ?? ''}`;
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 };
 
 /** Drops what only adds bulk (managed fields, node image lists) and sets `kind`. */
-function slim(obj: KubeObject, kind: string, apiVersion: string): KubeObject {
-  const { managedFields: _m, ...metadata } = (obj.metadata ?? {}) as Record<string, unknown>;
-  const out: KubeObject = { ...obj, apiVersion: obj.apiVersion ?? apiVersion, kind: obj.kind ?? kind, metadata };
+function slim(obj: KubernetesObject, kind: string, apiVersion: string): KubernetesObject {
+  const { managedFields: _m, ...metadata } = obj.metadata ?? { name: '' };
+  const out: KubernetesObject = { ...obj, apiVersion: obj.apiVersion ?? apiVersion, kind: obj.kind ?? kind, metadata };
   if (kind === 'Node' && typeof out.status === 'object' && out.status !== null) {
     const { images: _i, ...status } = out.status as Record<string, unknown>;
     out.status = status;
@@ -220,7 +221,7 @@ function messageOf(err: unknown): string {
 }
 
 /** Image references used by Pods and Deployments, with their users. */
-function imageUsers(deployments: readonly KubeObject[], pods: readonly KubeObject[]): Map<string, Set<string>> {
+function imageUsers(deployments: readonly KubernetesObject[], pods: readonly KubernetesObject[]): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
   const add = (image: unknown, who: string) => {
     if (typeof image !== 'string') return;
@@ -285,11 +286,11 @@ export async function collectSnapshot(target: DiagnosticsTarget, options: Collec
       return fallback;
     }
   };
-  const list = async (path: string, kind: string, apiVersion: string): Promise<KubeObject[]> =>
+  const list = async (path: string, kind: string, apiVersion: string): Promise<KubernetesObject[]> =>
     ((await kubeGet<List>(kc, path, signal))?.items ?? []).map((o) => slim(o, kind, apiVersion)).sort(byName);
 
   step('cluster');
-  const kubeSystem = await attempt('cluster', undefined, () => kubeGet<KubeObject>(kc, '/api/v1/namespaces/kube-system', signal));
+  const kubeSystem = await attempt('cluster', undefined, () => kubeGet<KubernetesObject>(kc, '/api/v1/namespaces/kube-system', signal));
   const version = await attempt('cluster', undefined, () => kubeGet<{ gitVersion?: string }>(kc, '/version', signal));
   step('nodes');
   const nodes = await attempt('nodes', [], () => list('/api/v1/nodes', 'Node', 'v1'));
@@ -300,13 +301,13 @@ export async function collectSnapshot(target: DiagnosticsTarget, options: Collec
   );
   const namespaces = envNamespaces.map((n) => n.metadata?.name ?? '').filter((n) => n !== '');
   const environments: EnvironmentRecord[] = [];
-  const configMaps: KubeObject[] = [];
-  const deployments: KubeObject[] = [];
-  const replicaSets: KubeObject[] = [];
-  const pods: KubeObject[] = [];
-  const events: KubeObject[] = [];
-  const pvcs: KubeObject[] = [];
-  const rules: KubeObject[] = [];
+  const configMaps: KubernetesObject[] = [];
+  const deployments: KubernetesObject[] = [];
+  const replicaSets: KubernetesObject[] = [];
+  const pods: KubernetesObject[] = [];
+  const events: KubernetesObject[] = [];
+  const pvcs: KubernetesObject[] = [];
+  const rules: KubernetesObject[] = [];
   step('workloads');
   for (const ns of namespaces) {
     const e = encodeURIComponent(ns);
@@ -333,7 +334,7 @@ export async function collectSnapshot(target: DiagnosticsTarget, options: Collec
   events.push(...clusterEvents.filter((ev) => eventTime(ev) >= cutoff && ['Node', 'Volume', 'PersistentVolume'].includes(String((ev.involvedObject as { kind?: string } | undefined)?.kind))));
 
   step('custom resources');
-  const customResources: KubeObject[] = [];
+  const customResources: KubernetesObject[] = [];
   const crds = await attempt('customresourcedefinitions', [], () => list('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', 'CustomResourceDefinition', 'apiextensions.k8s.io/v1'));
   for (const crd of crds) {
     const spec = crd.spec as { group?: string; scope?: string; names?: { plural?: string; kind?: string }; versions?: { name: string; storage?: boolean; served?: boolean }[] } | undefined;
@@ -410,13 +411,13 @@ export async function collectSnapshot(target: DiagnosticsTarget, options: Collec
   };
 }
 
-function eventTime(ev: KubeObject): number {
+function eventTime(ev: KubernetesObject): number {
   const e = ev as { lastTimestamp?: string; eventTime?: string; firstTimestamp?: string; metadata?: { creationTimestamp?: string } };
   const t = e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? e.metadata?.creationTimestamp;
   return t ? Date.parse(t) : Number.POSITIVE_INFINITY;
 }
 
-async function collectLogs(kc: KubeConfig, pods: readonly KubeObject[], sinceSeconds: number, options: CollectOptions, problems: CollectionProblem[]): Promise<ContainerLog[]> {
+async function collectLogs(kc: KubeConfig, pods: readonly KubernetesObject[], sinceSeconds: number, options: CollectOptions, problems: CollectionProblem[]): Promise<ContainerLog[]> {
   const tail = options.logTailLines ?? 2000;
   const limit = options.logLimitBytes ?? 1 << 20;
   let budget = options.maxLogBytes ?? 64 << 20;
@@ -516,8 +517,8 @@ async function collectSaltJobs(salt: SaltApiClient, cutoff: number, max: number,
 }
 
 async function checkImages(
-  deployments: readonly KubeObject[],
-  pods: readonly KubeObject[],
+  deployments: readonly KubernetesObject[],
+  pods: readonly KubernetesObject[],
   solutions: Readonly<Record<string, readonly AvailableEntry[]>>,
   registryUrl: string | undefined,
   signal?: AbortSignal,

@@ -8,7 +8,8 @@ import { ClusterError } from '../errors.js';
 import { metalk8sFeatures } from '../solution/metalk8s-version.js';
 import { crdChanges } from '../packaging/diff.js';
 import { crdFilesOfIso } from './_crd-changes.js';
-import { deleteObject, type KubeObject, kubeFailure, kubeGet, kubePatch, kubeRequest } from '../_kube.js';
+import { deleteObject, kubeFailure, kubeGet, kubePatch, kubeRequest } from '../_kube.js';
+import type { KubernetesObject } from '../solution/kubernetes-object.js';
 import {
   ENV_ANNOTATION,
   ENV_CONFIGMAP,
@@ -38,19 +39,52 @@ export interface EnvironmentInfo {
 
 /** Options of {@link EnvironmentsApi.addSolution}. */
 export interface AddSolutionOptions extends LifecycleCallOptions {
+  /** The Solution's name. */
+  readonly name: string;
+  /** The imported version to run in the environment. */
+  readonly version: string;
   /** Mount the webhook certificate Secret `<name>-cert` (`--webhook`). @default false */
   readonly webhook?: boolean | undefined;
   /** How long to wait for the operator Deployment to be Available. @default 120000 */
   readonly timeoutMs?: number | undefined;
 }
 
-/** What {@link EnvironmentsApi.addSolution} and {@link EnvironmentsApi.upgradeSolution} did. */
+/** Options of {@link EnvironmentsApi.removeSolution}. */
+export interface RemoveSolutionOptions extends LifecycleCallOptions {
+  /** The Solution's name. */
+  readonly name: string;
+}
+
+/** What {@link EnvironmentsApi.addSolution} did. */
 export interface AddSolutionResult {
   readonly environment: string;
   readonly name: string;
   readonly version: string;
   /** `false` when that version was already there. */
   readonly changed: boolean;
+}
+
+/** Options of {@link EnvironmentsApi.upgradeSolution}: those of `addSolution`. */
+export type UpgradeSolutionOptions = AddSolutionOptions;
+
+/** What {@link EnvironmentsApi.upgradeSolution} did. */
+export type UpgradeSolutionResult = AddSolutionResult;
+
+/** What {@link EnvironmentsApi.removeSolution} did. */
+export interface RemoveSolutionResult {
+  /** `false` when the Solution was not in the environment and nothing was left to delete. */
+  readonly changed: boolean;
+  /** `Kind/namespace/name` of the operator objects the SDK deleted. */
+  readonly deleted: readonly string[];
+}
+
+/** Options of {@link EnvironmentsApi.delete}. */
+export type DeleteEnvironmentOptions = LifecycleCallOptions;
+
+/** What {@link EnvironmentsApi.delete} did. */
+export interface DeleteEnvironmentResult {
+  /** The namespaces whose deletion was asked (empty when the environment does not exist). */
+  readonly namespaces: readonly string[];
 }
 
 const OPERATOR_KINDS: readonly [string, string, string][] = [
@@ -169,7 +203,7 @@ export class EnvironmentsApi {
    * await cluster.environments.delete('zenko-prod');
    * ```
    */
-  async delete(name: string, options: LifecycleCallOptions = {}): Promise<{ readonly namespaces: readonly string[] }> {
+  async delete(name: string, options: DeleteEnvironmentOptions = {}): Promise<DeleteEnvironmentResult> {
     const env = (await this.list(options)).find((e) => e.name === name);
     for (const ns of env?.namespaces ?? []) {
       options.onProgress?.({ type: 'step', step: `delete namespace ${ns}`, status: 'started' });
@@ -188,11 +222,11 @@ export class EnvironmentsApi {
    *   `OPERATOR_NOT_AVAILABLE`, or `SALT_ORCHESTRATE_FAILED`.
    * @example
    * ```ts
-   * await cluster.environments.addSolution('zenko-prod', 'zenko', '2.6.0');
+   * await cluster.environments.addSolution('zenko-prod', { name: 'zenko', version: '2.6.0' });
    * ```
    */
-  async addSolution(environment: string, name: string, version: string, options: AddSolutionOptions = {}): Promise<AddSolutionResult> {
-    const { signal, onProgress } = options;
+  async addSolution(environment: string, options: AddSolutionOptions): Promise<AddSolutionResult> {
+    const { signal, onProgress, name, version } = options;
     const env = (await this.list({ signal })).find((e) => e.name === environment);
     if (!env) {
       throw new ClusterError('ENVIRONMENT_NOT_FOUND', `environment ${environment} does not exist`, { hint: `Create it first (solution env create ${environment}).` });
@@ -225,10 +259,11 @@ export class EnvironmentsApi {
    *
    * @example
    * ```ts
-   * await cluster.environments.upgradeSolution('zenko-prod', 'zenko', '2.7.0');
+   * await cluster.environments.upgradeSolution('zenko-prod', { name: 'zenko', version: '2.7.0' });
    * ```
    */
-  async upgradeSolution(environment: string, name: string, version: string, options: AddSolutionOptions = {}): Promise<AddSolutionResult> {
+  async upgradeSolution(environment: string, options: UpgradeSolutionOptions): Promise<UpgradeSolutionResult> {
+    const { name, version } = options;
     const env = (await this.list(options)).find((e) => e.name === environment);
     const current = env?.solutions[name];
     if (env && current === undefined) {
@@ -246,7 +281,7 @@ export class EnvironmentsApi {
         for (const c of changes) options.onProgress?.({ type: 'warning', message: `${name} ${current} → ${version}: ${c.message}` });
       }
     }
-    return this.addSolution(environment, name, version, options);
+    return this.addSolution(environment, options);
   }
 
   /**
@@ -255,11 +290,11 @@ export class EnvironmentsApi {
    *
    * @example
    * ```ts
-   * await cluster.environments.removeSolution('zenko-prod', 'zenko');
+   * await cluster.environments.removeSolution('zenko-prod', { name: 'zenko' });
    * ```
    */
-  async removeSolution(environment: string, name: string, options: LifecycleCallOptions = {}): Promise<{ readonly changed: boolean; readonly deleted: readonly string[] }> {
-    const { signal, onProgress } = options;
+  async removeSolution(environment: string, options: RemoveSolutionOptions): Promise<RemoveSolutionResult> {
+    const { signal, onProgress, name } = options;
     const env = (await this.list({ signal })).find((e) => e.name === environment);
     if (!env) {
       throw new ClusterError('ENVIRONMENT_NOT_FOUND', `environment ${environment} does not exist`, { hint: 'Check the name (solution env list).' });
@@ -273,7 +308,7 @@ export class EnvironmentsApi {
     const op = `${name}-operator`;
     for (const ns of env.namespaces) {
       for (const [apiVersion, kind, suffix] of OPERATOR_KINDS) {
-        const obj: KubeObject = { apiVersion, kind, metadata: { name: `${op}${suffix}`, namespace: ns } };
+        const obj: KubernetesObject = { apiVersion, kind, metadata: { name: `${op}${suffix}`, namespace: ns } };
         if (await deleteObject(this.#ctx.kubeConfig, this.#ctx.discovery, obj, signal)) deleted.push(`${kind}/${ns}/${op}${suffix}`);
       }
       const bindings = await kubeGet<{ items: { metadata: { name: string } }[] }>(
@@ -282,7 +317,7 @@ export class EnvironmentsApi {
         signal,
       );
       for (const b of bindings?.items ?? []) {
-        const obj: KubeObject = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: b.metadata.name, namespace: ns } };
+        const obj: KubernetesObject = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: b.metadata.name, namespace: ns } };
         if (await deleteObject(this.#ctx.kubeConfig, this.#ctx.discovery, obj, signal)) deleted.push(`RoleBinding/${ns}/${b.metadata.name}`);
       }
     }

@@ -90,16 +90,37 @@ export interface LokiQueryOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** Options every {@link LokiApi} call takes. */
+export interface LokiCallOptions {
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Options of {@link LokiApi.labels}. */
+export interface LokiLabelsOptions extends LokiCallOptions {
+  /** The label whose values are listed. @default none: the label names are listed */
+  readonly name?: string | undefined;
+}
+
+/** Options of {@link LogsApi.pods}: the `component` and `signal` of `containers`. */
+export type SolutionPodsOptions = Pick<ContainerLogsOptions, 'component' | 'signal'>;
+
+/** Options of {@link logql}. */
+export interface LogqlOptions {
+  /** Line filters (`|= "…"`), each a plain substring. @default none */
+  readonly contains?: readonly string[] | undefined;
+}
+
 /**
  * A LogQL stream selector with line filters, values quoted. Pure.
  *
  * @example
  * ```ts
- * logql({ namespace: 'zenko-prod', app: 'zenko-operator' }, ['error']);
+ * logql({ namespace: 'zenko-prod', app: 'zenko-operator' }, { contains: ['error'] });
  * // {namespace="zenko-prod",app="zenko-operator"} |= "error"
  * ```
  */
-export function logql(labels: LokiLabels, contains: readonly string[] = []): string {
+export function logql(labels: LokiLabels, options: LogqlOptions = {}): string {
+  const contains = options.contains ?? [];
   const ns = labels.namespace === undefined ? [] : typeof labels.namespace === 'string' ? [labels.namespace] : labels.namespace;
   const exact: Record<string, string> = {};
   for (const k of ['app', 'pod', 'container', 'node', 'stream'] as const) {
@@ -131,7 +152,7 @@ export class LokiApi {
   }
 
   /** Whether Loki answers `/ready` with `ready` (Loki is optional in MetalK8s). */
-  async ready(options: { readonly signal?: AbortSignal | undefined } = {}): Promise<boolean> {
+  async ready(options: LokiCallOptions = {}): Promise<boolean> {
     try {
       const res = await this.#client.request({ path: '/ready', signal: options.signal });
       return res.status === 200 && res.text.trim() === 'ready';
@@ -142,7 +163,7 @@ export class LokiApi {
   }
 
   /** Label names, or the values of label `name`. */
-  async labels(options: { readonly name?: string | undefined; readonly signal?: AbortSignal | undefined } = {}): Promise<readonly string[]> {
+  async labels(options: LokiLabelsOptions = {}): Promise<readonly string[]> {
     const path = options.name === undefined ? '/loki/api/v1/labels' : `/loki/api/v1/label/${encodeURIComponent(options.name)}/values`;
     const res = await this.#client.request({ path, signal: options.signal });
     if (res.status >= 300) throw lokiError(res.status, res.text, path);
@@ -163,7 +184,7 @@ export class LokiApi {
    * ```
    */
   async *queryRange(options: LokiQueryOptions): AsyncGenerator<LokiEntry> {
-    const query = options.query ?? logql(options.labels ?? {}, options.contains);
+    const query = options.query ?? logql(options.labels ?? {}, { contains: options.contains });
     const endDate = options.end ?? new Date();
     const startNs = BigInt((options.start ?? new Date(endDate.getTime() - 3_600_000)).getTime()) * 1_000_000n;
     let endNs = BigInt(endDate.getTime()) * 1_000_000n;
@@ -264,7 +285,7 @@ export class LogsApi {
    * The pods of a Solution in an environment (label `app.kubernetes.io/part-of=<name>`),
    * optionally one component's.
    */
-  async pods(environment: string, name: string, options: Pick<ContainerLogsOptions, 'component' | 'signal'> = {}): Promise<readonly Pod[]> {
+  async pods(environment: string, name: string, options: SolutionPodsOptions = {}): Promise<readonly Pod[]> {
     const namespaces = await environmentNamespaces(this.#kc, environment, options.signal);
     const sel = [`app.kubernetes.io/part-of=${name}`];
     if (options.component === 'operator') sel.push('app.kubernetes.io/component=operator');

@@ -12,7 +12,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ClusterError, PromqlError } from '../errors.js';
 import { checkPromql } from '../solution/_promql.js';
-import type { ServiceClient, ServiceResponse } from './_service-http.js';
+import type { ServiceClient, ServiceEndpoint, ServiceResponse } from './_service-http.js';
 import { environmentNamespaces } from './_platform.js';
 
 /** Label names to values. */
@@ -72,6 +72,14 @@ export interface QueryRangeOptions extends MetricsCallOptions {
 export interface SeriesOptions extends MetricsCallOptions {
   readonly start?: PromTime | undefined;
   readonly end?: PromTime | undefined;
+}
+
+/** Options of {@link MetricsApi.labels}. */
+export interface LabelsOptions extends SeriesOptions {
+  /** The label whose values are listed. @default none: the label names are listed */
+  readonly name?: string | undefined;
+  /** Series selectors (`match[]`) the answer is limited to. @default all series */
+  readonly match?: readonly string[] | undefined;
 }
 
 /** An alert as Prometheus holds it (`/api/v1/alerts`, or inside a rule). */
@@ -149,6 +157,9 @@ export interface SelectorOptions {
   /** `app` label (Loki) or any label to match exactly, by name. @default none */
   readonly labels?: Readonly<Record<string, string>> | undefined;
 }
+
+/** Options of {@link MetricsApi.environmentSelector}. */
+export interface EnvironmentSelectorOptions extends SelectorOptions, MetricsCallOptions {}
 
 /** Quotes a value as a PromQL / LogQL double-quoted string. */
 export function quoteLabelValue(value: string): string {
@@ -230,7 +241,7 @@ export class MetricsApi {
   }
 
   /** Where the requests go. */
-  endpoint(options: MetricsCallOptions = {}): Promise<{ readonly url: string; readonly via: string }> {
+  endpoint(options: MetricsCallOptions = {}): Promise<ServiceEndpoint> {
     return this.#client.endpoint(options.signal);
   }
 
@@ -336,7 +347,7 @@ export class MetricsApi {
    * const jobs = await cluster.metrics.labels({ name: 'job' });
    * ```
    */
-  async labels(options: SeriesOptions & { readonly name?: string | undefined; readonly match?: readonly string[] | undefined } = {}): Promise<readonly string[]> {
+  async labels(options: LabelsOptions = {}): Promise<readonly string[]> {
     for (const m of options.match ?? []) assertPromql(m);
     const path = options.name === undefined ? '/api/v1/labels' : `/api/v1/label/${encodeURIComponent(options.name)}/values`;
     const { data } = await this.#get(path, [...(options.match ?? []).map((m): [string, string] => ['match[]', m]), ...range(options)], undefined, options.signal);
@@ -433,7 +444,7 @@ export class MetricsApi {
    * await cluster.metrics.query(`sum by (pod) (${sel})`);
    * ```
    */
-  async environmentSelector(environment: string, options: SelectorOptions & MetricsCallOptions = {}): Promise<string> {
+  async environmentSelector(environment: string, options: EnvironmentSelectorOptions = {}): Promise<string> {
     return selector(await environmentNamespaces(this.#kc, environment, options.signal), options);
   }
 }

@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ClusterError, type ServiceErrorOptions, throwIfAborted } from '../errors.js';
-import { type DrainOptions, type DrainProgressEvent, type DrainResult, drainNode, nodeNotFound, setUnschedulable } from './_drain.js';
+import { type DrainProgressEvent, type DrainSettings, type DrainResult, drainNode, nodeNotFound, setUnschedulable } from './_drain.js';
 import { kubeFailure, kubeGet, kubePatch, kubeRequest } from '../_kube.js';
 import type { LifecycleContext } from './_lifecycle.js';
 import {
@@ -34,13 +34,13 @@ import {
   SSH_PREFIX,
   VERSION_LABEL,
 } from './_node-model.js';
-import { deleteNodeVolumes, nodeVolumes } from './_node-volumes.js';
+import { checkNodeClaims, deleteNodeVolumes, nodeVolumes } from './_node-volumes.js';
 import { noSshKey, type NetworksPillar, parseNetworksPillar, type PreflightCheck, type PreflightSettings, runPreflight } from './_preflight.js';
 import { type JobStatus, orchestrateResult, type SaltEvent } from './salt-api.js';
 import { describeFailure, type SaltStateStep } from './salt-results.js';
 import { sleep } from '../_wait.js';
 
-export type { DrainOptions, DrainProgressEvent, DrainResult } from './_drain.js';
+export type { DrainProgressEvent, DrainResult, DrainSettings } from './_drain.js';
 export { DrainError } from './_drain.js';
 export type { DeployState, MetalK8sRole, NodeDeclaration, NodeManifest, NodeRole, NodeSsh } from './_node-model.js';
 export { nodeManifest, roleLabelsAndTaints } from './_node-model.js';
@@ -167,7 +167,23 @@ export interface DeployResult {
 }
 
 /** Options of {@link NodesApi.drain}. */
-export interface NodeDrainOptions extends NodeCallOptions, DrainOptions {}
+export interface DrainOptions extends NodeCallOptions, DrainSettings {}
+
+/** Options of {@link NodesApi.cordon}. */
+export type CordonOptions = NodeCallOptions;
+
+/** What {@link NodesApi.cordon} did. */
+export interface CordonResult {
+  readonly node: string;
+  /** `false` when the Node already was unschedulable. */
+  readonly changed: boolean;
+}
+
+/** Options of {@link NodesApi.uncordon}. */
+export type UncordonOptions = NodeCallOptions;
+
+/** What {@link NodesApi.uncordon} did: `changed` is `false` when the Node already was schedulable. */
+export type UncordonResult = CordonResult;
 
 /** Options of {@link NodesApi.remove}. */
 export interface RemoveNodeOptions extends NodeCallOptions {
@@ -175,9 +191,16 @@ export interface RemoveNodeOptions extends NodeCallOptions {
    * How the node is drained first.
    * @default { ignoreDaemonSets: true, deleteEmptyDirData: true } (kubectl semantics otherwise)
    */
-  readonly drain?: DrainOptions | undefined;
+  readonly drain?: DrainSettings | undefined;
   /** How long its Volumes may take to be deleted. @default 600000 */
   readonly volumesTimeoutMs?: number | undefined;
+  /**
+   * Delete the PersistentVolumeClaims that still hold the node's Volumes (after the drain).
+   * Their data lives on the node and is lost with it; without this, `remove` refuses
+   * (`NODE_VOLUMES_IN_USE`) before changing anything.
+   * @default false
+   */
+  readonly deleteClaims?: boolean | undefined;
   /**
    * The node's etcd member was removed already (the command {@link NodesApi.remove} printed).
    * @default false
@@ -688,28 +711,30 @@ export class NodesApi {
    * await cluster.nodes.drain('node-2', { ignoreDaemonSets: true, timeoutMs: 300_000 });
    * ```
    */
-  async drain(name: string, options: NodeDrainOptions = {}): Promise<DrainResult> {
+  async drain(name: string, options: DrainOptions = {}): Promise<DrainResult> {
     return drainNode(this.#ctx.kubeConfig, name, options);
   }
 
   /** Marks a node unschedulable; returns whether it changed. @example `await cluster.nodes.cordon('node-2')` */
-  async cordon(name: string, options: NodeCallOptions = {}): Promise<{ readonly node: string; readonly changed: boolean }> {
+  async cordon(name: string, options: CordonOptions = {}): Promise<CordonResult> {
     return { node: name, changed: await setUnschedulable(this.#ctx.kubeConfig, name, true, options.signal) };
   }
 
   /** Marks a node schedulable again; returns whether it changed. @example `await cluster.nodes.uncordon('node-2')` */
-  async uncordon(name: string, options: NodeCallOptions = {}): Promise<{ readonly node: string; readonly changed: boolean }> {
+  async uncordon(name: string, options: UncordonOptions = {}): Promise<UncordonResult> {
     return { node: name, changed: await setUnschedulable(this.#ctx.kubeConfig, name, false, options.signal) };
   }
 
   /**
-   * Removes a node from the cluster: refuses the bootstrap node and the last control-plane or
-   * etcd node; for an etcd node, checks through a peer that its member can be removed safely
-   * (else stops, nothing changed, with the exact `etcdctl` commands); drains it; deletes its
-   * Volumes and waits for them; removes the etcd member; deletes the Node; deletes its Salt
+   * Removes a node from the cluster: refuses the bootstrap node, the last control-plane or
+   * etcd node, and a node whose Volumes claims still hold (unless `deleteClaims`); for an etcd
+   * node, checks through a peer that its member can be removed safely (else stops, nothing
+   * changed, with the exact `etcdctl` commands); drains it; deletes the claims it was allowed
+   * to, then its Volumes, and waits for them; removes the etcd member; deletes the Node; deletes its Salt
    * key. Every step is skipped when already done, so a rerun converges.
    *
-   * @throws `NODE_REMOVE_REFUSED`, `ETCD_MEMBER_REMOVAL_NEEDED`, `DrainError`, `NODE_VOLUMES_STUCK`.
+   * @throws `NODE_REMOVE_REFUSED`, `NODE_VOLUMES_IN_USE` (claims still hold its Volumes; nothing changed),
+   *   `ETCD_MEMBER_REMOVAL_NEEDED`, `DrainError`, `NODE_VOLUMES_STUCK`.
    * @example
    * ```ts
    * await cluster.nodes.remove('node-2');
@@ -739,7 +764,8 @@ export class NodesApi {
           });
         }
       }
-      // Checked before anything changes; the member itself goes after the Volumes.
+      // Checked before anything changes: claims on its Volumes, and its etcd member (which itself goes after the Volumes).
+      const claims = await checkNodeClaims(kc, name, options.deleteClaims === true, signal);
       const member = roles.includes('etcd') && options.etcdMemberRemoved !== true ? await this.#etcdMember(name, all, signal) : undefined;
       onProgress?.({ type: 'step', step: 'drain', status: 'started' });
       drained = await drainNode(kc, name, { ignoreDaemonSets: true, deleteEmptyDirData: true, ...options.drain, signal, onProgress });
@@ -747,6 +773,7 @@ export class NodesApi {
       onProgress?.({ type: 'step', step: 'volumes', status: 'started' });
       volumesDeleted = await deleteNodeVolumes(kc, name, {
         timeoutMs: options.volumesTimeoutMs ?? 600_000,
+        claims,
         signal,
         onWaiting: (left, elapsedMs) => onProgress?.({ type: 'waiting', what: `Volumes ${left.join(', ')} to be deleted`, elapsedMs }),
       });
@@ -766,7 +793,7 @@ export class NodesApi {
     } else {
       const left = await nodeVolumes(kc, name, signal);
       if (left.length > 0) {
-        throw new ClusterError('NODE_VOLUMES_ORPHANED', `Node ${name} is gone but its Volumes ${left.map((v) => v.metadata.name).join(', ')} remain: the storage-operator can no longer finalize them`, {
+        throw new ClusterError('NODE_VOLUMES_ORPHANED', `Node ${name} is gone but its Volumes ${left.map((v) => v.name).join(', ')} remain: the storage-operator can no longer finalize them`, {
           hint: 'Re-declare the Node with the same name and version so the Volumes can be finalized, or remove their finalizers by hand knowing the disks are not cleaned.',
         });
       }

@@ -15,8 +15,8 @@ import { MetricsApi } from './metrics.js';
 
 /** Where the kubeconfig comes from (shared by `connect()` and {@link connectPlatform}). */
 export interface KubeconfigSource {
-  /** Kubeconfig text. */
-  readonly kubeconfig?: string | undefined;
+  /** Kubeconfig text (YAML), e.g. read from a Secret. */
+  readonly kubeconfigYaml?: string | undefined;
   /** Kubeconfig file. @default `KUBECONFIG`, else `~/.kube/config` */
   readonly kubeconfigPath?: string | undefined;
   /** Use the Pod's ServiceAccount. @default false */
@@ -60,7 +60,7 @@ export interface PlatformServices {
 export async function loadKubeConfig(options: KubeconfigSource): Promise<KubeConfig> {
   const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
-  if (options.kubeconfig !== undefined) kc.loadFromString(options.kubeconfig);
+  if (options.kubeconfigYaml !== undefined) kc.loadFromString(options.kubeconfigYaml);
   else if (options.inCluster) kc.loadFromCluster();
   else if (options.kubeconfigPath !== undefined) kc.loadFromFile(options.kubeconfigPath);
   else kc.loadFromDefault();

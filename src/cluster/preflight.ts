@@ -17,7 +17,8 @@ import { openIso } from '../packaging/iso/index.js';
 import type { Solution } from '../solution/validate.js';
 import { REQUIRES_METALK8S_ANNOTATION, render } from '../solution/render.js';
 import { satisfiesRange } from '../solution/_version-range.js';
-import { type KubeObject, kubeGet } from '../_kube.js';
+import { kubeGet } from '../_kube.js';
+import type { KubernetesObject } from '../solution/kubernetes-object.js';
 import { readAvailable } from './_lifecycle.js';
 import { headManifest } from './_registry-head.js';
 import type { SaltApiClient } from './salt-api.js';
@@ -79,8 +80,8 @@ export interface SolutionPreflightResult {
 
 interface Candidate {
   readonly manifest: Record<string, unknown>;
-  readonly crds: readonly KubeObject[];
-  readonly storageClasses: readonly KubeObject[];
+  readonly crds: readonly KubernetesObject[];
+  readonly storageClasses: readonly KubernetesObject[];
   /** `image:tag` → sha256 digest of its manifest.json (undefined for a Solution not packed yet). */
   readonly images: ReadonlyMap<string, string | undefined>;
   /** Storage needs: in the solution definition, not in the ISO. */
@@ -97,11 +98,11 @@ async function fromIso(path: string, signal?: AbortSignal): Promise<Candidate> {
       return e ? Buffer.from(await iso.readFile(e, { view: 'rockridge', maxBytes: 64 << 20 })).toString('utf8') : undefined;
     };
     const manifest = (parseYaml((await read('manifest.yaml')) ?? '{}') ?? {}) as Record<string, unknown>;
-    const crds: KubeObject[] = [];
-    for (const f of files.filter((x) => x.path.startsWith('operator/deploy/crds/') && x.path.endsWith('_crd.yaml'))) crds.push(parseYaml((await read(f.path)) ?? '') as KubeObject);
-    const storageClasses: KubeObject[] = [];
+    const crds: KubernetesObject[] = [];
+    for (const f of files.filter((x) => x.path.startsWith('operator/deploy/crds/') && x.path.endsWith('_crd.yaml'))) crds.push(parseYaml((await read(f.path)) ?? '') as KubernetesObject);
+    const storageClasses: KubernetesObject[] = [];
     for (const f of files.filter((x) => x.path.startsWith('platform/') && /\.ya?ml$/.test(x.path))) {
-      const o = parseYaml((await read(f.path)) ?? '') as KubeObject | null;
+      const o = parseYaml((await read(f.path)) ?? '') as KubernetesObject | null;
       if (o?.kind === 'StorageClass') storageClasses.push(o);
     }
     const images = new Map<string, string | undefined>();
@@ -121,10 +122,10 @@ function fromSolution(solution: Solution): Candidate {
   const paths = [...files.keys()];
   return {
     manifest: parseYaml(text('manifest.yaml')) as Record<string, unknown>,
-    crds: paths.filter((p) => p.endsWith('_crd.yaml')).map((p) => parseYaml(text(p)) as KubeObject),
+    crds: paths.filter((p) => p.endsWith('_crd.yaml')).map((p) => parseYaml(text(p)) as KubernetesObject),
     storageClasses: paths
       .filter((p) => p.startsWith('platform/'))
-      .map((p) => parseYaml(text(p)) as KubeObject)
+      .map((p) => parseYaml(text(p)) as KubernetesObject)
       .filter((o) => o?.kind === 'StorageClass'),
     images: new Map(solution.definition.images.map((i) => [`${i.name}:${i.tag}`, undefined])),
     components: (solution.definition.components ?? []) as Candidate['components'],
@@ -155,7 +156,7 @@ export async function preflight(target: SolutionPreflightTarget, iso: string | S
   const add = (check: SolutionPreflightCheck) => checks.push(check);
 
   // MetalK8s version.
-  const ns = await kubeGet<KubeObject>(kc, '/api/v1/namespaces/kube-system', signal);
+  const ns = await kubeGet<KubernetesObject>(kc, '/api/v1/namespaces/kube-system', signal);
   const clusterVersion = ns?.metadata?.annotations?.['metalk8s.scality.com/cluster-version'];
   const range = (c.manifest.metadata as { annotations?: Record<string, string> } | undefined)?.annotations?.[REQUIRES_METALK8S_ANNOTATION];
   if (!clusterVersion) add({ name: 'metalk8s-version', status: 'fail', message: 'not a MetalK8s cluster', evidence: ['kube-system has no metalk8s.scality.com/cluster-version annotation'] });
@@ -180,7 +181,7 @@ export async function preflight(target: SolutionPreflightTarget, iso: string | S
   let crdFail = false;
   for (const crd of c.crds) {
     const crdName = str(crd?.metadata?.name);
-    const existing = await kubeGet<KubeObject>(kc, `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${encodeURIComponent(crdName)}`, signal);
+    const existing = await kubeGet<KubernetesObject>(kc, `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${encodeURIComponent(crdName)}`, signal);
     if (!existing) continue;
     if (own.some((e) => e.active)) {
       crdEvidence.push(`${crdName} exists; ${name} ${own.find((e) => e.active)?.version} is active (an upgrade replaces it)`);
@@ -202,7 +203,7 @@ export async function preflight(target: SolutionPreflightTarget, iso: string | S
   let scFail = false;
   for (const sc of c.storageClasses) {
     const scName = str(sc.metadata?.name);
-    const existing = await kubeGet<KubeObject>(kc, `/apis/storage.k8s.io/v1/storageclasses/${encodeURIComponent(scName)}`, signal);
+    const existing = await kubeGet<KubernetesObject>(kc, `/apis/storage.k8s.io/v1/storageclasses/${encodeURIComponent(scName)}`, signal);
     if (!existing) continue;
     const owner = existing.metadata?.labels?.['app.kubernetes.io/part-of'];
     if (owner === name) continue;
@@ -212,7 +213,7 @@ export async function preflight(target: SolutionPreflightTarget, iso: string | S
   add({ name: 'storageclass-conflicts', status: scFail ? 'fail' : 'pass', message: scFail ? 'StorageClasses of the Solution already belong to someone else' : `${c.storageClasses.length} StorageClasses, no conflict`, evidence: scEvidence });
 
   // Images under the same id with other digests; same image names in other Solutions.
-  const nodes = (await kubeGet<{ items: KubeObject[] }>(kc, '/api/v1/nodes', signal))?.items ?? [];
+  const nodes = (await kubeGet<{ items: KubernetesObject[] }>(kc, '/api/v1/nodes', signal))?.items ?? [];
   const bootstrap = nodes.find((n) => n.metadata?.labels?.['node-role.kubernetes.io/bootstrap'] !== undefined);
   const bootstrapIp = (bootstrap?.status as { addresses?: { type: string; address: string }[] } | undefined)?.addresses?.find((a) => a.type === 'InternalIP')?.address;
   const registry = (options.registryUrl ?? (bootstrapIp ? `http://${bootstrapIp}:8080` : '')).replace(/\/+$/, '');
@@ -308,7 +309,7 @@ export async function preflight(target: SolutionPreflightTarget, iso: string | S
 
   // Environment.
   if (options.env) {
-    const envNs = await kubeGet<{ items: KubeObject[] }>(kc, `/api/v1/namespaces?labelSelector=${encodeURIComponent(`solutions.metalk8s.scality.com/environment=${options.env}`)}`, signal);
+    const envNs = await kubeGet<{ items: KubernetesObject[] }>(kc, `/api/v1/namespaces?labelSelector=${encodeURIComponent(`solutions.metalk8s.scality.com/environment=${options.env}`)}`, signal);
     add({
       name: 'environment',
       status: 'pass',

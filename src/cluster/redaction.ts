@@ -198,16 +198,25 @@ export class RedactionReport {
   }
 }
 
+/** Options of {@link scrubText} and {@link scrubObject}. */
+export interface ScrubOptions {
+  /** Where the text comes from (a bundle path), the key of each count in `report`. @default '' */
+  readonly where?: string | undefined;
+  /** Counts each replacement. @default none (nothing counted) */
+  readonly report?: RedactionReport | undefined;
+}
+
 /**
- * Scrubs credentials from a text; counts each replacement in `report` under `where`.
+ * Scrubs credentials from a text; counts each replacement in `options.report` under `options.where`.
  *
  * @example
  * ```ts
  * const report = new RedactionReport();
- * scrubText('Authorization: Bearer abc.def.ghi', 'logs/op.log', report); // 'Authorization: Bearer [redacted]'
+ * scrubText('Authorization: Bearer abc.def.ghi', { where: 'logs/op.log', report }); // 'Authorization: Bearer [redacted]'
  * ```
  */
-export function scrubText(text: string, where = '', report?: RedactionReport): string {
+export function scrubText(text: string, options: ScrubOptions = {}): string {
+  const { where = '', report } = options;
   let out = text;
   for (const { rule, re, replace } of TEXT_RULES) {
     out = out.replace(re, (_match, ...rest: unknown[]) => {
@@ -222,9 +231,10 @@ export function scrubText(text: string, where = '', report?: RedactionReport): s
  * Scrubs a JSON-like value: values under secret keys, `{name: DB_PASSWORD, value: …}` pairs
  * (container `env`), and every string through {@link scrubText}. Returns a new value.
  */
-export function scrubObject<T>(value: T, where = '', report?: RedactionReport): T {
+export function scrubObject<T>(value: T, options: ScrubOptions = {}): T {
+  const { where = '', report } = options;
   const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') return scrubText(v, where, report);
+    if (typeof v === 'string') return scrubText(v, options);
     if (Array.isArray(v)) return v.map(walk);
     if (typeof v !== 'object' || v === null) return v;
     const obj = v as Record<string, unknown>;

@@ -140,7 +140,7 @@ export function stepReason(step: SaltStateStep): string {
 
 /**
  * Formats a failure chain as one line, `step-id: reason <- nested-step-id: reason`, with each
- * step's reason as {@link stepReason} gives it.
+ * step's reason: its comment's first line, or the state's name when the comment is a generic one.
  *
  * @example
  * ```ts

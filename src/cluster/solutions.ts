@@ -17,7 +17,8 @@ import { checkPlatformFile } from '../packaging/platform-objects.js';
 import { checksumsOf } from '../packaging/_checksum-file.js';
 import { compareVersions } from '../solution/version-order.js';
 import { describeFailure, firstFailedStep } from './salt-results.js';
-import { applyObject, deleteObject, type KubeObject, kubeGet } from '../_kube.js';
+import { applyObject, deleteObject, kubeGet } from '../_kube.js';
+import type { KubernetesObject } from '../solution/kubernetes-object.js';
 import {
   type AvailableEntry,
   bootstrapCall,
@@ -86,6 +87,12 @@ export interface ImportOptions extends LifecycleCallOptions {
   readonly timeoutMs?: number | undefined;
 }
 
+/** Options of {@link SolutionsApi.activate}. */
+export interface ActivateOptions extends LifecycleCallOptions {
+  /** The version to activate: an imported version, or `'latest'` (highest imported). @default 'latest' */
+  readonly version?: string | undefined;
+}
+
 /** What {@link SolutionsApi.import} did. */
 export interface ImportResult {
   readonly name: string;
@@ -98,8 +105,14 @@ export interface ImportResult {
   readonly sha256: string;
 }
 
-/** What {@link SolutionsApi.activate} and {@link SolutionsApi.deactivate} did. */
-export interface ActivationResult {
+/** Options of {@link SolutionsApi.deactivate}. */
+export type DeactivateOptions = LifecycleCallOptions;
+
+/** Options of {@link SolutionsApi.remove}. */
+export type RemoveOptions = LifecycleCallOptions;
+
+/** What {@link SolutionsApi.activate} did. */
+export interface ActivateResult {
   readonly name: string;
   /** The version active afterwards, or undefined after a deactivation. */
   readonly version: string | undefined;
@@ -108,6 +121,9 @@ export interface ActivationResult {
   /** Platform objects applied (activate) or deleted (deactivate). */
   readonly platformObjects: readonly string[];
 }
+
+/** What {@link SolutionsApi.deactivate} did: `version` is undefined. */
+export type DeactivateResult = ActivateResult;
 
 /** What {@link SolutionsApi.remove} did. */
 export interface RemoveResult {
@@ -125,7 +141,7 @@ function sha256File(path: string): Promise<string> {
   });
 }
 
-function describeObject(o: KubeObject): string {
+function describeObject(o: KubernetesObject): string {
   return `${o.kind}/${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name}`;
 }
 
@@ -270,17 +286,17 @@ export class SolutionsApi {
   }
 
   /**
-   * Activates a version (or `'latest'`): `activate_solution` then `deploy-components` (the
+   * Activates a version (`options.version`, by default the latest imported): `activate_solution` then `deploy-components` (the
    * CRDs), then the ISO's `platform/` objects, server-side applied with ownership labels.
    *
    * @throws `ClusterError` `SOLUTION_VERSION_NOT_IMPORTED` when that version is not imported.
    * @example
    * ```ts
-   * await cluster.solutions.activate('zenko', '2.6.0');
+   * await cluster.solutions.activate('zenko', { version: '2.6.0' });
    * ```
    */
-  async activate(name: string, version = 'latest', options: LifecycleCallOptions = {}): Promise<ActivationResult> {
-    const { signal, onProgress } = options;
+  async activate(name: string, options: ActivateOptions = {}): Promise<ActivateResult> {
+    const { signal, onProgress, version = 'latest' } = options;
     const entries = (await readAvailable(this.#ctx.kubeConfig, signal))[name] ?? [];
     const target =
       version === 'latest'
@@ -324,7 +340,7 @@ export class SolutionsApi {
    * await cluster.solutions.deactivate('zenko');
    * ```
    */
-  async deactivate(name: string, options: LifecycleCallOptions = {}): Promise<ActivationResult> {
+  async deactivate(name: string, options: DeactivateOptions = {}): Promise<DeactivateResult> {
     const { signal, onProgress } = options;
     const entries = (await readAvailable(this.#ctx.kubeConfig, signal))[name] ?? [];
     const active = entries.find((e) => e.active);
@@ -349,7 +365,7 @@ export class SolutionsApi {
    * await cluster.solutions.remove('/srv/isos/zenko-2.6.0.iso');
    * ```
    */
-  async remove(iso: string, options: LifecycleCallOptions = {}): Promise<RemoveResult> {
+  async remove(iso: string, options: RemoveOptions = {}): Promise<RemoveResult> {
     const { signal, onProgress } = options;
     const all = await this.list({ signal });
     // The path on the bootstrap node, as given, as resolved here, or where `upload` puts it.
@@ -383,11 +399,11 @@ export class SolutionsApi {
   }
 
   /** Refuses objects that exist on the cluster and are not labelled as this solution's. */
-  async #refuseForeignObjects(name: string, objects: readonly KubeObject[], signal: AbortSignal | undefined): Promise<void> {
+  async #refuseForeignObjects(name: string, objects: readonly KubernetesObject[], signal: AbortSignal | undefined): Promise<void> {
     for (const obj of objects) {
       const path = await this.#ctx.discovery.path(obj, signal);
       if (!path) continue;
-      const existing = await kubeGet<KubeObject>(this.#ctx.kubeConfig, path, signal);
+      const existing = await kubeGet<KubernetesObject>(this.#ctx.kubeConfig, path, signal);
       const labels = existing?.metadata?.labels ?? {};
       if (existing && (labels['app.kubernetes.io/part-of'] !== name || labels['app.kubernetes.io/managed-by'] !== SDK_FIELD_MANAGER)) {
         throw new ClusterError('PLATFORM_OBJECT_NOT_OWNED', `cannot activate ${name}: ${describeObject(obj)} of its platform/ folder already exists on the cluster and is not ${name}'s (labels app.kubernetes.io/part-of=${labels['app.kubernetes.io/part-of'] ?? '<none>'}, app.kubernetes.io/managed-by=${labels['app.kubernetes.io/managed-by'] ?? '<none>'}); nothing was changed`, {
@@ -397,7 +413,7 @@ export class SolutionsApi {
     }
   }
 
-  async #deletePlatform(entry: AvailableEntry, keep: readonly KubeObject[], options: LifecycleCallOptions): Promise<string[]> {
+  async #deletePlatform(entry: AvailableEntry, keep: readonly KubernetesObject[], options: LifecycleCallOptions): Promise<string[]> {
     const name = String((entry.manifest.metadata as { name?: string } | undefined)?.name ?? entry.name);
     const objects = await platformObjects(entry.archive, name, entry.version).catch(() => []);
     const kept = new Set(keep.map(describeObject));
@@ -460,9 +476,9 @@ export class SolutionsApi {
  * The ISO's `platform/**` objects, labelled as the SDK's own. Throws `PLATFORM_OBJECT_FORBIDDEN`
  * naming every file and object outside the allowlist ({@link checkPlatformFile}).
  */
-async function platformObjects(archive: string, name: string, version: string): Promise<KubeObject[]> {
+async function platformObjects(archive: string, name: string, version: string): Promise<KubernetesObject[]> {
   const iso = await openIso(archive);
-  const out: KubeObject[] = [];
+  const out: KubernetesObject[] = [];
   const refused: Issue[] = [];
   try {
     const entries = (await iso.list({ view: 'rockridge' })).filter((e) => e.type !== 'directory' && e.path.startsWith('platform/'));
@@ -474,7 +490,7 @@ async function platformObjects(archive: string, name: string, version: string): 
       const checked = checkPlatformFile(e.path, await iso.readFile(e, { view: 'rockridge' }), name);
       refused.push(...checked.issues);
       for (const checkedObj of checked.objects) {
-        const obj = structuredClone(checkedObj) as KubeObject;
+        const obj = structuredClone(checkedObj) as KubernetesObject;
         obj.metadata = {
           ...obj.metadata,
           labels: {

@@ -113,11 +113,26 @@ function json(value: unknown): Buffer {
   return Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** Options of {@link bundleFiles}. */
+export interface BundleFilesOptions {
+  /** Largest uncompressed size of the files, as {@link SupportBundleOptions.maxBytes}. @default 256 MiB */
+  readonly maxBytes?: number | undefined;
+}
+
+/** What {@link bundleFiles} gives. */
+export interface BundleFilesResult {
+  /** File contents by bundle path, sorted by path, `index.json` last. */
+  readonly files: Map<string, Buffer>;
+  readonly index: BundleIndex;
+  readonly redactions: RedactionFinding[];
+}
+
 /**
  * The files of a bundle for a snapshot, scrubbed, sorted by path, with the index last built.
  * Pure: the same snapshot gives the same files.
  */
-export function bundleFiles(snapshot: DiagnosticsSnapshot, maxBytes = 256 << 20): { files: Map<string, Buffer>; index: BundleIndex; redactions: RedactionFinding[] } {
+export function bundleFiles(snapshot: DiagnosticsSnapshot, options: BundleFilesOptions = {}): BundleFilesResult {
+  const { maxBytes = 256 << 20 } = options;
   const report = new RedactionReport();
   const files = new Map<string, Buffer>();
   const counts: Record<string, number> = {};
@@ -125,7 +140,7 @@ export function bundleFiles(snapshot: DiagnosticsSnapshot, maxBytes = 256 << 20)
     const value = snapshot[c];
     counts[c] = Array.isArray(value) ? value.length : Object.keys(value).length;
     const path = `objects/${c}.json`;
-    files.set(path, json(scrubObject(value, path, report)));
+    files.set(path, json(scrubObject(value, { where: path, report })));
   }
   let total = [...files.values()].reduce((n, b) => n + b.length, 0);
   const omitted: string[] = [];
@@ -135,7 +150,7 @@ export function bundleFiles(snapshot: DiagnosticsSnapshot, maxBytes = 256 << 20)
   for (const l of sorted) {
     const { text, ...meta } = l;
     const path = logPath(meta);
-    const bytes = Buffer.from(scrubText(text, path, report));
+    const bytes = Buffer.from(scrubText(text, { where: path, report }));
     if (total + bytes.length > maxBytes) {
       omitted.push(path);
       continue;
@@ -158,7 +173,7 @@ export function bundleFiles(snapshot: DiagnosticsSnapshot, maxBytes = 256 << 20)
     scope: snapshot.scope,
     counts,
     logs: logs.sort((a, b) => (a.path < b.path ? -1 : 1)),
-    problems: scrubObject(snapshot.problems, 'index.json', report),
+    problems: scrubObject(snapshot.problems, { where: 'index.json', report }),
     redactions: report.total,
     omitted: omitted.sort(),
     files: list,
@@ -215,7 +230,7 @@ async function writeTarGz(files: Map<string, Buffer>, mtime: Date, output: strin
 export async function supportBundle(target: DiagnosticsTarget, options: SupportBundleOptions): Promise<SupportBundleResult> {
   const output = resolve(options.output);
   const snapshot = await collectSnapshot(target, { ...options, onProgress: options.onProgress });
-  const { files, index, redactions } = bundleFiles(snapshot, options.maxBytes);
+  const { files, index, redactions } = bundleFiles(snapshot, { maxBytes: options.maxBytes });
   let written = 0;
   const { bytes, sha256 } = await writeTarGz(files, new Date(Date.parse(snapshot.collectedAt)), output, options.signal, (n, b) => {
     written += b;
@@ -224,11 +239,30 @@ export async function supportBundle(target: DiagnosticsTarget, options: SupportB
   return { path: output, bytes, sha256, index, redactions, snapshot };
 }
 
+/** Options of {@link writeSupportBundle}. */
+export interface WriteSupportBundleOptions extends BundleFilesOptions {
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** What {@link writeSupportBundle} wrote. */
+export interface WriteSupportBundleResult {
+  /** Absolute path of the archive. */
+  readonly path: string;
+  readonly bytes: number;
+  /** sha256 of the archive, hex. */
+  readonly sha256: string;
+}
+
 /** Writes an already collected snapshot as a bundle (same bytes for the same snapshot). */
-export async function writeSupportBundle(snapshot: DiagnosticsSnapshot, output: string, options: { readonly maxBytes?: number | undefined; readonly signal?: AbortSignal | undefined } = {}): Promise<{ path: string; bytes: number; sha256: string }> {
+export async function writeSupportBundle(snapshot: DiagnosticsSnapshot, output: string, options: WriteSupportBundleOptions = {}): Promise<WriteSupportBundleResult> {
   const path = resolve(output);
-  const { files } = bundleFiles(snapshot, options.maxBytes);
+  const { files } = bundleFiles(snapshot, { maxBytes: options.maxBytes });
   return { path, ...(await writeTarGz(files, new Date(Date.parse(snapshot.collectedAt)), path, options.signal)) };
+}
+
+/** Options of {@link readSupportBundle}. */
+export interface ReadSupportBundleOptions {
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** Largest file read back from a bundle. */
@@ -244,7 +278,7 @@ const MAX_ENTRY = 512 << 20;
  * const snapshot = await readSupportBundle('zenko.tar.gz');
  * ```
  */
-export async function readSupportBundle(file: string, options: { readonly signal?: AbortSignal | undefined } = {}): Promise<DiagnosticsSnapshot> {
+export async function readSupportBundle(file: string, options: ReadSupportBundleOptions = {}): Promise<DiagnosticsSnapshot> {
   const files = new Map<string, Buffer>();
   const extract = tar.extract();
   extract.on('entry', (header, stream, next) => {

@@ -83,19 +83,19 @@ export function yamlDocuments(bytes: Uint8Array): YamlDoc[] {
   return out;
 }
 
-/** A Kubernetes-looking object. */
-export type KubeObject = {
+/** A Kubernetes-looking object read from an archive: its fields are not checked yet. */
+export type ArchiveObject = {
   readonly apiVersion?: unknown;
   readonly kind?: unknown;
   readonly metadata?: { readonly name?: unknown; readonly namespace?: unknown } | undefined;
 } & Readonly<Record<string, unknown>>;
 
 /** The single object of a one-document YAML file, or undefined. */
-export function yamlObject(bytes: Uint8Array | undefined): KubeObject | undefined {
+export function yamlObject(bytes: Uint8Array | undefined): ArchiveObject | undefined {
   if (bytes === undefined) return undefined;
   const docs = yamlDocuments(bytes);
   const v = docs.length === 1 ? docs[0]!.value : undefined;
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as KubeObject) : undefined;
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as ArchiveObject) : undefined;
 }
 
 /** The images of an archive, from its `images/<name>/<tag>/manifest.json` files. */
@@ -114,7 +114,7 @@ export function cmp(a: string, b: string): number {
 }
 
 /** `metadata.name` as a string, or `''`. */
-export function nameOf(obj: KubeObject | undefined): string {
+export function nameOf(obj: ArchiveObject | undefined): string {
   const n = obj?.metadata?.name;
   return typeof n === 'string' ? n : '';
 }

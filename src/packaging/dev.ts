@@ -42,7 +42,7 @@ export interface DevRound {
 }
 
 /** Options of {@link devSolution}. */
-export interface DevOptions {
+export interface DevSolutionOptions {
   /** The solution file, or the folder holding `solution.config.ts`. */
   readonly configPath: string;
   /** Where each round writes its ISO. */
@@ -106,7 +106,7 @@ function inputsOf(solution: Solution, baseDir: string): string[] {
  * });
  * ```
  */
-export async function devSolution(options: DevOptions): Promise<void> {
+export async function devSolution(options: DevSolutionOptions): Promise<void> {
   const { signal } = options;
   const outDir = resolve(options.outDir);
   const cacheDir = options.cacheDir !== undefined ? resolve(options.cacheDir) : undefined;

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import { archiveFiles, cmp, imageFolders, isCrdFile, type KubeObject, nameOf, readSmallFiles, yamlDocuments, yamlObject } from './_archive.js';
+import { archiveFiles, cmp, imageFolders, isCrdFile, type ArchiveObject, nameOf, readSmallFiles, yamlDocuments, yamlObject } from './_archive.js';
 import { openIso } from './iso/iso-reader.js';
 
 /** What a change is about. */
@@ -43,7 +43,7 @@ export interface ArchiveContents {
 export interface DiffResult {
   readonly old: { readonly name: string; readonly version: string };
   readonly new: { readonly name: string; readonly version: string };
-  /** Every change, grouped by category (in {@link CHANGE_CATEGORIES} order), then by subject. */
+  /** Every change, grouped by category (manifest, image, crd, permission, storageclass, alert, dashboard, monitor, other), then by subject. */
   readonly changes: readonly Change[];
   /** Number of breaking changes. */
   readonly breaking: number;
@@ -76,16 +76,16 @@ function canonical(v: unknown): unknown {
   return v;
 }
 
-function objectsOf(files: ReadonlyMap<string, Uint8Array>, pred: (path: string) => boolean): KubeObject[] {
-  const out: KubeObject[] = [];
+function objectsOf(files: ReadonlyMap<string, Uint8Array>, pred: (path: string) => boolean): ArchiveObject[] {
+  const out: ArchiveObject[] = [];
   for (const [p, bytes] of files) {
     if (!pred(p)) continue;
-    for (const d of yamlDocuments(bytes)) if (typeof d.value === 'object' && d.value !== null) out.push(d.value as KubeObject);
+    for (const d of yamlDocuments(bytes)) if (typeof d.value === 'object' && d.value !== null) out.push(d.value as ArchiveObject);
   }
   return out;
 }
 
-function byName(list: readonly KubeObject[], key: (o: KubeObject) => string = nameOf): Map<string, KubeObject> {
+function byName(list: readonly ArchiveObject[], key: (o: ArchiveObject) => string = nameOf): Map<string, ArchiveObject> {
   return new Map(list.map((o) => [key(o), o]));
 }
 
@@ -95,8 +95,8 @@ function keyed<T>(a: ReadonlyMap<string, T>, b: ReadonlyMap<string, T>, fn: (key
 
 // ---- manifest ----
 
-function diffManifest(a: KubeObject | undefined, b: KubeObject | undefined, add: Add): void {
-  const spec = (o: KubeObject | undefined) => (o?.spec ?? {}) as { version?: unknown; operator?: { image?: unknown; metrics?: unknown } };
+function diffManifest(a: ArchiveObject | undefined, b: ArchiveObject | undefined, add: Add): void {
+  const spec = (o: ArchiveObject | undefined) => (o?.spec ?? {}) as { version?: unknown; operator?: { image?: unknown; metrics?: unknown } };
   const va = text(spec(a).version);
   const vb = text(spec(b).version);
   if (nameOf(a) !== nameOf(b)) {
@@ -218,7 +218,7 @@ function diffCrdVersion(crd: string, v: string, a: CrdVersion, b: CrdVersion, ad
   });
 }
 
-function diffCrds(a: Map<string, KubeObject>, b: Map<string, KubeObject>, add: Add): void {
+function diffCrds(a: Map<string, ArchiveObject>, b: Map<string, ArchiveObject>, add: Add): void {
   keyed(a, b, (name, x, y) => {
     if (!x) {
       add({ category: 'crd', action: 'added', subject: name, message: `CRD ${name} added` });
@@ -242,7 +242,7 @@ function diffCrds(a: Map<string, KubeObject>, b: Map<string, KubeObject>, add: A
 }
 
 /** The CRDs of an archive (`operator/deploy/crds/**\/*_crd.yaml`), by name. */
-function crdsOf(files: ReadonlyMap<string, Uint8Array>): Map<string, KubeObject> {
+function crdsOf(files: ReadonlyMap<string, Uint8Array>): Map<string, ArchiveObject> {
   return byName(objectsOf(files, isCrdFile));
 }
 
@@ -262,7 +262,7 @@ export function crdChanges(oldArchive: ArchiveContents, newArchive: ArchiveConte
 
 // ---- permissions ----
 
-function triples(role: KubeObject): Set<string> {
+function triples(role: ArchiveObject): Set<string> {
   const out = new Set<string>();
   for (const r of (Array.isArray(role.rules) ? role.rules : []) as { apiGroups?: unknown; resources?: unknown; verbs?: unknown; nonResourceURLs?: unknown; resourceNames?: unknown }[]) {
     const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
@@ -276,9 +276,9 @@ function triples(role: KubeObject): Set<string> {
   return out;
 }
 
-function diffRoles(a: readonly KubeObject[], b: readonly KubeObject[], idA: string, idB: string, add: Add): void {
+function diffRoles(a: readonly ArchiveObject[], b: readonly ArchiveObject[], idA: string, idB: string, add: Add): void {
   // ClusterRole names carry the solution id (name-version): compare them across versions.
-  const key = (id: string) => (o: KubeObject) => `${text(o.kind)} ${id ? nameOf(o).split(id).join('<id>') : nameOf(o)}`;
+  const key = (id: string) => (o: ArchiveObject) => `${text(o.kind)} ${id ? nameOf(o).split(id).join('<id>') : nameOf(o)}`;
   const ma = byName(a, key(idA));
   const mb = byName(b, key(idB));
   keyed(ma, mb, (k, x, y) => {
@@ -299,7 +299,7 @@ function diffRoles(a: readonly KubeObject[], b: readonly KubeObject[], idA: stri
 
 const IMMUTABLE_SC_FIELDS = ['provisioner', 'reclaimPolicy', 'volumeBindingMode'] as const;
 
-function diffStorageClasses(a: Map<string, KubeObject>, b: Map<string, KubeObject>, add: Add): void {
+function diffStorageClasses(a: Map<string, ArchiveObject>, b: Map<string, ArchiveObject>, add: Add): void {
   keyed(a, b, (name, x, y) => {
     if (!x) return add({ category: 'storageclass', action: 'added', subject: name, message: `StorageClass ${name} added` });
     if (!y) return add({ category: 'storageclass', action: 'removed', subject: name, message: `StorageClass ${name} removed: volumes and claims of the installed version still name it`, breaking: true });
@@ -328,7 +328,7 @@ function diffStorageClasses(a: Map<string, KubeObject>, b: Map<string, KubeObjec
 
 type Rule = { alert?: unknown; record?: unknown; expr?: unknown; for?: unknown; labels?: unknown; annotations?: unknown };
 
-function alertRules(objs: readonly KubeObject[]): Map<string, Rule> {
+function alertRules(objs: readonly ArchiveObject[]): Map<string, Rule> {
   const out = new Map<string, Rule>();
   for (const o of objs) {
     for (const g of ((o.spec as { groups?: unknown } | undefined)?.groups ?? []) as { name?: unknown; rules?: unknown }[]) {
@@ -351,7 +351,7 @@ function diffAlerts(a: Map<string, Rule>, b: Map<string, Rule>, add: Add): void 
   });
 }
 
-function dashboardTitle(o: KubeObject): string {
+function dashboardTitle(o: ArchiveObject): string {
   for (const v of Object.values((o.data ?? {}) as Record<string, unknown>)) {
     try {
       const t = (JSON.parse(String(v)) as { title?: unknown }).title;
@@ -363,7 +363,7 @@ function dashboardTitle(o: KubeObject): string {
   return nameOf(o);
 }
 
-function diffSimple(category: ChangeCategory, label: string, a: Map<string, KubeObject>, b: Map<string, KubeObject>, add: Add, title: (o: KubeObject) => string = nameOf): void {
+function diffSimple(category: ChangeCategory, label: string, a: Map<string, ArchiveObject>, b: Map<string, ArchiveObject>, add: Add, title: (o: ArchiveObject) => string = nameOf): void {
   keyed(a, b, (k, x, y) => {
     const t = y ? title(y) : '';
     if (!x) add({ category, action: 'added', subject: k, message: `${label} ${k} added${t && !k.endsWith(t) ? ` (${t})` : ''}` });
@@ -374,7 +374,7 @@ function diffSimple(category: ChangeCategory, label: string, a: Map<string, Kube
   });
 }
 
-function labelsOf(o: KubeObject): unknown {
+function labelsOf(o: ArchiveObject): unknown {
   const l = (o.metadata as { labels?: Record<string, unknown> } | undefined)?.labels ?? {};
   // The version label changes with every release: not a change worth reporting.
   const { 'app.kubernetes.io/version': _, ...rest } = l;
@@ -393,7 +393,7 @@ export function diffContents(oldArchive: ArchiveContents, newArchive: ArchiveCon
   const add: Add = (c) => changes.push({ ...c, breaking: c.breaking ?? false });
   const ma = yamlObject(oldArchive.files.get('manifest.yaml'));
   const mb = yamlObject(newArchive.files.get('manifest.yaml'));
-  const idOf = (m: KubeObject | undefined) => {
+  const idOf = (m: ArchiveObject | undefined) => {
     const v = (m?.spec as { version?: unknown } | undefined)?.version;
     return nameOf(m) && v !== undefined ? `${nameOf(m)}-${text(v)}` : '';
   };
@@ -405,22 +405,22 @@ export function diffContents(oldArchive: ArchiveContents, newArchive: ArchiveCon
   const platform = (f: ReadonlyMap<string, Uint8Array>) => objectsOf(f, (p) => p.startsWith('platform/'));
   const pa = platform(oldArchive.files);
   const pb = platform(newArchive.files);
-  const ofKind = (list: readonly KubeObject[], ...kinds: string[]) => list.filter((o) => kinds.includes(text(o.kind)));
+  const ofKind = (list: readonly ArchiveObject[], ...kinds: string[]) => list.filter((o) => kinds.includes(text(o.kind)));
   diffStorageClasses(byName(ofKind(pa, 'StorageClass')), byName(ofKind(pb, 'StorageClass')), add);
   diffAlerts(alertRules(ofKind(pa, 'PrometheusRule')), alertRules(ofKind(pb, 'PrometheusRule')), add);
-  const isDashboard = (o: KubeObject) => o.kind === 'ConfigMap' && (o.metadata as { labels?: Record<string, unknown> } | undefined)?.labels?.grafana_dashboard === '1';
+  const isDashboard = (o: ArchiveObject) => o.kind === 'ConfigMap' && (o.metadata as { labels?: Record<string, unknown> } | undefined)?.labels?.grafana_dashboard === '1';
   diffSimple('dashboard', 'dashboard', byName(pa.filter(isDashboard)), byName(pb.filter(isDashboard)), add, dashboardTitle);
-  const monitorKey = (o: KubeObject) => `${text(o.kind)} ${nameOf(o)}`;
+  const monitorKey = (o: ArchiveObject) => `${text(o.kind)} ${nameOf(o)}`;
   diffSimple('monitor', '', byName(ofKind(pa, 'ServiceMonitor', 'PodMonitor'), monitorKey), byName(ofKind(pb, 'ServiceMonitor', 'PodMonitor'), monitorKey), add);
   const known = ['StorageClass', 'PrometheusRule', 'ServiceMonitor', 'PodMonitor'];
-  const other = (list: readonly KubeObject[]) => byName(list.filter((o) => !known.includes(text(o.kind)) && !isDashboard(o)), monitorKey);
+  const other = (list: readonly ArchiveObject[]) => byName(list.filter((o) => !known.includes(text(o.kind)) && !isDashboard(o)), monitorKey);
   diffSimple('other', '', other(pa), other(pb), add);
   const order = new Map<ChangeCategory, number>(CHANGE_CATEGORIES.map((c, i) => [c, i]));
   const sorted = changes
     .map((c, i) => ({ c, i }))
     .sort((x, y) => order.get(x.c.category)! - order.get(y.c.category)! || x.i - y.i)
     .map(({ c }) => ({ ...c, message: c.message.replace(/^ /, '') }));
-  const version = (m: KubeObject | undefined) => text((m?.spec as { version?: unknown } | undefined)?.version ?? '');
+  const version = (m: ArchiveObject | undefined) => text((m?.spec as { version?: unknown } | undefined)?.version ?? '');
   return {
     old: { name: nameOf(ma), version: version(ma) },
     new: { name: nameOf(mb), version: version(mb) },

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { archiveFiles, cmp, imageFolders, type KubeObject, nameOf, parseSdkIndex, readSmallFiles, yamlDocuments, yamlObject } from './_archive.js';
+import { archiveFiles, cmp, imageFolders, type ArchiveObject, nameOf, parseSdkIndex, readSmallFiles, yamlDocuments, yamlObject } from './_archive.js';
 import { type IsoEntryInfo, openIso } from './iso/iso-reader.js';
 import { SDK_INDEX_PATH } from './pack.js';
 
@@ -175,12 +175,12 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
         crds.push({ file, name: nameOf(o), group: s(cs.group), kind: s(cs.names?.kind), scope: s(cs.scope), versions });
       } else if (file === 'operator/deploy/role.yaml') {
         for (const d of yamlDocuments(bytes)) {
-          const o = d.value as KubeObject | undefined;
+          const o = d.value as ArchiveObject | undefined;
           roles.push({ file, kind: s(o?.kind), name: nameOf(o), rules: Array.isArray(o?.rules) ? o.rules.length : 0 });
         }
       } else if (file.startsWith('platform/') && /\.ya?ml$/.test(file)) {
         for (const d of yamlDocuments(bytes)) {
-          const o = d.value as KubeObject | undefined;
+          const o = d.value as ArchiveObject | undefined;
           const ns = o?.metadata?.namespace;
           const groups = (o?.spec as { groups?: unknown } | undefined)?.groups;
           const rules = o?.kind === 'PrometheusRule' && Array.isArray(groups) ? groups.reduce((n: number, g: { rules?: unknown }) => n + (Array.isArray(g?.rules) ? g.rules.length : 0), 0) : undefined;

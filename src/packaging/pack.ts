@@ -68,7 +68,7 @@ export interface PackOptions {
    * Build time in seconds since the epoch: the manifest's build-timestamp, the ISO's dates and
    * built images' creation date. Same inputs and epoch give a byte-identical ISO.
    * @default `SOURCE_DATE_EPOCH`, else the last commit time of the git work tree holding the
-   * solution (`baseDir`), else 0: the output stays reproducible (see {@link resolveBuildTime})
+   * solution (`baseDir`), else 0: the output stays reproducible (`PackResult.buildTime` says which)
    */
   readonly sourceDateEpoch?: number | undefined;
   /** Platform of the images, where an image does not set its own. @default "linux/amd64" */

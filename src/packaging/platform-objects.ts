@@ -12,26 +12,14 @@
  * @module
  */
 import type { Issue } from '../errors.js';
+import type { KubernetesObject } from '../solution/kubernetes-object.js';
 import { MONITOR_LABEL, MONITORING_NAMESPACE, SDK_MANAGER } from '../solution/render.js';
 import { yamlDocuments } from './_archive.js';
 
-/** An object of `platform/` that passed the allowlist. */
-export interface PlatformObject {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly metadata: {
-    readonly name: string;
-    readonly namespace?: string;
-    readonly labels?: Record<string, string>;
-    readonly annotations?: Record<string, string>;
-  };
-  readonly [key: string]: unknown;
-}
-
 /** What {@link checkPlatformFile} found in one file. */
 export interface PlatformFileCheck {
-  /** The accepted objects, in file order (empty when any issue is an error). */
-  readonly objects: readonly PlatformObject[];
+  /** The objects that passed the allowlist, in file order (empty when any issue is an error). */
+  readonly objects: readonly KubernetesObject[];
   readonly issues: readonly Issue[];
 }
 
@@ -146,7 +134,7 @@ function describeObj(o: unknown): string {
  */
 export function checkPlatformFile(file: string, bytes: Uint8Array, solution: string): PlatformFileCheck {
   const issues: Issue[] = [];
-  const objects: PlatformObject[] = [];
+  const objects: KubernetesObject[] = [];
   const refuse = (what: string, message: string) =>
     issues.push({
       code: 'PLATFORM_OBJECT_FORBIDDEN',
@@ -204,7 +192,7 @@ export function checkPlatformFile(file: string, bytes: Uint8Array, solution: str
     }
     if (meta.annotations !== undefined) onlyKeys(meta.annotations, rule.annotations, 'metadata.annotations', bad);
     rule.check?.(o, bad);
-    if (issues.length === before) objects.push(o as PlatformObject);
+    if (issues.length === before) objects.push(o as KubernetesObject);
   });
   return { objects: issues.length === 0 ? objects : [], issues };
 }

@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import type { Issue } from '../errors.js';
 import { re2Error } from './_regexp.js';
+import type { ObjectMeta } from './kubernetes-object.js';
 import type { CrdInput } from './schema.js';
 
 /** A printer column of a CRD version (`kubectl get` output). */
@@ -71,48 +72,6 @@ export type CrdDefinition<
   G extends string = string,
   K extends string = string,
 > = CrdDefinitionOptions<V, G, K>;
-
-/** A reference to the object that owns another (`metadata.ownerReferences[]`), for garbage collection. */
-export interface OwnerReference {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly name: string;
-  readonly uid: string;
-  /** The managing controller: at most one owner reference sets it. */
-  readonly controller?: boolean | undefined;
-  /** The owner cannot be deleted in the foreground before this object is. */
-  readonly blockOwnerDeletion?: boolean | undefined;
-}
-
-/**
- * Kubernetes object metadata (`metav1.ObjectMeta`) as an operator reads and writes it: what it
- * sets (name, labels, owner references, finalizers) and what the API server fills in (uid,
- * resourceVersion, generation, timestamps).
- */
-export interface ObjectMeta {
-  name: string;
-  namespace?: string | undefined;
-  /** Prefix of a server-generated name, when `name` is empty on create. */
-  generateName?: string | undefined;
-  labels?: Record<string, string> | undefined;
-  annotations?: Record<string, string> | undefined;
-  /** Set by the server; unique over the object's lifetime. */
-  uid?: string | undefined;
-  /** Set by the server; changes on every write; send it back for optimistic concurrency. */
-  resourceVersion?: string | undefined;
-  /** Set by the server; incremented on each change of `spec` (compare with `status.observedGeneration`). */
-  generation?: number | undefined;
-  /** Set by the server (RFC 3339). */
-  creationTimestamp?: string | undefined;
-  /** Set by the server when deletion was asked and finalizers remain (RFC 3339). */
-  deletionTimestamp?: string | undefined;
-  deletionGracePeriodSeconds?: number | undefined;
-  ownerReferences?: OwnerReference[] | undefined;
-  /** Keys that must be removed before the object is deleted, e.g. `zenko.io/cleanup`. */
-  finalizers?: string[] | undefined;
-  /** Server-side apply bookkeeping. */
-  managedFields?: Record<string, unknown>[] | undefined;
-}
 
 type Schema<T, Mode extends 'output' | 'input'> = T extends z.ZodType ? (Mode extends 'input' ? z.input<T> : z.output<T>) : unknown;
 

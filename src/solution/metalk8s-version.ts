@@ -22,7 +22,7 @@ export interface MetalK8sFeatures {
   readonly version: string;
   /** `add-solution --webhook` (pillar `orchestrate.webhook_enabled`): 124.1.7+ and 125.0+. */
   readonly webhook: boolean;
-  /** Operator metrics objects from `spec.operator.metrics` (post-129; see {@link OPERATOR_METRICS_SINCE}). */
+  /** Operator metrics objects from `spec.operator.metrics` (MetalK8s 130.0.0 and later). */
   readonly operatorMetrics: boolean;
 }
 

@@ -8,8 +8,8 @@
  */
 import { toYaml } from './_yaml.js';
 import { DEFAULT_METALK8S_VERSION, metalk8sFeatures, OPERATOR_METRICS_SINCE } from './metalk8s-version.js';
+import type { KubernetesObject } from './kubernetes-object.js';
 import {
-  type KubernetesObject,
   METALK8S_REGISTRY,
   MONITOR_LABEL,
   renderRoles,

@@ -5,6 +5,7 @@
  * @module
  */
 import { toYaml, toYamlDocuments } from './_yaml.js';
+import type { KubernetesObject } from './kubernetes-object.js';
 import type { Solution } from './validate.js';
 import type { ImageSourceInput } from './schema.js';
 
@@ -48,12 +49,6 @@ export interface RenderedSolution {
   readonly images: readonly RenderedImage[];
 }
 
-/** A Kubernetes object, as plain data. */
-export type KubernetesObject = {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-} & Record<string, unknown>;
 
 const enc = new TextEncoder();
 

@@ -5,11 +5,51 @@
  *
  * @module
  */
-export * from './model.js';
-export * from './quantity.js';
-export * from './probe-output.js';
-export * from './eligibility.js';
-export * from './planner.js';
-export * from './inventory.js';
+export {
+  type BlockDevice,
+  type DeniedCode,
+  type DeniedReason,
+  type DeviceHealth,
+  type DeviceWarning,
+  type Inventory,
+  type NodeInventory,
+  STORAGE_LABELS,
+  type VolumeCondition,
+  type VolumeGroup,
+  type VolumeManifest,
+  type VolumePhase,
+  volumePhase,
+  type VolumeSource,
+  type VolumeSourceKind,
+} from './model.js';
+export { formatNodeQuantity, parseNodeQuantity } from './quantity.js';
+export {
+  type LsblkDevice,
+  parseBlkidExport,
+  parseLsblk,
+  parsePvs,
+  parseSmartctl,
+  parseVgs,
+  type PvReport,
+  type SmartHealth,
+  type VgReport,
+} from './probe-output.js';
+export { describeDevices, type DescribeDevicesOptions, type ProbedNode, stableLink } from './eligibility.js';
+export {
+  type ExistingVolume,
+  type NodeConsidered,
+  type PlannedSolution,
+  type PlannedVolume,
+  type PlanNote,
+  planVolumes,
+  type PlanVolumesInput,
+  type PlanVolumesOptions,
+  type Refusal,
+  type RefusedDevice,
+  type UnsatisfiedNeed,
+  volumeName,
+  type VolumePlan,
+} from './planner.js';
+export { inventory, type InventoryOptions, type InventoryProgressEvent } from './inventory.js';
 export * from './volumes.js';
 export * from './prometheus-inventory.js';

@@ -57,8 +57,15 @@ export const INVENTORY_COMMANDS = {
   smartctl: 'smartctl --json -H -A',
 } as const;
 
+/** Options of {@link runOnNode}. */
+export interface RunOnNodeOptions {
+  /** Cancels the SaltAPI call. */
+  readonly signal?: AbortSignal | undefined;
+}
+
 /** Runs one command on one node with `cmd.run_all`; a node-admin right is needed. */
-export async function runOnNode(cluster: Pick<Cluster, 'salt'>, node: string, command: string, signal?: AbortSignal): Promise<CmdReturn | undefined> {
+export async function runOnNode(cluster: Pick<Cluster, 'salt'>, node: string, command: string, options: RunOnNodeOptions = {}): Promise<CmdReturn | undefined> {
+  const { signal } = options;
   let ret: Record<string, unknown>;
   try {
     ret = await cluster.salt.local({ tgt: node, fun: 'cmd.run_all', arg: [command] }, { signal });
@@ -128,7 +135,7 @@ async function probeNode(cluster: Pick<Cluster, 'salt'>, node: NodeObject, volum
     .map((l) => l.slice(ROLE.length))
     .sort();
   const base = { name, roles, metalk8sVersion: labels['metalk8s.scality.com/version'] };
-  const run = (cmd: string) => runOnNode(cluster, name, cmd, options.signal);
+  const run = (cmd: string) => runOnNode(cluster, name, cmd, { signal: options.signal });
   const lsblkOut = await run(INVENTORY_COMMANDS.lsblk);
   if (!lsblkOut) return { ...base, devices: [], volumeGroups: [], probeError: `the salt-minion of ${name} did not answer` };
   if (lsblkOut.retcode !== 0) return { ...base, devices: [], volumeGroups: [], probeError: `lsblk failed (exit ${lsblkOut.retcode}): ${lsblkOut.stderr.trim()}` };

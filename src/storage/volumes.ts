@@ -12,9 +12,9 @@ import { inventory, runOnNode } from './inventory.js';
 import { type BlockDevice, isUnrecoverable, sourceKind, VOLUME_API_VERSION, type VolumeCondition, type VolumePhase, type VolumeSourceKind, volumePhase } from './model.js';
 import type { ExistingVolume, PlannedVolume, VolumePlan } from './planner.js';
 import { humanBytes, parseNodeQuantity } from './quantity.js';
+import { claimsInUse, requestVolumeDelete, VOLUMES_PATH as VOLUMES, waitVolumesGone } from '../_volumes.js';
 import { sleep } from '../_wait.js';
 
-const VOLUMES = '/apis/storage.metalk8s.scality.com/v1alpha1/volumes';
 const FIELD_MANAGER = 'metalk8s-solution-sdk';
 
 /** The part of a connected cluster the storage verbs use. */
@@ -341,40 +341,33 @@ export async function deleteVolume(cluster: StorageCluster, name: string, option
   const v = (await listVolumes(cluster, { signal })).find((x) => x.name === name);
   if (!v) throw new ClusterError('VOLUME_NOT_FOUND', `no Volume named ${name}`, { hint: 'List them with `solution volumes list`.' });
   if (!v.terminating) {
-    if (v.pv?.claim) {
-      const [ns = '', pvc = ''] = v.pv.claim.split('/');
-      const claim = await kubeGet<{ status?: { phase?: string } }>(kc, `/api/v1/namespaces/${encodeURIComponent(ns)}/persistentvolumeclaims/${encodeURIComponent(pvc)}`, signal);
-      if (claim) {
-        throw new ClusterError('VOLUME_IN_USE', `Volume ${name} is used by PersistentVolumeClaim ${v.pv.claim} (${claim.status?.phase ?? 'unknown phase'})`, {
-          hint: `Delete the claim (and the Pods using it) first: kubectl -n ${ns} delete pvc ${pvc}.`,
-        });
-      }
+    const [claim] = await claimsInUse(kc, [{ name: v.name, node: v.node, terminating: false, ready: undefined, claim: v.pv?.claim }], signal);
+    if (claim) {
+      const [ns = '', pvc = ''] = claim.claim.split('/');
+      throw new ClusterError('VOLUME_IN_USE', `Volume ${name} is used by PersistentVolumeClaim ${claim.claim} (${claim.phase})`, {
+        hint: `Delete the claim (and the Pods using it) first: kubectl -n ${ns} delete pvc ${pvc}.`,
+      });
     }
     if (v.phase === 'Pending') {
       throw new ClusterError('VOLUME_PENDING', `Volume ${name} is still being prepared (job ${v.job ?? 'none'}); storage-operator finalizes it only once it is Available or Failed`, {
         hint: 'Wait for it to finish (`solution volumes list`), then delete it.',
       });
     }
-    const res = await kubeRequest(kc, 'DELETE', `${VOLUMES}/${encodeURIComponent(name)}`, undefined, undefined, signal);
-    if (res.status >= 300 && res.status !== 404) throw kubeFailure(`delete Volume ${name}`, res);
+    await requestVolumeDelete(kc, name, signal);
   }
   if (options.wait === false) return;
-  const deadline = Date.now() + (options.timeoutMs ?? 300_000);
-  for (;;) {
+  const outcome = await waitVolumesGone(kc, [name], { timeoutMs: options.timeoutMs ?? 300_000, signal });
+  if (outcome.kind === 'failed') {
+    throw new ClusterError('VOLUME_DELETE_FAILED', `storage-operator could not reclaim Volume ${name}: ${outcome.volume.ready?.message ?? ''}`, {
+      hint: 'Fix the cause on the node; the Volume and its PV keep their finalizers until then.',
+    });
+  }
+  if (outcome.kind === 'timeout') {
     const now = (await listVolumes(cluster, { signal })).find((x) => x.name === name);
-    if (!now) return;
-    if (now.phase === 'Failed' && now.reason === 'DestructionError') {
-      throw new ClusterError('VOLUME_DELETE_FAILED', `storage-operator could not reclaim Volume ${name}: ${now.message ?? ''}`, {
-        hint: 'Fix the cause on the node; the Volume and its PV keep their finalizers until then.',
-      });
-    }
-    if (Date.now() > deadline) {
-      throw new ClusterError('VOLUME_DELETE_TIMEOUT', `Volume ${name} is still there (phase ${now.phase || 'none'}, PV ${now.pv?.phase ?? 'none'})`, {
-        retryable: true,
-        hint: now.pv?.claim ? `PersistentVolumeClaim ${now.pv.claim} still holds the PV.` : 'Check storage-operator and the node\'s salt-minion.',
-      });
-    }
-    await sleep(500, signal, 'waiting for Volumes');
+    throw new ClusterError('VOLUME_DELETE_TIMEOUT', `Volume ${name} is still there (phase ${now?.phase || 'none'}, PV ${now?.pv?.phase ?? 'none'})`, {
+      retryable: true,
+      hint: now?.pv?.claim ? `PersistentVolumeClaim ${now.pv.claim} still holds the PV.` : "Check storage-operator and the node's salt-minion.",
+    });
   }
 }
 
@@ -388,6 +381,12 @@ export interface WipeDeviceOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** What {@link wipeDevice} did. */
+export interface WipeDeviceResult {
+  /** The signature types `wipefs` removed (`ext4`, `gpt`, `LVM2_member`, …). */
+  readonly removed: readonly string[];
+}
+
 /**
  * Erases the signatures (filesystem, partition table, LVM) of a device with `wipefs -a`, so a
  * Volume can be created on it again (MetalK8s leaves the filesystem behind when a Volume is
@@ -399,7 +398,7 @@ export interface WipeDeviceOptions {
  * await wipeDevice(cluster, { node: 'node-1', device: '/dev/sdb', confirm: '/dev/sdb' });
  * ```
  */
-export async function wipeDevice(cluster: StorageCluster, options: WipeDeviceOptions): Promise<{ readonly removed: readonly string[] }> {
+export async function wipeDevice(cluster: StorageCluster, options: WipeDeviceOptions): Promise<WipeDeviceResult> {
   if (options.confirm !== options.device) {
     throw new ClusterError('WIPE_NOT_CONFIRMED', `wiping ${options.node}:${options.device} needs confirm: '${options.device}'`, { hint: 'Repeat the device path to confirm that its data may be destroyed.' });
   }
@@ -412,7 +411,7 @@ export async function wipeDevice(cluster: StorageCluster, options: WipeDeviceOpt
       hint: 'Delete its Volume, unmount it, or wipe its partitions first.',
     });
   }
-  const out = await runOnNode(cluster, options.node, `wipefs -a ${d.path}`, options.signal);
+  const out = await runOnNode(cluster, options.node, `wipefs -a ${d.path}`, { signal: options.signal });
   if (out?.retcode !== 0) {
     throw new ClusterError('WIPE_FAILED', `wipefs -a ${d.path} on ${options.node} failed: ${out?.stderr.trim() || 'the minion did not answer'}`);
   }

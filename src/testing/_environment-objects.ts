@@ -4,7 +4,7 @@
  * `_solutions.ts` applies them.
  */
 import { stringify as stringifyYaml } from 'yaml';
-import type { KubeObject } from '../_kube.js';
+import type { KubernetesObject } from '../solution/kubernetes-object.js';
 
 /** apiVersion of MetalK8s' Solution manifest, SolutionsConfiguration and OperatorConfig. */
 export const API = 'solutions.metalk8s.scality.com/v1alpha1';
@@ -29,8 +29,8 @@ export function environmentObjects(
   namespace: string,
   webhook: boolean,
   metricsObjects: boolean,
-  roles: readonly KubeObject[],
-): KubeObject[] {
+  roles: readonly KubernetesObject[],
+): KubernetesObject[] {
   const op = `${sol}-operator`;
   const labels = {
     app: op,
@@ -41,10 +41,10 @@ export function environmentObjects(
     'app.kubernetes.io/part-of': sol,
   };
   const meta = (name: string) => ({ name, namespace, labels: { ...labels } });
-  const objs: KubeObject[] = [{ apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(op) }];
+  const objs: KubernetesObject[] = [{ apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(op) }];
   for (const role of roles) {
     const md = role.metadata ?? {};
-    const r: KubeObject = role.kind === 'Role' ? { ...role, metadata: { ...md, namespace } } : role;
+    const r: KubernetesObject = role.kind === 'Role' ? { ...role, metadata: { ...md, namespace } } : role;
     objs.push(r);
     objs.push({
       apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -162,7 +162,7 @@ export function environmentObjects(
 }
 
 /** Minimal cert-manager CRDs (Issuer, Certificate): schemaless, as the emulator does not issue. */
-export function certManagerCrds(): KubeObject[] {
+export function certManagerCrds(): KubernetesObject[] {
   return (['Issuer', 'Certificate'] as const).map((kind) => {
     const plural = `${kind.toLowerCase()}s`;
     return {

@@ -73,10 +73,16 @@ export interface Monitoring {
   readonly alertmanager: { readonly version: string; readonly binary: string; stop(): Promise<void>; start(): Promise<void> };
   readonly loki: LokiReplay;
   /** Sets the static targets of a scrape job (file service discovery: no reload needed). */
-  setScrapeTargets(job: string, targets: readonly string[], labels?: Readonly<Record<string, string>>): Promise<void>;
+  setScrapeTargets(job: string, targets: readonly string[], options?: ScrapeTargetsOptions): Promise<void>;
   /** Reads the PrometheusRules now and reloads Prometheus when the rule files changed. */
   syncRules(): Promise<{ readonly files: readonly string[]; readonly reloaded: boolean }>;
   stop(): Promise<void>;
+}
+
+/** Options of {@link Monitoring.setScrapeTargets}. */
+export interface ScrapeTargetsOptions {
+  /** Labels added to every sample of these targets (e.g. `namespace`). @default none */
+  readonly labels?: Readonly<Record<string, string>> | undefined;
 }
 
 function cacheDir(): string {
@@ -344,7 +350,8 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
     await syncRules();
     loop();
 
-    const setScrapeTargets = async (job: string, targets: readonly string[], labels: Readonly<Record<string, string>> = {}): Promise<void> => {
+    const setScrapeTargets = async (job: string, targets: readonly string[], options: ScrapeTargetsOptions = {}): Promise<void> => {
+      const labels = options.labels ?? {};
       const file = join(dir, 'prometheus/targets', `${job.replace(/[^a-zA-Z0-9_-]/g, '_')}.json`);
       await writeAtomic(file, JSON.stringify([{ targets, labels: { ...labels, job } }]));
     };

@@ -46,7 +46,7 @@ export type ControlPlaneProgressEvent =
   | { readonly type: 'ready'; readonly component: string; readonly elapsedMs: number };
 
 /** Options of {@link startControlPlane}. */
-export interface ControlPlaneOptions {
+export interface StartControlPlaneOptions {
   /**
    * Directory holding the binaries; when unset, `KUBEBUILDER_ASSETS` then the build cache.
    * @default undefined
@@ -151,7 +151,7 @@ function locate(binDir: string | undefined): Map<ControlPlaneBinary, string> {
  * ```
  */
 export async function controlPlaneBinaries(
-  options: Pick<ControlPlaneOptions, 'binDir' | 'build' | 'controllers' | 'signal' | 'onProgress'> = {},
+  options: Pick<StartControlPlaneOptions, 'binDir' | 'build' | 'controllers' | 'signal' | 'onProgress'> = {},
 ): Promise<Map<ControlPlaneBinary, string>> {
   const wanted: readonly ControlPlaneBinary[] =
     options.controllers === false ? ['etcd', 'kube-apiserver'] : CONTROL_PLANE_BINARIES;
@@ -254,7 +254,7 @@ async function waitFor(
  * }
  * ```
  */
-export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+export async function startControlPlane(options: StartControlPlaneOptions = {}): Promise<ControlPlane> {
   const started = Date.now();
   const bins = await controlPlaneBinaries(options);
   const bin = (name: ControlPlaneBinary): string => {

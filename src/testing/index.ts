@@ -4,10 +4,32 @@
  *
  * @module
  */
-export * from './control-plane.js';
-export * from './metalk8s-objects.js';
+export {
+  type ControlPlane,
+  CONTROL_PLANE_BINARIES,
+  controlPlaneBinaries,
+  type ControlPlaneBinary,
+  type ControlPlaneProgressEvent,
+  mintServiceAccountToken,
+  type MintTokenOptions,
+  startControlPlane,
+  type StartControlPlaneOptions,
+  uniqueSuffix,
+} from './control-plane.js';
+export {
+  applyObjects,
+  type ApplyObjectsOptions,
+  type BaseObjectsOptions,
+  METALK8S_NAMESPACES,
+  metalk8sBaseObjects,
+} from './metalk8s-objects.js';
 export * from './metalk8s-emulator.js';
-export * from './salt-api-emulator.js';
+export type {
+  OrchestrateContext,
+  OrchestrateHandler,
+  StepOptions,
+  StepOutcome,
+} from './salt-api-emulator.js';
 export type { EmulatedNetworks, EmulatedNodes, InjectedFailure, NodesEmulatorOptions } from './_nodes.js';
-export * from './pod-logs.js';
+export { appendPodLog, setPodLogs, type SetPodLogsOptions } from './pod-logs.js';
 export type { LoopDisk, LoopDiskContent, LoopDiskSpec, LoopDisks } from './_storage-loop.js';

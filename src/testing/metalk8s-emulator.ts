@@ -113,8 +113,8 @@ export interface EmulatedSaltApi {
 
 /** A running MetalK8s emulator. */
 export interface MetalK8sEmulator {
-  /** Admin kubeconfig text. */
-  readonly kubeconfig: string;
+  /** Admin kubeconfig text (YAML). */
+  readonly kubeconfigYaml: string;
   readonly saltApi: EmulatedSaltApi;
   /** `http://127.0.0.1:<port>`: the `repositories` registry serving imported Solutions' images. */
   readonly registryUrl: string;
@@ -160,7 +160,7 @@ function withStorage(
 }
 /** The emulator's monitoring stack (see {@link StartMetalK8sOptions.monitoring}). */
 export type EmulatedMonitoring = Monitoring;
-export type { LokiReplay, LokiStream, Monitoring, MonitoringOptions } from './_monitoring.js';
+export type { LokiReplay, LokiStream, Monitoring, MonitoringOptions, ScrapeTargetsOptions } from './_monitoring.js';
 
 const ADMIN_SA = { namespace: 'kube-system', name: 'metalk8s-sdk-admin' } as const;
 
@@ -174,7 +174,7 @@ const ADMIN_SA = { namespace: 'kube-system', name: 'metalk8s-sdk-admin' } as con
  *
  * const mk8s = await startMetalK8s();
  * try {
- *   // connect with mk8s.kubeconfig and mk8s.saltApi
+ *   // connect with mk8s.kubeconfigYaml and mk8s.saltApi
  * } finally {
  *   await mk8s.stop();
  * }
@@ -271,7 +271,7 @@ export async function startMetalK8s(options: StartMetalK8sOptions = {}): Promise
       }
     }
     return {
-      kubeconfig,
+      kubeconfigYaml: kubeconfig,
       metalk8sVersion,
       registryUrl: solutions.registryUrl,
       stateDir,

@@ -12,12 +12,10 @@
  * @module
  */
 import { ClusterError } from '../errors.js';
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
-import { Discovery, type KubeObject, kubeRequest } from '../_kube.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { Discovery, kubeRequest } from '../_kube.js';
+import type { KubernetesObject } from '../solution/kubernetes-object.js';
 import { pollUntil } from '../_wait.js';
-
-/** A Kubernetes object with its body (`spec`, `data`, …). */
-export type ManifestObject = KubernetesObject & Record<string, unknown>;
 
 /** Options of {@link metalk8sBaseObjects}. */
 export interface BaseObjectsOptions {
@@ -102,7 +100,7 @@ function crd(
   version: string,
   schema: Record<string, unknown>,
   extra: Record<string, unknown> = {},
-): ManifestObject {
+): KubernetesObject {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
@@ -124,7 +122,7 @@ function crd(
  * await applyObjects(kc, [volumeCrd()]); // the Volume kind MetalK8s' storage operator serves
  * ```
  */
-export function volumeCrd(): ManifestObject {
+export function volumeCrd(): KubernetesObject {
   const condition = {
     type: 'object',
     required: ['type', 'status'],
@@ -220,7 +218,7 @@ export function volumeCrd(): ManifestObject {
  * await applyObjects(kc, prometheusOperatorCrds()); // PrometheusRule, ServiceMonitor, PodMonitor
  * ```
  */
-export function prometheusOperatorCrds(): ManifestObject[] {
+export function prometheusOperatorCrds(): KubernetesObject[] {
   const top = (spec: Record<string, unknown>) => ({
     type: 'object',
     required: ['spec'],
@@ -311,7 +309,7 @@ export function prometheusOperatorCrds(): ManifestObject[] {
   ];
 }
 
-function node(name: string, version: string, roles: readonly string[], taints: readonly string[]): ManifestObject {
+function node(name: string, version: string, roles: readonly string[], taints: readonly string[]): KubernetesObject {
   const labels: Record<string, string> = {
     'kubernetes.io/hostname': name,
     'kubernetes.io/os': 'linux',
@@ -349,11 +347,11 @@ function node(name: string, version: string, roles: readonly string[], taints: r
  * await applyObjects(cp.kubeConfig(), objects);
  * ```
  */
-export function metalk8sBaseObjects(options: BaseObjectsOptions = {}): ManifestObject[] {
+export function metalk8sBaseObjects(options: BaseObjectsOptions = {}): KubernetesObject[] {
   const version = options.clusterVersion ?? '129.0.0';
   const bootstrap = options.bootstrapNode ?? 'bootstrap';
   const workers = options.workloadNodes ?? ['node-1'];
-  const namespaces: ManifestObject[] = METALK8S_NAMESPACES.map((name) => ({
+  const namespaces: KubernetesObject[] = METALK8S_NAMESPACES.map((name) => ({
     apiVersion: 'v1',
     kind: 'Namespace',
     metadata: {
@@ -424,7 +422,7 @@ export async function applyObjects(
   const manager = encodeURIComponent(options.fieldManager ?? 'metalk8s-sdk-testing');
   const dryRun = options.dryRun ? '&dryRun=All' : '';
   for (const obj of objects) {
-    const where = await discovery.path(obj as KubeObject);
+    const where = await discovery.path(obj);
     if (!where) throw new ClusterError('KIND_NOT_SERVED', `the API server does not serve ${obj.kind} in ${obj.apiVersion}`, { hint: 'Apply its CustomResourceDefinition first.' });
     const res = await kubeRequest(kc, 'PATCH', `${where}?fieldManager=${manager}&force=true${dryRun}`, obj, 'application/apply-patch+yaml');
     if (res.status < 200 || res.status >= 300) {
@@ -433,7 +431,7 @@ export async function applyObjects(
     }
     if (obj.kind === 'CustomResourceDefinition' && !options.dryRun) {
       await waitEstablished(kc, obj.metadata?.name ?? '');
-      const spec = (obj as ManifestObject).spec as { group?: string; versions?: { name: string }[] } | undefined;
+      const spec = obj.spec as { group?: string; versions?: { name: string }[] } | undefined;
       for (const v of spec?.versions ?? []) discovery.reset(`${spec?.group}/${v.name}`);
     }
   }

@@ -52,7 +52,7 @@ export async function installKwokLogCrds(kc: KubeConfig): Promise<void> {
 }
 
 /** Options of {@link setPodLogs}. */
-export interface PodLogsOptions {
+export interface SetPodLogsOptions {
   readonly namespace: string;
   readonly pod: string;
   /** Lines per container name. */
@@ -71,8 +71,15 @@ function criLines(lines: readonly string[], start: Date): string {
   return lines.map((l, i) => `${new Date(start.getTime() + i).toISOString().replace('Z', '000000Z')} stdout F ${l}\n`).join('');
 }
 
+/** Options of {@link podLogFile}. */
+export interface PodLogFileOptions {
+  /** The log of the container's previous run (`kubectl logs --previous`). @default false */
+  readonly previous?: boolean | undefined;
+}
+
 /** The file kwok reads a container's log from. */
-export function podLogFile(dir: string, namespace: string, pod: string, container: string, previous = false): string {
+export function podLogFile(dir: string, namespace: string, pod: string, container: string, options: PodLogFileOptions = {}): string {
+  const { previous = false } = options;
   return join(dir, `${namespace}_${pod}_${container}${previous ? '.previous' : ''}.log`);
 }
 
@@ -85,7 +92,7 @@ export function podLogFile(dir: string, namespace: string, pod: string, containe
  * await setPodLogs(kc, { namespace: 'zenko-prod', pod, containers: { 'zenko-operator': ['started'] }, dir });
  * ```
  */
-export async function setPodLogs(kc: KubeConfig, options: PodLogsOptions): Promise<void> {
+export async function setPodLogs(kc: KubeConfig, options: SetPodLogsOptions): Promise<void> {
   await mkdir(options.dir, { recursive: true });
   const logs: Record<string, unknown>[] = [];
   for (const [container, lines] of Object.entries(options.containers)) {
@@ -96,7 +103,7 @@ export async function setPodLogs(kc: KubeConfig, options: PodLogsOptions): Promi
     const entry: Record<string, unknown> = { containers: [container], logsFile: file, follow: options.follow ?? true };
     const prev = options.previous?.[container];
     if (prev) {
-      const pf = podLogFile(options.dir, options.namespace, options.pod, container, true);
+      const pf = podLogFile(options.dir, options.namespace, options.pod, container, { previous: true });
       await writeFile(pf, criLines(prev, new Date(start.getTime() - 3_600_000)));
       entry.previousLogsFile = pf;
     }

@@ -90,7 +90,7 @@ export type EmulatedWheelFunction = (call: {
 export type OrchestrateHandler = (context: OrchestrateContext) => Promise<void>;
 
 /** Options of {@link startSaltApiEmulator}. */
-export interface SaltApiEmulatorOptions {
+export interface StartSaltApiEmulatorOptions {
   /** Admin access to the cluster, used for TokenReviews and SubjectAccessReviews. */
   readonly kubeConfig: KubeConfig;
   /**
@@ -328,7 +328,7 @@ function globToRegExp(glob: string): RegExp {
  * await salt.stop();
  * ```
  */
-export async function startSaltApiEmulator(options: SaltApiEmulatorOptions): Promise<SaltApiEmulator> {
+export async function startSaltApiEmulator(options: StartSaltApiEmulatorOptions): Promise<SaltApiEmulator> {
   const bootstrapId = options.bootstrapId ?? 'bootstrap';
   const masterId = `${bootstrapId}_master`;
   const minions = [bootstrapId, ...(options.minions ?? []).filter((m) => m !== bootstrapId)];

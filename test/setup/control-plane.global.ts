@@ -10,7 +10,7 @@ import { applyObjects, metalk8sBaseObjects, startControlPlane } from '../../src/
 declare module 'vitest' {
   export interface ProvidedContext {
     /** Path of the admin kubeconfig of the shared control plane. */
-    kubeconfig: string;
+    kubeconfigPath: string;
   }
 }
 
@@ -30,7 +30,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     throw err;
   }
   log(`ready at ${cp.server} (${cp.dir})`);
-  project.provide('kubeconfig', cp.kubeconfigPath);
+  project.provide('kubeconfigPath', cp.kubeconfigPath);
   return async () => {
     await cp.stop();
   };

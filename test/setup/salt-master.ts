@@ -174,10 +174,10 @@ export async function saltApiAccounts(kc: KubeConfig): Promise<{
 }
 
 /** Starts salt-master + salt-api against the cluster of `kubeconfig` (a path); call `stop()` when done. */
-export async function startRealSaltApi(options: { readonly kubeconfig: string }): Promise<RealSaltApi> {
+export async function startRealSaltApi(options: { readonly kubeconfigPath: string }): Promise<RealSaltApi> {
   const venv = await saltVenv();
   const kc = new KubeConfig();
-  kc.loadFromFile(options.kubeconfig);
+  kc.loadFromFile(options.kubeconfigPath);
   const { admin, limited, unprivileged } = await saltApiAccounts(kc);
   const root = await mkdtemp(path.join(tmpdir(), 'sdk-salt-'));
   const [publishPort, retPort, apiPort] = [await freePort(), await freePort(), await freePort()];
@@ -186,7 +186,7 @@ export async function startRealSaltApi(options: { readonly kubeconfig: string })
   await mkdir(path.join(root, 'conf'), { recursive: true });
   // root_dir is prepended to extension_modules and the log files.
   await cp(path.join(fixtures, '_auth'), path.join(root, 'ext/auth'), { recursive: true });
-  await cp(options.kubeconfig, path.join(root, 'conf/admin.kubeconfig'));
+  await cp(options.kubeconfigPath, path.join(root, 'conf/admin.kubeconfig'));
   // MetalK8s' ACL (metalk8s-reference.md §3.4): node-admins get everything, the
   // storage-operator only its volume functions (state.sls limited by its `mods` kwarg).
   const storageOperatorPerms = [

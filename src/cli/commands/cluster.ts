@@ -72,7 +72,7 @@ export function registerClusterCommands(program: Command): void {
   );
   withConnectionFlags(program.command('activate').description('Activate a version of a Solution (its CRDs and platform objects).').argument('<name>').argument('[version]', 'a version, or latest', 'latest')).action(
     run(async (cluster, out, signal, [name = '', version = 'latest']) => {
-      const r = await cluster.solutions.activate(name, version, { signal, onProgress: reporter(out) });
+      const r = await cluster.solutions.activate(name, { version, signal, onProgress: reporter(out) });
       out.result(r.changed ? `${name} ${r.version} is active` : `${name} ${r.version} was already active`, r);
     }),
   );
@@ -156,15 +156,15 @@ export function registerClusterCommands(program: Command): void {
   for (const verb of ['add', 'upgrade'] as const) {
     withConnectionFlags(env.command(verb).argument('<env>').argument('<name>').argument('<version>').option('-w, --webhook', 'mount the webhook certificate Secret <name>-cert')).action(
       run<ConnectionFlags & { webhook?: boolean }>(async (cluster, out, signal, [e = '', name = '', version = ''], flags) => {
-        const opts = { webhook: flags.webhook === true, signal, onProgress: reporter(out) };
-        const r = verb === 'add' ? await cluster.environments.addSolution(e, name, version, opts) : await cluster.environments.upgradeSolution(e, name, version, opts);
+        const opts = { name, version, webhook: flags.webhook === true, signal, onProgress: reporter(out) };
+        const r = verb === 'add' ? await cluster.environments.addSolution(e, opts) : await cluster.environments.upgradeSolution(e, opts);
         out.result(r.changed ? `${name} ${version} runs in ${e}` : `${name} ${version} already ran in ${e}`, r);
       }),
     );
   }
   withConnectionFlags(env.command('remove').argument('<env>').argument('<name>')).action(
     run(async (cluster, out, signal, [e = '', name = '']) => {
-      const r = await cluster.environments.removeSolution(e, name, { signal, onProgress: reporter(out) });
+      const r = await cluster.environments.removeSolution(e, { name, signal, onProgress: reporter(out) });
       out.result(r.changed ? `${name} removed from ${e}` : `${name} was not in ${e}`, r);
     }),
   );

@@ -51,13 +51,13 @@ function emulatorStep(flags: DevCliOptions) {
   return async (result: PackResult, solution: Solution, signal: AbortSignal): Promise<string> => {
     cluster ??= await connectFrom(flags, signal);
     const imported = await cluster.solutions.import(result.path, { signal });
-    await cluster.solutions.activate(solution.name, solution.version, { signal });
+    await cluster.solutions.activate(solution.name, { version: solution.version, signal });
     const envName = flags.env ?? `${solution.name}-dev`;
     const env = (await cluster.environments.list({ signal })).find((e) => e.name === envName);
     if (!env) await cluster.environments.create(envName, { signal });
     const upgrade = env?.solutions[solution.name] !== undefined;
-    if (upgrade) await cluster.environments.upgradeSolution(envName, solution.name, solution.version, { signal });
-    else await cluster.environments.addSolution(envName, solution.name, solution.version, { signal });
+    if (upgrade) await cluster.environments.upgradeSolution(envName, { name: solution.name, version: solution.version, signal });
+    else await cluster.environments.addSolution(envName, { name: solution.name, version: solution.version, signal });
     if (previous !== undefined && previous !== imported.archive) {
       // The last round's version is neither active nor used any more.
       await cluster.solutions.remove(previous, { signal }).catch(() => undefined);

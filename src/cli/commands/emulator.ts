@@ -13,7 +13,8 @@ import { action, handleSignalsYourself, Output } from '../_output.js';
 /** What `emulator serve` writes once the emulator is up, read by `up` and `down`. */
 interface EmulatorState {
   readonly pid: number;
-  readonly kubeconfig: string;
+  /** Path of the admin kubeconfig file. */
+  readonly kubeconfigPath: string;
   readonly saltApi: { readonly url: string; readonly username: string; readonly token: string };
   /** CA bundle of the SaltAPI's certificate, when it serves HTTPS. */
   readonly saltApiCaFile?: string | undefined;
@@ -38,7 +39,7 @@ function shellQuote(value: string): string {
 function exportLines(state: EmulatorState): string {
   return [
     `# MetalK8s emulator playing MetalK8s ${state.metalk8sVersion ?? DEFAULT_METALK8S_VERSION}: its prepare-environment writes what that version's Salt code writes (docs/emulator.md)`,
-    `export KUBECONFIG=${shellQuote(state.kubeconfig)}`,
+    `export KUBECONFIG=${shellQuote(state.kubeconfigPath)}`,
     `export ${SALT_API_ENV.url}=${shellQuote(state.saltApi.url)}`,
     `export ${SALT_API_ENV.username}=${shellQuote(state.saltApi.username)}`,
     `export ${SALT_API_ENV.token}=${shellQuote(state.saltApi.token)}`,
@@ -196,8 +197,8 @@ export function registerEmulatorCommands(program: Command): void {
         monitoring: opts.monitoring === true,
         onProgress: (e) => process.stdout.write(`${JSON.stringify(e)}\n`),
       });
-      const kubeconfig = path.join(dir, 'kubeconfig');
-      await writeFile(kubeconfig, mk8s.kubeconfig, { mode: 0o600 });
+      const kubeconfigPath = path.join(dir, 'kubeconfig');
+      await writeFile(kubeconfigPath, mk8s.kubeconfigYaml, { mode: 0o600 });
       let saltApiCaFile: string | undefined;
       if (mk8s.saltApi.ca) {
         saltApiCaFile = path.join(dir, 'ca.crt');
@@ -205,7 +206,7 @@ export function registerEmulatorCommands(program: Command): void {
       }
       const state: EmulatorState = {
         pid: process.pid,
-        kubeconfig,
+        kubeconfigPath,
         saltApiCaFile,
         saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token },
         registryUrl: mk8s.registryUrl,

@@ -219,13 +219,15 @@ export function registerNodesCommands(program: Command): void {
       .description('Remove a node: drain, delete its Volumes, delete the Node and its Salt key.')
       .argument('<name>')
       .option('--etcd-member-removed', 'the node\'s etcd member was removed already (etcdctl member remove)')
+      .option('--delete-claims', 'delete the PersistentVolumeClaims that still hold its Volumes (their data is lost with the node)')
       .option('--volumes-timeout <seconds>', 'how long its Volumes may take to be deleted', '600')
       .option('--drain-timeout <seconds>', 'give up draining after this long'),
   ).action(
-    run<ConnectionFlags & { etcdMemberRemoved?: boolean; volumesTimeout: string; drainTimeout?: string }>(async (cluster, out, signal, [name = ''], f) => {
+    run<ConnectionFlags & { etcdMemberRemoved?: boolean; deleteClaims?: boolean; volumesTimeout: string; drainTimeout?: string }>(async (cluster, out, signal, [name = ''], f) => {
       const drainTimeout = seconds(f.drainTimeout, '--drain-timeout');
       const r = await cluster.nodes.remove(name, {
         etcdMemberRemoved: f.etcdMemberRemoved,
+        deleteClaims: f.deleteClaims,
         volumesTimeoutMs: (seconds(f.volumesTimeout, '--volumes-timeout') ?? 600) * 1000,
         drain: { ignoreDaemonSets: true, deleteEmptyDirData: true, ...(drainTimeout === undefined ? {} : { timeoutMs: drainTimeout * 1000 }) },
         signal,

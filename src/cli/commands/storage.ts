@@ -5,10 +5,10 @@
 import type { Command } from '@commander-js/extra-typings';
 import type { Cluster } from '../../cluster/index.js';
 import { loadSolutionFile } from '../../packaging/solution-file.js';
+import { humanBytes } from '../../storage/quantity.js';
 import {
   applyVolumePlan,
   deleteVolume,
-  humanBytes,
   inventory,
   inventoryFromPrometheus,
   listVolumes,

@@ -231,17 +231,17 @@ export async function readDockerArchive(path: string, options: ReadDockerArchive
       if (!f) throw invalid(path, `blob ${digest} is missing from the archive`);
       return f;
     };
-    const idx = parseManifest(index.small, `${what} index.json`, MediaTypes.ociIndex);
+    const idx = parseManifest(index.small, `${what} index.json`, { contentType: MediaTypes.ociIndex });
     if (idx.kind === 'index') {
       let top = pickReference(idx, options.reference, what);
       let bytes = blob(top.digest).small;
       let indexDigest: string | undefined;
-      let parsed = bytes ? parseManifest(bytes, what, top.mediaType) : undefined;
+      let parsed = bytes ? parseManifest(bytes, what, { contentType: top.mediaType }) : undefined;
       if (parsed?.kind === 'index') {
         indexDigest = top.digest;
         top = selectPlatform(parsed, options.platform ?? DEFAULT_PLATFORM, what);
         bytes = blob(top.digest).small;
-        parsed = bytes ? parseManifest(bytes, what, top.mediaType) : undefined;
+        parsed = bytes ? parseManifest(bytes, what, { contentType: top.mediaType }) : undefined;
       }
       if (!bytes || parsed?.kind !== 'manifest') throw invalid(path, `${top.digest} is not an image manifest`);
       for (const d of [parsed.config, ...parsed.layers]) await ensureStored(store, blob(d.digest), d.digest, `${what} ${d.digest}`);

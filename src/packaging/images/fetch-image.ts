@@ -169,14 +169,14 @@ async function fetchFromRegistry(source: RegistryImageSource, options: FetchImag
       return { bytes: m.bytes, contentType: m.contentType, digest: actual };
     };
     const top = await getManifest(ref.digest ?? ref.tag ?? 'latest', ref.digest);
-    let parsed = parseManifest(top.bytes, name, top.contentType);
+    let parsed = parseManifest(top.bytes, name, { contentType: top.contentType });
     let manifest = top;
     let indexDigest: string | undefined;
     if (parsed.kind === 'index') {
       indexDigest = top.digest;
       const d = selectPlatform(parsed, source.platform ?? options.platform ?? DEFAULT_PLATFORM, name);
       manifest = await getManifest(d.digest, d.digest, d.mediaType);
-      parsed = parseManifest(manifest.bytes, name, d.mediaType);
+      parsed = parseManifest(manifest.bytes, name, { contentType: d.mediaType });
       if (parsed.kind !== 'manifest') throw new RegistryError('IMAGE_MANIFEST_INVALID', `${name}: nested indexes are not supported`);
     }
     // Fail before downloading anything when the image cannot be served as v2s2 (zstd layers…).

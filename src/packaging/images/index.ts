@@ -7,12 +7,28 @@
  */
 export * from './blob-store.js';
 export * from './build-image.js';
-export * from './docker-archive.js';
+export type {  } from './docker-archive.js';
 export * from './fetch-image.js';
 export * from './fetched-image.js';
 export * from './manifest.js';
-export * from './media-types.js';
-export * from './oci-layout.js';
-export * from './platform.js';
+export { MediaTypes } from './media-types.js';
+export { type OciLayoutEntry, writeOciLayout, type WriteOciLayoutOptions } from './oci-layout.js';
+export { parsePlatform, type Platform, platformMatches } from './platform.js';
 export * from './reference.js';
-export * from './registry-layout.js';
+export {
+  type LayoutBlobFile,
+  type LayoutFile,
+  type LayoutGeneratedFile,
+  type LayoutImage,
+  planRegistryLayout,
+  type PlanRegistryLayoutOptions,
+  registryCommonConfig,
+  registryConfigTemplate,
+  type RegistryConfigValues,
+  type RegistryLayoutPlan,
+  renderRegistryConfig,
+  validateLayoutImages,
+  writeLayout,
+  type WriteLayoutOptions,
+  type WriteLayoutResult,
+} from './registry-layout.js';

@@ -62,18 +62,28 @@ function descriptor(what: string, value: unknown): Descriptor {
   return d as unknown as Descriptor;
 }
 
+/** Options of {@link parseManifest}. */
+export interface ParseManifestOptions {
+  /**
+   * The registry's `Content-Type`, or the index descriptor's media type: used when the document
+   * has no `mediaType` field (allowed by OCI). @default none
+   */
+  readonly contentType?: string | undefined;
+}
+
 /**
- * Parses manifest or index bytes. `contentType` (the registry's `Content-Type`, or the index
- * descriptor's media type) is used when the document has no `mediaType` field (allowed by OCI).
+ * Parses manifest or index bytes; `what` names the image in errors. `options.contentType` is used
+ * when the document has no `mediaType` field (allowed by OCI).
  *
  * @throws `RegistryError` `IMAGE_MANIFEST_INVALID` or `IMAGE_MANIFEST_UNSUPPORTED`.
  * @example
  * ```ts
- * const m = parseManifest(bytes, 'vendor/app:1.0', response.headers['content-type']);
+ * const m = parseManifest(bytes, 'vendor/app:1.0', { contentType: response.headers['content-type'] });
  * if (m.kind === 'index') console.log(m.manifests.map((d) => d.platform));
  * ```
  */
-export function parseManifest(bytes: Uint8Array, what: string, contentType?: string): ImageManifest | ImageIndex {
+export function parseManifest(bytes: Uint8Array, what: string, options: ParseManifestOptions = {}): ImageManifest | ImageIndex {
+  const { contentType } = options;
   let doc: Record<string, unknown>;
   try {
     doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, unknown>;

@@ -89,17 +89,17 @@ export async function readOciLayout(path: string, options: ReadOciLayoutOptions)
       hint: 'Only OCI image layout version 1.0.0 is supported.',
     });
   }
-  const index = parseManifest(indexBytes, `${what} index.json`, MediaTypes.ociIndex);
+  const index = parseManifest(indexBytes, `${what} index.json`, { contentType: MediaTypes.ociIndex });
   if (index.kind !== 'index') throw new RegistryError('OCI_LAYOUT_INVALID', `${what}: index.json is not an index`);
   let top = pickReference(index, options.reference, what);
   let bytes = await readBlobFile(path, top, what);
-  let parsed = parseManifest(bytes, what, top.mediaType);
+  let parsed = parseManifest(bytes, what, { contentType: top.mediaType });
   let indexDigest: string | undefined;
   if (parsed.kind === 'index') {
     indexDigest = top.digest;
     top = selectPlatform(parsed, options.platform ?? DEFAULT_PLATFORM, what);
     bytes = await readBlobFile(path, top, what);
-    parsed = parseManifest(bytes, what, top.mediaType);
+    parsed = parseManifest(bytes, what, { contentType: top.mediaType });
   }
   if (parsed.kind !== 'manifest') throw new RegistryError('IMAGE_MANIFEST_INVALID', `${what}: nested indexes are not supported`);
   for (const d of [parsed.config, ...parsed.layers]) {
@@ -164,7 +164,7 @@ export async function writeOciLayout(
     const digest = useV2 ? image.manifestDigest : image.sourceDigest;
     const bytes = await store.read(digest);
     const mediaType = useV2 ? MediaTypes.dockerManifest : image.sourceMediaType;
-    const parsed = parseManifest(bytes, image.source, mediaType);
+    const parsed = parseManifest(bytes, image.source, { contentType: mediaType });
     if (parsed.kind !== 'manifest') throw new PackagingError('IMAGE_NOT_SINGLE_PLATFORM', `${image.source} is an index`);
     for (const d of [{ digest }, parsed.config, ...parsed.layers]) {
       await linkOrCopy(store.path(d.digest), join(dir, 'blobs', 'sha256', digestHex(d.digest)));

@@ -241,7 +241,7 @@ export async function planRegistryLayout(images: readonly LayoutImage[], options
     files.push({ kind: 'generated', isoPath: `${dir}/manifest.json`, bytes: manifest, size: manifest.byteLength });
     files.push({ kind: 'generated', isoPath: `${dir}/version`, bytes: version, size: version.byteLength });
     // The blobs to ship are the ones the served manifest names, whatever the caller passed.
-    const parsed = parseManifest(manifest, image.source, MediaTypes.dockerManifest);
+    const parsed = parseManifest(manifest, image.source, { contentType: MediaTypes.dockerManifest });
     if (parsed.kind !== 'manifest' || parsed.mediaType !== MediaTypes.dockerManifest) {
       throw new PackagingError('IMAGE_NOT_V2S2', `${image.source}: stored manifest ${image.manifestDigest} is not a Docker v2s2 manifest`, {
         hint: 'Pass images returned by fetchImage or buildImage (their manifestDigest is the v2s2 form).',

@@ -4,5 +4,21 @@
  *
  * @module
  */
-export * from './iso-writer.js';
+export {
+  DEFAULT_ISO_TIMESTAMP,
+  ISO_MAX_SECTION,
+  type IsoBytesSource,
+  type IsoDirectoryEntry,
+  type IsoEntry,
+  type IsoFileEntry,
+  type IsoFileSource,
+  type IsoPathSource,
+  type IsoStreamSource,
+  type IsoSymlinkEntry,
+  type IsoWriteProgress,
+  type IsoWriteWarning,
+  writeIso,
+  type WriteIsoOptions,
+  type WriteIsoResult,
+} from './iso-writer.js';
 export * from './iso-reader.js';

@@ -22,10 +22,10 @@ export async function runCli(env: NodeJS.ProcessEnv, args: readonly string[], ti
 }
 
 /** The environment `solution emulator up` gives: the kubeconfig and the emulated SaltAPI. */
-export function emulatorEnv(kubeconfig: string, saltApi: { url: string; username: string; token: string }): NodeJS.ProcessEnv {
+export function emulatorEnv(kubeconfigPath: string, saltApi: { url: string; username: string; token: string }): NodeJS.ProcessEnv {
   return {
     ...process.env,
-    KUBECONFIG: kubeconfig,
+    KUBECONFIG: kubeconfigPath,
     METALK8S_SALT_API_URL: saltApi.url,
     METALK8S_SALT_API_USERNAME: saltApi.username,
     METALK8S_SALT_API_TOKEN: saltApi.token,
@@ -38,12 +38,12 @@ export function emulatorEnv(kubeconfig: string, saltApi: { url: string; username
  */
 export async function writeEmulatorEnv(
   dir: string,
-  mk8s: { kubeconfig: string; saltApi: { url: string; username: string; token: string; ca?: string | undefined } },
+  mk8s: { kubeconfigYaml: string; saltApi: { url: string; username: string; token: string; ca?: string | undefined } },
   extra: Readonly<Record<string, string | undefined>> = {},
 ): Promise<NodeJS.ProcessEnv> {
   const kubeconfig = path.join(dir, 'kubeconfig');
   const caFile = path.join(dir, 'salt-ca.crt');
-  await writeFile(kubeconfig, mk8s.kubeconfig, { mode: 0o600 });
+  await writeFile(kubeconfig, mk8s.kubeconfigYaml, { mode: 0o600 });
   await writeFile(caFile, mk8s.saltApi.ca ?? '');
   return { ...emulatorEnv(kubeconfig, mk8s.saltApi), METALK8S_SALT_API_CA_FILE: caFile, ...extra };
 }

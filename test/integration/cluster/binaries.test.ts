@@ -1,9 +1,10 @@
-import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterError } from '../../../src/errors.js';
-import { controlPlaneBinaries } from '../../../src/testing/index.js';
+import { CONTROL_PLANE_BINARIES, controlPlaneBinaries } from '../../../src/testing/index.js';
 
 describe('finding the control-plane binaries', () => {
   const saved = process.env.KUBEBUILDER_ASSETS;
@@ -22,6 +23,12 @@ describe('finding the control-plane binaries', () => {
     expect((err as ClusterError).code).toBe('CONTROL_PLANE_UNAVAILABLE');
     expect((err as Error).message).toContain('etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok');
     expect((err as ClusterError).hint).toContain('KUBEBUILDER_ASSETS');
+  });
+
+  it('gives a path for each of CONTROL_PLANE_BINARIES (the list a CI cache keeps), each an executable file', async () => {
+    const found = await controlPlaneBinaries({ build: false });
+    expect([...found.keys()].sort()).toEqual([...CONTROL_PLANE_BINARIES].sort());
+    for (const name of CONTROL_PLANE_BINARIES) await access(found.get(name) ?? '', constants.X_OK);
   });
 
   it('prefers binaries found in KUBEBUILDER_ASSETS (envtest convention)', async () => {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { METALK8S_NAMESPACES, mintServiceAccountToken, uniqueSuffix } from '../../../src/testing/index.js';
 
 const kc = new KubeConfig();
-kc.loadFromFile(inject('kubeconfig'));
+kc.loadFromFile(inject('kubeconfigPath'));
 const core = kc.makeApiClient(CoreV1Api);
 const apps = kc.makeApiClient(AppsV1Api);
 

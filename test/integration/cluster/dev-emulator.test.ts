@@ -37,14 +37,14 @@ describe('solution dev --emulator', () => {
 
   beforeAll(async () => {
     writeFileSync(join(dir, 'solution.config.json'), JSON.stringify(definition('Dev')));
-    mk8s = await startMetalK8s({ storageOperator: false, kubeconfigYaml: readFileSync(inject('kubeconfig'), 'utf8') });
-    cluster = await connect({ kubeconfigPath: inject('kubeconfig'), saltApi: mk8s.saltApi });
+    mk8s = await startMetalK8s({ storageOperator: false, kubeconfigYaml: readFileSync(inject('kubeconfigPath'), 'utf8') });
+    cluster = await connect({ kubeconfigPath: inject('kubeconfigPath'), saltApi: mk8s.saltApi });
   }, 300_000);
 
   afterAll(async () => {
     await dev?.stop();
     // Leave the shared cluster as it was.
-    await cluster?.environments.removeSolution(envName, name).catch(() => undefined);
+    await cluster?.environments.removeSolution(envName, { name }).catch(() => undefined);
     await cluster?.solutions.deactivate(name).catch(() => undefined);
     for (const s of (await cluster?.solutions.list().catch(() => [])) ?? [])
       if (s.name === name) for (const v of s.versions) await cluster.solutions.remove(v.archive).catch(() => undefined);
@@ -56,7 +56,7 @@ describe('solution dev --emulator', () => {
   it('adds the first round to a dev environment, and an edit upgrades it in one round', async () => {
     dev = new DevProcess(['.', '-o', 'out', '--cache-dir', join(dir, 'cache'), '--emulator'], {
       cwd: dir,
-      env: emulatorEnv(inject('kubeconfig'), mk8s.saltApi),
+      env: emulatorEnv(inject('kubeconfigPath'), mk8s.saltApi),
     });
     const first = await dev.round(1, 240_000);
     expect(first.ok, JSON.stringify(first)).toBe(true);

@@ -72,15 +72,15 @@ describe('support bundle and doctor on a broken environment', () => {
     // node-1 gets one real 256 MiB disk (a loop device), too small for xfs.
     mk8s = await startMetalK8s({ monitoring: true, disks: [{ node: 'node-1', sizeBytes: 256 * 2 ** 20 }] });
     cluster = await connect({
-      kubeconfig: mk8s.kubeconfig,
+      kubeconfigYaml: mk8s.kubeconfigYaml,
       saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token, ca: mk8s.saltApi.ca },
       services: { ingressUrl: mk8s.monitoring?.ingressUrl },
     });
     alertSource = alertmanagerSource(cluster.alerts);
     await cluster.solutions.import(packed.path);
-    await cluster.solutions.activate('zenko', '2.6.0');
+    await cluster.solutions.activate('zenko', { version: '2.6.0' });
     await cluster.environments.create(env);
-    await cluster.environments.addSolution(env, 'zenko', '2.6.0');
+    await cluster.environments.addSolution(env, { name: 'zenko', version: '2.6.0' });
     const kc = cluster.kubeConfig;
     const post = async (path: string, body: unknown) => {
       const res = await kubeRequest(kc, 'POST', path, body);

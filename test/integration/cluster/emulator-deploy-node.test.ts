@@ -21,9 +21,9 @@ describe('deploy_node on the emulator', () => {
     (await core.listNamespacedPod({ namespace: ns, fieldSelector: `spec.nodeName=${nodeName}` })).items;
 
   beforeAll(async () => {
-    kc.loadFromFile(inject('kubeconfig'));
+    kc.loadFromFile(inject('kubeconfigPath'));
     core = kc.makeApiClient(CoreV1Api);
-    mk8s = await startMetalK8s({ kubeconfigYaml: await readFile(inject('kubeconfig'), 'utf8'), storageOperator: false });
+    mk8s = await startMetalK8s({ kubeconfigYaml: await readFile(inject('kubeconfigPath'), 'utf8'), storageOperator: false });
     salt = new SaltApiClient(mk8s.saltApi);
     // What the UI does before deploying: a Node object with its version label and roles.
     await core.createNode({

@@ -14,11 +14,11 @@ describe('orchestrates played by the emulator', () => {
   const kc = new KubeConfig();
 
   beforeAll(async () => {
-    kc.loadFromFile(inject('kubeconfig'));
+    kc.loadFromFile(inject('kubeconfigPath'));
     await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
     mk8s = await startMetalK8s({
       storageOperator: false,
-      kubeconfigYaml: await readFile(inject('kubeconfig'), 'utf8'),
+      kubeconfigYaml: await readFile(inject('kubeconfigPath'), 'utf8'),
       orchestrates: {
         'sdk.write-config': async ({ pillar, kubeConfig, step }) => {
           const orchestrate = pillar.orchestrate as { namespace: string; value: string };

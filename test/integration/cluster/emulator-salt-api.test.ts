@@ -13,9 +13,9 @@ const fileRoots = [
 // The emulator's SaltAPI, its kubernetes_rbac login checked by a real TokenReview against the
 // shared control plane; the same suite runs against the real salt-api in test/integration/salt.
 describeSaltApiConformance('MetalK8s emulator', async () => {
-  const mk8s = await startMetalK8s({ kubeconfigYaml: await readFile(inject('kubeconfig'), 'utf8'), fileRoots, storageOperator: false });
+  const mk8s = await startMetalK8s({ kubeconfigYaml: await readFile(inject('kubeconfigPath'), 'utf8'), fileRoots, storageOperator: false });
   const kc = new KubeConfig();
-  kc.loadFromString(mk8s.kubeconfig);
+  kc.loadFromString(mk8s.kubeconfigYaml);
   const sa = { namespace: 'kube-system', name: 'storage-operator-controller-manager' };
   const limited = {
     username: `system:serviceaccount:${sa.namespace}:${sa.name}`,

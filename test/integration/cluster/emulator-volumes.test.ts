@@ -37,11 +37,11 @@ describe('Volumes on the emulator', () => {
     (await custom.getClusterCustomObject({ group, version: 'v1alpha1', plural: 'volumes', name })) as Volume;
 
   beforeAll(async () => {
-    kc.loadFromFile(inject('kubeconfig'));
+    kc.loadFromFile(inject('kubeconfigPath'));
     custom = kc.makeApiClient(CustomObjectsApi);
     core = kc.makeApiClient(CoreV1Api);
     // No disk of its own: sparse Volumes are files attached as loop devices (needs root).
-    mk8s = await startMetalK8s({ kubeconfigYaml: await readFile(inject('kubeconfig'), 'utf8'), disks: [], workloadNodes: [nodeName] });
+    mk8s = await startMetalK8s({ kubeconfigYaml: await readFile(inject('kubeconfigPath'), 'utf8'), disks: [], workloadNodes: [nodeName] });
     await core.createNamespace({ body: { metadata: { name: ns } } });
   });
   afterAll(async () => {

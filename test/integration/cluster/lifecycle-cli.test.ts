@@ -42,8 +42,8 @@ describe('solution import / activate / env / status / deactivate / remove (CLI)'
     await writeFile(path.join(tree, 'registry-config.inc.j2'), '');
     iso = path.join(dir, `${name}-1.0.0.iso`);
     await pexec('xorriso', ['-as', 'mkisofs', '-quiet', '-rock', '-joliet', '-iso-level', '3', '-o', iso, tree]);
-    mk8s = await startMetalK8s({ storageOperator: false, kubeconfigYaml: await readFile(inject('kubeconfig'), 'utf8') });
-    env = emulatorEnv(inject('kubeconfig'), mk8s.saltApi);
+    mk8s = await startMetalK8s({ storageOperator: false, kubeconfigYaml: await readFile(inject('kubeconfigPath'), 'utf8') });
+    env = emulatorEnv(inject('kubeconfigPath'), mk8s.saltApi);
   }, 300_000);
 
   afterAll(async () => {
@@ -91,7 +91,7 @@ describe('solution import / activate / env / status / deactivate / remove (CLI)'
     const missing = await solution('activate', name, '9.9.9');
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('SOLUTION_VERSION_NOT_IMPORTED');
-    const noCreds = await pexec(process.execPath, [CLI, 'status'], { env: { PATH: process.env.PATH, KUBECONFIG: inject('kubeconfig') } }).catch((e: { code: number; stderr: string }) => e);
+    const noCreds = await pexec(process.execPath, [CLI, 'status'], { env: { PATH: process.env.PATH, KUBECONFIG: inject('kubeconfigPath') } }).catch((e: { code: number; stderr: string }) => e);
     expect((noCreds as { code: number }).code).toBe(1);
     expect((noCreds as { stderr: string }).stderr).toContain('SALT_API_CREDENTIALS_MISSING');
   });

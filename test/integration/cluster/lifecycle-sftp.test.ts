@@ -37,9 +37,9 @@ describe('import with SFTP upload to the bootstrap node', () => {
     iso = path.join(dir, 'local', `${name}-1.0.0.iso`);
     await pexec('xorriso', ['-as', 'mkisofs', '-quiet', '-rock', '-joliet', '-iso-level', '3', '-o', iso, tree]);
 
-    mk8s = await startMetalK8s({ storageOperator: false, kubeconfigYaml: await readFile(inject('kubeconfig'), 'utf8') });
+    mk8s = await startMetalK8s({ storageOperator: false, kubeconfigYaml: await readFile(inject('kubeconfigPath'), 'utf8') });
     cluster = await connect({
-      kubeconfig: mk8s.kubeconfig,
+      kubeconfigYaml: mk8s.kubeconfigYaml,
       saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token },
       ssh: { host: '127.0.0.1', port, user: userInfo().username, privateKey: key },
     });
@@ -74,7 +74,7 @@ describe('import with SFTP upload to the bootstrap node', () => {
       {
         env: {
           ...process.env,
-          KUBECONFIG: inject('kubeconfig'),
+          KUBECONFIG: inject('kubeconfigPath'),
           METALK8S_SALT_API_URL: mk8s.saltApi.url,
           METALK8S_SALT_API_USERNAME: mk8s.saltApi.username,
           METALK8S_SALT_API_TOKEN: mk8s.saltApi.token,
@@ -90,7 +90,7 @@ describe('import with SFTP upload to the bootstrap node', () => {
 
   it('a wrong key is a typed SSH error and nothing is imported', async () => {
     const other = await connect({
-      kubeconfig: mk8s.kubeconfig,
+      kubeconfigYaml: mk8s.kubeconfigYaml,
       saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token },
       ssh: { host: '127.0.0.1', port, user: userInfo().username, privateKey: sshd?.otherKey ?? '' },
     });

@@ -63,7 +63,7 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
     iso2 = p2.path;
     mk8s = await startMetalK8s({ storageOperator: false });
     cluster = await connect({
-      kubeconfig: mk8s.kubeconfig,
+      kubeconfigYaml: mk8s.kubeconfigYaml,
       saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token, ca: mk8s.saltApi.ca },
     });
   }, 600_000);
@@ -75,7 +75,7 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
 
   it('connect without SaltAPI credentials logs in with the kubeconfig user\'s token and name', async () => {
     const kc = new KubeConfig();
-    kc.loadFromString(mk8s.kubeconfig);
+    kc.loadFromString(mk8s.kubeconfigYaml);
     const cl = kc.getCurrentCluster();
     if (!cl) throw new Error('no cluster in the emulator kubeconfig');
     const sa = new KubeConfig();
@@ -85,7 +85,7 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
       contexts: [{ name: 'sa', cluster: cl.name, user: 'sa' }],
       currentContext: 'sa',
     });
-    const c = await connect({ kubeconfig: sa.exportConfig(), saltApi: { url: mk8s.saltApi.url, ca: mk8s.saltApi.ca } });
+    const c = await connect({ kubeconfigYaml: sa.exportConfig(), saltApi: { url: mk8s.saltApi.url, ca: mk8s.saltApi.ca } });
     expect(c.saltenv).toBe('metalk8s-129.0.0');
     expect(c.bootstrapId).toBe('bootstrap');
     expect((await c.salt.login()).user).toBe(mk8s.saltApi.username);
@@ -93,10 +93,10 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
 
   it('connect as a user who is not a node-admin: SaltAPI lets it log in without rights, connect says so', async () => {
     const kc = new KubeConfig();
-    kc.loadFromString(mk8s.kubeconfig);
+    kc.loadFromString(mk8s.kubeconfigYaml);
     const token = await mintServiceAccountToken(kc, 'default', 'sdk-not-a-node-admin');
     const err = await connect({
-      kubeconfig: mk8s.kubeconfig,
+      kubeconfigYaml: mk8s.kubeconfigYaml,
       saltApi: { url: mk8s.saltApi.url, ca: mk8s.saltApi.ca, username: 'system:serviceaccount:default:sdk-not-a-node-admin', token },
     }).catch((e: unknown) => e);
     expect((err as ClusterError).code).toBe('SALT_NOT_NODE_ADMIN');
@@ -179,7 +179,7 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
       await pexec(process.execPath, ['dist/cli.js', 'iso', 'create', tree, '-o', evil, '-q']);
       await cluster.solutions.import(evil);
       const before = await snapshot();
-      const err = await cluster.solutions.activate('acme', '1.0.0').catch((e: unknown) => e);
+      const err = await cluster.solutions.activate('acme', { version: '1.0.0' }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ClusterError);
       expect((err as ClusterError).code).toBe('PLATFORM_OBJECT_FORBIDDEN');
       expect((err as ClusterError).message).toMatch(/platform\/rbac\/admin\.yaml: ClusterRoleBinding acme-admin: kind "ClusterRoleBinding" is not allowed/);
@@ -197,7 +197,7 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
         provisioner: 'example.com/other',
       });
       await cluster.solutions.import(packed.path);
-      const err2 = await cluster.solutions.activate('acme', '1.0.0').catch((e: unknown) => e);
+      const err2 = await cluster.solutions.activate('acme', { version: '1.0.0' }).catch((e: unknown) => e);
       expect((err2 as ClusterError).code).toBe('PLATFORM_OBJECT_NOT_OWNED');
       expect((err2 as ClusterError).message).toContain('StorageClass/acme-data');
       expect((await get('/apis/storage.k8s.io/v1/storageclasses/acme-data'))?.metadata.labels).toEqual({ team: 'storage' });
@@ -208,9 +208,9 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
 
     it('activating a version that is not imported, adding to a missing environment', async () => {
       const before = await snapshot();
-      const e1 = await cluster.solutions.activate('zenko', '9.9.9').catch((e: unknown) => e);
+      const e1 = await cluster.solutions.activate('zenko', { version: '9.9.9' }).catch((e: unknown) => e);
       expect((e1 as ClusterError).code).toBe('SOLUTION_VERSION_NOT_IMPORTED');
-      const e2 = await cluster.environments.addSolution('nowhere', 'zenko', '2.6.0').catch((e: unknown) => e);
+      const e2 = await cluster.environments.addSolution('nowhere', { name: 'zenko', version: '2.6.0' }).catch((e: unknown) => e);
       expect((e2 as ClusterError).code).toBe('ENVIRONMENT_NOT_FOUND');
       expect((e2 as ClusterError).message).toContain('nowhere');
       expect(await snapshot()).toEqual(before);
@@ -231,14 +231,14 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
 
     it('a refused SaltAPI login, an unreachable API server', async () => {
       const e1 = await connect({
-        kubeconfig: mk8s.kubeconfig,
+        kubeconfigYaml: mk8s.kubeconfigYaml,
         saltApi: { url: mk8s.saltApi.url, username: 'system:serviceaccount:kube-system:someone-else', token: mk8s.saltApi.token, ca: mk8s.saltApi.ca },
       }).catch((e: unknown) => e);
       expect(e1).toBeInstanceOf(ClusterError);
       expect((e1 as ClusterError).code).toBe('SALT_AUTH_FAILED');
-      const unreachable = mk8s.kubeconfig.replace(/server: https:\/\/127\.0\.0\.1:\d+/, 'server: https://127.0.0.1:1');
-      expect(unreachable).not.toBe(mk8s.kubeconfig);
-      const e2 = await connect({ kubeconfig: unreachable, saltApi: { url: mk8s.saltApi.url, username: 'u', token: 't' } }).catch((e: unknown) => e);
+      const unreachable = mk8s.kubeconfigYaml.replace(/server: https:\/\/127\.0\.0\.1:\d+/, 'server: https://127.0.0.1:1');
+      expect(unreachable).not.toBe(mk8s.kubeconfigYaml);
+      const e2 = await connect({ kubeconfigYaml: unreachable, saltApi: { url: mk8s.saltApi.url, username: 'u', token: 't' } }).catch((e: unknown) => e);
       expect((e2 as ClusterError).code).toBe('KUBE_API_UNREACHABLE');
       expect((e2 as ClusterError).message).toContain('127.0.0.1:1');
     });
@@ -273,9 +273,9 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
     });
 
     it('activate: CRDs applied, platform objects labelled as the SDK owns them; a rerun changes nothing', async () => {
-      const r1 = await cluster.solutions.activate('zenko', '2.6.0');
+      const r1 = await cluster.solutions.activate('zenko', { version: '2.6.0' });
       expect(r1.changed).toBe(true);
-      const r2 = await cluster.solutions.activate('zenko', '2.6.0');
+      const r2 = await cluster.solutions.activate('zenko', { version: '2.6.0' });
       expect(r2.changed).toBe(false);
       expect((await solutionsYaml()).active).toEqual({ zenko: '2.6.0' });
       expect(await get('/apis/apiextensions.k8s.io/v1/customresourcedefinitions/zenkos.zenko.io')).toBeDefined();
@@ -295,10 +295,10 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
 
     it('add: the operator Deployment is exactly what renderEnvironment predicts, and it is Available', async () => {
       const events: LifecycleProgressEvent[] = [];
-      const r1 = await cluster.environments.addSolution(env, 'zenko', '2.6.0', { onProgress: (e) => events.push(e) });
+      const r1 = await cluster.environments.addSolution(env, { name: 'zenko', version: '2.6.0', onProgress: (e) => events.push(e) });
       expect(r1.changed).toBe(true);
       expect(events.some((e) => e.type === 'salt-job' && e.step.endsWith('prepare-environment'))).toBe(true);
-      const r2 = await cluster.environments.addSolution(env, 'zenko', '2.6.0');
+      const r2 = await cluster.environments.addSolution(env, { name: 'zenko', version: '2.6.0' });
       expect(r2.changed).toBe(false);
       const predicted = renderEnvironment(v1, { namespace: env, webhook: false, metalk8sVersion: '129.0.0' });
       // Exactly the objects of MetalK8s 129, each with the labels of its Salt writer.
@@ -340,7 +340,7 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
         'application/strategic-merge-patch+json',
       );
       expect(patch.status).toBe(200);
-      await cluster.environments.addSolution(env, 'zenko', '2.6.0');
+      await cluster.environments.addSolution(env, { name: 'zenko', version: '2.6.0' });
       const dep = (await get(path)) as Obj & { spec: { template: { spec: { containers: Record<string, unknown>[] } } } };
       expect(dep.metadata.labels?.['example.com/patched']).toBeUndefined();
       expect(dep.spec.template.spec.containers[0]?.args).toBeUndefined();
@@ -361,10 +361,10 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
         spec: { hard: { pods: '0' } },
       });
       expect(q.status).toBe(201);
-      const err = await cluster.environments.addSolution(quotaEnv, 'zenko', '2.6.0', { timeoutMs: 8000 }).catch((e: unknown) => e);
+      const err = await cluster.environments.addSolution(quotaEnv, { name: 'zenko', version: '2.6.0', timeoutMs: 8000 }).catch((e: unknown) => e);
       expect((err as ClusterError).code).toBe('OPERATOR_NOT_AVAILABLE');
       expect((err as ClusterError).message).toMatch(/exceeded quota/);
-      await cluster.environments.removeSolution(quotaEnv, 'zenko');
+      await cluster.environments.removeSolution(quotaEnv, { name: 'zenko' });
       await cluster.environments.delete(quotaEnv);
     });
 
@@ -386,17 +386,17 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
       expect((await solutionsYaml()).archives).toEqual([iso1, iso2]);
       // Two clients upgrading at the same time: both succeed, the result is the same.
       const other = await connect({
-        kubeconfig: mk8s.kubeconfig,
+        kubeconfigYaml: mk8s.kubeconfigYaml,
         saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token, ca: mk8s.saltApi.ca },
       });
       const warnings: string[] = [];
       const [r1] = await Promise.all([
-        cluster.environments.upgradeSolution(env, 'zenko', '2.7.0', { onProgress: (e) => e.type === 'warning' && warnings.push(e.message) }),
-        other.environments.upgradeSolution(env, 'zenko', '2.7.0'),
+        cluster.environments.upgradeSolution(env, { name: 'zenko', version: '2.7.0', onProgress: (e) => e.type === 'warning' && warnings.push(e.message) }),
+        other.environments.upgradeSolution(env, { name: 'zenko', version: '2.7.0' }),
       ]);
       expect(warnings).toContain('zenko moves from 2.6.0 to 2.7.0 in zenko-prod');
       expect(r1.changed).toBe(true);
-      expect((await cluster.environments.upgradeSolution(env, 'zenko', '2.7.0')).changed).toBe(false);
+      expect((await cluster.environments.upgradeSolution(env, { name: 'zenko', version: '2.7.0' })).changed).toBe(false);
       const dep = (await get(`/apis/apps/v1/namespaces/${env}/deployments/zenko-operator`)) as Obj;
       const image = (dep.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec.containers[0]?.image;
       expect(image).toBe('metalk8s-registry-from-config.invalid/zenko-2.7.0/zenko-operator:2.7.0');
@@ -407,11 +407,11 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
 
     it('remove from the environment deletes the operator objects MetalK8s leaves behind; a rerun changes nothing', async () => {
       const events: LifecycleProgressEvent[] = [];
-      const r1 = await cluster.environments.removeSolution(env, 'zenko', { onProgress: (e) => events.push(e) });
+      const r1 = await cluster.environments.removeSolution(env, { name: 'zenko', onProgress: (e) => events.push(e) });
       expect(r1.deleted).toContain(`Deployment/${env}/zenko-operator`);
       expect(events.some((e) => e.type === 'warning' && /leaves/.test(e.message))).toBe(true);
       expect(await get(`/apis/apps/v1/namespaces/${env}/deployments/zenko-operator`)).toBeUndefined();
-      expect((await cluster.environments.removeSolution(env, 'zenko')).changed).toBe(false);
+      expect((await cluster.environments.removeSolution(env, { name: 'zenko' })).changed).toBe(false);
       expect((await cluster.environments.list()).find((e) => e.name === env)?.solutions).toEqual({});
     });
 
@@ -465,7 +465,7 @@ describe('solution lifecycle against the MetalK8s emulator', () => {
 
     it('two clients importing two versions at once: both end up imported, then both removed', async () => {
       const other = await connect({
-        kubeconfig: mk8s.kubeconfig,
+        kubeconfigYaml: mk8s.kubeconfigYaml,
         saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token, ca: mk8s.saltApi.ca },
       });
       const [a, b] = await Promise.all([cluster.solutions.import(iso1), other.solutions.import(iso2)]);

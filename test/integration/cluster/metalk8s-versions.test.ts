@@ -41,12 +41,12 @@ describe('the emulator at other MetalK8s versions', () => {
     const mk8s = await startMetalK8s({ kubeconfigYaml: cp.kubeconfigYaml, metalk8sVersion: '130', storageOperator: false });
     try {
       expect(mk8s.metalk8sVersion).toBe('130.0.0');
-      const cluster = await connect({ kubeconfig: mk8s.kubeconfig, saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token } });
+      const cluster = await connect({ kubeconfigYaml: mk8s.kubeconfigYaml, saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token } });
       expect(cluster.saltenv).toBe('metalk8s-130.0.0');
       await cluster.solutions.import(iso);
-      await cluster.solutions.activate('zenko', '2.6.0');
+      await cluster.solutions.activate('zenko', { version: '2.6.0' });
       await cluster.environments.create('zenko-next');
-      await cluster.environments.addSolution('zenko-next', 'zenko', '2.6.0');
+      await cluster.environments.addSolution('zenko-next', { name: 'zenko', version: '2.6.0' });
       const predicted = renderEnvironment(solution, { namespace: 'zenko-next', metalk8sVersion: '130' });
       expect(Object.keys(predicted.laterVersionObjects)).toHaveLength(6);
       for (const o of predicted.objects) {
@@ -56,7 +56,7 @@ describe('the emulator at other MetalK8s versions', () => {
         expect(live?.metadata.labels, `${o.kind}/${o.metadata.name}`).toEqual(o.metadata.labels);
       }
       expect(predicted.objects.find((o) => o.kind === 'ServiceMonitor')?.metadata.labels?.['metalk8s.scality.com/version']).toBe('130.0.0');
-      await cluster.environments.removeSolution('zenko-next', 'zenko');
+      await cluster.environments.removeSolution('zenko-next', { name: 'zenko' });
       await cluster.environments.delete('zenko-next');
       await cluster.solutions.deactivate('zenko');
       await cluster.solutions.remove(iso);
@@ -68,11 +68,11 @@ describe('the emulator at other MetalK8s versions', () => {
   it('at 123, addSolution with webhook warns that this MetalK8s mounts no certificate', async () => {
     const mk8s = await startMetalK8s({ kubeconfigYaml: cp.kubeconfigYaml, metalk8sVersion: '123.0', storageOperator: false });
     try {
-      const cluster = await connect({ kubeconfig: mk8s.kubeconfig, saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token } });
+      const cluster = await connect({ kubeconfigYaml: mk8s.kubeconfigYaml, saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token } });
       await cluster.solutions.import(iso);
       await cluster.environments.create('zenko-old');
       const events: LifecycleProgressEvent[] = [];
-      await cluster.environments.addSolution('zenko-old', 'zenko', '2.6.0', { webhook: true, onProgress: (e) => events.push(e) });
+      await cluster.environments.addSolution('zenko-old', { name: 'zenko', version: '2.6.0', webhook: true, onProgress: (e) => events.push(e) });
       expect(events).toContainEqual({ type: 'warning', message: expect.stringMatching(/^MetalK8s 123\.0\.0 has no add-solution --webhook/) });
       const dep = await kubeGet<{ spec: { template: { spec: { volumes: { name: string }[] } } } }>(cluster.kubeConfig, '/apis/apps/v1/namespaces/zenko-old/deployments/zenko-operator');
       expect(dep?.spec.template.spec.volumes.map((v) => v.name)).toEqual(['operator-config']);

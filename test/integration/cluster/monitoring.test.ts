@@ -62,14 +62,14 @@ describe('platform services (metrics, alerts) against real Prometheus and Alertm
     if (!mon) throw new Error('the emulator did not start its monitoring stack');
     process.stderr.write(`[monitoring] Alertmanager ${mon.alertmanager.version} (${mon.alertmanager.binary})\n`);
     cluster = await connect({
-      kubeconfig: mk8s.kubeconfig,
+      kubeconfigYaml: mk8s.kubeconfigYaml,
       saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token, ca: mk8s.saltApi.ca },
       services: { ingressUrl: mon.ingressUrl },
     });
     await cluster.solutions.import(packed.path);
-    await cluster.solutions.activate('zenko', '2.6.0');
+    await cluster.solutions.activate('zenko', { version: '2.6.0' });
     await cluster.environments.create(ENV);
-    await cluster.environments.addSolution(ENV, 'zenko', '2.6.0');
+    await cluster.environments.addSolution(ENV, { name: 'zenko', version: '2.6.0' });
   }, 600_000);
 
   afterAll(async () => {
@@ -78,14 +78,14 @@ describe('platform services (metrics, alerts) against real Prometheus and Alertm
   });
 
   it('from the kubeconfig alone, connect() finds the ingress in ClusterConfig main: SaltAPI and services through it', async () => {
-    const found = await connect({ kubeconfig: mk8s.kubeconfig, saltApi: { username: mk8s.saltApi.username, token: mk8s.saltApi.token } });
+    const found = await connect({ kubeconfigYaml: mk8s.kubeconfigYaml, saltApi: { username: mk8s.saltApi.username, token: mk8s.saltApi.token } });
     expect(await found.metrics.endpoint()).toEqual({ via: 'ingress', url: `${mk8s.monitoring?.ingressUrl}/api/prometheus` });
     expect(await found.alerts.endpoint()).toEqual({ via: 'ingress', url: `${mk8s.monitoring?.ingressUrl}/api/alertmanager` });
     // The SaltAPI login went through nginx's /api/salt; a listing goes through it too.
     expect((await found.solutions.list()).map((s) => s.name)).toContain('zenko');
     expect((await found.alerts.status()).cluster.status).toBe('disabled');
     // The services alone need no SaltAPI: the emulator's admin kubeconfig is a client certificate.
-    const platform = await connectPlatform({ kubeconfig: mk8s.kubeconfig });
+    const platform = await connectPlatform({ kubeconfigYaml: mk8s.kubeconfigYaml });
     expect(await platform.metrics.query('vector(1)')).toMatchObject({ resultType: 'vector', result: [{ value: 1 }] });
   });
 
@@ -137,7 +137,7 @@ describe('platform services (metrics, alerts) against real Prometheus and Alertm
 
   it('a dead scrape target makes ZenkoS3Down fire; Alertmanager has it; a silence hides it; expire brings it back', async () => {
     const port = await closedPort();
-    await mk8s.monitoring?.setScrapeTargets('zenko-cloudserver', [`127.0.0.1:${port}`], { namespace: ENV });
+    await mk8s.monitoring?.setScrapeTargets('zenko-cloudserver', [`127.0.0.1:${port}`], { labels: { namespace: ENV } });
     const target = await eventually('the target to be scraped as down', async () =>
       (await cluster.metrics.targets()).find((t) => t.labels.job === 'zenko-cloudserver' && t.health === 'down'),
     );
@@ -431,7 +431,7 @@ describe('platform services (metrics, alerts) against real Prometheus and Alertm
       expect(e).toBeInstanceOf(ClusterError);
       expect(e).toMatchObject({ code: 'SERVICE_UNAVAILABLE', status: 502, retryable: true });
       const direct = await connect({
-        kubeconfig: mk8s.kubeconfig,
+        kubeconfigYaml: mk8s.kubeconfigYaml,
         saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token, ca: mk8s.saltApi.ca },
         services: { alertmanagerUrl: mon.alertmanagerUrl },
       });

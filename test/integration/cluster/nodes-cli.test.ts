@@ -19,8 +19,8 @@ describe('solution nodes (CLI)', () => {
 
   beforeAll(async () => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
-    mk8s = await startMetalK8s({ kubeconfigYaml: await readFile(inject('kubeconfig'), 'utf8'), storageOperator: false });
-    env = emulatorEnv(inject('kubeconfig'), mk8s.saltApi);
+    mk8s = await startMetalK8s({ kubeconfigYaml: await readFile(inject('kubeconfigPath'), 'utf8'), storageOperator: false });
+    env = emulatorEnv(inject('kubeconfigPath'), mk8s.saltApi);
   });
 
   afterAll(async () => {

@@ -24,7 +24,7 @@ describe('nodes: declare and deploy', () => {
   let other: Cluster;
 
   const connectOnce = () =>
-    connect({ kubeconfig: mk8s.kubeconfig, saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token } });
+    connect({ kubeconfigYaml: mk8s.kubeconfigYaml, saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token } });
   const readNode = async (name: string) => (await kubeGet<Node>(cluster.kubeConfig, `/api/v1/nodes/${name}`)) as Node;
   // Keeps other tests' Pods off the new nodes (a label set by MetalK8s would be overwritten).
   const isolate = async (name: string) => {
@@ -34,7 +34,7 @@ describe('nodes: declare and deploy', () => {
   };
 
   beforeAll(async () => {
-    mk8s = await startMetalK8s({ kubeconfigYaml: await readFile(inject('kubeconfig'), 'utf8'), storageOperator: false });
+    mk8s = await startMetalK8s({ kubeconfigYaml: await readFile(inject('kubeconfigPath'), 'utf8'), storageOperator: false });
     cluster = await connectOnce();
     other = await connectOnce();
   });

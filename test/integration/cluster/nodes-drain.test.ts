@@ -42,11 +42,11 @@ describe('nodes: drain', () => {
   });
 
   beforeAll(async () => {
-    kc.loadFromFile(inject('kubeconfig'));
+    kc.loadFromFile(inject('kubeconfigPath'));
     core = kc.makeApiClient(CoreV1Api);
     apps = kc.makeApiClient(AppsV1Api);
-    mk8s = await startMetalK8s({ kubeconfigYaml: await readFile(inject('kubeconfig'), 'utf8'), storageOperator: false });
-    cluster = await connect({ kubeconfig: mk8s.kubeconfig, saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token } });
+    mk8s = await startMetalK8s({ kubeconfigYaml: await readFile(inject('kubeconfigPath'), 'utf8'), storageOperator: false });
+    cluster = await connect({ kubeconfigYaml: mk8s.kubeconfigYaml, saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token } });
     for (const [name, unschedulable] of [
       [A, false],
       [B, true],

@@ -26,8 +26,8 @@ describe('nodes: preflight over SSH', () => {
 
   beforeAll(async () => {
     sshd = await startSshd();
-    mk8s = await startMetalK8s({ kubeconfigYaml: await readFile(inject('kubeconfig'), 'utf8'), storageOperator: false });
-    cluster = await connect({ kubeconfig: mk8s.kubeconfig, saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token } });
+    mk8s = await startMetalK8s({ kubeconfigYaml: await readFile(inject('kubeconfigPath'), 'utf8'), storageOperator: false });
+    cluster = await connect({ kubeconfigYaml: mk8s.kubeconfigYaml, saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token } });
     const user = userInfo().username;
     await cluster.nodes.declare(node, { roles: ['workload'], ssh: { host: '127.0.0.1', port: sshd.port, user, sudo: user !== 'root' } });
     listener = net.createServer().listen(0, '127.0.0.1');
@@ -101,7 +101,7 @@ describe('nodes: preflight over SSH', () => {
   });
 
   it('the CLI prints the checks as a table and exits 1 when one fails', async () => {
-    const env = emulatorEnv(inject('kubeconfig'), mk8s.saltApi);
+    const env = emulatorEnv(inject('kubeconfigPath'), mk8s.saltApi);
     const refused = await runCli(env, ['nodes', 'preflight', node, '--key', `${sshd.dir}/host_key`]);
     expect(refused.code).toBe(1);
     expect(refused.stdout).toMatch(/^CHECK\s+STATUS\s+EVIDENCE\nssh\s+fail\s+\S+@127\.0\.0\.1:\d+: All configured authentication methods failed/);

@@ -2,7 +2,8 @@
  * cluster.nodes.remove on a control plane of its own (the test changes the bootstrap node's
  * roles, which the shared one must not see), with the emulator's storage-operator reconciling
  * Volumes: refusals first, then a deployed workload node with Volumes removed in order
- * (Volumes gone, then the Node, then the Salt key), and a rerun that does nothing.
+ * (Volumes gone, then the Node, then the Salt key), a rerun that does nothing, and a node whose
+ * Volume a claim holds (refused, then removed with deleteClaims).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, connect, type NodeProgressEvent } from '../../../src/cluster/index.js';
@@ -22,7 +23,7 @@ describe('nodes: remove', () => {
   beforeAll(async () => {
     mk8s = await startMetalK8s();
     cluster = await connect({
-      kubeconfig: mk8s.kubeconfig,
+      kubeconfigYaml: mk8s.kubeconfigYaml,
       saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token, ca: mk8s.saltApi.ca },
     });
   }, 300_000);
@@ -115,5 +116,50 @@ describe('nodes: remove', () => {
 
     const again = await cluster.nodes.remove('w-1');
     expect(again).toMatchObject({ changed: false, nodeDeleted: false, keyDeleted: false, volumesDeleted: [] });
+  });
+
+  it('refuses a node whose Volume a claim still holds, changing nothing; with deleteClaims the claim goes, then the Volume', async () => {
+    await cluster.nodes.declare('w-2', { roles: ['workload'], ssh: { host: '127.0.0.1' } });
+    await cluster.nodes.deploy('w-2', { pollIntervalMs: 300 });
+    await kubeRequest(cluster.kubeConfig, 'POST', VOLUMES, {
+      apiVersion: 'storage.metalk8s.scality.com/v1alpha1',
+      kind: 'Volume',
+      metadata: { name: 'w-2-db' },
+      spec: { nodeName: 'w-2', storageClassName: 'metalk8s', sparseLoopDevice: { size: '1Gi' } },
+    });
+    let pv: { spec?: { claimRef?: { name?: string } } } | undefined;
+    for (let i = 0; i < 120 && !pv; i++) {
+      pv = await kubeGet(cluster.kubeConfig, '/api/v1/persistentvolumes/w-2-db');
+      if (!pv) await new Promise((res) => setTimeout(res, 250));
+    }
+    expect(pv).toBeDefined();
+    // A claim pre-bound to the Volume's PV, as a StatefulSet's claim ends up after scheduling.
+    await kubeRequest(cluster.kubeConfig, 'POST', '/api/v1/namespaces/default/persistentvolumeclaims', {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: 'db-0' },
+      spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'metalk8s', volumeName: 'w-2-db', resources: { requests: { storage: '1Gi' } } },
+    });
+    for (let i = 0; i < 120 && pv?.spec?.claimRef?.name !== 'db-0'; i++) {
+      await new Promise((res) => setTimeout(res, 250));
+      pv = await kubeGet(cluster.kubeConfig, '/api/v1/persistentvolumes/w-2-db');
+    }
+    expect(pv?.spec?.claimRef?.name).toBe('db-0');
+
+    const err = await cluster.nodes.remove('w-2').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'NODE_VOLUMES_IN_USE', message: expect.stringContaining('default/db-0') });
+    expect((err as Error).message).toContain('on Volume w-2-db');
+    expect((err as { hint?: string }).hint).toContain('--delete-claims');
+    // Nothing changed: the Node is still schedulable, the Volume, the claim and the key are there.
+    expect(await cluster.nodes.get('w-2')).toMatchObject({ schedulable: true });
+    expect(await kubeGet(cluster.kubeConfig, `${VOLUMES}/w-2-db`)).toBeDefined();
+    expect(await kubeGet(cluster.kubeConfig, '/api/v1/namespaces/default/persistentvolumeclaims/db-0')).toBeDefined();
+    expect(await keys()).toContain('w-2');
+
+    const r = await cluster.nodes.remove('w-2', { deleteClaims: true });
+    expect(r).toMatchObject({ nodeDeleted: true, keyDeleted: true, volumesDeleted: ['w-2-db'] });
+    expect(await kubeGet(cluster.kubeConfig, '/api/v1/namespaces/default/persistentvolumeclaims/db-0')).toBeUndefined();
+    expect(await kubeGet(cluster.kubeConfig, `${VOLUMES}/w-2-db`)).toBeUndefined();
+    expect(await kubeGet(cluster.kubeConfig, '/api/v1/persistentvolumes/w-2-db')).toBeUndefined();
   });
 });

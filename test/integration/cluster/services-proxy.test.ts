@@ -18,7 +18,7 @@ describe('platform services through the API server service proxy', () => {
   const ns = 'metalk8s-monitoring';
 
   beforeAll(() => {
-    kc.loadFromFile(inject('kubeconfig'));
+    kc.loadFromFile(inject('kubeconfigPath'));
   });
   afterAll(async () => {
     await kubeRequest(kc, 'DELETE', `/api/v1/namespaces/${ns}/services/prometheus-operator-alertmanager`);

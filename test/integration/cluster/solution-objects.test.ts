@@ -7,7 +7,7 @@ import { applyObjects, uniqueSuffix } from '../../../src/testing/index.js';
 import type { ZenkoCrd } from '../../../examples/zenko-like/solution.config.js';
 
 const kc = new KubeConfig();
-kc.loadFromFile(inject('kubeconfig'));
+kc.loadFromFile(inject('kubeconfigPath'));
 const core = kc.makeApiClient(CoreV1Api);
 const apps = kc.makeApiClient(AppsV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);

@@ -41,11 +41,11 @@ describe('emulated node storage functions vs a real salt-minion', () => {
     await truncate(img, 512 * 2 ** 20);
     realLoop = execFileSync('losetup', ['--find', '--show', img], { encoding: 'utf8' }).trim();
     execFileSync('mkfs.ext4', ['-q', '-F', realLoop]);
-    real = await startRealSaltApi({ kubeconfig: inject('kubeconfig') });
+    real = await startRealSaltApi({ kubeconfigPath: inject('kubeconfigPath') });
     minion = await real.startMinion(realId);
     realSalt = new SaltApiClient({ url: real.url, username: real.username, token: real.token });
     mk8s = await startMetalK8s({
-      kubeconfigYaml: await readFile(inject('kubeconfig'), 'utf8'),
+      kubeconfigYaml: await readFile(inject('kubeconfigPath'), 'utf8'),
       workloadNodes: [emuId],
       disks: [{ node: emuId, sizeBytes: 512 * 2 ** 20, content: 'ext4' }],
       storageOperator: false,

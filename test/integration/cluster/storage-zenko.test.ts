@@ -49,7 +49,7 @@ describe('storage on loop disks: examples/zenko-like on three nodes', () => {
 
   beforeAll(async () => {
     mk8s = await startMetalK8s({
-      kubeconfigYaml: await readFile(inject('kubeconfig'), 'utf8'),
+      kubeconfigYaml: await readFile(inject('kubeconfigPath'), 'utf8'),
       workloadNodes: [n1, n2, n3],
       disks: [
         { node: n1, sizeBytes: 120 * GiB },
@@ -65,7 +65,7 @@ describe('storage on loop disks: examples/zenko-like on three nodes', () => {
       ],
     });
     cluster = await connect({
-      kubeconfig: mk8s.kubeconfig,
+      kubeconfigYaml: mk8s.kubeconfigYaml,
       saltApi: { url: mk8s.saltApi.url, username: mk8s.saltApi.username, token: mk8s.saltApi.token, ca: mk8s.saltApi.ca },
     });
     solution = (await loadSolutionFile('examples/zenko-like')).solution;
@@ -253,7 +253,7 @@ describe('storage on loop disks: examples/zenko-like on three nodes', () => {
   it('says which right is missing when the SaltAPI user is not a node-admin', async () => {
     const token = await mintServiceAccountToken(cluster.kubeConfig, 'kube-system', 'storage-operator-controller-manager');
     const weak = await connect({
-      kubeconfig: mk8s.kubeconfig,
+      kubeconfigYaml: mk8s.kubeconfigYaml,
       saltApi: { url: mk8s.saltApi.url, username: 'system:serviceaccount:kube-system:storage-operator-controller-manager', token, ca: mk8s.saltApi.ca },
     });
     const err = await rejects(inventory(weak, { nodes: [n1] }));

@@ -25,7 +25,7 @@ import { askKubernetes, type K8sQuestion, k8sRulesBinary } from '../../setup/k8s
 import { type BrokenCase, brokenCases, type ValidCase, validCases } from '../../fixtures/solution/corpus.js';
 
 const kc = new KubeConfig();
-kc.loadFromFile(inject('kubeconfig'));
+kc.loadFromFile(inject('kubeconfigPath'));
 const discovery = new Discovery(kc);
 const namespace = `oracle-${uniqueSuffix()}`;
 const dir = mkdtempSync(join(tmpdir(), 'oracle-'));

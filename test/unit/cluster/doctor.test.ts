@@ -41,10 +41,10 @@ function snapshot(over: Partial<DiagnosticsSnapshot> = {}): DiagnosticsSnapshot 
     replicaSets: [],
     pods: [],
     events: [
-      { kind: 'Event', type: 'Warning', reason: 'FailedCreate', message: 'Error creating: pods is forbidden: exceeded quota', involvedObject: { kind: 'Deployment', name: 'zenko-operator', namespace: 'prod' } },
-      { kind: 'Event', type: 'Normal', reason: 'ScalingReplicaSet', message: 'Scaled up', involvedObject: { kind: 'Deployment', name: 'zenko-operator', namespace: 'prod' } },
+      { apiVersion: 'v1', kind: 'Event', metadata: { name: 'e1', namespace: 'prod' }, type: 'Warning', reason: 'FailedCreate', message: 'Error creating: pods is forbidden: exceeded quota', involvedObject: { kind: 'Deployment', name: 'zenko-operator', namespace: 'prod' } },
+      { apiVersion: 'v1', kind: 'Event', metadata: { name: 'e2', namespace: 'prod' }, type: 'Normal', reason: 'ScalingReplicaSet', message: 'Scaled up', involvedObject: { kind: 'Deployment', name: 'zenko-operator', namespace: 'prod' } },
     ],
-    configMaps: [{ kind: 'ConfigMap', metadata: { name: 'c', namespace: 'prod' }, data: { 'app.ini': 'password = hunter2hunter2\n' } }],
+    configMaps: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: 'prod' }, data: { 'app.ini': 'password = hunter2hunter2\n' } }],
     customResources: [],
     volumes: [],
     persistentVolumes: [],
@@ -121,7 +121,7 @@ describe('doctor analyzers', () => {
         throw new Error('boom');
       },
     });
-    const s = snapshot({ nodes: [], deployments: [], saltJobs: [], environments: [], customResources: [{ kind: 'Zenko', metadata: { name: 'main', namespace: 'prod' }, status: { phase: 'Degraded' } }] });
+    const s = snapshot({ nodes: [], deployments: [], saltJobs: [], environments: [], customResources: [{ apiVersion: 'zenko.io/v1', kind: 'Zenko', metadata: { name: 'main', namespace: 'prod' }, status: { phase: 'Degraded' } }] });
     const r = await doctor({ snapshot: s, analyzers: [zenkoPhase, broken] });
     expect(r.findings.map((f) => [f.analyzer, f.code])).toEqual([
       ['zenko-phase', 'ZENKO_NOT_RUNNING'],
@@ -157,7 +157,7 @@ describe('support bundle files', () => {
 
   it('stays under the size bound by dropping logs, and says which', () => {
     const objects = [...bundleFiles(snapshot()).files].filter(([p]) => p.startsWith('objects/')).reduce((n, [, b]) => n + b.length, 0);
-    const { files, index } = bundleFiles(snapshot(), objects + 1000);
+    const { files, index } = bundleFiles(snapshot(), { maxBytes: objects + 1000 });
     expect(index.omitted).toEqual(['logs/prod/b/op.previous.log']);
     expect(index.logs.map((l) => l.path)).toEqual(['logs/prod/a/op.log']);
     expect([...files.keys()]).not.toContain('logs/prod/b/op.previous.log');

@@ -56,7 +56,7 @@ describe('selectors', () => {
     expect(() => assertPromql(`sum by (pod) (rate(${selector(['a', 'b'], { metric: 'container_cpu_usage_seconds_total' })}[5m]))`)).not.toThrow();
   });
   it('LogQL: fluent-bit labels and quoted line filters', () => {
-    expect(logql({ namespace: 'zenko-prod', app: 'zenko-operator' }, ['error', 'say "hi"'])).toBe('{namespace="zenko-prod",app="zenko-operator"} |= "error" |= "say \\"hi\\""');
+    expect(logql({ namespace: 'zenko-prod', app: 'zenko-operator' }, { contains: ['error', 'say "hi"'] })).toBe('{namespace="zenko-prod",app="zenko-operator"} |= "error" |= "say \\"hi\\""');
     expect(() => logql({})).toThrow(/at least one label/);
   });
 });

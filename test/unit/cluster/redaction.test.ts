@@ -25,7 +25,7 @@ describe('scrubText', () => {
     ];
     const cert = '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2Fub3RSZWFs\n-----END CERTIFICATE-----';
     const report = new RedactionReport();
-    const out = scrubText(`ca: |\n${cert}\n${keys.join('\n')}\nend`, 'configmaps.json', report);
+    const out = scrubText(`ca: |\n${cert}\n${keys.join('\n')}\nend`, { where: 'configmaps.json', report });
     for (const k of keys) {
       const body = k.split('\n')[1] ?? '';
       expect(body.length).toBeGreaterThan(20);
@@ -48,7 +48,7 @@ describe('scrubText', () => {
       `login with ${jwt} ok`,
     ];
     const report = new RedactionReport();
-    const out = scrubText(lines.join('\n'), 'logs/op.log', report);
+    const out = scrubText(lines.join('\n'), { where: 'logs/op.log', report });
     expect(out).not.toContain(jwt.split('.')[2]);
     expect(out).not.toContain(jwt.split('.')[1]);
     expect(out).not.toContain(salt);
@@ -107,7 +107,7 @@ describe('scrubText', () => {
       'Authorization: granted by RBAC',
     ].join('\n');
     const report = new RedactionReport();
-    expect(scrubText(text, 'f', report)).toBe(text);
+    expect(scrubText(text, { where: 'f', report })).toBe(text);
     expect(report.findings()).toEqual([]);
   });
 });
@@ -128,7 +128,7 @@ describe('scrubObject', () => {
       containers: [{ name: 'op', env: [{ name: 'DB_PASSWORD', value: 'hunter2hunter2' }, { name: 'LOG_LEVEL', value: 'debug' }, { name: 'API_TOKEN', valueFrom: { secretKeyRef: { name: 's', key: 't' } } }] }],
     };
     const report = new RedactionReport();
-    const out = scrubObject(cr, 'customresources.json', report);
+    const out = scrubObject(cr, { where: 'customresources.json', report });
     const text = JSON.stringify(out);
     for (const v of ['AKIAIOSFODNN7EXAMPLE', 'wJalrXUtnFEMI', 'abc123xyz', 'hunter2hunter2', jwt.split('.')[2] ?? '']) expect(text).not.toContain(v);
     expect(out.spec.replicas).toBe(3);
