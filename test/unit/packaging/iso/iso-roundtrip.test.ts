@@ -11,9 +11,9 @@ import {
   type IsoEntry,
   type IsoWriteProgress,
   openIso,
-  removeAbandonedIsoTemp,
   writeIso,
 } from '../../../../src/packaging/iso/index.js';
+import { removeAbandonedIsoTemp } from '../../../../src/packaging/iso/iso-writer.js';
 import { HOST_TAG } from '../../../../src/packaging/_stale-temp.js';
 import { writeToBuffer } from './_memory.js';
 
