@@ -1,6 +1,7 @@
 /**
  * Test harness for MetalK8s Solutions: a real Kubernetes control plane (etcd, kube-apiserver,
- * controllers, kwok), the objects of an empty MetalK8s cluster, and the MetalK8s emulator.
+ * controllers, kwok), the objects of an empty MetalK8s cluster, the MetalK8s emulator, and a real
+ * OpenSSH sshd standing in for a node reached over SSH.
  *
  * @module
  */
@@ -33,3 +34,4 @@ export type {
 export type { EmulatedNetworks, EmulatedNodes, InjectedFailure, NodesEmulatorOptions } from './_nodes.js';
 export { appendPodLog, setPodLogs, type SetPodLogsOptions } from './pod-logs.js';
 export type { LoopDisk, LoopDiskContent, LoopDiskSpec, LoopDisks } from './_storage-loop.js';
+export { type SshdOptions, startSshd, type TestSshd } from './sshd.js';

@@ -10,8 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Cluster, connect, type LifecycleProgressEvent } from '../../../src/cluster/index.js';
-import { type MetalK8sEmulator, startMetalK8s, uniqueSuffix } from '../../../src/testing/index.js';
-import { startSshd, type TestSshd } from './_sshd.js';
+import { type MetalK8sEmulator, startMetalK8s, startSshd, type TestSshd, uniqueSuffix } from '../../../src/testing/index.js';
 
 const pexec = promisify(execFile);
 

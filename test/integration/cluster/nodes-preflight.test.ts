@@ -10,9 +10,8 @@ import { userInfo } from 'node:os';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Cluster, connect, type NodeProgressEvent, type PreflightCheck } from '../../../src/cluster/index.js';
 import { kubeRequest } from '../../../src/_kube.js';
-import { type MetalK8sEmulator, startMetalK8s, uniqueSuffix } from '../../../src/testing/index.js';
+import { type MetalK8sEmulator, startMetalK8s, startSshd, type TestSshd, uniqueSuffix } from '../../../src/testing/index.js';
 import { emulatorEnv, runCli } from './_cli.js';
-import { startSshd, type TestSshd } from './_sshd.js';
 
 describe('nodes: preflight over SSH', () => {
   const node = `pf-${uniqueSuffix()}`;

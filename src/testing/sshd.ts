@@ -1,6 +1,8 @@
 /**
- * A real OpenSSH sshd on 127.0.0.1 for tests, on a free port, with its own host key and one
- * authorised client key, in a temporary directory removed by `stop()`.
+ * A real OpenSSH sshd on 127.0.0.1 for tests and benchmarks of what the SDK does over SSH (the
+ * ISO upload, node preflight): on a free port, with its own host key and one authorised client
+ * key, in a temporary directory removed by `stop()`. It needs OpenSSH's `sshd` and `ssh-keygen`
+ * (Debian: openssh-server), and the right to create `/run/sshd`.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -8,33 +10,48 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from './_ports.js';
 
 const pexec = promisify(execFile);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
-/** A running sshd. */
+/** A running sshd (see {@link startSshd}). */
 export interface TestSshd {
+  /** Its port on 127.0.0.1. */
   readonly port: number;
   /** Working directory (keys, config); tests may put files under it. */
   readonly dir: string;
-  /** Path of the authorised client private key, and its text. */
+  /** Path of the authorised client private key (OpenSSH format, ed25519). */
   readonly keyFile: string;
+  /** The text of that key (the `privateKey` of `connect({ ssh })`). */
   readonly key: string;
   /** A private key sshd does not accept. */
   readonly otherKey: string;
+  /** The sshd process id (its CPU time includes that of the connections it served, once they end). */
+  readonly pid: number;
+  /** What sshd has logged so far (stderr; at `LogLevel DEBUG1` it names each connection's cipher). */
+  log(): string;
+  /** Stops sshd and removes its directory. */
   stop(): Promise<void>;
 }
 
-/** Starts sshd, and waits until it accepts connections. */
-export async function startSshd(): Promise<TestSshd> {
+/** Options of {@link startSshd}. */
+export interface SshdOptions {
+  /** Extra `sshd_config` lines (e.g. `LogLevel DEBUG1`, `Ciphers ...`), after the harness's own. */
+  readonly config?: readonly string[] | undefined;
+}
+
+/**
+ * Starts sshd on 127.0.0.1, and waits until it accepts connections. The user is the one running
+ * this process; SFTP is OpenSSH's internal-sftp.
+ *
+ * @example
+ * ```ts
+ * const sshd = await startSshd();
+ * const cluster = await connect({ ..., ssh: { host: '127.0.0.1', port: sshd.port, user: userInfo().username, privateKey: sshd.key } });
+ * await sshd.stop();
+ * ```
+ */
+export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
   const dir = await mkdtemp(path.join(tmpdir(), 'sdk-sshd-'));
   await pexec('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'host_key')]);
   await pexec('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'client_key')]);
@@ -55,6 +72,7 @@ export async function startSshd(): Promise<TestSshd> {
       'UsePAM no',
       'StrictModes no',
       'Subsystem sftp internal-sftp',
+      ...(options.config ?? []),
       '',
     ].join('\n'),
   );
@@ -94,6 +112,8 @@ export async function startSshd(): Promise<TestSshd> {
     keyFile: path.join(dir, 'client_key'),
     key: await readFile(path.join(dir, 'client_key'), 'utf8'),
     otherKey: await readFile(path.join(dir, 'host_key'), 'utf8'),
+    pid: sshd.pid ?? 0,
+    log: () => log,
     stop,
   };
 }
