@@ -1,11 +1,17 @@
 #!/usr/bin/env node
-// Benchmark of the SDK's ISO writer against genisoimage, xorriso and a plain `cat` of the same
-// bytes, on a 1 GiB tree (3 x 300 MiB plus 5,000 small files), run side by side and interleaved.
-// Prints the median wall time of each, the ratio of the SDK (with its sha256 of the image) to
-// each, and peak RSS. `genisoimage+sha256sum` is the reference pipeline's equivalent of the SDK's
-// output (image plus digest); `sdk --no-sha256` is the writer alone.
+// Benchmark of the SDK's ISO writer against genisoimage and xorriso, on a 1 GiB tree (3 x 300 MiB
+// plus 5,000 small files), each a whole process, run side by side and interleaved (paired runs).
+// Two cases: the output does not exist yet (`new`), and it overwrites the previous image of the
+// same tool (`overwrite`, the common rebuild). `sdk --no-sha256` is the writer alone, compared with
+// genisoimage; `sdk` also computes the image's sha256, compared with genisoimage alone and with
+// `genisoimage+sha256sum` (the reference pipeline's image plus digest). Then `solution verify` of
+// the SDK's image (page cache warm), and the physical limits of this machine (bench/_limits.mjs):
+// `cat` of the same bytes, and SHA-256 on one core and on all cores.
 //
-//   npm run build && node bench/iso-bench.mjs [--runs 3] [--data DIR] [--keep] [--large]
+// Every measured run starts after `sync` (not timed): otherwise a run pays for the writeback of
+// the gigabyte the previous run left dirty, and the figures swing by a second from run to run.
+//
+//   npm run build && node bench/iso-bench.mjs [--runs 5] [--data DIR] [--keep] [--large] [--cli dist/cli.js]
 //
 // --large adds one run on a sparse 4 GiB + 3 MiB file (a multi-extent file; xorriso is the only
 // reference writer that handles it), to show that peak RSS does not grow with the image size.
@@ -17,16 +23,18 @@ import { randomFillSync, createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { limitRows, physicalLimits } from './_limits.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : def;
 };
-const runs = Number(opt('--runs', '3'));
+const runs = Number(opt('--runs', '5'));
 const base = path.resolve(opt('--data', path.join(os.tmpdir(), 'metalk8s-sdk-iso-bench')));
 const keep = args.includes('--keep');
-const cliPath = path.resolve(import.meta.dirname, '../dist/cli.js');
+// --cli: another build of the CLI (for example the one of the previous commit), for before/after figures.
+const cliPath = path.resolve(opt('--cli', path.join(import.meta.dirname, '../dist/cli.js')));
 const src = path.join(base, 'src');
 const out = path.join(base, 'out');
 
@@ -75,63 +83,132 @@ function dataBytes(dir) {
   return { total, files };
 }
 
+const sdk = [process.execPath, '--max-semi-space-size=2', cliPath, 'iso', 'create', src, '-o', out, '-q', '--volid', 'BENCH'];
+const genisoimage = ['genisoimage', '-quiet', '-R', '-J', '-joliet-long', '-input-charset', 'utf-8', '-o', out, src];
 const tools = {
-  cat: ['sh', '-c', `cd "${src}" && find . -type f -print0 | sort -z | xargs -0 cat > "${out}"`],
-  genisoimage: ['genisoimage', '-quiet', '-R', '-J', '-joliet-long', '-input-charset', 'utf-8', '-o', out, src],
+  genisoimage,
   xorriso: ['xorriso', '-as', 'mkisofs', '-quiet', '-R', '-J', '-joliet-long', '-o', out, src],
-  'genisoimage+sha256sum': [
-    'sh',
-    '-c',
-    `genisoimage -quiet -R -J -joliet-long -input-charset utf-8 -o "${out}" "${src}" && sha256sum "${out}" >/dev/null`,
-  ],
-  'sdk --no-sha256': [process.execPath, '--max-semi-space-size=2', cliPath, 'iso', 'create', src, '-o', out, '-q', '--volid', 'BENCH', '--no-sha256'],
-  sdk: [process.execPath, '--max-semi-space-size=2', cliPath, 'iso', 'create', src, '-o', out, '-q', '--volid', 'BENCH'],
+  'sdk --no-sha256': [...sdk, '--no-sha256'],
+  'genisoimage+sha256sum': ['sh', '-c', `${genisoimage.map((a) => `'${a}'`).join(' ')} && sha256sum '${out}' >/dev/null`],
+  sdk,
 };
+/** Cases: which tools run, and whether the output exists before the run. */
+const cases = [
+  { mode: 'new', tools: Object.keys(tools) },
+  { mode: 'overwrite', tools: ['genisoimage', 'sdk --no-sha256', 'genisoimage+sha256sum', 'sdk'] },
+];
 
-function measure(name) {
-  fs.rmSync(out, { force: true });
-  const [cmd, ...rest] = tools[name];
-  const r = spawnSync('/usr/bin/time', ['-v', cmd, ...rest], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${name} failed: ${r.stderr}`);
+function timed(cmd, rest, okStatus = [0]) {
+  spawnSync('sync');
+  const r = spawnSync('/usr/bin/time', ['-v', cmd, ...rest], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (!okStatus.includes(r.status)) throw new Error(`${cmd} ${rest.join(' ')} failed (${r.status}): ${r.stderr}`);
   const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(r.stderr);
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr);
   const user = /User time \(seconds\): ([\d.]+)/.exec(r.stderr);
   const sys = /System time \(seconds\): ([\d.]+)/.exec(r.stderr);
   const seconds = Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]);
-  const size = fs.statSync(out).size;
-  fs.rmSync(out, { force: true });
-  return { seconds, rssMiB: Number(rss[1]) / 1024, user: Number(user[1]), sys: Number(sys[1]), size };
+  return { seconds, rssMiB: Number(rss[1]) / 1024, user: Number(user[1]), sys: Number(sys[1]), stdout: r.stdout };
+}
+
+function measure(name, mode) {
+  if (mode === 'new') fs.rmSync(out, { force: true });
+  else if (!fs.existsSync(out)) timed(tools[name][0], tools[name].slice(1));
+  const [cmd, ...rest] = tools[name];
+  const r = timed(cmd, rest);
+  return { ...r, size: fs.statSync(out).size };
 }
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
 };
+const f2 = (x) => x.toFixed(2);
 
 makeData();
 const { total, files } = dataBytes(src);
-console.log(`data: ${files} files, ${(total / 1048576).toFixed(1)} MiB in ${src}; ${runs} runs each, interleaved, page cache warm`);
-const results = Object.fromEntries(Object.keys(tools).map((k) => [k, []]));
-for (const name of Object.keys(tools)) measure(name); // warm-up
-for (let i = 0; i < runs; i++) for (const name of Object.keys(tools)) results[name].push(measure(name));
+console.log(`data: ${files} files, ${(total / 1048576).toFixed(1)} MiB in ${src}; ${runs} paired runs of each, interleaved, page cache warm, sync before each run`);
+const results = {};
+for (const c of cases) for (const name of c.tools) results[`${name}|${c.mode}`] = [];
+for (const c of cases) for (const name of c.tools) measure(name, c.mode); // warm-up
+for (let i = 0; i < runs; i++) for (const c of cases) for (const name of c.tools) results[`${name}|${c.mode}`].push(measure(name, c.mode));
 
-const sdkWall = median(results.sdk.map((r) => r.seconds));
+const wallOf = (key) => median(results[key].map((r) => r.seconds));
+const ratios = {
+  'sdk --no-sha256': ['genisoimage'],
+  sdk: ['genisoimage', 'genisoimage+sha256sum'],
+};
 console.log('');
-console.log(`${'tool'.padEnd(22)}wall median (min-max)    user     sys   peak RSS   output size   SDK time / tool time`);
-for (const [name, rs] of Object.entries(results)) {
+console.log('| tool | output | wall, median (min-max) | user | sys | peak RSS | image bytes | SDK / reference |');
+console.log('|---|---|---|---|---|---|---|---|');
+for (const [key, rs] of Object.entries(results)) {
+  const [name, mode] = key.split('|');
   const walls = rs.map((r) => r.seconds);
-  const w = median(walls);
-  const line = [
-    name.padEnd(20),
-    `${w.toFixed(2)} s (${Math.min(...walls).toFixed(2)}-${Math.max(...walls).toFixed(2)})`.padEnd(23),
-    median(rs.map((r) => r.user)).toFixed(2).padStart(6),
-    median(rs.map((r) => r.sys)).toFixed(2).padStart(6),
-    `${Math.max(...rs.map((r) => r.rssMiB)).toFixed(1)} MiB`.padStart(10),
-    String(rs[0].size).padStart(13),
-    name === 'sdk' ? '' : `${(sdkWall / w).toFixed(2)}x`.padStart(12),
-  ];
-  console.log(line.join('  '));
+  const ratio = (ratios[name] ?? []).map((ref) => `${f2(wallOf(key) / wallOf(`${ref}|${mode}`))}x ${ref}`).join(', ');
+  console.log(
+    `| ${name} | ${mode} | ${f2(median(walls))} s (${f2(Math.min(...walls))}-${f2(Math.max(...walls))}) | ${f2(median(rs.map((r) => r.user)))} | ${f2(median(rs.map((r) => r.sys)))} | ${Math.max(...rs.map((r) => r.rssMiB)).toFixed(1)} MiB | ${rs[0].size} | ${ratio} |`,
+  );
 }
+
+// verify of the SDK's image (it is not a packed solution: verify reports that, and still reads
+// and hashes every byte: the whole image and every file), and sha256sum of the same file.
+measure('sdk', 'new');
+const isoSize = fs.statSync(out).size;
+const verifyRuns = [];
+const sumRuns = [];
+timed(process.execPath, [cliPath, 'verify', out, '-q'], [0, 1]); // warm-up: page cache
+for (let i = 0; i < runs; i++) {
+  verifyRuns.push(timed(process.execPath, [cliPath, 'verify', out, '-q'], [0, 1]));
+  sumRuns.push(timed('sha256sum', [out]));
+}
+// Cold: the image's pages dropped from the page cache (dd iflag=nocache, after sync), and the
+// disk's own read speed (O_DIRECT, no page cache).
+const dropImageCache = () => {
+  spawnSync('sync');
+  spawnSync('dd', [`if=${out}`, 'iflag=nocache', 'count=0', 'status=none']);
+};
+const coldRuns = [];
+const diskRuns = [];
+for (let i = 0; i < Math.min(runs, 3); i++) {
+  dropImageCache();
+  coldRuns.push(timed(process.execPath, [cliPath, 'verify', out, '-q'], [0, 1]));
+  diskRuns.push(timed('dd', [`if=${out}`, 'of=/dev/null', 'bs=4M', 'iflag=direct', 'status=none']));
+}
+const rate = (s) => `${(isoSize / 1048576 / s).toFixed(0)} MiB/s`;
+const vWall = median(verifyRuns.map((r) => r.seconds));
+const sWall = median(sumRuns.map((r) => r.seconds));
+console.log(`| solution verify (page cache warm) | ${(isoSize / 1048576).toFixed(0)} MiB | ${f2(vWall)} s, ${rate(vWall)} | ${f2(median(verifyRuns.map((r) => r.user)))} | ${f2(median(verifyRuns.map((r) => r.sys)))} | ${Math.max(...verifyRuns.map((r) => r.rssMiB)).toFixed(1)} MiB | | |`);
+console.log(`| sha256sum of the image (page cache warm) | ${(isoSize / 1048576).toFixed(0)} MiB | ${f2(sWall)} s, ${rate(sWall)} | ${f2(median(sumRuns.map((r) => r.user)))} | ${f2(median(sumRuns.map((r) => r.sys)))} | ${Math.max(...sumRuns.map((r) => r.rssMiB)).toFixed(1)} MiB | | |`);
+const cWall = median(coldRuns.map((r) => r.seconds));
+const dWall = median(diskRuns.map((r) => r.seconds));
+console.log(`| solution verify (image not in the page cache) | ${(isoSize / 1048576).toFixed(0)} MiB | ${f2(cWall)} s, ${rate(cWall)} | ${f2(median(coldRuns.map((r) => r.user)))} | ${f2(median(coldRuns.map((r) => r.sys)))} | ${Math.max(...coldRuns.map((r) => r.rssMiB)).toFixed(1)} MiB | | |`);
+console.log(`| physical limit: the disk's read speed (dd iflag=direct bs=4M) | ${(isoSize / 1048576).toFixed(0)} MiB | ${f2(dWall)} s, ${rate(dWall)} | | | | | |`);
+fs.rmSync(out, { force: true });
+
+const fileList = [];
+const walk = (d) => {
+  for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const p = path.join(d, e.name);
+    if (e.isDirectory()) walk(p);
+    else if (e.isFile()) fileList.push(p);
+  }
+};
+walk(src);
+const limits = await physicalLimits(fileList, base);
+for (const row of limitRows(limits, total)) console.log(row.replace(/ \|$/, ' | | | | | | |'));
+// The same cat over an existing copy (to a temporary file, then renamed over it): what any
+// writer that keeps the old file whole until the new one is complete pays on this machine.
+const catOut = path.join(base, 'limits-cat.out');
+const catList = path.join(base, 'limits-cat.list');
+fs.writeFileSync(catList, fileList.map((f) => `${f}\0`).join(''));
+const catOver = ['-c', `xargs -0 cat < '${catList}' > '${catOut}.tmp' && mv '${catOut}.tmp' '${catOut}'`];
+timed('sh', catOver);
+const catOverRuns = [];
+for (let i = 0; i < Math.min(runs, 3); i++) catOverRuns.push(timed('sh', catOver));
+const coWall = median(catOverRuns.map((r) => r.seconds));
+console.log(`| physical limit: cat of the same ${(total / 1048576).toFixed(0)} MiB over an existing copy (temporary file, rename) | ${f2(coWall)} s (${(total / 1048576 / coWall).toFixed(0)} MiB/s) | | | | | | |`);
+fs.rmSync(catOut, { force: true });
+fs.rmSync(catList, { force: true });
+
 if (args.includes('--large')) {
   const large = path.join(base, 'large');
   fs.rmSync(large, { recursive: true, force: true });
@@ -143,9 +220,10 @@ if (args.includes('--large')) {
   tools['sdk (4 GiB file)'] = [process.execPath, '--max-semi-space-size=2', cliPath, 'iso', 'create', large, '-o', out, '-q', '--volid', 'BENCH'];
   console.log('');
   for (const name of ['xorriso (4 GiB file)', 'sdk (4 GiB file)']) {
-    const r = measure(name);
+    const r = measure(name, 'new');
     console.log(`${name.padEnd(22)}${r.seconds.toFixed(2)} s wall, ${r.user.toFixed(2)} user, ${r.sys.toFixed(2)} sys, peak RSS ${r.rssMiB.toFixed(1)} MiB, ${r.size} bytes`);
   }
   fs.rmSync(large, { recursive: true, force: true });
 }
+fs.rmSync(out, { force: true });
 if (!keep) fs.rmSync(base, { recursive: true, force: true });

@@ -119,6 +119,7 @@ export class Output {
 
   /** Prints an error and sets a failing exit code. */
   error(err: unknown): void {
+    if (isClosedOutput(err)) return;
     if (this.options.json) process.stdout.write(`${JSON.stringify(errorEvent(err))}\n`);
     else process.stderr.write(`${formatError(err)}\n`);
     if (process.env.SOLUTION_DEBUG === '1' && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
@@ -127,9 +128,29 @@ export class Output {
   }
 }
 
-
 /** How long a command has to stop by itself after SIGINT or SIGTERM before it is ended. */
 export const STOP_GRACE_MS = 5000;
+
+let outputClosed = false;
+
+/**
+ * A reader that stops early (`solution iso ls x.iso | head`) closes the pipe: the command stops
+ * there, quietly and with success, as `ls | head` does, instead of reporting `write EPIPE`.
+ * Only standard output's own error counts, so a registry or SSH connection that breaks is still
+ * reported.
+ */
+export function stopOnClosedOutput(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    outputClosed = true;
+    process.exit(0);
+  });
+}
+
+/** Whether `err` is standard output being closed by its reader (see {@link stopOnClosedOutput}). */
+export function isClosedOutput(err: unknown): boolean {
+  return outputClosed && (err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
+}
 
 /**
  * Stops the process cleanly on SIGINT and SIGTERM, for every command: the first signal gives

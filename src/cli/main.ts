@@ -11,7 +11,7 @@
 import type { Command as CommandType } from '@commander-js/extra-typings';
 import { Command } from '@commander-js/extra-typings';
 import { SDK_VERSION } from '../version.js';
-import { formatError, stopOnSignals } from './_output.js';
+import { formatError, isClosedOutput, stopOnClosedOutput, stopOnSignals } from './_output.js';
 
 type Register = (program: CommandType) => void;
 
@@ -44,6 +44,7 @@ const program = new Command('solution')
 
 // SIGINT and SIGTERM stop every command cleanly, also while its modules load.
 stopOnSignals();
+stopOnClosedOutput();
 try {
   const name = process.argv.slice(2).find((a) => !a.startsWith('-'));
   const selected = groups.filter((g) => name !== undefined && g.commands.includes(name));
@@ -51,6 +52,8 @@ try {
   if (!versionOnly) for (const g of selected.length > 0 ? selected : groups) (await g.load())(program);
   await program.parseAsync(process.argv);
 } catch (err) {
-  process.stderr.write(`${formatError(err)}\n`);
-  process.exitCode = 1;
+  if (!isClosedOutput(err)) {
+    process.stderr.write(`${formatError(err)}\n`);
+    process.exitCode = 1;
+  }
 }

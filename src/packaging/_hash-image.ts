@@ -4,12 +4,17 @@
  * files is hashed once). Kept apart from the MetalK8s rules `verify.ts` checks.
  */
 import { createHash, type Hash } from 'node:crypto';
+import { readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { IsoError, throwIfAborted } from '../errors.js';
+import { createImageHasher } from './iso/_hasher.js';
 import type { IsoEntryInfo, IsoImage } from './iso/iso-reader.js';
 import type { VerifyOptions } from './verify.js';
 
-const CHUNK = 4 * 1024 * 1024;
+/** Size of each read, and of each buffer of the hash ring. */
+const CHUNK = 1024 * 1024;
+/** Progress events, abort checks and event-loop turns happen every this many bytes. */
+const YIELD_EVERY = 4 * CHUNK;
 
 /** A run of bytes of the image feeding one content hash. */
 interface Piece {
@@ -27,19 +32,31 @@ interface Content {
   digest?: string;
   /** Whether its bytes run past the end of the file. */
   truncated: boolean;
+  /** The bytes themselves, when kept (see `keep` of {@link hashImage}). */
+  bytes?: Buffer;
+}
+
+/** The sha256 of one file of the image, and its bytes when they were kept. */
+export interface FileDigest {
+  readonly digest: string;
+  readonly truncated: boolean;
+  /** The content, for the files `keep` chose (absent when truncated or hashed separately). */
+  readonly bytes?: Uint8Array | undefined;
 }
 
 /**
  * Reads the image once: the whole-file sha256, and the sha256 of every file in `files`
- * (content shared between files is hashed once). Files whose sections are not in ascending
- * order are hashed separately afterwards.
+ * (content shared between files is hashed once); the bytes of the files `keep` chooses are
+ * kept on the way, so that they need not be read again. Files whose sections are not in
+ * ascending order are hashed separately afterwards.
  */
 export async function hashImage(
   path: string,
   iso: IsoImage | undefined,
   files: readonly IsoEntryInfo[],
   options: Pick<VerifyOptions, 'signal' | 'onProgress'>,
-): Promise<{ sha256: string; size: number; digests: Map<string, { digest: string; truncated: boolean }> }> {
+  keep: (file: IsoEntryInfo) => boolean = () => false,
+): Promise<{ sha256: string; size: number; digests: Map<string, FileDigest> }> {
   const fh = await open(path, 'r');
   try {
     const size = (await fh.stat()).size;
@@ -58,44 +75,65 @@ export async function hashImage(
       let content = byKey.get(key);
       if (!content) {
         content = { hash: createHash('sha256'), fed: 0, size: f.size, truncated: false };
+        if (keep(f)) content.bytes = Buffer.allocUnsafe(f.size);
         byKey.set(key, content);
         for (const e of f.extents) if (e.size > 0) pieces.push({ start: e.lba * 2048, end: e.lba * 2048 + e.size, content });
       }
       perFile.set(f.path, content);
     }
     pieces.sort((a, b) => a.start - b.start || a.end - b.end);
-    const whole = createHash('sha256');
-    const buf = Buffer.allocUnsafe(CHUNK);
+    // The whole-image hash runs on a second core (when there is one) while this thread hashes
+    // the files: each byte is hashed twice, at the same time.
+    const whole = createImageHasher(true, { size: CHUNK, slots: 8 });
     let pos = 0;
     let next = 0;
     let active: Piece[] = [];
-    while (pos < size) {
-      throwIfAborted(options.signal, 'verify');
-      const { bytesRead } = await fh.read(buf, 0, Math.min(CHUNK, size - pos), pos);
-      if (bytesRead === 0) break;
-      const chunk = buf.subarray(0, bytesRead);
-      whole.update(chunk);
-      const end = pos + bytesRead;
-      while (next < pieces.length && pieces[next]!.start < end) active.push(pieces[next++]!);
-      for (const p of active) {
-        const from = Math.max(p.start, pos);
-        const to = Math.min(p.end, end);
-        if (to > from) {
-          p.content.hash.update(chunk.subarray(from - pos, to - pos));
-          p.content.fed += to - from;
+    let sha256: string;
+    let lastYield = 0;
+    try {
+      while (pos < size) {
+        throwIfAborted(options.signal, 'verify');
+        const buf = whole.buffer();
+        // A synchronous read of 1 MiB: an asynchronous one left this thread idle half of the
+        // time, waiting for the thread pool (the second core is busy with the whole-image hash).
+        const bytesRead = readSync(fh.fd, buf, 0, Math.min(CHUNK, size - pos), pos);
+        if (bytesRead === 0) break;
+        const chunk = buf.subarray(0, bytesRead);
+        // Handed over first: both threads only read the chunk until this thread asks for the next buffer.
+        whole.update(buf, bytesRead);
+        const end = pos + bytesRead;
+        while (next < pieces.length && pieces[next]!.start < end) active.push(pieces[next++]!);
+        for (const p of active) {
+          const from = Math.max(p.start, pos);
+          const to = Math.min(p.end, end);
+          if (to > from) {
+            const piece = chunk.subarray(from - pos, to - pos);
+            p.content.hash.update(piece);
+            p.content.bytes?.set(piece, p.content.fed);
+            p.content.fed += to - from;
+          }
+        }
+        active = active.filter((p) => p.end > end);
+        pos = end;
+        if (pos - lastYield >= YIELD_EVERY || pos === size) {
+          lastYield = pos;
+          options.onProgress?.({ type: 'read', bytesRead: pos, bytesTotal: size });
+          // Let timers and abort signals run between big chunks.
+          await new Promise<void>((resolve) => setImmediate(resolve));
         }
       }
-      active = active.filter((p) => p.end > end);
-      pos = end;
-      options.onProgress?.({ type: 'read', bytesRead: pos, bytesTotal: size });
+      sha256 = (await whole.digest())!;
+    } catch (err) {
+      await whole.close();
+      throw err;
     }
-    const digests = new Map<string, { digest: string; truncated: boolean }>();
+    const digests = new Map<string, FileDigest>();
     for (const [p, c] of perFile) {
       if (c.digest === undefined) {
         c.truncated = c.fed < c.size;
         c.digest = c.hash.digest('hex');
       }
-      digests.set(p, { digest: c.digest, truncated: c.truncated });
+      digests.set(p, { digest: c.digest, truncated: c.truncated, bytes: c.truncated ? undefined : c.bytes });
     }
     for (const f of separate) {
       const h = createHash('sha256');
@@ -108,7 +146,7 @@ export async function hashImage(
       }
       digests.set(f.path, { digest: h.digest('hex'), truncated });
     }
-    return { sha256: whole.digest('hex'), size, digests };
+    return { sha256, size, digests };
   } finally {
     await fh.close();
   }

@@ -31,6 +31,9 @@ import { SDK_INDEX_PATH, type SdkIndex, signatureMessage } from './pack.js';
 import { checkPlatformFile } from './platform-objects.js';
 import type { IssueCode, SdkErrorCode } from '../error-codes.js';
 
+/** Files up to this size are read for the checks (manifest, index, CRDs, roles, platform objects). */
+const SMALL_FILE_MAX = 64 * 1024 * 1024;
+
 /** Progress of {@link verify}. */
 export type VerifyProgressEvent =
   | { readonly type: 'phase'; readonly phase: 'open' | 'read' | 'metalk8s' }
@@ -499,7 +502,8 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
       }
     }
     options.onProgress?.({ type: 'phase', phase: 'read' });
-    const { sha256, size, digests } = await hashImage(path, iso, files, options);
+    // The small files the checks read are kept from the one pass (not read a second time).
+    const { sha256, size, digests } = await hashImage(path, iso, files, options, (f) => !isBlobPath(f.path) && f.size <= SMALL_FILE_MAX);
     if (iso && size < iso.volumeSize) {
       issues.error('ISO_TRUNCATED', basename(path), `the file has ${size} bytes but its volume descriptor says ${iso.volumeSize}: the ISO is truncated`, 'Download or copy the ISO again and compare its checksum.');
     }
@@ -524,7 +528,11 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
         if (d && d.digest !== want) {
           issues.error('BLOB_DIGEST_MISMATCH', f.path, `content has sha256 ${d.digest}, not the digest it is named by`, 'The blob was damaged or altered after packing: do not import this ISO; get it again.');
         }
-      } else if (f.size <= 64 * 1024 * 1024) {
+      } else if (f.size <= SMALL_FILE_MAX) {
+        if (d?.bytes) {
+          small.set(f.path, d.bytes);
+          continue;
+        }
         try {
           small.set(f.path, await iso.readFile(f, { signal: options.signal }));
         } catch (err) {

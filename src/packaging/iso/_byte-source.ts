@@ -1,6 +1,7 @@
 /**
  * Where the ISO reader takes its bytes from: a buffer, or a file descriptor read at positions
- * (never the whole image in memory). Private to the ISO module.
+ * (never the whole image in memory); the bounds-checked numbers read from those bytes, and the
+ * errors of a damaged or truncated image. Private to the ISO module.
  */
 import * as fs from 'node:fs';
 import { IsoError } from '../../errors.js';
@@ -59,4 +60,28 @@ export class FdSource implements ByteSource {
   async close(): Promise<void> {
     if (this.owned) fs.closeSync(this.fd);
   }
+}
+
+/** A structure of the image is wrong. */
+export function malformed(message: string, hint = 'The image is damaged or not a valid ISO 9660 image.'): IsoError {
+  return new IsoError('ISO_MALFORMED', message, { hint });
+}
+
+/** A structure lies beyond the end of the image. */
+export function truncated(what: string): IsoError {
+  return new IsoError('ISO_TRUNCATED', `${what} lies beyond the end of the image`, {
+    hint: 'The image is truncated or damaged: download or copy it again and compare its checksum.',
+  });
+}
+
+/** A little-endian 32-bit number, checked against the end of its structure. */
+export function le32(b: Uint8Array, off: number): number {
+  if (off + 4 > b.length) throw malformed('a number runs past the end of its structure');
+  return (b[off]! | (b[off + 1]! << 8) | (b[off + 2]! << 16)) + b[off + 3]! * 0x1000000;
+}
+
+/** A little-endian 16-bit number, checked against the end of its structure. */
+export function le16(b: Uint8Array, off: number): number {
+  if (off + 2 > b.length) throw malformed('a number runs past the end of its structure');
+  return b[off]! | (b[off + 1]! << 8);
 }

@@ -177,3 +177,28 @@ describe('non-regular files and signals', () => {
     expect(existsSync(dir)).toBe(true);
   }, 30_000);
 });
+
+describe('output read by a command that stops early', () => {
+  it('`solution iso ls | head -1` and `solution iso cat | head -c 10` stop quietly with success, not with write EPIPE', () => {
+    const dir = join(tmp, 'many-files');
+    mkdirSync(dir);
+    // More than a pipe buffer (64 KiB) of listing, and a file larger than one.
+    for (let i = 0; i < 3000; i++) writeFileSync(join(dir, `file-with-a-long-name-${i}.txt`), `${i}\n`);
+    writeFileSync(join(dir, 'big.bin'), randomBytes(2 * 1024 * 1024));
+    const iso = join(tmp, 'many-files.iso');
+    expect(solution('iso', 'create', dir, '-o', iso).code).toBe(0);
+    for (const [cmd, reader] of [
+      [`"${process.execPath}" "${CLI}" iso ls "${iso}"`, 'head -1'],
+      [`"${process.execPath}" "${CLI}" iso cat "${iso}" /big.bin`, 'head -c 10'],
+    ] as const) {
+      // bash's PIPESTATUS gives the CLI's own exit code; its stderr goes to a file.
+      const errFile = join(tmp, 'epipe.err');
+      const r = spawnSync('bash', ['-c', `${cmd} 2>"${errFile}" | ${reader} >/dev/null; echo "\${PIPESTATUS[0]}"`], { encoding: 'utf8', timeout: 60_000 });
+      expect({ cmd: cmd.split(' ').slice(2, 4).join(' '), exit: r.stdout.trim(), stderr: spawnSync('cat', [errFile], { encoding: 'utf8' }).stdout }).toEqual({
+        cmd: cmd.split(' ').slice(2, 4).join(' '),
+        exit: '0',
+        stderr: '',
+      });
+    }
+  }, 60_000);
+});

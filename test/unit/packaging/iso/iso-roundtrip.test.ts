@@ -1,4 +1,5 @@
 /** What the writer puts in an image, as the SDK's reader sees it back. */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -12,6 +13,8 @@ import {
   openIso,
   writeIso,
 } from '../../../../src/packaging/iso/index.js';
+import { removeAbandonedIsoTemp } from '../../../../src/packaging/iso/iso-writer.js';
+import { HOST_TAG } from '../../../../src/packaging/_stale-temp.js';
 import { writeToBuffer } from './_memory.js';
 
 let tmp: string;
@@ -223,6 +226,66 @@ describe('writeIso then openIso', () => {
     expect(events.at(-1)).toEqual({ phase: 'done', bytesWritten: result.size, bytesTotal: result.size });
     const written = events.map((e) => e.bytesWritten);
     expect([...written].sort((a, b) => a - b)).toEqual(written);
+  });
+});
+
+describe('writeIso over an existing image', () => {
+  const image = (text: string, size = 1024 * 1024): IsoEntry[] => [{ path: 'f', type: 'file', source: bytes(text.repeat(size / text.length)) }];
+
+  it('replaces it, and leaves no temporary or moved-aside file', async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'over-'));
+    const out = path.join(dir, 'a.iso');
+    await writeIso({ output: out, volumeId: 'OLD', entries: image('old ') });
+    const result = await writeIso({ output: out, volumeId: 'NEW', entries: image('new ') });
+    expect(createHash('sha256').update(fs.readFileSync(out)).digest('hex')).toBe(result.sha256);
+    expect((await openIso(out)).volumeId).toBe('NEW');
+    expect(fs.readdirSync(dir)).toEqual(['a.iso']);
+  });
+
+  it('keeps the old image whole when the new one fails half-way', async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'over-'));
+    const out = path.join(dir, 'a.iso');
+    await writeIso({ output: out, volumeId: 'OLD', entries: image('old ') });
+    const before = fs.readFileSync(out);
+    const failing = async function* () {
+      yield new Uint8Array(4 * 1024 * 1024);
+      throw new Error('source went away');
+    };
+    const err = await writeIso({
+      output: out,
+      volumeId: 'NEW',
+      entries: [{ path: 'f', type: 'file', source: { kind: 'stream', size: 8 * 1024 * 1024, open: failing } }],
+    }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe('source went away');
+    expect(fs.readFileSync(out).equals(before)).toBe(true);
+    expect(fs.readdirSync(dir)).toEqual(['a.iso']);
+  });
+
+  it('a later write puts back an old image moved aside by a writer killed between its two renames', async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'over-'));
+    const out = path.join(dir, 'a.iso');
+    // The pid of a process that has exited: the writer is gone.
+    const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const aside = path.join(dir, `.a.iso.${child.stdout}.${Date.now()}.${HOST_TAG}.old.tmp`);
+    fs.writeFileSync(aside, 'the old image');
+    expect(removeAbandonedIsoTemp(out)).toBe(0);
+    expect(fs.readFileSync(out, 'utf8')).toBe('the old image');
+    expect(fs.readdirSync(dir)).toEqual(['a.iso']);
+    // With the target in place, a moved-aside copy is only removed.
+    fs.writeFileSync(aside, 'older');
+    expect(removeAbandonedIsoTemp(out)).toBe(1);
+    expect(fs.readFileSync(out, 'utf8')).toBe('the old image');
+    expect(fs.readdirSync(dir)).toEqual(['a.iso']);
+  });
+
+  it('still refuses a folder in the way, and leaves it as it was', async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'over-'));
+    const out = path.join(dir, 'a.iso');
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, 'keep'), 'x');
+    await expect(writeIso({ output: out, volumeId: 'NEW', entries: image('new ') })).rejects.toThrow();
+    expect(fs.readdirSync(out)).toEqual(['keep']);
+    expect(fs.readdirSync(dir)).toEqual(['a.iso']);
   });
 });
 
