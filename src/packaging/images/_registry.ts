@@ -62,6 +62,9 @@ export function parseChallenge(header: string | undefined): Challenge | undefine
   return { scheme, params };
 }
 
+/** Bytes between two progress reports of a blob download. */
+const PROGRESS_STEP = 256 * 1024;
+
 const RETRY_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']);
 
 function isRetryable(err: unknown): boolean {
@@ -289,6 +292,7 @@ export class RegistrySession {
           await ingest.abort();
           ingest = await store.ingest({ expectedDigest: d.digest, expectedSize: d.size, what, signal });
         }
+        let unreported = 0;
         try {
           for await (const chunk of res.body) {
             const c = chunk as Buffer;
@@ -299,12 +303,21 @@ export class RegistrySession {
                 hint: 'The registry serves corrupted data; nothing was stored.',
               });
             }
-            await ingest.write(c);
-            onBytes(c.byteLength);
+            const wait = ingest.write(c);
+            if (wait) await wait;
+            // Progress per 256 KiB, not per network chunk (16 KiB over TLS).
+            unreported += c.byteLength;
+            if (unreported >= PROGRESS_STEP) {
+              onBytes(unreported);
+              unreported = 0;
+            }
           }
+          if (unreported > 0) onBytes(unreported);
+          unreported = 0;
           if (ingest.bytesWritten < d.size) throw Object.assign(new Error(`${what}: connection closed early`), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
           return await ingest.commit();
         } catch (err) {
+          if (unreported > 0) onBytes(unreported);
           throwIfAborted(signal, `fetching ${what}`);
           if (attempt + 1 < this.#retries && isRetryable(err)) {
             await this.#backoff(attempt, signal);

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { createHash, type Hash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, type Stats } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -22,24 +22,28 @@ import { Readable } from 'node:stream';
 import { fromSystemError, PackagingError, throwIfAborted } from '../../errors.js';
 import { FOREIGN_TEMP_MAX_AGE_MS, HOST_TAG, isAbandoned } from '../_stale-temp.js';
 import { digestHex, isDigest } from './_digest.js';
-import { backgroundHash } from './_hash-worker.js';
+import { type BackgroundHash, backgroundHash } from './_hash-worker.js';
 import { pruneLayerCache } from './_layer-cache.js';
 
 /** Size of each read when a blob is streamed. */
 const CHUNK = 1 << 20;
 /** Buffers of a stream with `reuseBuffers`: read, being copied, being hashed. */
 const SLOTS = 4;
+/** Buffers of an ingest: one being filled, the others being written and hashed. */
+const INGEST_SLOTS = 3;
 /**
  * Buffers of finished streams, for the next: the memory of a SharedArrayBuffer is only given
  * back when the garbage collector runs, so a fresh set per blob grew the resident size by
  * 4 MiB per blob of the ISO.
  */
 const freeBuffers: Buffer[] = [];
+/** Enough for a few parallel downloads (pack runs 3 images × 4 blobs at a time). */
+const FREE_BUFFERS = 16;
 function takeBuffer(): Buffer {
   return freeBuffers.pop() ?? Buffer.from(new SharedArrayBuffer(CHUNK));
 }
 function giveBuffer(buf: Buffer): void {
-  if (freeBuffers.length < 2 * SLOTS) freeBuffers.push(buf);
+  if (freeBuffers.length < FREE_BUFFERS) freeBuffers.push(buf);
 }
 
 /**
@@ -88,8 +92,11 @@ export interface PutOptions {
 export interface BlobIngest {
   /** Bytes written so far (a resumed download asks the server for the rest from here). */
   readonly bytesWritten: number;
-  /** Appends bytes. */
-  write(chunk: Uint8Array): Promise<void>;
+  /**
+   * Appends bytes. Returns a promise only when the caller must wait (every buffer is being
+   * written); `chunk` may be reused once the call returns or its promise resolves.
+   */
+  write(chunk: Uint8Array): Promise<void> | undefined;
   /** Checks digest and size, then moves the blob into place. Throws `BLOB_DIGEST_MISMATCH` on a mismatch. */
   commit(): Promise<BlobInfo>;
   /** Throws away what was written. */
@@ -224,57 +231,72 @@ class FsBlobStore implements BlobStore {
     // <pid>-<host>-<random>: a later run can tell when its writer is gone (_stale-temp.ts).
     const tmp = join(this.dir, 'tmp', `${process.pid}-${HOST_TAG}-${randomBytes(8).toString('hex')}`);
     const fh = await open(tmp, 'w', 0o644);
-    const hash: Hash = createHash('sha256');
+    // Bytes are copied into 1 MiB buffers in shared memory (a memcpy costs a fraction of a
+    // sha256): a full buffer is written to the file and hashed on the second core
+    // (_hash-worker.ts) at once, while the next MiB arrives. A blob that fits in one partial
+    // buffer (manifests, configs) is hashed here: a round trip to the worker costs more.
+    // Large blobs start the worker now, so it is up when the first MiB is full.
+    let hash: BackgroundHash | undefined = (options.expectedSize ?? 0) >= CHUNK ? backgroundHash() : undefined;
     let written = 0;
     let closed = false;
-    // Chunks are gathered into 1 MiB writes: one await per network chunk costs about 3x. One
-    // write is in flight while the next MiB arrives: awaiting each write before reading on
-    // stalled the download (the sender waits while the kernel copies into the page cache).
-    let pending: Uint8Array[] = [];
-    let pendingBytes = 0;
+    /** The buffer being filled, and how much of it is. */
+    let current: Buffer | undefined;
+    let fill = 0;
+    /** Buffers being written and hashed, oldest first; each may be reused once `done`. */
+    const busy: { buf: Buffer; done: Promise<void> }[] = [];
     /** File offset of the next write. */
     let position = 0;
-    let inflight: Promise<void> | undefined;
     let failed: unknown;
-    const writeAll = async (chunks: Uint8Array[], at: number, bytes: number) => {
-      let left = bytes;
-      let pos = at;
-      // writev: one system call for the gathered chunks, no copy into a bigger buffer.
-      while (left > 0) {
-        const { bytesWritten } = await fh.writev(chunks, pos);
-        left -= bytesWritten;
-        pos += bytesWritten;
-        if (left === 0) break;
-        let skip = bytesWritten;
-        const rest: Uint8Array[] = [];
-        for (const c of chunks) {
-          if (skip >= c.byteLength) skip -= c.byteLength;
-          else {
-            rest.push(skip > 0 ? c.subarray(skip) : c);
-            skip = 0;
-          }
-        }
-        chunks = rest;
+    const writeAll = async (buf: Buffer, at: number) => {
+      let done = 0;
+      while (done < buf.byteLength) {
+        const { bytesWritten } = await fh.write(buf, done, buf.byteLength - done, at + done);
+        done += bytesWritten;
       }
     };
-    /** Waits for the write in flight; throws its error. */
-    const settle = async () => {
-      if (inflight) await inflight;
-      inflight = undefined;
-      if (failed !== undefined) throw failed;
-    };
-    const flush = async () => {
-      await settle();
-      if (pendingBytes === 0) return;
-      const chunks = pending;
-      const bytes = pendingBytes;
+    const submit = () => {
+      const buf = current!;
+      const view = buf.subarray(0, fill);
       const at = position;
-      pending = [];
-      pendingBytes = 0;
-      position += bytes;
-      inflight = writeAll(chunks, at, bytes).catch((err: unknown) => {
-        failed = err;
+      position += fill;
+      current = undefined;
+      fill = 0;
+      hash ??= backgroundHash();
+      const wrote = writeAll(view, at).catch((err: unknown) => {
+        failed ??= err;
       });
+      busy.push({ buf, done: Promise.all([wrote, hash.update(view)]).then(() => undefined) });
+    };
+    /** A free buffer: a new one while fewer than INGEST_SLOTS are in use, else the oldest once done. */
+    const nextBuffer = async (): Promise<Buffer> => {
+      if (busy.length < INGEST_SLOTS - 1) return takeBuffer();
+      const oldest = busy.shift()!;
+      await oldest.done;
+      return oldest.buf;
+    };
+    /** Waits for every write and hash in flight, then gives their buffers back. */
+    const drain = async () => {
+      await Promise.all(busy.map((b) => b.done));
+      for (const b of busy.splice(0)) giveBuffer(b.buf);
+      if (current) giveBuffer(current);
+      current = undefined;
+    };
+    /** Copies from `chunk[off]` into the current buffer, submitting it when full; returns the new offset. */
+    const copyIn = (chunk: Uint8Array, off: number): number => {
+      const buf = current!;
+      const n = Math.min(CHUNK - fill, chunk.byteLength - off);
+      buf.set(off === 0 && n === chunk.byteLength ? chunk : chunk.subarray(off, off + n), fill);
+      fill += n;
+      if (fill === CHUNK) submit();
+      return off + n;
+    };
+    /** The slow path of `write`: waits for buffers as the rest of `chunk` needs them. */
+    const copyRest = async (chunk: Uint8Array, off: number): Promise<void> => {
+      while (off < chunk.byteLength) {
+        current ??= await nextBuffer();
+        off = copyIn(chunk, off);
+      }
+      written += chunk.byteLength;
     };
     const close = async () => {
       if (!closed) {
@@ -287,19 +309,40 @@ class FsBlobStore implements BlobStore {
       get bytesWritten() {
         return written;
       },
-      write: async (chunk: Uint8Array) => {
+      write: (chunk: Uint8Array): Promise<void> | undefined => {
         throwIfAborted(options.signal, `writing ${what}`);
-        hash.update(chunk);
-        pending.push(chunk);
-        pendingBytes += chunk.byteLength;
+        if (failed !== undefined) throw failed;
+        // No promise while a buffer is free (the common case): one await per network chunk
+        // (16 KiB over TLS) is a measurable share of a download's CPU time.
+        let off = 0;
+        while (off < chunk.byteLength) {
+          if (!current) {
+            if (busy.length < INGEST_SLOTS - 1) current = takeBuffer();
+            else return copyRest(chunk, off);
+          }
+          off = copyIn(chunk, off);
+        }
         written += chunk.byteLength;
-        if (pendingBytes >= 1 << 20) await flush();
+        return undefined;
       },
       commit: async () => {
-        await flush();
-        await settle();
+        let digest: string;
+        if (!hash && current) {
+          // One partial buffer: hash it here, write it once.
+          const view = current.subarray(0, fill);
+          digest = `sha256:${createHash('sha256').update(view).digest('hex')}`;
+          await writeAll(view, position);
+          position += fill;
+          fill = 0;
+          await drain();
+        } else {
+          if (current && fill > 0) submit();
+          await drain();
+          if (failed !== undefined) throw failed;
+          digest = `sha256:${hash ? await hash.digest() : createHash('sha256').digest('hex')}`;
+        }
+        if (failed !== undefined) throw failed;
         await close();
-        const digest = `sha256:${hash.digest('hex')}`;
         if (options.expectedDigest !== undefined && digest !== options.expectedDigest) {
           await unlink(tmp).catch(() => undefined);
           throw mismatch(what, options.expectedDigest, digest, written);
@@ -314,7 +357,8 @@ class FsBlobStore implements BlobStore {
         return { digest, size: written };
       },
       abort: async () => {
-        await inflight;
+        hash?.cancel();
+        await drain();
         await close().catch(() => undefined);
         await unlink(tmp).catch(() => undefined);
       },

@@ -207,6 +207,20 @@ describe('pull from docker-registry without auth (plain HTTP)', () => {
     expect(err.message).toContain(c.layers[1]!.digest);
     expect(await store.has(c.layers[1]!.digest)).toBe(false);
     expect(await readdir(join(store.dir, 'tmp'))).toEqual([]);
+    // A blob of several MiB is hashed on the second core as it arrives: a byte changed in its
+    // third MiB is caught the same way.
+    const d = await testImage(src, base, 3_000_000);
+    await pushImages(src, dir, reg.host, [{ repo: 'demo/d', tag: '1.0', image: d }]);
+    const bigVictim = d.layers[1]!.digest.slice(7);
+    const bigFile = join(reg.dataDir, 'docker/registry/v2/blobs/sha256', bigVictim.slice(0, 2), bigVictim, 'data');
+    const bfh = await open(bigFile, 'r+');
+    await bfh.write(Buffer.from([0x00, 0x01, 0x02]), 0, 3, 2_500_000);
+    await bfh.close();
+    const bigErr = await fetchImage({ kind: 'registry', reference: `${reg.host}/demo/d:1.0`, plainHttp: true }, { store }).catch((e) => e);
+    expect(bigErr.code).toBe('REGISTRY_DIGEST_MISMATCH');
+    expect(bigErr.message).toContain(d.layers[1]!.digest);
+    expect(await store.has(d.layers[1]!.digest)).toBe(false);
+    expect(await readdir(join(store.dir, 'tmp'))).toEqual([]);
   });
 });
 
