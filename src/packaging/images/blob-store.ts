@@ -22,7 +22,7 @@ import { Readable } from 'node:stream';
 import { fromSystemError, PackagingError, throwIfAborted } from '../../errors.js';
 import { FOREIGN_TEMP_MAX_AGE_MS, HOST_TAG, isAbandoned } from '../_stale-temp.js';
 import { digestHex, isDigest } from './_digest.js';
-import { type BackgroundHash, backgroundHash } from './_hash-worker.js';
+import { type BackgroundHash, backgroundHash, inlineHash } from './_hash-worker.js';
 import { pruneLayerCache } from './_layer-cache.js';
 
 /** Size of each read when a blob is streamed. */
@@ -37,6 +37,8 @@ const INGEST_SLOTS = 2;
  * 4 MiB per blob of the ISO.
  */
 const freeBuffers: Buffer[] = [];
+/** Ingests open in this process (see `ingest`). */
+let activeIngests = 0;
 /** Kept for the next blob; more would raise the peak resident size of a pack. */
 const FREE_BUFFERS = 2 * SLOTS;
 function takeBuffer(): Buffer {
@@ -232,11 +234,14 @@ class FsBlobStore implements BlobStore {
     const tmp = join(this.dir, 'tmp', `${process.pid}-${HOST_TAG}-${randomBytes(8).toString('hex')}`);
     const fh = await open(tmp, 'w', 0o644);
     // Bytes are copied into 1 MiB buffers in shared memory (a memcpy costs a fraction of a
-    // sha256): a full buffer is written to the file and hashed on the second core
-    // (_hash-worker.ts) at once, while the next MiB arrives. A blob that fits in one partial
-    // buffer (manifests, configs) is hashed here: a round trip to the worker costs more.
-    // Large blobs start the worker now, so it is up when the first MiB is full.
-    let hash: BackgroundHash | undefined = (options.expectedSize ?? 0) >= CHUNK ? backgroundHash() : undefined;
+    // sha256): a full buffer is written to the file and hashed at once, while the next MiB
+    // arrives. When other ingests run beside this one (parallel downloads, where the main
+    // thread is the bottleneck) the hash runs on the second core (_hash-worker.ts); a lone
+    // download hashes here, where it measured faster (the second core serves the registry and
+    // the file writes). A blob that fits in one partial buffer (manifests, configs) is hashed
+    // here too: a round trip to the worker costs more.
+    activeIngests++;
+    let hash: BackgroundHash | undefined = activeIngests > 1 && (options.expectedSize ?? 0) >= CHUNK ? backgroundHash() : undefined;
     let written = 0;
     let closed = false;
     /** The buffer being filled, and how much of it is. */
@@ -261,7 +266,7 @@ class FsBlobStore implements BlobStore {
       position += fill;
       current = undefined;
       fill = 0;
-      hash ??= backgroundHash();
+      hash ??= activeIngests > 1 ? backgroundHash() : inlineHash();
       const wrote = writeAll(view, at).catch((err: unknown) => {
         failed ??= err;
       });
@@ -269,7 +274,7 @@ class FsBlobStore implements BlobStore {
     };
     /** A free buffer: a new one while fewer than INGEST_SLOTS are in use, else the oldest once done. */
     const nextBuffer = async (): Promise<Buffer> => {
-      if (busy.length < INGEST_SLOTS - 1) return takeBuffer();
+      if (busy.length < INGEST_SLOTS) return takeBuffer();
       const oldest = busy.shift()!;
       await oldest.done;
       return oldest.buf;
@@ -301,6 +306,7 @@ class FsBlobStore implements BlobStore {
     const close = async () => {
       if (!closed) {
         closed = true;
+        activeIngests--;
         await fh.close();
       }
     };
@@ -317,7 +323,7 @@ class FsBlobStore implements BlobStore {
         let off = 0;
         while (off < chunk.byteLength) {
           if (!current) {
-            if (busy.length < INGEST_SLOTS - 1) current = takeBuffer();
+            if (busy.length < INGEST_SLOTS) current = takeBuffer();
             else return copyRest(chunk, off);
           }
           off = copyIn(chunk, off);

@@ -33,6 +33,31 @@ describe('blob store', () => {
     expect(Buffer.from(await store.read(info.digest)).equals(bytes)).toBe(true);
   });
 
+  it('verifies parallel multi-MiB ingests (hashed on the second core) and stores none under a wrong digest', async () => {
+    const store = await openBlobStore({ dir: join(dir, 's1p') });
+    const good = randomBytes((3 << 20) + 12345);
+    const bad = Buffer.from(good);
+    bad[(2 << 20) + 7]! ^= 1;
+    const digest = sha256Digest(good);
+    // Fed in 64 KiB pieces, as a socket delivers them, three at once.
+    const feed = async (bytes: Buffer) => {
+      const ing = await store.ingest({ expectedDigest: digest, expectedSize: bytes.length });
+      try {
+        for (let off = 0; off < bytes.length; off += 65536) await ing.write(bytes.subarray(off, off + 65536));
+        return await ing.commit();
+      } catch (err) {
+        await ing.abort();
+        throw err;
+      }
+    };
+    const [ok, wrong, again] = await Promise.allSettled([feed(good), feed(bad), feed(good)]);
+    expect(ok).toEqual({ status: 'fulfilled', value: { digest, size: good.length } });
+    expect(again.status).toBe('fulfilled');
+    expect(wrong.status === 'rejected' && (wrong.reason as PackagingError).code).toBe('BLOB_DIGEST_MISMATCH');
+    expect(Buffer.from(await store.read(digest)).equals(good)).toBe(true);
+    expect(await readdir(join(store.dir, 'tmp'))).toEqual([]);
+  });
+
   it('detects a blob corrupted on disk, on read, verify and stream', async () => {
     const store = await openBlobStore({ dir: join(dir, 's2') });
     const { digest } = await store.put(randomBytes(1000));

@@ -195,11 +195,14 @@ describe('pull from docker-registry without auth (plain HTTP)', () => {
   it('catches a registry serving corrupted bytes and stores nothing', async () => {
     const c = await testImage(src, base, 50_000);
     await pushImages(src, dir, reg.host, [{ repo: 'demo/c', tag: '1.0', image: c }]);
-    const victim = c.layers[1]!.digest.slice(7);
-    const file = join(reg.dataDir, 'docker/registry/v2/blobs/sha256', victim.slice(0, 2), victim, 'data');
-    const fh = await open(file, 'r+');
-    await fh.write(Buffer.from([0x00, 0x01, 0x02]), 0, 3, 1000);
-    await fh.close();
+    /** Changes three bytes of a blob in the registry's storage. */
+    const corrupt = async (digest: string, at: number) => {
+      const hex = digest.slice(7);
+      const fh = await open(join(reg.dataDir, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data'), 'r+');
+      await fh.write(Buffer.from([0x00, 0x01, 0x02]), 0, 3, at);
+      await fh.close();
+    };
+    await corrupt(c.layers[1]!.digest, 1000);
     const store = await freshStore();
     const err = await fetchImage({ kind: 'registry', reference: `${reg.host}/demo/c:1.0`, plainHttp: true }, { store }).catch((e) => e);
     expect(err).toBeInstanceOf(RegistryError);
@@ -211,11 +214,7 @@ describe('pull from docker-registry without auth (plain HTTP)', () => {
     // third MiB is caught the same way.
     const d = await testImage(src, base, 3_000_000);
     await pushImages(src, dir, reg.host, [{ repo: 'demo/d', tag: '1.0', image: d }]);
-    const bigVictim = d.layers[1]!.digest.slice(7);
-    const bigFile = join(reg.dataDir, 'docker/registry/v2/blobs/sha256', bigVictim.slice(0, 2), bigVictim, 'data');
-    const bfh = await open(bigFile, 'r+');
-    await bfh.write(Buffer.from([0x00, 0x01, 0x02]), 0, 3, 2_500_000);
-    await bfh.close();
+    await corrupt(d.layers[1]!.digest, 2_500_000);
     const bigErr = await fetchImage({ kind: 'registry', reference: `${reg.host}/demo/d:1.0`, plainHttp: true }, { store }).catch((e) => e);
     expect(bigErr.code).toBe('REGISTRY_DIGEST_MISMATCH');
     expect(bigErr.message).toContain(d.layers[1]!.digest);
