@@ -164,11 +164,6 @@ class WorkerHash implements BackgroundHash {
   }
 }
 
-/** A sha256 computed on this thread, behind the same interface. */
-export function inlineHash(): BackgroundHash {
-  return new InlineHash();
-}
-
 /** A sha256 computed on the hashing worker, or on this thread when no worker can run. */
 export function backgroundHash(): BackgroundHash {
   const w = startWorker();

@@ -13,16 +13,16 @@
  *
  * @module
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, type Hash, randomBytes } from 'node:crypto';
 import { createReadStream, type Stats } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fromSystemError, PackagingError, throwIfAborted } from '../../errors.js';
 import { FOREIGN_TEMP_MAX_AGE_MS, HOST_TAG, isAbandoned } from '../_stale-temp.js';
 import { digestHex, isDigest } from './_digest.js';
-import { type BackgroundHash, backgroundHash, inlineHash } from './_hash-worker.js';
+import { type BackgroundHash, backgroundHash } from './_hash-worker.js';
 import { pruneLayerCache } from './_layer-cache.js';
 
 /** Size of each read when a blob is streamed. */
@@ -30,22 +30,19 @@ const CHUNK = 1 << 20;
 /** Buffers of a stream with `reuseBuffers`: read, being copied, being hashed. */
 const SLOTS = 4;
 /**
- * Buffers of a lone ingest: one being filled while the other is written and hashed. Beside
- * other ingests, one each: a download waits while its MiB is written and hashed, the others
- * fill the time, and pack's peak RSS stays where it was (two each raised it by 12 MiB, three
- * by 17 MiB, for no measurable speed).
+ * Buffers of an ingest hashed on the worker: one. A download waits while its MiB is written
+ * and hashed, the parallel ones fill the time, and pack's peak RSS stays where it was (two each
+ * raised it by 12 MiB, three by 17 MiB, for no measurable speed).
  */
-const INGEST_SLOTS = 2;
-/** Buffers an ingest may hold now. */
-const ingestSlots = (): number => (activeIngests > 1 ? 1 : INGEST_SLOTS);
+const INGEST_SLOTS = 1;
 /**
  * Buffers of finished streams, for the next: the memory of a SharedArrayBuffer is only given
  * back when the garbage collector runs, so a fresh set per blob grew the resident size by
  * 4 MiB per blob of the ISO.
  */
 const freeBuffers: Buffer[] = [];
-/** Ingests open in this process (see `ingest`). */
-let activeIngests = 0;
+/** Ingests of this process of 1 MiB or more (manifests and configs do not count). */
+let largeIngests = 0;
 /** Kept for the next blob; more would raise the peak resident size of a pack. */
 const FREE_BUFFERS = 2 * SLOTS;
 function takeBuffer(): Buffer {
@@ -240,15 +237,15 @@ class FsBlobStore implements BlobStore {
     // <pid>-<host>-<random>: a later run can tell when its writer is gone (_stale-temp.ts).
     const tmp = join(this.dir, 'tmp', `${process.pid}-${HOST_TAG}-${randomBytes(8).toString('hex')}`);
     const fh = await open(tmp, 'w', 0o644);
-    // Bytes are copied into 1 MiB buffers in shared memory (a memcpy costs a fraction of a
-    // sha256): a full buffer is written to the file and hashed at once, while the next MiB
-    // arrives. When other ingests run beside this one (parallel downloads, where the main
-    // thread is the bottleneck) the hash runs on the second core (_hash-worker.ts); a lone
-    // download hashes here, where it measured faster (the second core serves the registry and
-    // the file writes). A blob that fits in one partial buffer (manifests, configs) is hashed
-    // here too: a round trip to the worker costs more.
-    activeIngests++;
-    let hash: BackgroundHash | undefined = activeIngests > 1 && (options.expectedSize ?? 0) >= CHUNK ? backgroundHash() : undefined;
+    // A large blob downloading beside others (parallel downloads, where the main thread is the
+    // bottleneck) is hashed on the second core (_hash-worker.ts): its bytes are copied into a
+    // 1 MiB buffer in shared memory (a memcpy costs a fraction of a sha256), and a full buffer
+    // is written to the file and hashed at once. Small blobs and a lone download are hashed
+    // here (#ingestHere).
+    const big = (options.expectedSize ?? 0) >= CHUNK;
+    if (big) largeIngests++;
+    if (!big || largeIngests === 1) return this.#ingestHere(tmp, fh, big, options);
+    let hash: BackgroundHash | undefined;
     let written = 0;
     let closed = false;
     /** The buffer being filled, and how much of it is. */
@@ -273,15 +270,15 @@ class FsBlobStore implements BlobStore {
       position += fill;
       current = undefined;
       fill = 0;
-      hash ??= activeIngests > 1 ? backgroundHash() : inlineHash();
+      hash ??= backgroundHash();
       const wrote = writeAll(view, at).catch((err: unknown) => {
         failed ??= err;
       });
       busy.push({ buf, done: Promise.all([wrote, hash.update(view)]).then(() => undefined) });
     };
-    /** A free buffer: a new one while fewer than `ingestSlots()` are in use, else the oldest once done. */
+    /** A free buffer: a new one while fewer than INGEST_SLOTS are in use, else the oldest once done. */
     const nextBuffer = async (): Promise<Buffer> => {
-      if (busy.length < ingestSlots()) return takeBuffer();
+      if (busy.length < INGEST_SLOTS) return takeBuffer();
       const oldest = busy.shift()!;
       await oldest.done;
       return oldest.buf;
@@ -313,7 +310,7 @@ class FsBlobStore implements BlobStore {
     const close = async () => {
       if (!closed) {
         closed = true;
-        activeIngests--;
+        largeIngests--;
         await fh.close();
       }
     };
@@ -330,7 +327,7 @@ class FsBlobStore implements BlobStore {
         let off = 0;
         while (off < chunk.byteLength) {
           if (!current) {
-            if (busy.length < ingestSlots()) current = takeBuffer();
+            if (busy.length < INGEST_SLOTS) current = takeBuffer();
             else return copyRest(chunk, off);
           }
           off = copyIn(chunk, off);
@@ -372,6 +369,110 @@ class FsBlobStore implements BlobStore {
       abort: async () => {
         hash?.cancel();
         await drain();
+        await close().catch(() => undefined);
+        await unlink(tmp).catch(() => undefined);
+      },
+    };
+  }
+
+  /**
+   * An ingest hashed on this thread: the chunks themselves are gathered into 1 MiB writes, no
+   * copy. For small blobs, and a large one downloading alone: there it measured faster than
+   * the worker, whose core serves the registry and the file writes.
+   */
+  #ingestHere(tmp: string, fh: FileHandle, big: boolean, options: PutOptions): BlobIngest {
+    const hash: Hash = createHash('sha256');
+    let written = 0;
+    let closed = false;
+    // Chunks are gathered into 1 MiB writes: one await per network chunk costs about 3x. One
+    // write is in flight while the next MiB arrives: awaiting each write before reading on
+    // stalled the download (the sender waits while the kernel copies into the page cache).
+    let pending: Uint8Array[] = [];
+    let pendingBytes = 0;
+    /** File offset of the next write. */
+    let position = 0;
+    let inflight: Promise<void> | undefined;
+    let failed: unknown;
+    const writeAll = async (chunks: Uint8Array[], at: number, bytes: number) => {
+      let left = bytes;
+      let pos = at;
+      // writev: one system call for the gathered chunks, no copy into a bigger buffer.
+      while (left > 0) {
+        const { bytesWritten } = await fh.writev(chunks, pos);
+        left -= bytesWritten;
+        pos += bytesWritten;
+        if (left === 0) break;
+        let skip = bytesWritten;
+        const rest: Uint8Array[] = [];
+        for (const c of chunks) {
+          if (skip >= c.byteLength) skip -= c.byteLength;
+          else {
+            rest.push(skip > 0 ? c.subarray(skip) : c);
+            skip = 0;
+          }
+        }
+        chunks = rest;
+      }
+    };
+    /** Waits for the write in flight; throws its error. */
+    const settle = async () => {
+      if (inflight) await inflight;
+      inflight = undefined;
+      if (failed !== undefined) throw failed;
+    };
+    const flush = async () => {
+      await settle();
+      if (pendingBytes === 0) return;
+      const chunks = pending;
+      const bytes = pendingBytes;
+      const at = position;
+      pending = [];
+      pendingBytes = 0;
+      position += bytes;
+      inflight = writeAll(chunks, at, bytes).catch((err: unknown) => {
+        failed = err;
+      });
+    };
+    const close = async () => {
+      if (!closed) {
+        closed = true;
+        if (big) largeIngests--;
+        await fh.close();
+      }
+    };
+    const what = options.what ?? options.expectedDigest ?? 'blob';
+    return {
+      get bytesWritten() {
+        return written;
+      },
+      write: (chunk: Uint8Array): Promise<void> | undefined => {
+        throwIfAborted(options.signal, `writing ${what}`);
+        hash.update(chunk);
+        pending.push(chunk);
+        pendingBytes += chunk.byteLength;
+        written += chunk.byteLength;
+        return pendingBytes >= 1 << 20 ? flush() : undefined;
+      },
+      commit: async () => {
+        await flush();
+        await settle();
+        await close();
+        const digest = `sha256:${hash.digest('hex')}`;
+        if (options.expectedDigest !== undefined && digest !== options.expectedDigest) {
+          await unlink(tmp).catch(() => undefined);
+          throw mismatch(what, options.expectedDigest, digest, written);
+        }
+        if (options.expectedSize !== undefined && written !== options.expectedSize) {
+          await unlink(tmp).catch(() => undefined);
+          throw new PackagingError('BLOB_SIZE_MISMATCH', `${what}: got ${written} bytes, expected ${options.expectedSize}`, {
+            hint: 'The source served a truncated or different blob; nothing was stored.',
+          });
+        }
+        await rename(tmp, this.path(digest));
+        return { digest, size: written };
+      },
+      abort: async () => {
+        await inflight;
         await close().catch(() => undefined);
         await unlink(tmp).catch(() => undefined);
       },
