@@ -45,6 +45,16 @@ const freeBuffers: Buffer[] = [];
 let largeIngests = 0;
 /** Kept for the next blob; more would raise the peak resident size of a pack. */
 const FREE_BUFFERS = 2 * SLOTS;
+/** Closes an ingest's file once, and stops counting it in `largeIngests`. */
+function closeOnce(fh: FileHandle, large: boolean): () => Promise<void> {
+  let closed = false;
+  return async () => {
+    if (closed) return;
+    closed = true;
+    if (large) largeIngests--;
+    await fh.close();
+  };
+}
 function takeBuffer(): Buffer {
   return freeBuffers.pop() ?? Buffer.from(new SharedArrayBuffer(CHUNK));
 }
@@ -247,7 +257,6 @@ class FsBlobStore implements BlobStore {
     if (!big || largeIngests === 1) return this.#ingestHere(tmp, fh, big, options);
     let hash: BackgroundHash | undefined;
     let written = 0;
-    let closed = false;
     /** The buffer being filled, and how much of it is. */
     let current: Buffer | undefined;
     let fill = 0;
@@ -307,13 +316,7 @@ class FsBlobStore implements BlobStore {
       }
       written += chunk.byteLength;
     };
-    const close = async () => {
-      if (!closed) {
-        closed = true;
-        largeIngests--;
-        await fh.close();
-      }
-    };
+    const close = closeOnce(fh, true);
     const what = options.what ?? options.expectedDigest ?? 'blob';
     return {
       get bytesWritten() {
@@ -353,18 +356,7 @@ class FsBlobStore implements BlobStore {
         }
         if (failed !== undefined) throw failed;
         await close();
-        if (options.expectedDigest !== undefined && digest !== options.expectedDigest) {
-          await unlink(tmp).catch(() => undefined);
-          throw mismatch(what, options.expectedDigest, digest, written);
-        }
-        if (options.expectedSize !== undefined && written !== options.expectedSize) {
-          await unlink(tmp).catch(() => undefined);
-          throw new PackagingError('BLOB_SIZE_MISMATCH', `${what}: got ${written} bytes, expected ${options.expectedSize}`, {
-            hint: 'The source served a truncated or different blob; nothing was stored.',
-          });
-        }
-        await rename(tmp, this.path(digest));
-        return { digest, size: written };
+        return this.#settle(tmp, what, options, digest, written);
       },
       abort: async () => {
         hash?.cancel();
@@ -383,7 +375,6 @@ class FsBlobStore implements BlobStore {
   #ingestHere(tmp: string, fh: FileHandle, big: boolean, options: PutOptions): BlobIngest {
     const hash: Hash = createHash('sha256');
     let written = 0;
-    let closed = false;
     // Chunks are gathered into 1 MiB writes: one await per network chunk costs about 3x. One
     // write is in flight while the next MiB arrives: awaiting each write before reading on
     // stalled the download (the sender waits while the kernel copies into the page cache).
@@ -433,13 +424,7 @@ class FsBlobStore implements BlobStore {
         failed = err;
       });
     };
-    const close = async () => {
-      if (!closed) {
-        closed = true;
-        if (big) largeIngests--;
-        await fh.close();
-      }
-    };
+    const close = closeOnce(fh, big);
     const what = options.what ?? options.expectedDigest ?? 'blob';
     return {
       get bytesWritten() {
@@ -458,18 +443,7 @@ class FsBlobStore implements BlobStore {
         await settle();
         await close();
         const digest = `sha256:${hash.digest('hex')}`;
-        if (options.expectedDigest !== undefined && digest !== options.expectedDigest) {
-          await unlink(tmp).catch(() => undefined);
-          throw mismatch(what, options.expectedDigest, digest, written);
-        }
-        if (options.expectedSize !== undefined && written !== options.expectedSize) {
-          await unlink(tmp).catch(() => undefined);
-          throw new PackagingError('BLOB_SIZE_MISMATCH', `${what}: got ${written} bytes, expected ${options.expectedSize}`, {
-            hint: 'The source served a truncated or different blob; nothing was stored.',
-          });
-        }
-        await rename(tmp, this.path(digest));
-        return { digest, size: written };
+        return this.#settle(tmp, what, options, digest, written);
       },
       abort: async () => {
         await inflight;
@@ -477,6 +451,22 @@ class FsBlobStore implements BlobStore {
         await unlink(tmp).catch(() => undefined);
       },
     };
+  }
+
+  /** Moves a written temporary file under its digest, or removes it when digest or size do not match. */
+  async #settle(tmp: string, what: string, options: PutOptions, digest: string, written: number): Promise<BlobInfo> {
+    if (options.expectedDigest !== undefined && digest !== options.expectedDigest) {
+      await unlink(tmp).catch(() => undefined);
+      throw mismatch(what, options.expectedDigest, digest, written);
+    }
+    if (options.expectedSize !== undefined && written !== options.expectedSize) {
+      await unlink(tmp).catch(() => undefined);
+      throw new PackagingError('BLOB_SIZE_MISMATCH', `${what}: got ${written} bytes, expected ${options.expectedSize}`, {
+        hint: 'The source served a truncated or different blob; nothing was stored.',
+      });
+    }
+    await rename(tmp, this.path(digest));
+    return { digest, size: written };
   }
 
   async put(data: Uint8Array | AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<BlobInfo> {
