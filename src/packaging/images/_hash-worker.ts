@@ -4,6 +4,8 @@
  * and no transfer. Used by the blob store to re-check a stored blob while the ISO writer copies
  * it: the writer's own work (read, copy, write, the sha256 of the whole image) stays on the main
  * thread, the blob's hash runs beside it, and a warm repack costs what one plain ISO write costs.
+ * Also used by blob ingest when several large downloads run at once (pack): the main thread
+ * then spends its time receiving (TLS), and the downloads' hashes run here.
  *
  * Why a full re-hash and not a record of "verified at ingest" plus a cheap re-check (size,
  * mtime, inode): such a record proves the file was not replaced through the file system, but

@@ -9,7 +9,8 @@
  * worst both download a blob and rename identical bytes over each other. A stored blob is hashed
  * again whenever it is read (`read`, `open`), so a damaged cache (bit rot, a torn write, a byte
  * changed by hand) fails the build instead of giving a valid-looking ISO; `open` with
- * `reuseBuffers` does that hashing on a second core (_hash-worker.ts).
+ * `reuseBuffers` does that hashing on a second core (_hash-worker.ts), and so does an ingest of a
+ * large blob while other large ones run (parallel downloads).
  *
  * @module
  */
