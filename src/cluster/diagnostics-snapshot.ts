@@ -19,6 +19,7 @@ import { type AvailableEntry, ENV_CONFIGMAP, ENV_LABEL, readAvailable } from './
 import type { AlertsApi } from './alerts.js';
 import type { SaltApiClient } from './salt-api.js';
 import { describeFailure, firstFailedStep } from './salt-results.js';
+import { isRecord } from '../_record.js';
 
 /** The registry host Solution images are pulled from (metalk8s-reference.md §1.6). */
 export const CLUSTER_REGISTRY_HOST = 'metalk8s-registry-from-config.invalid';
@@ -454,10 +455,6 @@ async function collectLogs(kc: KubeConfig, pods: readonly KubernetesObject[], si
     }
   }
   return out;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Salt's `StartTime` (`2026, Dec 01 08:00:00.123456`) or a jid's digits to epoch ms. */

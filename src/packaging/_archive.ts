@@ -7,6 +7,7 @@
 import { parseAllDocuments } from 'yaml';
 import type { IsoEntryInfo, IsoImage } from './iso/iso-reader.js';
 import { SDK_INDEX_PATH, type SdkIndex } from './pack.js';
+import { isRecord } from '../_record.js';
 
 /** A 64-hex file name: an image blob named by its sha256. */
 export const BLOB_NAME = /^[0-9a-f]{64}$/;
@@ -95,7 +96,7 @@ export function yamlObject(bytes: Uint8Array | undefined): ArchiveObject | undef
   if (bytes === undefined) return undefined;
   const docs = yamlDocuments(bytes);
   const v = docs.length === 1 ? docs[0]!.value : undefined;
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as ArchiveObject) : undefined;
+  return isRecord(v) ? (v as ArchiveObject) : undefined;
 }
 
 /** The images of an archive, from its `images/<name>/<tag>/manifest.json` files. */

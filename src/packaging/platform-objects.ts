@@ -15,6 +15,7 @@ import type { Issue } from '../errors.js';
 import type { KubernetesObject } from '../solution/kubernetes-object.js';
 import { MONITOR_LABEL, MONITORING_NAMESPACE, SDK_MANAGER } from '../solution/render.js';
 import { yamlDocuments } from './_archive.js';
+import { isRecord } from '../_record.js';
 
 /** What {@link checkPlatformFile} found in one file. */
 export interface PlatformFileCheck {
@@ -36,12 +37,9 @@ interface KindRule {
 
 const OWNERSHIP = ['app.kubernetes.io/part-of', 'app.kubernetes.io/version', 'app.kubernetes.io/managed-by'] as const;
 
-function isMap(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function onlyKeys(v: unknown, allowed: readonly string[], where: string, bad: (what: string) => void): void {
-  if (!isMap(v)) {
+  if (!isRecord(v)) {
     bad(`${where} must be a mapping`);
     return;
   }
@@ -58,7 +56,7 @@ function monitoringRule(check: NonNullable<KindRule['check']>): KindRule {
 function monitorRule(endpointsKey: string): KindRule {
   return monitoringRule((o, bad) => {
     onlyKeys(o.spec, ['selector', 'namespaceSelector', endpointsKey], 'spec', bad);
-    const eps = isMap(o.spec) ? o.spec[endpointsKey] : undefined;
+    const eps = isRecord(o.spec) ? o.spec[endpointsKey] : undefined;
     if (!Array.isArray(eps)) bad(`spec.${endpointsKey} must be a list`);
     // No tlsConfig, bearer tokens, authorization or relabelings: Prometheus would send its
     // own credentials, or scrape targets the solution does not own.
@@ -84,14 +82,14 @@ const RULES: Readonly<Record<string, KindRule>> = {
   },
   PrometheusRule: monitoringRule((o, bad) => {
     onlyKeys(o.spec, ['groups'], 'spec', bad);
-    const groups = isMap(o.spec) ? o.spec.groups : undefined;
+    const groups = isRecord(o.spec) ? o.spec.groups : undefined;
     if (!Array.isArray(groups)) {
       bad('spec.groups must be a list');
       return;
     }
     groups.forEach((g, i) => {
       onlyKeys(g, ['name', 'interval', 'rules'], `spec.groups[${i}]`, bad);
-      const rules = isMap(g) ? g.rules : undefined;
+      const rules = isRecord(g) ? g.rules : undefined;
       if (!Array.isArray(rules)) return;
       rules.forEach((r, j) => {
         onlyKeys(r, ['alert', 'record', 'expr', 'for', 'labels', 'annotations'], `spec.groups[${i}].rules[${j}]`, bad);
@@ -109,7 +107,7 @@ const RULES: Readonly<Record<string, KindRule>> = {
     check: (o, bad) => {
       const labels = (o.metadata as { labels?: Record<string, unknown> }).labels;
       if (labels?.grafana_dashboard !== '1') bad('is not a Grafana dashboard (label grafana_dashboard: "1")');
-      if (!isMap(o.data)) bad('data must be a mapping');
+      if (!isRecord(o.data)) bad('data must be a mapping');
       else for (const [k, v] of Object.entries(o.data)) if (!k.endsWith('.json') || typeof v !== 'string') bad(`data key "${k}" is not a dashboard JSON document`);
     },
   },
@@ -119,8 +117,8 @@ const RULES: Readonly<Record<string, KindRule>> = {
 export const PLATFORM_KINDS = Object.freeze(Object.keys(RULES));
 
 function describeObj(o: unknown): string {
-  if (!isMap(o)) return 'a document that is not an object';
-  const meta = isMap(o.metadata) ? o.metadata : {};
+  if (!isRecord(o)) return 'a document that is not an object';
+  const meta = isRecord(o.metadata) ? o.metadata : {};
   const ns = typeof meta.namespace === 'string' ? `${meta.namespace}/` : '';
   return `${String(o.kind ?? '?')} ${ns}${String(meta.name ?? '?')}`;
 }
@@ -157,7 +155,7 @@ export function checkPlatformFile(file: string, bytes: Uint8Array, solution: str
     const what = describeObj(o);
     const before = issues.length;
     const bad = (m: string) => refuse(what, m);
-    if (!isMap(o)) {
+    if (!isRecord(o)) {
       bad('not a Kubernetes object');
       return;
     }
@@ -169,7 +167,7 @@ export function checkPlatformFile(file: string, bytes: Uint8Array, solution: str
     if (o.apiVersion !== rule.apiVersion) bad(`apiVersion is ${JSON.stringify(o.apiVersion)}, not ${rule.apiVersion}`);
     onlyKeys(o, ['apiVersion', 'kind', 'metadata', ...rule.fields], 'the object', bad);
     const meta = o.metadata;
-    if (!isMap(meta) || typeof meta.name !== 'string') {
+    if (!isRecord(meta) || typeof meta.name !== 'string') {
       bad('metadata.name is missing');
       return;
     }
@@ -183,7 +181,7 @@ export function checkPlatformFile(file: string, bytes: Uint8Array, solution: str
     }
     const labels = meta.labels ?? {};
     onlyKeys(labels, rule.labels, 'metadata.labels', bad);
-    if (isMap(labels)) {
+    if (isRecord(labels)) {
       for (const [k, v] of Object.entries(labels)) if (typeof v !== 'string') bad(`label ${k} is not a string`);
       const partOf = labels['app.kubernetes.io/part-of'];
       if (partOf !== undefined && partOf !== solution) bad(`label app.kubernetes.io/part-of is "${String(partOf)}", not "${solution}"`);

@@ -21,9 +21,8 @@ import {
   type OwnResource,
   type RuleLike,
 } from './_object-rules.js';
+import { isRecord } from '../_record.js';
 
-type Json = Record<string, unknown>;
-const isObj = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
 const dec = new TextDecoder();
 
 function docs(bytes: Uint8Array): unknown[] {
@@ -42,26 +41,26 @@ export function checkArchiveObjects(files: ReadonlyMap<string, Uint8Array>): Iss
   for (const file of sorted.filter((f) => f.startsWith('operator/deploy/crds/') && f.endsWith('_crd.yaml'))) {
     const found = docs(files.get(file)!);
     const crd = found.length === 1 ? found[0] : undefined;
-    if (!isObj(crd) || crd.apiVersion !== 'apiextensions.k8s.io/v1' || crd.kind !== 'CustomResourceDefinition') continue;
+    if (!isRecord(crd) || crd.apiVersion !== 'apiextensions.k8s.io/v1' || crd.kind !== 'CustomResourceDefinition') continue;
     checkCrdManifest(crd, (mp) => `${file}:${mp}`, is.list);
-    const spec = isObj(crd.spec) ? crd.spec : {};
-    const names = isObj(spec.names) ? spec.names : {};
+    const spec = isRecord(crd.spec) ? crd.spec : {};
+    const names = isRecord(spec.names) ? spec.names : {};
     own.push({ group: String(spec.group), plural: String(names.plural), scope: String(spec.scope) });
   }
   const roles = files.get('operator/deploy/role.yaml');
   if (roles)
     docs(roles).forEach((d, i) => {
-      if (!isObj(d) || (d.kind !== 'Role' && d.kind !== 'ClusterRole') || !Array.isArray(d.rules)) return;
-      checkPolicyRules(d.rules.filter(isObj) as RuleLike[], `operator/deploy/role.yaml:documents[${i}].rules`, d.kind === 'ClusterRole', own, is);
+      if (!isRecord(d) || (d.kind !== 'Role' && d.kind !== 'ClusterRole') || !Array.isArray(d.rules)) return;
+      checkPolicyRules(d.rules.filter(isRecord) as RuleLike[], `operator/deploy/role.yaml:documents[${i}].rules`, d.kind === 'ClusterRole', own, is);
     });
   for (const file of sorted.filter((f) => f.startsWith('platform/'))) {
     for (const obj of docs(files.get(file)!)) {
-      if (!isObj(obj)) continue;
-      const spec = isObj(obj.spec) ? obj.spec : {};
-      if (obj.kind === 'PrometheusRule' && Array.isArray(spec.groups)) checkRuleGroups(spec.groups.filter(isObj), `${file}:spec.groups`, is);
+      if (!isRecord(obj)) continue;
+      const spec = isRecord(obj.spec) ? obj.spec : {};
+      if (obj.kind === 'PrometheusRule' && Array.isArray(spec.groups)) checkRuleGroups(spec.groups.filter(isRecord), `${file}:spec.groups`, is);
       if (obj.kind === 'ServiceMonitor' || obj.kind === 'PodMonitor') checkLabelSelector(spec.selector, `${file}:spec.selector`, is);
       if (obj.kind === 'StorageClass') {
-        const params = isObj(obj.parameters) ? obj.parameters : {};
+        const params = isRecord(obj.parameters) ? obj.parameters : {};
         const fsType = String(params.fsType ?? '');
         if (Array.isArray(obj.mountOptions)) checkMountOptions(fsType, obj.mountOptions.map(String), `${file}:mountOptions`, is);
         if (params.mkfsOptions !== undefined) {
@@ -76,7 +75,7 @@ export function checkArchiveObjects(files: ReadonlyMap<string, Uint8Array>): Iss
           else checkMkfsOptions(fsType, list, `${file}:parameters.mkfsOptions`, is);
         }
       }
-      if (obj.kind === 'ConfigMap' && isObj(obj.data) && isObj(obj.metadata) && isObj(obj.metadata.labels) && obj.metadata.labels.grafana_dashboard === '1')
+      if (obj.kind === 'ConfigMap' && isRecord(obj.data) && isRecord(obj.metadata) && isRecord(obj.metadata.labels) && obj.metadata.labels.grafana_dashboard === '1')
         for (const [key, text] of Object.entries(obj.data)) {
           let model: unknown;
           try {
@@ -85,7 +84,7 @@ export function checkArchiveObjects(files: ReadonlyMap<string, Uint8Array>): Iss
             is.error('DASHBOARD_JSON_INVALID', `${file}:data.${key}`, 'is not JSON: Grafana\'s sidecar skips it');
             continue;
           }
-          if (isObj(model)) checkDashboardQueries(model, `${file}:data.${key}`, is);
+          if (isRecord(model)) checkDashboardQueries(model, `${file}:data.${key}`, is);
         }
     }
   }

@@ -17,6 +17,7 @@ import type { Issue } from '../errors.js';
 import { API_VERSION_NAME_RE, DNS_SUBDOMAIN_RE, KIND_RE } from './_names.js';
 import { re2Error, re2Matches } from './_regexp.js';
 import type { IssueCode } from '../error-codes.js';
+import { isRecord } from '../_record.js';
 
 type Json = Record<string, unknown>;
 
@@ -42,7 +43,6 @@ const FORBIDDEN_KEYWORDS: Readonly<Record<string, string>> = {
   if: 'if/then/else is not supported',
 };
 
-const isObj = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 class Out {
@@ -72,7 +72,7 @@ function dns1035(v: string): boolean {
 }
 
 function checkNames(spec: Json, o: Out): void {
-  const names = isObj(spec.names) ? spec.names : {};
+  const names = isRecord(spec.names) ? spec.names : {};
   const group = str(spec.group) ?? '';
   if (!DNS_SUBDOMAIN_RE.test(group) || !group.includes('.'))
     o.error('CRD_GROUP_INVALID', 'spec.group', `"${group}" is not a valid API group`, 'Use a domain you own with at least one dot, e.g. zenko.io.');
@@ -110,7 +110,7 @@ function checkNames(spec: Json, o: Out): void {
 }
 
 function checkVersions(spec: Json, o: Out): Json[] {
-  const versions = Array.isArray(spec.versions) ? (spec.versions.filter(isObj) as Json[]) : [];
+  const versions = Array.isArray(spec.versions) ? (spec.versions.filter(isRecord) as Json[]) : [];
   if (versions.length === 0) {
     o.error('CRD_VERSIONS_MISSING', 'spec.versions', 'a CRD needs at least one version');
     return versions;
@@ -127,7 +127,7 @@ function checkVersions(spec: Json, o: Out): Json[] {
     const cols = Array.isArray(v.additionalPrinterColumns) ? v.additionalPrinterColumns : [];
     cols.forEach((c, ci) => {
       const cp = `${p}.additionalPrinterColumns[${ci}]`;
-      if (!isObj(c)) return;
+      if (!isRecord(c)) return;
       const jsonPath = str(c.jsonPath) ?? '';
       if (!jsonPath.startsWith('.'))
         o.error('CRD_PRINTER_COLUMN_PATH', `${cp}.jsonPath`, `"${jsonPath}" must start with "."`, 'For example .spec.replicas or .status.phase.');
@@ -136,7 +136,7 @@ function checkVersions(spec: Json, o: Out): Json[] {
         o.error('CRD_PRINTER_COLUMN_FORMAT', `${cp}.format`, `${JSON.stringify(c.format)} is not one of ${[...COLUMN_FORMATS].join(', ')}`);
       if (!str(c.name)) o.error('CRD_PRINTER_COLUMN_NAME', `${cp}.name`, 'a printer column needs a name');
     });
-    const scale = isObj(v.subresources) && isObj(v.subresources.scale) ? v.subresources.scale : undefined;
+    const scale = isRecord(v.subresources) && isRecord(v.subresources.scale) ? v.subresources.scale : undefined;
     if (scale) {
       const sp = `${p}.subresources.scale`;
       const spec = str(scale.specReplicasPath) ?? '';
@@ -208,19 +208,19 @@ function valueErrors(schema: Json, value: unknown, at: string, out: string[]): v
     if (typeof schema.minItems === 'number' && value.length < schema.minItems) out.push(`${at}: must have at least ${schema.minItems} items`);
     if (typeof schema.maxItems === 'number' && value.length > schema.maxItems) out.push(`${at}: must have at most ${schema.maxItems} items`);
     const items = schema.items;
-    if (isObj(items))
+    if (isRecord(items))
       value.forEach((v, i) => {
         valueErrors(items, v, `${at}[${i}]`, out);
       });
   }
-  if (isObj(value)) {
-    const props = isObj(schema.properties) ? schema.properties : undefined;
+  if (isRecord(value)) {
+    const props = isRecord(schema.properties) ? schema.properties : undefined;
     if (Array.isArray(schema.required))
       for (const r of schema.required) if (typeof r === 'string' && !(r in value)) out.push(`${at}.${r}: is required`);
     for (const [k, v] of Object.entries(value)) {
       const sub = props?.[k];
-      if (isObj(sub)) valueErrors(sub, v, `${at}.${k}`, out);
-      else if (isObj(schema.additionalProperties)) valueErrors(schema.additionalProperties, v, `${at}.${k}`, out);
+      if (isRecord(sub)) valueErrors(sub, v, `${at}.${k}`, out);
+      else if (isRecord(schema.additionalProperties)) valueErrors(schema.additionalProperties, v, `${at}.${k}`, out);
       else if (props && schema['x-kubernetes-preserve-unknown-fields'] !== true) out.push(`${at}.${k}: is not a field of the schema (the API server prunes unknown fields and refuses such a default)`);
     }
     if (typeof schema.minProperties === 'number' && Object.keys(value).length < schema.minProperties)
@@ -235,7 +235,7 @@ function checkSchemaNode(node: Json, at: string, o: Out, ctx: { root: boolean; i
     if (k in node) o.error('CRD_SCHEMA_FORBIDDEN', `${at}.${k}`, why, 'Kubernetes accepts a subset of OpenAPI v3: see "Specifying a structural schema" in the Kubernetes docs.');
   if (node.uniqueItems === true)
     o.error('CRD_SCHEMA_FORBIDDEN', `${at}.uniqueItems`, 'uniqueItems cannot be true (quadratic cost on the API server)', 'Use x-kubernetes-list-type: set instead.');
-  if (isObj(node.properties) && isObj(node.additionalProperties))
+  if (isRecord(node.properties) && isRecord(node.additionalProperties))
     o.error('CRD_SCHEMA_NOT_STRUCTURAL', `${at}.additionalProperties`, 'additionalProperties and properties are mutually exclusive');
   if (node['x-kubernetes-preserve-unknown-fields'] === false)
     o.error('CRD_SCHEMA_FORBIDDEN', `${at}.x-kubernetes-preserve-unknown-fields`, 'must be true or absent');
@@ -256,7 +256,7 @@ function checkSchemaNode(node: Json, at: string, o: Out, ctx: { root: boolean; i
     o.error('CRD_SCHEMA_NOT_STRUCTURAL', `${at}.type`, 'must be empty when x-kubernetes-int-or-string is true');
   }
   if (ctx.root && type !== 'object' && !ctx.inJunctor) o.error('CRD_SCHEMA_NOT_STRUCTURAL', `${at}.type`, 'the root of a CRD schema must be of type object');
-  if (type === 'array' && !isObj(node.items) && !Array.isArray(node.items) && !ctx.inJunctor)
+  if (type === 'array' && !isRecord(node.items) && !Array.isArray(node.items) && !ctx.inJunctor)
     o.error('CRD_SCHEMA_NOT_STRUCTURAL', `${at}.items`, 'an array needs an items schema');
   const listType = node['x-kubernetes-list-type'];
   if (listType !== undefined) {
@@ -268,7 +268,7 @@ function checkSchemaNode(node: Json, at: string, o: Out, ctx: { root: boolean; i
   const rules = node['x-kubernetes-validations'];
   if (Array.isArray(rules))
     rules.forEach((r, i) => {
-      if (!isObj(r)) return;
+      if (!isRecord(r)) return;
       for (const field of ['rule', 'messageExpression'] as const) {
         const text = r[field];
         if (field === 'rule' && typeof text !== 'string') {
@@ -296,23 +296,23 @@ function checkSchemaNode(node: Json, at: string, o: Out, ctx: { root: boolean; i
     }
   }
   const childCtx = { root: false, inJunctor: ctx.inJunctor, underPreserve: ctx.underPreserve || preserve };
-  if (isObj(node.properties)) for (const [k, v] of Object.entries(node.properties)) if (isObj(v)) checkSchemaNode(v, `${at}.properties.${k}`, o, childCtx);
-  if (isObj(node.additionalProperties)) checkSchemaNode(node.additionalProperties, `${at}.additionalProperties`, o, childCtx);
-  if (isObj(node.items)) checkSchemaNode(node.items, `${at}.items`, o, childCtx);
+  if (isRecord(node.properties)) for (const [k, v] of Object.entries(node.properties)) if (isRecord(v)) checkSchemaNode(v, `${at}.properties.${k}`, o, childCtx);
+  if (isRecord(node.additionalProperties)) checkSchemaNode(node.additionalProperties, `${at}.additionalProperties`, o, childCtx);
+  if (isRecord(node.items)) checkSchemaNode(node.items, `${at}.items`, o, childCtx);
   for (const j of ['anyOf', 'allOf', 'oneOf'] as const)
     if (Array.isArray(node[j]))
       node[j].forEach((s, i) => {
-        if (isObj(s)) checkSchemaNode(s, `${at}.${j}[${i}]`, o, { ...childCtx, inJunctor: true });
+        if (isRecord(s)) checkSchemaNode(s, `${at}.${j}[${i}]`, o, { ...childCtx, inJunctor: true });
       });
-  if (isObj(node.not)) checkSchemaNode(node.not, `${at}.not`, o, { ...childCtx, inJunctor: true });
+  if (isRecord(node.not)) checkSchemaNode(node.not, `${at}.not`, o, { ...childCtx, inJunctor: true });
 }
 
 function checkRootSchema(schema: Json, at: string, o: Out): void {
   checkSchemaNode(schema, at, o, { root: true, inJunctor: false, underPreserve: false });
-  const meta = isObj(schema.properties) ? schema.properties.metadata : undefined;
-  if (isObj(meta)) {
+  const meta = isRecord(schema.properties) ? schema.properties.metadata : undefined;
+  if (isRecord(meta)) {
     const extra = Object.keys(meta).filter((k) => !['type', 'properties', 'description'].includes(k));
-    const props = isObj(meta.properties) ? Object.keys(meta.properties).filter((k) => k !== 'name' && k !== 'generateName') : [];
+    const props = isRecord(meta.properties) ? Object.keys(meta.properties).filter((k) => k !== 'name' && k !== 'generateName') : [];
     if (extra.length > 0 || props.length > 0 || (meta.type !== undefined && meta.type !== 'object'))
       o.error('CRD_METADATA_SCHEMA', `${at}.properties.metadata`, `may only be { type: object } with restrictions on name and generateName (found ${[...extra, ...props.map((p) => `properties.${p}`)].join(', ') || `type ${String(meta.type)}`})`, 'Remove the metadata schema: the API server validates object metadata itself.');
   }
@@ -324,12 +324,12 @@ function checkRootSchema(schema: Json, at: string, o: Out): void {
  */
 export function checkCrdManifest(manifest: Json, where: CrdPathMapper, issues: Issue[]): void {
   const o = new Out(issues, where);
-  const spec = isObj(manifest.spec) ? manifest.spec : {};
+  const spec = isRecord(manifest.spec) ? manifest.spec : {};
   checkNames(spec, o);
   const versions = checkVersions(spec, o);
   versions.forEach((v, i) => {
     const p = `spec.versions[${i}].schema.openAPIV3Schema`;
-    const schema = isObj(v.schema) && isObj(v.schema.openAPIV3Schema) ? v.schema.openAPIV3Schema : undefined;
+    const schema = isRecord(v.schema) && isRecord(v.schema.openAPIV3Schema) ? v.schema.openAPIV3Schema : undefined;
     if (!schema) {
       o.error('CRD_SCHEMA_MISSING', `spec.versions[${i}].schema`, 'apiextensions.k8s.io/v1 requires a schema for every version', 'Add schema.openAPIV3Schema, at least { type: object, x-kubernetes-preserve-unknown-fields: true }.');
       return;

@@ -12,6 +12,7 @@ import { goTemplateError } from './_go-template.js';
 import { DNS_SUBDOMAIN_RE, LABEL_NAME_RE, PROM_DURATION_RE } from './_names.js';
 import { lintPromql } from './_promql.js';
 import type { IssueCode } from '../error-codes.js';
+import { isRecord } from '../_record.js';
 
 /** Collects issues. */
 export class Issues {
@@ -27,7 +28,6 @@ export class Issues {
   }
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const strings = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.map((x) => String(x)) : undefined);
 
 // ---------------------------------------------------------------------------------------------
@@ -55,9 +55,9 @@ export function isLabelValue(v: string): boolean {
 
 /** A `metav1.LabelSelector`, as `metav1.LabelSelectorAsSelector` (used by Prometheus Operator) accepts it. */
 export function checkLabelSelector(sel: unknown, at: string, is: Issues): void {
-  if (!isObj(sel)) return;
+  if (!isRecord(sel)) return;
   const hint = 'In and NotIn need values; Exists and DoesNotExist take none.';
-  if (isObj(sel.matchLabels))
+  if (isRecord(sel.matchLabels))
     for (const [k, v] of Object.entries(sel.matchLabels)) {
       if (!isLabelKey(k)) is.error('SELECTOR_KEY_INVALID', `${at}.matchLabels.${k}`, `"${k}" is not a valid label key`);
       if (typeof v !== 'string' || !isLabelValue(v))
@@ -65,7 +65,7 @@ export function checkLabelSelector(sel: unknown, at: string, is: Issues): void {
     }
   if (Array.isArray(sel.matchExpressions))
     sel.matchExpressions.forEach((e, i) => {
-      if (!isObj(e)) return;
+      if (!isRecord(e)) return;
       const p = `${at}.matchExpressions[${i}]`;
       const key = String(e.key ?? '');
       if (!isLabelKey(key)) is.error('SELECTOR_KEY_INVALID', `${p}.key`, `"${key}" is not a valid label key`);
@@ -195,7 +195,7 @@ export function checkRuleGroups(groups: readonly RuleGroupLike[], at: string, is
     if (g.interval !== undefined && !(typeof g.interval === 'string' && PROM_DURATION_RE.test(g.interval) && g.interval !== ''))
       is.error('DURATION_INVALID', `${gp}.interval`, `"${String(g.interval)}" is not a Prometheus duration`, 'For example 30s, 5m or 1h30m.');
     const inGroup = new Set<string>();
-    const rules = Array.isArray(g.rules) ? (g.rules.filter(isObj) as Record<string, unknown>[]) : [];
+    const rules = Array.isArray(g.rules) ? (g.rules.filter(isRecord) as Record<string, unknown>[]) : [];
     rules.forEach((r, ri) => {
       const rp = `${gp}.rules[${ri}]`;
       const alert = String(r.alert ?? '');
@@ -220,13 +220,13 @@ export function checkRuleGroups(groups: readonly RuleGroupLike[], at: string, is
         is.error('ALERT_EXPR_RESULT_TYPE', `${rp}.expr`, `PromQL: ${x.message}, so the alert can never fire (Prometheus fails every evaluation)`, 'Compare or aggregate it, e.g. rate(x[5m]) > 0.');
       if (r.for !== undefined && (typeof r.for !== 'string' || !PROM_DURATION_RE.test(r.for) || r.for === ''))
         is.error('DURATION_INVALID', `${rp}.for`, `"${String(r.for)}" is not a Prometheus duration`, 'For example 30s, 5m or 1h30m.');
-      const labels = isObj(r.labels) ? r.labels : undefined;
+      const labels = isRecord(r.labels) ? r.labels : undefined;
       const sev = labels?.severity;
       if (sev === undefined)
         is.error('ALERT_SEVERITY_MISSING', `${rp}.labels`, 'needs a "severity" label', 'MetalK8s routes and displays alerts by severity: critical, warning or info.');
       else if (!SEVERITIES.has(String(sev)))
         is.warn('ALERT_SEVERITY_UNKNOWN', `${rp}.labels.severity`, `"${String(sev)}" is not one of critical, warning, info`, 'MetalK8s\' UI knows only those.');
-      for (const [field, map] of [['labels', labels], ['annotations', isObj(r.annotations) ? r.annotations : undefined]] as const) {
+      for (const [field, map] of [['labels', labels], ['annotations', isRecord(r.annotations) ? r.annotations : undefined]] as const) {
         for (const [k, v] of Object.entries(map ?? {})) {
           const kp = `${rp}.${field}.${k}`;
           if (!LABEL_NAME_RE.test(k) || (field === 'labels' && k === '__name__'))
@@ -236,7 +236,7 @@ export function checkRuleGroups(groups: readonly RuleGroupLike[], at: string, is
             is.error('ALERT_TEMPLATE_INVALID', kp, `the Go template does not parse: ${err}`, 'Prometheus refuses the rule file; close every {{ }}, use $labels.<name>, $value and Prometheus\' template functions (humanize, humanizePercentage...).');
         }
       }
-      if (!(isObj(r.annotations) && r.annotations.summary))
+      if (!(isRecord(r.annotations) && r.annotations.summary))
         is.warn('ALERT_SUMMARY_MISSING', `${rp}.annotations`, 'has no summary', 'Operators read the summary first: say what is broken in one line.');
     });
   });
@@ -265,12 +265,12 @@ export function checkDashboardQueries(model: Record<string, unknown>, at: string
   const visit = (panels: unknown, p: string): void => {
     if (!Array.isArray(panels)) return;
     panels.forEach((panel, i) => {
-      if (!isObj(panel)) return;
+      if (!isRecord(panel)) return;
       const pp = `${p}[${i}]`;
       if (Array.isArray(panel.targets))
         panel.targets.forEach((t, ti) => {
-          if (!isObj(t) || typeof t.expr !== 'string' || t.expr.trim() === '') return;
-          const ds = isObj(t.datasource) ? t.datasource : isObj(panel.datasource) ? panel.datasource : undefined;
+          if (!isRecord(t) || typeof t.expr !== 'string' || t.expr.trim() === '') return;
+          const ds = isRecord(t.datasource) ? t.datasource : isRecord(panel.datasource) ? panel.datasource : undefined;
           if (ds && typeof ds.type === 'string' && ds.type !== 'prometheus') return;
           // A LogQL query behind a datasource variable: not PromQL.
           if (!(ds && ds.type === 'prometheus') && /\|[=~]|\|\s*(json|logfmt|pattern|regexp|line_format|label_format|unwrap)\b/.test(t.expr)) return;
@@ -284,7 +284,7 @@ export function checkDashboardQueries(model: Record<string, unknown>, at: string
   visit(model.panels, `${at}.panels`);
   if (Array.isArray(model.rows))
     model.rows.forEach((r, i) => {
-      if (isObj(r)) visit(r.panels, `${at}.rows[${i}].panels`);
+      if (isRecord(r)) visit(r.panels, `${at}.rows[${i}].panels`);
     });
 }
 
