@@ -73,14 +73,22 @@ export interface ClaimInUse {
   readonly phase: string;
 }
 
-/** The claims of `volumes` that still exist (a PV keeps a claimRef after its claim is gone). */
+/**
+ * The phase of the claim `namespace/name` when it still exists (a PV keeps its claimRef after
+ * the claim is gone), else `undefined`.
+ */
+export async function claimPhase(kc: KubeConfig, claim: string, signal?: AbortSignal): Promise<string | undefined> {
+  const [ns = '', name = ''] = claim.split('/');
+  const pvc = await kubeGet<{ status?: { phase?: string } }>(kc, claimPath(ns, name), signal);
+  return pvc ? (pvc.status?.phase ?? 'unknown phase') : undefined;
+}
+
+/** The claims of `volumes` that still exist. */
 export async function claimsInUse(kc: KubeConfig, volumes: readonly VolumeRef[], signal?: AbortSignal): Promise<ClaimInUse[]> {
   const out: ClaimInUse[] = [];
   for (const v of volumes) {
-    if (!v.claim) continue;
-    const [ns = '', name = ''] = v.claim.split('/');
-    const pvc = await kubeGet<{ status?: { phase?: string } }>(kc, claimPath(ns, name), signal);
-    if (pvc) out.push({ volume: v.name, claim: v.claim, phase: pvc.status?.phase ?? 'unknown phase' });
+    const phase = v.claim ? await claimPhase(kc, v.claim, signal) : undefined;
+    if (v.claim && phase) out.push({ volume: v.name, claim: v.claim, phase });
   }
   return out;
 }

@@ -12,7 +12,7 @@ import { inventory, runOnNode } from './inventory.js';
 import { type BlockDevice, isUnrecoverable, sourceKind, VOLUME_API_VERSION, type VolumeCondition, type VolumePhase, type VolumeSourceKind, volumePhase } from './model.js';
 import type { ExistingVolume, PlannedVolume, VolumePlan } from './planner.js';
 import { humanBytes, parseNodeQuantity } from './quantity.js';
-import { claimsInUse, requestVolumeDelete, VOLUMES_PATH as VOLUMES, waitVolumesGone } from '../_volumes.js';
+import { claimPhase, requestVolumeDelete, VOLUMES_PATH as VOLUMES, waitVolumesGone } from '../_volumes.js';
 import { sleep } from '../_wait.js';
 
 const FIELD_MANAGER = 'metalk8s-solution-sdk';
@@ -341,10 +341,11 @@ export async function deleteVolume(cluster: StorageCluster, name: string, option
   const v = (await listVolumes(cluster, { signal })).find((x) => x.name === name);
   if (!v) throw new ClusterError('VOLUME_NOT_FOUND', `no Volume named ${name}`, { hint: 'List them with `solution volumes list`.' });
   if (!v.terminating) {
-    const [claim] = await claimsInUse(kc, [{ name: v.name, node: v.node, terminating: false, ready: undefined, claim: v.pv?.claim }], signal);
-    if (claim) {
-      const [ns = '', pvc = ''] = claim.claim.split('/');
-      throw new ClusterError('VOLUME_IN_USE', `Volume ${name} is used by PersistentVolumeClaim ${claim.claim} (${claim.phase})`, {
+    const claim = v.pv?.claim;
+    const phase = claim ? await claimPhase(kc, claim, signal) : undefined;
+    if (claim && phase) {
+      const [ns = '', pvc = ''] = claim.split('/');
+      throw new ClusterError('VOLUME_IN_USE', `Volume ${name} is used by PersistentVolumeClaim ${claim} (${phase})`, {
         hint: `Delete the claim (and the Pods using it) first: kubectl -n ${ns} delete pvc ${pvc}.`,
       });
     }
