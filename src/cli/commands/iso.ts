@@ -45,7 +45,7 @@ function* treeEntries(root: string, out: Output, preserveTimes: boolean): Genera
         yield { path: childRel, type: 'directory', mode, ...times(st) };
         yield* walk(childRel);
       } else if (st.isFile()) {
-        yield { path: childRel, type: 'file', mode, source: { kind: 'path', path: childAbs }, ...times(st) };
+        yield { path: childRel, type: 'file', mode, source: { kind: 'path', path: childAbs, stats: st }, ...times(st) };
       } else if (st.isSymbolicLink()) {
         yield { path: childRel, type: 'symlink', target: fs.readlinkSync(childAbs), mode, ...times(st) };
       } else {
