@@ -30,30 +30,33 @@ function parseView(value: string | undefined): IsoView | undefined {
 function* treeEntries(root: string, out: Output, preserveTimes: boolean): Generator<IsoEntry> {
   // From the millisecond counts, truncated: Node's `st.mtime` rounds to the nearest millisecond,
   // which turns 20.9999 s into 21 s, one second later than the file's time once stored in seconds.
-  const times = (st: fs.Stats) =>
-    preserveTimes ? { mtime: new Date(Math.floor(st.mtimeMs)), ctime: new Date(Math.floor(st.ctimeMs)) } : {};
+  const times = (st: fs.Stats) => ({ mtime: new Date(Math.floor(st.mtimeMs)), ctime: new Date(Math.floor(st.ctimeMs)) });
+  const noTimes = {};
   if (preserveTimes) yield { path: '', type: 'directory', mode: fs.statSync(root).mode & 0o7777, ...times(fs.statSync(root)) };
-  const walk = function* (rel: string): Generator<IsoEntry> {
-    const abs = path.join(root, rel);
+  const walk = function* (rel: string, abs: string): Generator<IsoEntry> {
     const names = fs.readdirSync(abs).sort();
     for (const name of names) {
       const childRel = rel === '' ? name : `${rel}/${name}`;
-      const childAbs = path.join(abs, name);
+      // `abs` is normalised already (path.resolve below): a plain join is enough.
+      const childAbs = `${abs}/${name}`;
       const st = fs.lstatSync(childAbs);
       const mode = st.mode & 0o7777;
+      const t = preserveTimes ? times(st) : noTimes;
       if (st.isDirectory()) {
-        yield { path: childRel, type: 'directory', mode, ...times(st) };
-        yield* walk(childRel);
+        yield { path: childRel, type: 'directory', mode, ...t };
+        yield* walk(childRel, childAbs);
       } else if (st.isFile()) {
-        yield { path: childRel, type: 'file', mode, source: { kind: 'path', path: childAbs, stats: st }, ...times(st) };
+        // The lstat of a regular file is its stat: the writer need not stat it again.
+        yield { path: childRel, type: 'file', mode, source: { kind: 'path', path: childAbs, stats: st }, ...t };
       } else if (st.isSymbolicLink()) {
-        yield { path: childRel, type: 'symlink', target: fs.readlinkSync(childAbs), mode, ...times(st) };
+        yield { path: childRel, type: 'symlink', target: fs.readlinkSync(childAbs), mode, ...t };
       } else {
         out.warn(`skipping ${childRel}: not a file, directory or symlink`);
       }
     }
   };
-  yield* walk('');
+  const top = path.resolve(root);
+  yield* walk('', top === '/' ? '' : top);
 }
 
 function defaultVolumeId(dir: string): string {

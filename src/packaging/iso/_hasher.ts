@@ -18,8 +18,12 @@ import { IsoError } from '../../errors.js';
 
 /** Hashes the buffers handed to it, and hands out the buffers to fill. */
 export interface ImageHasher {
-  /** The buffer to fill next, `size` bytes long. It stays the caller's until `update()`. */
-  buffer(): Buffer;
+  /**
+   * The buffer to fill next, `size` bytes long, or with `ahead` the one that many places after it
+   * (to read ahead while the next one is hashed; less than the ring's slots). Each stays the
+   * caller's until `update()` hands it over, in order.
+   */
+  buffer(ahead?: number): Buffer;
   /** Hashes the first `length` bytes of `buffer` (the last one `buffer()` gave), in order. */
   update(buffer: Buffer, length: number): void;
   /** The hex digest of everything hashed (`undefined` when not hashing). Call once. */
@@ -38,19 +42,22 @@ export interface ImageHasherOptions {
   readonly threaded?: boolean | undefined;
 }
 
-/** Hashes on the calling thread, through one buffer. */
+/** Hashes on the calling thread, through two buffers taken in turn. */
 class InlineHasher implements ImageHasher {
-  private readonly buf: Buffer;
+  private readonly bufs: Buffer[];
   private readonly hash: Hash | undefined;
+  private updates = 0;
   constructor(size: number, hash: boolean) {
-    this.buf = Buffer.allocUnsafeSlow(size);
+    this.bufs = [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
     this.hash = hash ? createHash('sha256') : undefined;
   }
-  buffer(): Buffer {
-    return this.buf;
+  buffer(ahead = 0): Buffer {
+    if (ahead >= this.bufs.length) throw new IsoError('ISO_INTERNAL', `a buffer ${ahead} places ahead was asked of a ring of ${this.bufs.length}`, { hint: 'Report this as a bug.' });
+    return this.bufs[(this.updates + ahead) % this.bufs.length]!;
   }
   update(buffer: Buffer, length: number): void {
     this.hash?.update(buffer.subarray(0, length));
+    this.updates++;
   }
   async digest(): Promise<string | undefined> {
     return this.hash?.digest('hex');
@@ -122,10 +129,11 @@ class ThreadedHasher implements ImageHasher {
     this.result.catch(() => {});
   }
 
-  buffer(): Buffer {
+  buffer(ahead = 0): Buffer {
+    if (ahead >= this.slots) throw new IsoError('ISO_INTERNAL', `a buffer ${ahead} places ahead was asked of a ring of ${this.slots}`, { hint: 'Report this as a bug.' });
     for (;;) {
       const consumed = Atomics.load(this.ctl, CONSUMED);
-      if (this.produced - consumed < this.slots) return this.views[this.produced % this.slots]!;
+      if (this.produced + ahead - consumed < this.slots) return this.views[(this.produced + ahead) % this.slots]!;
       if (Atomics.wait(this.ctl, CONSUMED, consumed, STALL_MS) === 'timed-out') {
         throw new IsoError('ISO_INTERNAL', 'the sha256 thread stopped answering', { hint: 'Report this as a bug; pass --no-sha256 to write without the digest.' });
       }
