@@ -11,9 +11,18 @@
  * with `eval`, so the published package needs no separate worker file; it is unreferenced, and
  * it is terminated on failure.
  */
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+
+// node:crypto and node:worker_threads are loaded when first used: `solution iso create
+// --no-sha256` needs neither, and each costs about 2 ms of start-up.
+const workerThreads = () => process.getBuiltinModule('node:worker_threads');
+
+/** A new sha256 hash (node:crypto loaded on first use). */
+export function createSha256(): Hash {
+  return process.getBuiltinModule('node:crypto').createHash('sha256');
+}
 import { IsoError } from '../../errors.js';
 
 /** Hashes the buffers handed to it, and hands out the buffers to fill. */
@@ -49,7 +58,7 @@ class InlineHasher implements ImageHasher {
   private updates = 0;
   constructor(size: number, hash: boolean) {
     this.bufs = [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
-    this.hash = hash ? createHash('sha256') : undefined;
+    this.hash = hash ? createSha256() : undefined;
   }
   buffer(ahead = 0): Buffer {
     if (ahead >= this.bufs.length) throw new IsoError('ISO_INTERNAL', `a buffer ${ahead} places ahead was asked of a ring of ${this.bufs.length}`, { hint: 'Report this as a bug.' });
@@ -118,7 +127,7 @@ class ThreadedHasher implements ImageHasher {
     const control = new SharedArrayBuffer((LENGTHS + slots) * 4);
     this.ctl = new Int32Array(control);
     for (let i = 0; i < slots; i++) this.views.push(Buffer.from(data, i * size, size));
-    this.worker = new Worker(WORKER, { eval: true, workerData: { data, control, size, slots } });
+    this.worker = new (workerThreads().Worker)(WORKER, { eval: true, workerData: { data, control, size, slots } });
     this.worker.unref();
     this.result = new Promise<string>((resolve, reject) => {
       this.worker.once('message', (digest: string) => resolve(digest));
