@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { Command } from '@commander-js/extra-typings';
 import { IsoError } from '../../errors.js';
 import {
@@ -8,11 +7,19 @@ import {
   type IsoEntryInfo,
   type IsoView,
   type IsoWriteProgress,
-  openIso,
   writeIso,
 } from '../../packaging/iso/index.js';
 import { hiddenOutAlias, outPath } from '../_options.js';
 import { action, Output } from '../_output.js';
+
+/**
+ * The reader and stream pipelines, loaded by the commands that read an image: `iso create`
+ * starts without them (its start-up counts when it is compared with genisoimage).
+ */
+async function reading() {
+  const [{ openIso }, { pipeline }] = await Promise.all([import('../../packaging/iso/iso-reader.js'), import('node:stream/promises')]);
+  return { openIso, pipeline };
+}
 
 const VIEWS = ['rockridge', 'joliet', 'primary'] as const;
 
@@ -170,6 +177,7 @@ export function registerIsoCommands(program: Command): void {
       action(
         async (image, opts) => {
           const out = new Output(opts);
+          const { openIso } = await reading();
           const img = await openIso(image);
           try {
             const view = parseView(opts.view);
@@ -203,6 +211,7 @@ export function registerIsoCommands(program: Command): void {
     .option('--view <view>', 'tree to look the path up in: rockridge, joliet or primary')
     .action(
       action(async (image, file, opts) => {
+        const { openIso, pipeline } = await reading();
         const img = await openIso(image);
         try {
           const stream = img.createReadStream(file, { view: parseView(opts.view) });
@@ -226,6 +235,7 @@ export function registerIsoCommands(program: Command): void {
       action(
         async (image, dir, opts) => {
           const out = new Output(opts);
+          const { openIso, pipeline } = await reading();
           const img = await openIso(image);
           const dest = path.resolve(outPath('iso extract', [dir, opts.out]));
           fs.mkdirSync(dest, { recursive: true });
