@@ -211,3 +211,18 @@ export function action<A extends unknown[]>(
     }
   };
 }
+
+/** Runs `fn` with an AbortSignal that Ctrl-C (SIGINT) and SIGTERM fire. */
+export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ctl = new AbortController();
+  const stop = () => ctl.abort(new Error('interrupted'));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    return await fn(ctl.signal);
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    if (ctl.signal.aborted) process.exitCode = 130;
+  }
+}

@@ -2,9 +2,8 @@ import type { Command } from '@commander-js/extra-typings';
 import { AppsV1Api } from '@kubernetes/client-node';
 import type { Cluster, LifecycleProgressEvent } from '../../cluster/index.js';
 import { type ConnectionFlags, connectFrom, withConnectionFlags } from '../_connection.js';
-import { action, Output } from '../_output.js';
+import { action, Output, withInterrupt } from '../_output.js';
 import { ProgressDisplay } from '../_progress.js';
-import { withInterrupt } from './pack.js';
 
 export { type ConnectionFlags, connectFrom, servicesFrom, withConnectionFlags } from '../_connection.js';
 

@@ -12,10 +12,9 @@ import { parseSince } from '../../cluster/diagnostics-snapshot.js';
 import { SALT_API_ENV } from '../../cluster/salt-api-env.js';
 import { SdkError } from '../../errors.js';
 import { loadSolutionFile } from '../../packaging/solution-file.js';
-import { action, Output } from '../_output.js';
+import { action, Output, withInterrupt } from '../_output.js';
 import { ProgressDisplay } from '../_progress.js';
 import { type ConnectionFlags, servicesFrom, withConnectionFlags } from './cluster.js';
-import { withInterrupt } from './pack.js';
 
 interface Flags extends ConnectionFlags {
   registryUrl?: string;

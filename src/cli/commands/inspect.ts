@@ -4,9 +4,8 @@ import { PackagingError } from '../../errors.js';
 import { type Change, CHANGE_CATEGORIES, type ChangeCategory, diff } from '../../packaging/diff.js';
 import { inspect } from '../../packaging/inspect.js';
 import { verify } from '../../packaging/verify.js';
-import { action, formatIssues, Output } from '../_output.js';
+import { action, formatIssues, Output, withInterrupt } from '../_output.js';
 import { formatBytes, ProgressDisplay } from '../_progress.js';
-import { withInterrupt } from './pack.js';
 
 interface JsonOpts {
   json?: boolean;

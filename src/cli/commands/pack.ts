@@ -4,7 +4,7 @@ import { PackagingError } from '../../errors.js';
 import { keygen } from '../../packaging/keygen.js';
 import { pack } from '../../packaging/pack.js';
 import { hiddenOutAlias, outPath } from '../_options.js';
-import { action, Output } from '../_output.js';
+import { action, Output, withInterrupt } from '../_output.js';
 import { formatBytes, ProgressDisplay } from '../_progress.js';
 
 interface PackCliOptions {
@@ -27,21 +27,6 @@ const buildTimeOrigin = {
   git: 'last git commit',
   default: 'no git commit nor SOURCE_DATE_EPOCH: the epoch',
 } as const;
-
-/** Runs `fn` with an AbortSignal that Ctrl-C (SIGINT) and SIGTERM fire. */
-export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const ctl = new AbortController();
-  const stop = () => ctl.abort(new Error('interrupted'));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  try {
-    return await fn(ctl.signal);
-  } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-    if (ctl.signal.aborted) process.exitCode = 130;
-  }
-}
 
 /** `solution pack` and `solution keygen`. */
 export function registerPackCommands(program: Command): void {
