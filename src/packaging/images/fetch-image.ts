@@ -150,7 +150,7 @@ async function fetchFromRegistry(source: RegistryImageSource, options: FetchImag
   const { store, signal } = options;
   const emit = options.onProgress ?? (() => undefined);
   const concurrency = options.concurrency ?? 4;
-  const session = new RegistrySession(ref.registry, source, concurrency + 2);
+  const session = new RegistrySession(ref.registry, source);
   try {
     const getManifest = async (reference: string, expected: string | undefined, mediaType?: string) => {
       if (expected && (await store.has(expected))) {
