@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PackagingError } from '../../../src/errors.js';
 import { sha256Digest } from '../../../src/packaging/images/_digest.js';
 import { hashWorkerRunning } from '../../../src/packaging/images/_hash-worker.js';
-import { buildImage, type FetchProgressEvent, fetchImage, openBlobStore, planRegistryLayout, writeLayout } from '../../../src/packaging/images/index.js';
+import { type BlobStore, buildImage, type FetchProgressEvent, fetchImage, openBlobStore, planRegistryLayout, writeLayout } from '../../../src/packaging/images/index.js';
 import { pushImages, testImage } from './_images.js';
 import { type Registry, startRegistry, tempDir } from './_servers.js';
 
@@ -16,6 +16,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
+
+/** Streams a blob with reused buffers, copying each chunk before asking for the next, as the ISO writer does. */
+async function copyOut(store: BlobStore, digest: string): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of store.open(digest, { reuseBuffers: true })) parts.push(Buffer.from(c));
+  return Buffer.concat(parts);
+}
 
 describe('blob store', () => {
   it('stores by digest, refuses wrong digests and sizes, and leaves no temp file', async () => {
@@ -77,12 +84,7 @@ describe('blob store', () => {
     // 9.5 MiB: more chunks than buffers, and a short last chunk.
     const bytes = randomBytes(9.5 * 1024 * 1024);
     const { digest } = await store.put(bytes);
-    const copy = async () => {
-      // The caller copies each chunk before asking for the next, as the ISO writer does.
-      const parts: Buffer[] = [];
-      for await (const c of store.open(digest, { reuseBuffers: true })) parts.push(Buffer.from(c));
-      return Buffer.concat(parts);
-    };
+    const copy = () => copyOut(store, digest);
     expect((await copy()).equals(bytes)).toBe(true);
     // One byte flipped in the sixth MiB (a buffer read for the second time).
     const damaged = Buffer.from(bytes);
@@ -98,11 +100,7 @@ describe('blob store', () => {
     const store = await openBlobStore({ dir: join(dir, 's2c') });
     const bytes = randomBytes(3.5 * 1024 * 1024);
     const { digest } = await store.put(bytes);
-    const copy = async () => {
-      const parts: Buffer[] = [];
-      for await (const c of store.open(digest, { reuseBuffers: true })) parts.push(Buffer.from(c));
-      return Buffer.concat(parts);
-    };
+    const copy = () => copyOut(store, digest);
     expect((await copy()).equals(bytes)).toBe(true);
     const deadline = Date.now() + 5000;
     while (hashWorkerRunning() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
