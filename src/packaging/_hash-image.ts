@@ -4,7 +4,6 @@
  * files is hashed once). Kept apart from the MetalK8s rules `verify.ts` checks.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { IsoError, throwIfAborted } from '../errors.js';
 import { createImageHasher } from './iso/_hasher.js';
@@ -13,6 +12,8 @@ import type { VerifyOptions } from './verify.js';
 
 /** Size of each read, and of each buffer of the hash ring. */
 const CHUNK = 1024 * 1024;
+/** Reads of the next chunks in flight while one is hashed (fewer than the ring's 8 slots). */
+const READS_IN_FLIGHT = 3;
 /** Progress events, abort checks and event-loop turns happen every this many bytes. */
 const YIELD_EVERY = 4 * CHUNK;
 
@@ -90,18 +91,35 @@ export async function hashImage(
     let active: Piece[] = [];
     let sha256: string;
     let lastYield = 0;
+    // The next chunks are read while one is hashed: their reads run on the thread pool while
+    // this thread hashes the chunk's files and the second core the whole image. Waiting for
+    // each read in turn (a synchronous read) left the disk idle during the hashing: an image
+    // out of the page cache was verified at 690 MiB/s from a disk that reads 1,300.
+    const readAt = (buf: Buffer, at: number): Promise<number> => fh.read(buf, 0, Math.min(CHUNK, size - at), at).then((r) => r.bytesRead);
+    const pending: Promise<number>[] = [];
+    let readTo = 0;
+    const readAhead = () => {
+      while (pending.length < READS_IN_FLIGHT && readTo < size) {
+        pending.push(readAt(whole.buffer(pending.length), readTo));
+        readTo += Math.min(CHUNK, size - readTo);
+      }
+    };
+    readAhead();
     try {
-      while (pos < size) {
+      while (pos < size && pending.length > 0) {
         throwIfAborted(options.signal, 'verify');
         const buf = whole.buffer();
-        // A synchronous read of 1 MiB: an asynchronous one left this thread idle half of the
-        // time, waiting for the thread pool (the second core is busy with the whole-image hash).
-        const bytesRead = readSync(fh.fd, buf, 0, Math.min(CHUNK, size - pos), pos);
+        const bytesRead = await pending[0]!;
+        pending.shift();
         if (bytesRead === 0) break;
+        // A short read: the file shrank under the reader. This chunk is the last one; the
+        // digests tell what is missing.
+        const short = bytesRead < Math.min(CHUNK, size - pos);
+        const end = pos + bytesRead;
         const chunk = buf.subarray(0, bytesRead);
         // Handed over first: both threads only read the chunk until this thread asks for the next buffer.
         whole.update(buf, bytesRead);
-        const end = pos + bytesRead;
+        if (!short) readAhead();
         while (next < pieces.length && pieces[next]!.start < end) active.push(pieces[next++]!);
         for (const p of active) {
           const from = Math.max(p.start, pos);
@@ -121,9 +139,13 @@ export async function hashImage(
           // Let timers and abort signals run between big chunks.
           await new Promise<void>((resolve) => setImmediate(resolve));
         }
+        if (short) break;
       }
+      await Promise.allSettled(pending);
       sha256 = (await whole.digest())!;
     } catch (err) {
+      // A read still in flight is waited for (its buffer belongs to the ring) and its own failure dropped.
+      await Promise.allSettled(pending);
       await whole.close();
       throw err;
     }

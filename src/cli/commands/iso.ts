@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { Command } from '@commander-js/extra-typings';
 import { IsoError } from '../../errors.js';
 import {
@@ -8,11 +7,19 @@ import {
   type IsoEntryInfo,
   type IsoView,
   type IsoWriteProgress,
-  openIso,
   writeIso,
 } from '../../packaging/iso/index.js';
 import { hiddenOutAlias, outPath } from '../_options.js';
 import { action, Output } from '../_output.js';
+
+/**
+ * The reader and stream pipelines, loaded by the commands that read an image: `iso create`
+ * starts without them (its start-up counts when it is compared with genisoimage).
+ */
+async function reading() {
+  const [{ openIso }, { pipeline }] = await Promise.all([import('../../packaging/iso/iso-reader.js'), import('node:stream/promises')]);
+  return { openIso, pipeline };
+}
 
 const VIEWS = ['rockridge', 'joliet', 'primary'] as const;
 
@@ -30,30 +37,33 @@ function parseView(value: string | undefined): IsoView | undefined {
 function* treeEntries(root: string, out: Output, preserveTimes: boolean): Generator<IsoEntry> {
   // From the millisecond counts, truncated: Node's `st.mtime` rounds to the nearest millisecond,
   // which turns 20.9999 s into 21 s, one second later than the file's time once stored in seconds.
-  const times = (st: fs.Stats) =>
-    preserveTimes ? { mtime: new Date(Math.floor(st.mtimeMs)), ctime: new Date(Math.floor(st.ctimeMs)) } : {};
+  const times = (st: fs.Stats) => ({ mtime: new Date(Math.floor(st.mtimeMs)), ctime: new Date(Math.floor(st.ctimeMs)) });
+  const noTimes = {};
   if (preserveTimes) yield { path: '', type: 'directory', mode: fs.statSync(root).mode & 0o7777, ...times(fs.statSync(root)) };
-  const walk = function* (rel: string): Generator<IsoEntry> {
-    const abs = path.join(root, rel);
+  const walk = function* (rel: string, abs: string): Generator<IsoEntry> {
     const names = fs.readdirSync(abs).sort();
     for (const name of names) {
       const childRel = rel === '' ? name : `${rel}/${name}`;
-      const childAbs = path.join(abs, name);
+      // `abs` is normalised already (path.resolve below): a plain join is enough.
+      const childAbs = `${abs}/${name}`;
       const st = fs.lstatSync(childAbs);
       const mode = st.mode & 0o7777;
+      const t = preserveTimes ? times(st) : noTimes;
       if (st.isDirectory()) {
-        yield { path: childRel, type: 'directory', mode, ...times(st) };
-        yield* walk(childRel);
+        yield { path: childRel, type: 'directory', mode, ...t };
+        yield* walk(childRel, childAbs);
       } else if (st.isFile()) {
-        yield { path: childRel, type: 'file', mode, source: { kind: 'path', path: childAbs }, ...times(st) };
+        // The lstat of a regular file is its stat: the writer need not stat it again.
+        yield { path: childRel, type: 'file', mode, source: { kind: 'path', path: childAbs, stats: st }, ...t };
       } else if (st.isSymbolicLink()) {
-        yield { path: childRel, type: 'symlink', target: fs.readlinkSync(childAbs), mode, ...times(st) };
+        yield { path: childRel, type: 'symlink', target: fs.readlinkSync(childAbs), mode, ...t };
       } else {
         out.warn(`skipping ${childRel}: not a file, directory or symlink`);
       }
     }
   };
-  yield* walk('');
+  const top = path.resolve(root);
+  yield* walk('', top === '/' ? '' : top);
 }
 
 function defaultVolumeId(dir: string): string {
@@ -167,6 +177,7 @@ export function registerIsoCommands(program: Command): void {
       action(
         async (image, opts) => {
           const out = new Output(opts);
+          const { openIso } = await reading();
           const img = await openIso(image);
           try {
             const view = parseView(opts.view);
@@ -200,6 +211,7 @@ export function registerIsoCommands(program: Command): void {
     .option('--view <view>', 'tree to look the path up in: rockridge, joliet or primary')
     .action(
       action(async (image, file, opts) => {
+        const { openIso, pipeline } = await reading();
         const img = await openIso(image);
         try {
           const stream = img.createReadStream(file, { view: parseView(opts.view) });
@@ -223,6 +235,7 @@ export function registerIsoCommands(program: Command): void {
       action(
         async (image, dir, opts) => {
           const out = new Output(opts);
+          const { openIso, pipeline } = await reading();
           const img = await openIso(image);
           const dest = path.resolve(outPath('iso extract', [dir, opts.out]));
           fs.mkdirSync(dest, { recursive: true });

@@ -6,18 +6,28 @@
 /** Logical sector (and block) size: the only one the SDK writes or reads. */
 export const SECTOR = 2048;
 
-/** Writes a 7.3.3 both-endian 32-bit number (4 bytes little endian, then 4 bytes big endian). */
+/**
+ * Writes a 7.3.3 both-endian 32-bit number (4 bytes little endian, then 4 bytes big endian).
+ * Byte by byte: a DataView per call would be one allocation per number, and a directory of
+ * thousands of records writes tens of thousands of them.
+ */
 export function putBoth32(buf: Uint8Array, offset: number, value: number): void {
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  dv.setUint32(offset, value, true);
-  dv.setUint32(offset + 4, value, false);
+  buf[offset] = value & 0xff;
+  buf[offset + 1] = (value >>> 8) & 0xff;
+  buf[offset + 2] = (value >>> 16) & 0xff;
+  buf[offset + 3] = value >>> 24;
+  buf[offset + 4] = value >>> 24;
+  buf[offset + 5] = (value >>> 16) & 0xff;
+  buf[offset + 6] = (value >>> 8) & 0xff;
+  buf[offset + 7] = value & 0xff;
 }
 
 /** Writes a 7.2.3 both-endian 16-bit number. */
 export function putBoth16(buf: Uint8Array, offset: number, value: number): void {
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  dv.setUint16(offset, value, true);
-  dv.setUint16(offset + 2, value, false);
+  buf[offset] = value & 0xff;
+  buf[offset + 1] = (value >>> 8) & 0xff;
+  buf[offset + 2] = (value >>> 8) & 0xff;
+  buf[offset + 3] = value & 0xff;
 }
 
 /** Writes an ASCII string, padded with `pad` (spaces by default) to `length` bytes. */

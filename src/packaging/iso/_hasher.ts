@@ -11,15 +11,28 @@
  * with `eval`, so the published package needs no separate worker file; it is unreferenced, and
  * it is terminated on failure.
  */
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+
+// node:crypto and node:worker_threads are loaded when first used: `solution iso create
+// --no-sha256` needs neither, and each costs about 2 ms of start-up.
+const workerThreads = () => process.getBuiltinModule('node:worker_threads');
+
+/** A new sha256 hash (node:crypto loaded on first use). */
+export function createSha256(): Hash {
+  return process.getBuiltinModule('node:crypto').createHash('sha256');
+}
 import { IsoError } from '../../errors.js';
 
 /** Hashes the buffers handed to it, and hands out the buffers to fill. */
 export interface ImageHasher {
-  /** The buffer to fill next, `size` bytes long. It stays the caller's until `update()`. */
-  buffer(): Buffer;
+  /**
+   * The buffer to fill next, `size` bytes long, or with `ahead` the one that many places after it
+   * (to read ahead while the next one is hashed; less than the ring's slots). Each stays the
+   * caller's until `update()` hands it over, in order.
+   */
+  buffer(ahead?: number): Buffer;
   /** Hashes the first `length` bytes of `buffer` (the last one `buffer()` gave), in order. */
   update(buffer: Buffer, length: number): void;
   /** The hex digest of everything hashed (`undefined` when not hashing). Call once. */
@@ -38,19 +51,22 @@ export interface ImageHasherOptions {
   readonly threaded?: boolean | undefined;
 }
 
-/** Hashes on the calling thread, through one buffer. */
+/** Hashes on the calling thread, through two buffers taken in turn. */
 class InlineHasher implements ImageHasher {
-  private readonly buf: Buffer;
+  private readonly bufs: Buffer[];
   private readonly hash: Hash | undefined;
+  private updates = 0;
   constructor(size: number, hash: boolean) {
-    this.buf = Buffer.allocUnsafeSlow(size);
-    this.hash = hash ? createHash('sha256') : undefined;
+    this.bufs = [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
+    this.hash = hash ? createSha256() : undefined;
   }
-  buffer(): Buffer {
-    return this.buf;
+  buffer(ahead = 0): Buffer {
+    if (ahead >= this.bufs.length) throw new IsoError('ISO_INTERNAL', `a buffer ${ahead} places ahead was asked of a ring of ${this.bufs.length}`, { hint: 'Report this as a bug.' });
+    return this.bufs[(this.updates + ahead) % this.bufs.length]!;
   }
   update(buffer: Buffer, length: number): void {
     this.hash?.update(buffer.subarray(0, length));
+    this.updates++;
   }
   async digest(): Promise<string | undefined> {
     return this.hash?.digest('hex');
@@ -111,7 +127,7 @@ class ThreadedHasher implements ImageHasher {
     const control = new SharedArrayBuffer((LENGTHS + slots) * 4);
     this.ctl = new Int32Array(control);
     for (let i = 0; i < slots; i++) this.views.push(Buffer.from(data, i * size, size));
-    this.worker = new Worker(WORKER, { eval: true, workerData: { data, control, size, slots } });
+    this.worker = new (workerThreads().Worker)(WORKER, { eval: true, workerData: { data, control, size, slots } });
     this.worker.unref();
     this.result = new Promise<string>((resolve, reject) => {
       this.worker.once('message', (digest: string) => resolve(digest));
@@ -122,10 +138,11 @@ class ThreadedHasher implements ImageHasher {
     this.result.catch(() => {});
   }
 
-  buffer(): Buffer {
+  buffer(ahead = 0): Buffer {
+    if (ahead >= this.slots) throw new IsoError('ISO_INTERNAL', `a buffer ${ahead} places ahead was asked of a ring of ${this.slots}`, { hint: 'Report this as a bug.' });
     for (;;) {
       const consumed = Atomics.load(this.ctl, CONSUMED);
-      if (this.produced - consumed < this.slots) return this.views[this.produced % this.slots]!;
+      if (this.produced + ahead - consumed < this.slots) return this.views[(this.produced + ahead) % this.slots]!;
       if (Atomics.wait(this.ctl, CONSUMED, consumed, STALL_MS) === 'timed-out') {
         throw new IsoError('ISO_INTERNAL', 'the sha256 thread stopped answering', { hint: 'Report this as a bug; pass --no-sha256 to write without the digest.' });
       }

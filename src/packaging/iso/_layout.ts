@@ -4,7 +4,7 @@
  * continuation area and file extent before the first byte is written. Private to the ISO module.
  */
 import { recordDate, SECTOR, sectors } from './_encoding.js';
-import { assignPrimaryNames, compareCodeUnits, comparePrimary, JOLIET_MAX, jolietName, uniqueJolietNames } from './_names.js';
+import { assignPrimaryNames, compareCodeUnits, JOLIET_MAX, jolietName, splitPrimary, uniqueJolietNames } from './_names.js';
 import { CE_SIZE, erEntry, nmEntries, pxEntry, S_IFDIR, S_IFLNK, S_IFREG, slEntries, spEntry, tfEntry } from './_rock-ridge.js';
 import type { Extent } from './_sink.js';
 import { type DirNode, isoError, type Node } from './_tree.js';
@@ -194,11 +194,10 @@ export function plan(root: DirNode, extents: Extent[], joliet: boolean, date: Da
 
   // Breadth-first, children sorted: names, SUSP, path table order.
   const dirs: DirNode[] = [root];
-  const suaOf = new Map<Node, number>();
   for (let i = 0; i < dirs.length; i++) {
     const dir = dirs[i]!;
     const kids = [...dir.children.values()];
-    const ids = assignPrimaryNames(kids.map((k) => ({ name: k.name, isDir: k.kind === 'dir' })));
+    const ids = assignPrimaryNames(kids);
     kids.forEach((k, j) => {
       k.primaryId = ids[j]!;
     });
@@ -221,7 +220,13 @@ export function plan(root: DirNode, extents: Extent[], joliet: boolean, date: Da
       });
       dir.jSorted = visible.sort((a, b) => compareCodeUnits(a.jolietId!, b.jolietId!));
     }
-    dir.sorted = kids.sort((a, b) => comparePrimary(a.primaryId, b.primaryId));
+    // ECMA-119 9.3 order, each identifier split once rather than at every comparison.
+    const keys = new Map(kids.map((k) => [k, splitPrimary(k.primaryId)] as const));
+    dir.sorted = kids.sort((a, b) => {
+      const [an, ae] = keys.get(a)!;
+      const [bn, be] = keys.get(b)!;
+      return compareCodeUnits(an, bn) || compareCodeUnits(ae, be);
+    });
     if (dir.depth === ISO_MAX_DEPTH && kids.some((k) => k.kind === 'dir')) {
       warnings.push({
         code: 'ISO_DEEP_PATH',
@@ -240,7 +245,6 @@ export function plan(root: DirNode, extents: Extent[], joliet: boolean, date: Da
     const lengths: number[] = [recordLength(1, dotSua), recordLength(1, dotdotSua)];
     for (const k of dir.sorted) {
       const sua = layoutSusp(k, date7, dir.ceArea);
-      suaOf.set(k, sua);
       const len = recordLength(primaryIdLength(k), sua);
       for (let s = 0; s < recordCount(k); s++) lengths.push(len);
     }

@@ -14,15 +14,13 @@ export const JOLIET_MAX = 103;
 export const RR_NAME_MAX = 255;
 
 function dChars(text: string): string {
-  let out = '';
-  for (const ch of text) {
-    const c = ch.charCodeAt(0);
-    if ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || c === 0x5f) out += ch;
-    else if (c >= 0x61 && c <= 0x7a && ch.length === 1) out += String.fromCharCode(c - 32);
-    else out += '_';
-  }
-  return out;
+  if (UPPER_D.test(text)) return text;
+  if (ANY_CASE_D.test(text)) return text.toUpperCase();
+  // Any other character, a character outside the BMP included (the `u` flag), becomes one `_`.
+  return text.replace(/[^0-9A-Za-z_]/gu, '_').toUpperCase();
 }
+const UPPER_D = /^[0-9A-Z_]*$/;
+const ANY_CASE_D = /^[0-9A-Za-z_]*$/;
 
 /** A primary file identifier before mangling: the name part and the extension part. */
 interface PrimaryCandidate {
@@ -49,35 +47,47 @@ function candidate(name: string, isDir: boolean): PrimaryCandidate {
 /**
  * Assigns unique primary identifiers to the children of one directory.
  *
- * @param children real (Rock Ridge) names and whether each is a directory, in any order.
+ * @param children real (Rock Ridge) names and kinds, in any order (sorted by name is fastest).
  * @returns the identifier for each child, in the same order as `children`; files carry `;1`.
  */
-export function assignPrimaryNames(children: readonly { name: string; isDir: boolean }[]): string[] {
-  const order = children.map((_, i) => i).sort((a, b) => compareCodeUnits(children[a]!.name, children[b]!.name));
+export function assignPrimaryNames(children: readonly { readonly name: string; readonly kind: string }[]): string[] {
+  const n = children.length;
+  let order: number[] | undefined;
+  for (let i = 1; i < n; i++) {
+    if (children[i - 1]!.name > children[i]!.name) {
+      order = children.map((_, j) => j).sort((x, y) => compareCodeUnits(children[x]!.name, children[y]!.name));
+      break;
+    }
+  }
   const taken = new Set<string>();
   const next = new Map<string, number>();
-  const out = new Array<string>(children.length);
-  for (const i of order) {
+  const out = new Array<string>(n);
+  for (let j = 0; j < n; j++) {
+    const i = order === undefined ? j : order[j]!;
     const child = children[i]!;
-    const { base, ext } = candidate(child.name, child.isDir);
-    const keyOf = (b: string) => (ext ? `${b}.${ext}` : b);
+    const isDir = child.kind === 'dir';
+    const { base, ext } = candidate(child.name, isDir);
+    const baseKey = ext ? `${base}.${ext}` : base;
     let chosen = base;
-    if (taken.has(keyOf(base))) {
-      const limit = child.isDir ? 31 : 30 - ext.length;
-      let n = next.get(keyOf(base)) ?? 1;
+    let chosenKey = baseKey;
+    if (taken.has(baseKey)) {
+      const limit = isDir ? 31 : 30 - ext.length;
+      let k = next.get(baseKey) ?? 1;
       for (;;) {
-        const suffix = `_${n}`;
+        const suffix = `_${k}`;
         const b = base.slice(0, Math.max(0, limit - suffix.length)) + suffix;
-        n++;
-        if (!taken.has(keyOf(b))) {
+        const key = ext ? `${b}.${ext}` : b;
+        k++;
+        if (!taken.has(key)) {
           chosen = b;
+          chosenKey = key;
           break;
         }
       }
-      next.set(keyOf(base), n);
+      next.set(baseKey, k);
     }
-    taken.add(keyOf(chosen));
-    out[i] = child.isDir ? chosen : `${chosen}.${ext};1`;
+    taken.add(chosenKey);
+    out[i] = isDir ? chosen : `${chosen}.${ext};1`;
   }
   return out;
 }
@@ -88,19 +98,24 @@ export function compareCodeUnits(a: string, b: string): number {
 }
 
 /**
- * Compares two primary identifiers the way ECMA-119 9.3 orders directory records: by name, then
- * by extension (each padded with spaces), then by version.
+ * A primary identifier's name and extension: ECMA-119 9.3 orders directory records by name, then
+ * by extension (each padded with spaces, which for d-characters is plain code-unit order), then
+ * by version.
  */
-export function comparePrimary(a: string, b: string): number {
-  const split = (id: string): [string, string] => {
-    const semi = id.indexOf(';');
-    const bare = semi >= 0 ? id.slice(0, semi) : id;
-    const dot = bare.indexOf('.');
-    return dot >= 0 ? [bare.slice(0, dot), bare.slice(dot + 1)] : [bare, ''];
-  };
-  const [an, ae] = split(a);
-  const [bn, be] = split(b);
-  return compareCodeUnits(an, bn) || compareCodeUnits(ae, be);
+export function splitPrimary(id: string): [name: string, ext: string] {
+  const semi = id.indexOf(';');
+  const bare = semi >= 0 ? id.slice(0, semi) : id;
+  const dot = bare.indexOf('.');
+  return dot >= 0 ? [bare.slice(0, dot), bare.slice(dot + 1)] : [bare, ''];
+}
+
+/** Whether {@link jolietName} replaces a character of `name`: a forbidden one, a control, or half of a surrogate pair. */
+function hasJolietSubstitution(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 0x20 || (c >= 0xd800 && c <= 0xdfff) || c === 0x2a || c === 0x2f || c === 0x3a || c === 0x3b || c === 0x3f || c === 0x5c) return true;
+  }
+  return false;
 }
 
 /**
@@ -110,6 +125,7 @@ export function comparePrimary(a: string, b: string): number {
  * @returns the name, or `undefined` when it is longer than {@link JOLIET_MAX} characters.
  */
 export function jolietName(name: string): string | undefined {
+  if (!hasJolietSubstitution(name)) return name.length > JOLIET_MAX ? undefined : name;
   let out = '';
   for (const ch of name) {
     const c = ch.codePointAt(0)!;

@@ -3,9 +3,9 @@
  * Rock Ridge entries, and Joliet), continuation blocks, path tables (little and big endian) and
  * volume descriptors. Private to the ISO module.
  */
-import { putAscii, putBoth16, putBoth32, putUcs2Padded, SECTOR, sectors, ucs2, unsetVolumeDate, volumeDate } from './_encoding.js';
+import { putAscii, putBoth16, putBoth32, putUcs2Padded, recordDate, SECTOR, sectors, ucs2, unsetVolumeDate, volumeDate } from './_encoding.js';
 import { type CeArea, type CeChunk, nodeDate7, nodeSusp, type Plan, recordCount, recordLength, sum } from './_layout.js';
-import { ceEntry, spEntry } from './_rock-ridge.js';
+import { ceEntry, NM_HEAD, NM_MAX, PX_SIZE, putNm, putPx, putTf, S_IFDIR, S_IFREG, spEntry, TF_SIZE } from './_rock-ridge.js';
 import type { DirNode, Node } from './_tree.js';
 import { SDK_VERSION } from '../../version.js';
 import { ISO_MAX_SECTION } from './iso-writer.js';
@@ -21,18 +21,26 @@ interface RecordFields {
   readonly date7: Uint8Array;
 }
 
+/**
+ * Writes the fixed part of a directory record of `len` bytes at `off` of a zeroed buffer;
+ * returns the offset of its file identifier (`idLength` bytes, then the padding byte and the SUA).
+ */
+function putRecordHead(buf: Uint8Array, off: number, len: number, lba: number, size: number, date7: Uint8Array, flags: number, idLength: number): number {
+  buf[off] = len;
+  putBoth32(buf, off + 2, lba);
+  putBoth32(buf, off + 10, size);
+  buf.set(date7, off + 18);
+  buf[off + 25] = flags;
+  putBoth16(buf, off + 28, 1);
+  buf[off + 32] = idLength;
+  return off + 33;
+}
+
 function putRecord(buf: Uint8Array, off: number, r: RecordFields): number {
   const idPad = r.id.length % 2 === 0 ? 1 : 0;
   const len = recordLength(r.id.length, sum(r.sua));
   buf.fill(0, off, off + len);
-  buf[off] = len;
-  buf[off + 1] = 0;
-  putBoth32(buf, off + 2, r.lba);
-  putBoth32(buf, off + 10, r.size);
-  buf.set(r.date7, off + 18);
-  buf[off + 25] = r.flags;
-  putBoth16(buf, off + 28, 1);
-  buf[off + 32] = r.id.length;
+  putRecordHead(buf, off, len, r.lba, r.size, r.date7, r.flags, r.id.length);
   buf.set(r.id, off + 33);
   let p = off + 33 + r.id.length + idPad;
   for (const e of r.sua) {
@@ -52,13 +60,38 @@ function ceFor(chunk: CeChunk): Uint8Array {
   return ceEntry(chunk.area.lba + chunk.block, chunk.offset, chunk.length);
 }
 
+/** Writes an ASCII (primary) or UCS-2 (Joliet) identifier at `off`; returns its length in bytes. */
+function putId(buf: Uint8Array, off: number, id: string, joliet: boolean): number {
+  if (!joliet) {
+    for (let i = 0; i < id.length; i++) buf[off + i] = id.charCodeAt(i);
+    return id.length;
+  }
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    buf[off + 2 * i] = c >> 8;
+    buf[off + 2 * i + 1] = c & 0xff;
+  }
+  return id.length * 2;
+}
+
+/**
+ * The records of one directory. The children's records are written straight into the
+ * directory's buffer (a directory of thousands of files would otherwise allocate a dozen small
+ * arrays per record); records whose Rock Ridge entries do not all fit in the record, symlinks
+ * and names longer than one NM entry go through {@link nodeSusp}.
+ */
 export function dirBytes(dir: DirNode, p: Plan, joliet: boolean): Uint8Array {
   const buf = new Uint8Array(joliet ? dir.jSize : dir.size);
   let off = 0;
-  const put = (r: RecordFields) => {
-    const len = recordLength(r.id.length, sum(r.sua));
+  /** Reserves `len` bytes for a record: a record never crosses a sector boundary. */
+  const reserve = (len: number): number => {
     if ((off % SECTOR) + len > SECTOR) off = Math.ceil(off / SECTOR) * SECTOR;
-    off += putRecord(buf, off, r);
+    const at = off;
+    off += len;
+    return at;
+  };
+  const put = (r: RecordFields) => {
+    putRecord(buf, reserve(recordLength(r.id.length, sum(r.sua))), r);
   };
   const self = nodeExtent(dir, p, joliet);
   const parent = nodeExtent(dir.parent ?? dir, p, joliet);
@@ -80,28 +113,42 @@ export function dirBytes(dir: DirNode, p: Plan, joliet: boolean): Uint8Array {
     });
   }
   for (const k of joliet ? dir.jSorted : dir.sorted) {
-    const id = joliet ? ucs2(k.jolietId!) : enc.encode(k.primaryId);
-    let sua: Uint8Array[] = [];
-    if (!joliet) {
-      const all = nodeSusp(k, p.date7, true);
-      sua = all.slice(0, k.keep);
-      if (k.ce) sua.push(ceFor(k.ce));
-    }
-    const ext = nodeExtent(k, p, joliet);
-    if (k.kind === 'dir') {
-      put({ ...ext, flags: 2, id, sua, date7: nodeDate7(k, p.date7) });
+    const idString = joliet ? k.jolietId! : k.primaryId;
+    const idLength = joliet ? idString.length * 2 : idString.length;
+    const date7 = nodeDate7(k, p.date7);
+    const lba = k.kind === 'dir' ? (joliet ? k.jLba : k.lba) : k.kind === 'file' ? k.extent.lba : p.dataLba;
+    const size = k.kind === 'dir' ? (joliet ? k.jSize : k.size) : k.kind === 'file' ? k.extent.size : 0;
+    const flags = k.kind === 'dir' ? 2 : 0;
+    const n = recordCount(k);
+    if (joliet || (k.ce === undefined && k.kind !== 'symlink' && Buffer.byteLength(k.name, 'utf8') <= NM_MAX)) {
+      // Every Rock Ridge entry in the record: PX, TF, one NM (none in the Joliet tree).
+      const name = joliet ? undefined : enc.encode(k.name);
+      const len = recordLength(idLength, name === undefined ? 0 : PX_SIZE + TF_SIZE + NM_HEAD + name.length);
+      const changed7 = k.ctime ? recordDate(k.ctime) : date7;
+      for (let s = 0; s < n; s++) {
+        const at = reserve(len);
+        const sectionSize = n === 1 ? size : Math.min(ISO_MAX_SECTION, size - s * ISO_MAX_SECTION);
+        const idAt = putRecordHead(buf, at, len, lba + s * (ISO_MAX_SECTION / SECTOR), sectionSize, date7, s < n - 1 ? flags | 0x80 : flags, idLength);
+        putId(buf, idAt, idString, joliet);
+        if (name === undefined) continue;
+        let q = idAt + idLength + (idLength % 2 === 0 ? 1 : 0);
+        q = putPx(buf, q, k.kind === 'dir' ? S_IFDIR | k.mode : S_IFREG | k.mode, k.kind === 'dir' ? 2 + k.subdirs : k.kind === 'file' ? k.links : 1);
+        q = putTf(buf, q, date7, changed7);
+        putNm(buf, q, name, false);
+      }
       continue;
     }
-    const n = recordCount(k);
+    const id = enc.encode(idString);
+    const sua = nodeSusp(k, p.date7, true).slice(0, k.keep);
+    if (k.ce) sua.push(ceFor(k.ce));
     for (let s = 0; s < n; s++) {
-      const size = Math.min(ISO_MAX_SECTION, ext.size - s * ISO_MAX_SECTION);
       put({
-        lba: ext.lba + s * (ISO_MAX_SECTION / SECTOR),
-        size: n === 1 ? ext.size : size,
-        flags: s < n - 1 ? 0x80 : 0,
+        lba: lba + s * (ISO_MAX_SECTION / SECTOR),
+        size: n === 1 ? size : Math.min(ISO_MAX_SECTION, size - s * ISO_MAX_SECTION),
+        flags: s < n - 1 ? flags | 0x80 : flags,
         id,
         sua,
-        date7: nodeDate7(k, p.date7),
+        date7,
       });
     }
   }

@@ -52,36 +52,72 @@ export function erEntry(): Uint8Array {
   return entry('ER', body);
 }
 
+/** Size of a PX entry. */
+export const PX_SIZE = 36;
+/** Size of a TF entry with modification, access and attribute-change times. */
+export const TF_SIZE = 26;
+/** Size of an NM entry without its name bytes. */
+export const NM_HEAD = 5;
+/** Most name bytes one NM entry holds. */
+export const NM_MAX = 250;
+
+/** Writes a PX entry (POSIX mode with type bits, link count, uid 0, gid 0) at `off` of a zeroed buffer; returns the offset after it. */
+export function putPx(buf: Uint8Array, off: number, mode: number, nlink: number): number {
+  buf[off] = 0x50; // P
+  buf[off + 1] = 0x58; // X
+  buf[off + 2] = PX_SIZE;
+  buf[off + 3] = 1;
+  putBoth32(buf, off + 4, mode);
+  putBoth32(buf, off + 12, nlink);
+  return off + PX_SIZE;
+}
+
+/** Writes a TF entry (modification, access = modification, attribute-change times) at `off`; returns the offset after it. */
+export function putTf(buf: Uint8Array, off: number, modified7: Uint8Array, changed7: Uint8Array): number {
+  buf[off] = 0x54; // T
+  buf[off + 1] = 0x46; // F
+  buf[off + 2] = TF_SIZE;
+  buf[off + 3] = 1;
+  buf[off + 4] = 0x0e;
+  buf.set(modified7, off + 5);
+  buf.set(modified7, off + 12);
+  buf.set(changed7, off + 19);
+  return off + TF_SIZE;
+}
+
+/** Writes one NM entry with `name` (at most {@link NM_MAX} bytes) at `off`; returns the offset after it. */
+export function putNm(buf: Uint8Array, off: number, name: Uint8Array, more: boolean): number {
+  buf[off] = 0x4e; // N
+  buf[off + 1] = 0x4d; // M
+  buf[off + 2] = NM_HEAD + name.length;
+  buf[off + 3] = 1;
+  buf[off + 4] = more ? 1 : 0;
+  buf.set(name, off + NM_HEAD);
+  return off + NM_HEAD + name.length;
+}
+
 /** PX: POSIX mode (with type bits), link count, uid 0, gid 0. */
 export function pxEntry(mode: number, nlink: number): Uint8Array {
-  const body = new Uint8Array(32);
-  putBoth32(body, 0, mode);
-  putBoth32(body, 8, nlink);
-  putBoth32(body, 16, 0);
-  putBoth32(body, 24, 0);
-  return entry('PX', body);
+  const out = new Uint8Array(PX_SIZE);
+  putPx(out, 0, mode, nlink);
+  return out;
 }
 
 /** TF: modification, access (= modification) and attribute-change times, in 7-byte form. */
 export function tfEntry(modified7: Uint8Array, changed7: Uint8Array): Uint8Array {
-  const body = new Uint8Array(1 + 21);
-  body[0] = 0x0e;
-  body.set(modified7, 1);
-  body.set(modified7, 8);
-  body.set(changed7, 15);
-  return entry('TF', body);
+  const out = new Uint8Array(TF_SIZE);
+  putTf(out, 0, modified7, changed7);
+  return out;
 }
 
 /** NM: the real name, split into several entries (CONTINUE flag) when longer than 250 bytes. */
 export function nmEntries(name: Uint8Array): Uint8Array[] {
   const out: Uint8Array[] = [];
-  for (let pos = 0; pos < name.length || out.length === 0; pos += 250) {
-    const part = name.subarray(pos, pos + 250);
-    const last = pos + 250 >= name.length;
-    const body = new Uint8Array(1 + part.length);
-    body[0] = last ? 0 : 1;
-    body.set(part, 1);
-    out.push(entry('NM', body));
+  for (let pos = 0; pos < name.length || out.length === 0; pos += NM_MAX) {
+    const part = name.subarray(pos, pos + NM_MAX);
+    const entry = new Uint8Array(NM_HEAD + part.length);
+    putNm(entry, 0, part, pos + NM_MAX < name.length);
+    out.push(entry);
   }
   return out;
 }

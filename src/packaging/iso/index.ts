@@ -13,6 +13,7 @@ export {
   type IsoFileEntry,
   type IsoFileSource,
   type IsoPathSource,
+  type IsoSourceStats,
   type IsoStreamSource,
   type IsoSymlinkEntry,
   type IsoWriteProgress,

@@ -51,6 +51,24 @@ export interface IsoPathSource {
   readonly path: string;
   /** Declares identical content: entries with the same key share one extent. */
   readonly contentKey?: string | undefined;
+  /**
+   * The file's `stat` when the caller has it already (an `fs.Stats` of the file will do): the
+   * writer then does not stat it again while planning, which counts on trees of thousands of
+   * files. The size is checked again when the file is copied: a file that changed in between
+   * fails the write.
+   */
+  readonly stats?: IsoSourceStats | undefined;
+}
+
+/** What the writer needs to know of a source file before copying it. */
+export interface IsoSourceStats {
+  /** Size in bytes. */
+  readonly size: number;
+  /** Device and inode: entries of the same file are hard links, stored once. */
+  readonly dev: number;
+  readonly ino: number;
+  /** Whether it is a regular file. */
+  isFile(): boolean;
 }
 
 /** Content held in memory. */

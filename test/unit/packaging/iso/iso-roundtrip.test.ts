@@ -360,6 +360,30 @@ describe('writeIso refuses impossible input with a typed error', () => {
     expect(fs.existsSync(out)).toBe(false);
   });
 
+  it('a path source with its stats given: the same image, hard links found; a file that changed since fails', async () => {
+    const a = path.join(tmp, 'stats-a.bin');
+    fs.writeFileSync(a, Buffer.alloc(5000, 7));
+    fs.rmSync(path.join(tmp, 'stats-b.bin'), { force: true });
+    fs.linkSync(a, path.join(tmp, 'stats-b.bin'));
+    const entries = (withStats: boolean): IsoEntry[] =>
+      ['stats-a.bin', 'stats-b.bin'].map((name) => {
+        const p = path.join(tmp, name);
+        return { path: name, type: 'file' as const, source: { kind: 'path' as const, path: p, ...(withStats ? { stats: fs.lstatSync(p) } : {}) } };
+      });
+    const plain = await writeToBuffer({ entries: entries(false), volumeId: 'T' });
+    const hinted = await writeToBuffer({ entries: entries(true), volumeId: 'T' });
+    expect(hinted.bytes.equals(plain.bytes)).toBe(true);
+    expect(hinted.result.dedupedFiles).toBe(1);
+
+    const stale = entries(true);
+    fs.appendFileSync(a, 'grown after stat');
+    const out = path.join(tmp, 'stale-stats.iso');
+    const err = await writeIso({ output: out, volumeId: 'T', entries: stale }).catch((e: unknown) => e);
+    expect((err as IsoError).code).toBe('ISO_SOURCE_SIZE_MISMATCH');
+    expect((err as IsoError).message).toMatch(/stats-a\.bin.*more bytes.*5000 bytes were declared/);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
   it('stops on abort and removes the partial file', async () => {
     const out = path.join(tmp, 'aborted.iso');
     const controller = new AbortController();
