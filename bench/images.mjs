@@ -5,6 +5,7 @@
 //   2. sha256 throughput: node:crypto (what the store uses) versus `sha256sum`, same bytes;
 //   3. a warm rebuild: bytes downloaded when every blob is already in the store (goal: none);
 //   4. laying the tree out (planRegistryLayout + writeLayout, hard links).
+// Every timed pull starts after a `sync`, so that no run pays for the write-back of what came before.
 // The SDK side imports `metalk8s-solution-sdk/packaging/images`, the entry point of a program
 // that only moves images (the whole `packaging` entry also loads the solution model and its
 // validators, about 0.1 s more: the start-up line of the output shows both).
@@ -134,6 +135,10 @@ try {
   for (let r = 0; r < RUNS; r++) {
     process.stderr.write(`cold pull run ${r + 1}/${RUNS}…\n`);
     const out = join(work, `skopeo-${r}`);
+    // Each side starts with nothing left to write back (the images built and pushed above, the
+    // previous run): a pull writes 520 MiB, and the kernel throttles writers while gigabytes of
+    // dirty pages drain, which slowed the faster side most (as bench/pack.mjs does).
+    await pexec('sync');
     let seconds = 0;
     let cpu = 0;
     let rss = 0;
@@ -146,6 +151,7 @@ try {
     sk.push({ seconds, cpu, rss });
     await rm(out, { recursive: true, force: true });
     const storeDir = join(work, `store-${r}`);
+    await pexec('sync');
     const t = await timed(process.execPath, [fileURLToPath(import.meta.url), '--pull-worker', storeDir, host, String(N), String(CONCURRENCY)]);
     sdk.push({ seconds: t.seconds, cpu: t.cpu, rss: t.rss, downloaded: JSON.parse(t.stdout).downloaded });
     if (r < RUNS - 1) await rm(storeDir, { recursive: true, force: true });
