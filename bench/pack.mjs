@@ -289,8 +289,11 @@ try {
     }
     lines.push(...limitRows(limits, rows.at(-1).bytes));
     lines.push('', `SDK phases (seconds, images / write): ${rows.map(({ gib, sdk }) => `${gib} GiB ${fmt(sdk.at(-1).result.timings.images / 1000)} / ${fmt(sdk.at(-1).result.timings.write / 1000)}`).join('; ')}`);
-    lines.push(`SDK peak RSS by phase end (MiB, VmHWM): ${rows.map(({ gib, sdk }) => `${gib} GiB ${fmtPeaks(sdk.at(-1).result.peaks)}`).join('; ')}`);
-    lines.push(`SDK memory at the highest sampled RSS of the images and write phases (MiB): ${rows.map(({ gib, sdk }) => `${gib} GiB ${JSON.stringify(sdk.at(-1).result.composition)}`).join('; ')}`);
+    for (const { gib, sdk, ref } of rows) {
+      lines.push(`${gib} GiB, every run: reference ${ref.map((x) => `${fmt(x.seconds)} s`).join(', ')}; SDK ${sdk.map((x) => `${fmt(x.seconds)} s, peak RSS ${fmt(x.rss, 0)} MiB`).join('; ')}`);
+      lines.push(`${gib} GiB, SDK peak RSS by phase end (MiB, VmHWM), every run: ${sdk.map((x) => fmtPeaks(x.result.peaks)).join('; ')}`);
+      lines.push(`${gib} GiB, SDK memory at the highest sampled RSS of the images and write phases (MiB), every run: ${sdk.map((x) => JSON.stringify(x.result.composition)).join('; ')}`);
+    }
     lines.push(`reference steps: ${rows.map(({ gib, ref }) => `${gib} GiB ${ref.at(-1).stdout.trim()}`).join('; ')}`);
     process.stdout.write(`${lines.join('\n')}\n`);
   } else {
