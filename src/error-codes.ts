@@ -156,7 +156,6 @@ export const SDK_ERROR_CODES = {
   PLATFORM_OBJECT_NOT_OWNED: 'ClusterError',
   PREFLIGHT_NO_SSH_KEY: 'ClusterError',
   PROMETHEUS_ANSWER_INVALID: 'ClusterError',
-  PROMETHEUS_QUERY_FAILED: 'ClusterError',
   PROMETHEUS_REQUEST_FAILED: 'ClusterError',
   PROMETHEUS_UNREACHABLE: 'ClusterError',
   PROMQL_REJECTED: 'PromqlError',

@@ -12,7 +12,8 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ClusterError, PromqlError } from '../errors.js';
 import { checkPromql } from '../solution/_promql.js';
-import type { ServiceClient, ServiceEndpoint, ServiceResponse } from './_service-http.js';
+import { prometheusData } from './_prometheus-answer.js';
+import type { ServiceClient, ServiceEndpoint } from './_service-http.js';
 import { environmentNamespaces } from './_platform.js';
 
 /** Label names to values. */
@@ -207,14 +208,6 @@ function point(p: unknown): SamplePoint {
   return { time: t, value: parseValue(v) };
 }
 
-interface PromEnvelope {
-  status?: 'success' | 'error';
-  data?: unknown;
-  errorType?: string;
-  error?: string;
-  warnings?: string[];
-}
-
 /** Checks an expression with the SDK's parser; throws `PROMQL_SYNTAX`. */
 export function assertPromql(expr: string): void {
   const issue = checkPromql(expr);
@@ -247,29 +240,7 @@ export class MetricsApi {
 
   async #get(path: string, query: [string, string | undefined][], expr: string | undefined, signal: AbortSignal | undefined): Promise<{ data: unknown; warnings: string[] }> {
     const res = await this.#client.request({ path, query, signal });
-    return this.#unwrap(res, path, expr);
-  }
-
-  #unwrap(res: ServiceResponse, path: string, expr: string | undefined): { data: unknown; warnings: string[] } {
-    const env = res.json as PromEnvelope | undefined;
-    if (res.status < 300 && env?.status === 'success') return { data: env.data, warnings: env.warnings ?? [] };
-    const status = res.json as { kind?: string; message?: string } | undefined;
-    const message = env?.error ?? (status?.kind === 'Status' && status.message ? status.message : res.text.trim().slice(0, 300));
-    const errorType = env?.errorType ?? `http_${res.status}`;
-    if (expr !== undefined && (errorType === 'bad_data' || errorType === 'execution' || errorType === 'timeout' || errorType === 'canceled')) {
-      throw new PromqlError('PROMQL_REJECTED', `Prometheus refused ${JSON.stringify(expr)}: ${message}`, {
-        hint: errorType === 'timeout' ? 'Narrow the query (shorter range, fewer series) or raise its timeout.' : 'Fix the expression as Prometheus says.',
-        status: res.status,
-        expr,
-        errorType,
-        retryable: errorType === 'timeout',
-      });
-    }
-    throw new ClusterError('PROMETHEUS_REQUEST_FAILED', `Prometheus ${path}: HTTP ${res.status} ${errorType}: ${message}`, {
-      hint: res.status === 401 || res.status === 403 ? 'Check the credentials of the kubeconfig user (services/proxy in metalk8s-monitoring).' : 'See Prometheus\' message above.',
-      status: res.status,
-      retryable: res.status >= 500 || res.status === 429,
-    });
+    return prometheusData(res, path, expr);
   }
 
   /**

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { prometheusData } from '../cluster/_prometheus-answer.js';
 import { ClusterError } from '../errors.js';
 import type { BlockDevice, DeniedReason, Inventory, NodeInventory } from './model.js';
 
@@ -27,17 +28,24 @@ type Sample = { metric: Record<string, string> };
 async function query(o: PrometheusInventoryOptions, promql: string): Promise<Sample[]> {
   const f = o.fetch ?? fetch;
   const url = `${o.url.replace(/\/+$/, '')}/api/v1/query?query=${encodeURIComponent(promql)}`;
-  let res: Response;
+  let status: number;
+  let text: string;
   try {
-    res = await f(url, { headers: { accept: 'application/json' }, ...(o.signal ? { signal: o.signal } : {}) });
+    const res = await f(url, { headers: { accept: 'application/json' }, ...(o.signal ? { signal: o.signal } : {}) });
+    status = res.status;
+    text = await res.text();
   } catch (err) {
     throw new ClusterError('PROMETHEUS_UNREACHABLE', `cannot reach Prometheus at ${o.url}: ${(err as Error).message}`, { hint: 'Check the URL (MetalK8s serves it at /api/prometheus on the control-plane ingress).', retryable: true, cause: err });
   }
-  const body = (await res.json().catch(() => undefined)) as { status?: string; error?: string; data?: { result?: Sample[] } } | undefined;
-  if (res.status !== 200 || body?.status !== 'success') {
-    throw new ClusterError('PROMETHEUS_QUERY_FAILED', `Prometheus answered HTTP ${res.status} to ${promql}: ${body?.error ?? 'no JSON answer'}`, { status: res.status });
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
   }
-  return body.data?.result ?? [];
+  // The answer read as `cluster.metrics` reads it: its data, or PROMQL_REJECTED / PROMETHEUS_REQUEST_FAILED.
+  const { data } = prometheusData({ status, text, json }, '/api/v1/query', promql);
+  return (data as { result?: Sample[] } | undefined)?.result ?? [];
 }
 
 /**

@@ -5,7 +5,7 @@
  * On a machine with more than one core the hash runs on a worker thread: the buffers are slots
  * of a ring in a SharedArrayBuffer, so the bytes are never copied, and the two threads hand slots
  * to each other with `Atomics` (a counter each way, `Atomics.wait` only when one side is ahead by
- * the whole ring). A first attempt sent every chunk with `postMessage`: on the project's 2-core
+ * the whole ring; a writer that had to wait sleeps until a quarter of the ring is free). A first attempt sent every chunk with `postMessage`: on the project's 2-core
  * machines its messaging cost as much CPU as it saved. With the ring the hash of a 1 GiB image
  * overlaps its copy entirely (bench/iso-bench.mjs). The worker is written as a string and run
  * with `eval`, so the published package needs no separate worker file; it is unreferenced, and
@@ -80,7 +80,13 @@ const CONSUMED = 1;
 const CLOSED = 2;
 /** Bumped after every change of PRODUCED or CLOSED: what the worker waits on. */
 const SIGNAL = 3;
-const LENGTHS = 4;
+/**
+ * While the writer waits for room: the CONSUMED count it waits for (0 otherwise). The worker
+ * wakes it only then, so that a writer ahead of the hash sleeps once per quarter of the ring
+ * rather than once per buffer (a wake-up per buffer cost the hashing thread about 40 ms per GiB).
+ */
+const WANTED = 4;
+const LENGTHS = 5;
 
 /** Longest wait for the worker before the write is failed (it only hashes: it does not stall). */
 const STALL_MS = 60_000;
@@ -106,7 +112,8 @@ for (;;) {
   hash.update(views[i].subarray(0, ctl[${LENGTHS} + i]));
   consumed++;
   Atomics.store(ctl, ${CONSUMED}, consumed);
-  Atomics.notify(ctl, ${CONSUMED});
+  const wanted = Atomics.load(ctl, ${WANTED});
+  if (wanted !== 0 && consumed >= wanted) Atomics.notify(ctl, ${CONSUMED});
 }
 parentPort.postMessage(hash.digest('hex'));
 `;
@@ -140,12 +147,21 @@ class ThreadedHasher implements ImageHasher {
 
   buffer(ahead = 0): Buffer {
     if (ahead >= this.slots) throw new IsoError('ISO_INTERNAL', `a buffer ${ahead} places ahead was asked of a ring of ${this.slots}`, { hint: 'Report this as a bug.' });
-    for (;;) {
-      const consumed = Atomics.load(this.ctl, CONSUMED);
-      if (this.produced + ahead - consumed < this.slots) return this.views[(this.produced + ahead) % this.slots]!;
-      if (Atomics.wait(this.ctl, CONSUMED, consumed, STALL_MS) === 'timed-out') {
-        throw new IsoError('ISO_INTERNAL', 'the sha256 thread stopped answering', { hint: 'Report this as a bug; pass --no-sha256 to write without the digest.' });
+    const slot = this.produced + ahead;
+    if (slot - Atomics.load(this.ctl, CONSUMED) < this.slots) return this.views[slot % this.slots]!;
+    // Full: wait until a quarter of the ring is free (or all of it that is in use, when less).
+    const wanted = Math.min(slot - this.slots + 1 + Math.floor(this.slots / 4), this.produced);
+    Atomics.store(this.ctl, WANTED, wanted);
+    try {
+      for (;;) {
+        const consumed = Atomics.load(this.ctl, CONSUMED);
+        if (consumed >= wanted) return this.views[slot % this.slots]!;
+        if (Atomics.wait(this.ctl, CONSUMED, consumed, STALL_MS) === 'timed-out') {
+          throw new IsoError('ISO_INTERNAL', 'the sha256 thread stopped answering', { hint: 'Report this as a bug; pass --no-sha256 to write without the digest.' });
+        }
       }
+    } finally {
+      Atomics.store(this.ctl, WANTED, 0);
     }
   }
 

@@ -65,4 +65,12 @@ describe('inventory from Prometheus (read-only fallback)', () => {
   it('says when Prometheus cannot be reached', async () => {
     await expect(inventoryFromPrometheus({ url: 'http://127.0.0.1:9' })).rejects.toMatchObject({ code: 'PROMETHEUS_UNREACHABLE' });
   });
+
+  it('reads a refusal as cluster.metrics does: a URL that is not Prometheus\' API gives its status and message', async () => {
+    // The exporter answers every path with metrics text, not Prometheus' JSON envelope; the real
+    // Prometheus answers an unknown path with 404.
+    const err = await inventoryFromPrometheus({ url: `${url}/not-the-api` }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'PROMETHEUS_REQUEST_FAILED', status: 404, retryable: false });
+    expect((err as Error).message).toMatch(/Prometheus \/api\/v1\/query: HTTP 404/);
+  });
 });
