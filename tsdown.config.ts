@@ -6,6 +6,7 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     'packaging/index': 'src/packaging/index.ts',
+    'packaging/images/index': 'src/packaging/images/index.ts',
     'cluster/index': 'src/cluster/index.ts',
     'storage/index': 'src/storage/index.ts',
     'testing/index': 'src/testing/index.ts',

@@ -53,10 +53,36 @@ if (args[0] === '--child-pack') {
     images.push({ name: `app${i}`, tag: '1.0.0', source: { kind: 'registry', reference: `${host}/bench/app${i}:1.0.0`, insecure: true } });
   }
   const solution = defineSolution({ name: 'bench', version: '1.0.0', operator: { image: 'app0' }, images });
+  // Peak RSS per phase: the kernel's high-water mark (VmHWM) when each phase ends, so the
+  // phase whose end raised it is the one that peaked (exact, not sampled).
+  const { readFileSync } = await import('node:fs');
+  const hwm = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) / 1024;
+  const peaks = {};
+  let phase = 'start';
+  const onProgress = (e) => {
+    if (e.type !== 'phase') return;
+    peaks[phase] = hwm();
+    phase = e.phase;
+  };
+  // What the resident memory is made of at its sampled highest in each phase (every 50 ms):
+  // V8 heap, buffers (Node's own figures; the rest of RSS is code, threads and native memory).
+  const tops = {};
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage();
+    if (m.rss > (tops[phase]?.rss ?? 0)) tops[phase] = { rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
+  }, 50);
   const t0 = performance.now();
-  const r = await pack({ solution, outDir, cacheDir, sourceDateEpoch: EPOCH });
+  const r = await pack({ solution, outDir, cacheDir, sourceDateEpoch: EPOCH, onProgress });
+  const seconds = (performance.now() - t0) / 1000;
+  peaks[phase] = hwm();
+  clearInterval(sampler);
+  const composition = Object.fromEntries(
+    Object.entries(tops)
+      .filter(([p]) => p === 'images' || p === 'write')
+      .map(([p, m]) => [p, Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Math.round(v / MiB)]))]),
+  );
   const downloaded = r.images.reduce((n, i) => n + i.bytesDownloaded, 0);
-  process.stdout.write(JSON.stringify({ seconds: (performance.now() - t0) / 1000, path: r.path, size: r.size, downloaded, timings: r.timings }));
+  process.stdout.write(JSON.stringify({ seconds, path: r.path, size: r.size, downloaded, timings: r.timings, peaks, composition }));
   process.exit(0);
 }
 
@@ -114,6 +140,16 @@ async function timed(cmd, cmdArgs, env) {
 const withoutSnippet = (t) => ({ ...t, seconds: t.seconds - Number(/snippet=([\d.]+)/.exec(t.stdout)?.[1] ?? 0) });
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (x, d = 2) => x.toFixed(d);
+/** `images 120, write 148`: the high-water mark at the end of each phase that raised it. */
+const fmtPeaks = (peaks = {}) => {
+  let last = 0;
+  const out = [];
+  for (const [phase, mib] of Object.entries(peaks)) {
+    if (mib > last) out.push(`${phase} ${fmt(mib, 0)}`);
+    last = Math.max(last, mib);
+  }
+  return out.join(', ');
+};
 
 // The reference pipeline as a shell script: $1 host, $2 root, $3 out dir, $4 images to copy.
 const REFERENCE = `set -e
@@ -253,6 +289,11 @@ try {
     }
     lines.push(...limitRows(limits, rows.at(-1).bytes));
     lines.push('', `SDK phases (seconds, images / write): ${rows.map(({ gib, sdk }) => `${gib} GiB ${fmt(sdk.at(-1).result.timings.images / 1000)} / ${fmt(sdk.at(-1).result.timings.write / 1000)}`).join('; ')}`);
+    for (const { gib, sdk, ref } of rows) {
+      lines.push(`${gib} GiB, every run: reference ${ref.map((x) => `${fmt(x.seconds)} s`).join(', ')}; SDK ${sdk.map((x) => `${fmt(x.seconds)} s, peak RSS ${fmt(x.rss, 0)} MiB`).join('; ')}`);
+      lines.push(`${gib} GiB, SDK peak RSS by phase end (MiB, VmHWM), every run: ${sdk.map((x) => fmtPeaks(x.result.peaks)).join('; ')}`);
+      lines.push(`${gib} GiB, SDK memory at the highest sampled RSS of the images and write phases (MiB), every run: ${sdk.map((x) => JSON.stringify(x.result.composition)).join('; ')}`);
+    }
     lines.push(`reference steps: ${rows.map(({ gib, ref }) => `${gib} GiB ${ref.at(-1).stdout.trim()}`).join('; ')}`);
     process.stdout.write(`${lines.join('\n')}\n`);
   } else {
@@ -345,6 +386,7 @@ try {
       ...limitRows(limits, uniqueBytes),
       '',
       `every run (s): cold SDK ${sdk.map((x) => fmt(x.seconds)).join(', ')}; cold reference ${ref.map((x) => fmt(x.seconds)).join(', ')}; warm SDK ${warm.map((x) => fmt(x.seconds)).join(', ')}; plain ISO write ${plain.map((x) => fmt(x.seconds)).join(', ')}; changed SDK ${changed.map((x) => fmt(x.seconds)).join(', ')}; changed reference ${refChanged.map((x) => fmt(x.seconds)).join(', ')}`,
+      `SDK peak RSS by phase end (last run, MiB, VmHWM): cold ${fmtPeaks(sdk[L].result.peaks)}; warm ${fmtPeaks(warm[L].result.peaks)}; changed ${fmtPeaks(changed[L].result.peaks)}`,
       `SDK phases (last run, s): cold images ${fmt(sdk[L].result.timings.images / 1000)}, write ${fmt(sdk[L].result.timings.write / 1000)}; warm images ${fmt(warm[L].result.timings.images / 1000)}, write ${fmt(warm[L].result.timings.write / 1000)}; changed images ${fmt(changed[L].result.timings.images / 1000)}, write ${fmt(changed[L].result.timings.write / 1000)}`,
       `reference steps (last run, s): cold ${ref[L].stdout.trim()}; after a change: ${refChanged[L].stdout.trim()}`,
       `ISO sizes: SDK ${fmt((await sizeOf(sdkIso)) / MiB, 1)} MiB, reference ${fmt((await sizeOf(refIso)) / MiB, 1)} MiB`,

@@ -23,7 +23,7 @@ import { type FetchProgressEvent, fetchImage, type ImageSource } from './images/
 import type { FetchedImage } from './images/fetched-image.js';
 import { parsePlatform } from './images/platform.js';
 import { planRegistryLayout } from './images/registry-layout.js';
-import { type IsoEntry, writeIso } from './iso/iso-writer.js';
+import { type IsoEntry, type IsoFileSource, writeIso } from './iso/iso-writer.js';
 import { type BuildTime, resolveBuildTime } from './build-time.js';
 import { checkSolutionInputs } from './check-solution-inputs.js';
 import { loadSolutionFile, solutionBaseDir } from './solution-file.js';
@@ -477,15 +477,17 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   const entries: IsoEntry[] = [];
   for (const [path, bytes] of rendered.files) entries.push({ path, type: 'file', source: { kind: 'bytes', data: bytes } });
   for (const f of plan.files) {
-    entries.push(
-      f.kind === 'blob'
-        ? {
-            path: f.isoPath,
-            type: 'file',
-            source: { kind: 'stream', size: f.size, open: () => store.open(f.digest, { verify: !ingestedNow.has(f.digest), reuseBuffers: true }), contentKey: f.digest },
-          }
-        : { path: f.isoPath, type: 'file', source: { kind: 'bytes', data: f.bytes } },
-    );
+    if (f.kind !== 'blob') {
+      entries.push({ path: f.isoPath, type: 'file', source: { kind: 'bytes', data: f.bytes } });
+      continue;
+    }
+    // A blob this run downloaded was hashed on its way in: the writer reads its file itself,
+    // through its own buffer (no shared 1 MiB buffers, one copy less). A blob that was already
+    // in the store is streamed through the store, which hashes it again beside the copy.
+    const source: IsoFileSource = ingestedNow.has(f.digest)
+      ? { kind: 'path', path: store.path(f.digest), contentKey: f.digest }
+      : { kind: 'stream', size: f.size, open: () => store.open(f.digest, { verify: true, reuseBuffers: true }), contentKey: f.digest };
+    entries.push({ path: f.isoPath, type: 'file', source });
   }
   entries.push({ path: SDK_INDEX_PATH, type: 'file', source: { kind: 'bytes', data: enc.encode(`${JSON.stringify(index, null, 2)}\n`) } });
 

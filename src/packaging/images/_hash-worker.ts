@@ -14,8 +14,10 @@
  * with a spare core it costs no wall time.
  *
  * One worker per process, started on first use (about 30 ms and 10 MiB), held referenced only
- * while a hash is running, so it never keeps the process alive. Where no worker can start, the
- * hash runs on the calling thread as before. Private to the images module.
+ * while a hash is running, so it never keeps the process alive, and stopped once it has had
+ * nothing to hash for {@link IDLE_STOP_MS} (its memory goes back to the system before pack's ISO
+ * write starts its own hashing thread). Where no worker can start, the hash runs on the calling
+ * thread as before. Private to the images module.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
@@ -62,17 +64,40 @@ interface Job {
   onError: (err: Error) => void;
 }
 
+/**
+ * Idle time after which the worker is stopped. Long enough to bridge the gaps between the
+ * blobs of a download or a copy, short enough that the memory is given back before the next
+ * phase of a pack.
+ */
+const IDLE_STOP_MS = 200;
+
 let worker: Worker | undefined;
 let unavailable = false;
 let nextId = 0;
 const jobs = new Map<number, Job>();
+let idleTimer: NodeJS.Timeout | undefined;
+/** Workers stopped for being idle: their exit fails nothing (the next worker's hashes run on). */
+const stopped = new WeakSet<Worker>();
 
 function release(id: number): void {
   jobs.delete(id);
-  if (jobs.size === 0) worker?.unref();
+  if (jobs.size > 0 || !worker) return;
+  worker.unref();
+  const idle = worker;
+  clearTimeout(idleTimer);
+  idleTimer = setTimeout(() => {
+    idleTimer = undefined;
+    if (jobs.size > 0 || worker !== idle) return;
+    worker = undefined;
+    stopped.add(idle);
+    void idle.terminate();
+  }, IDLE_STOP_MS);
+  idleTimer.unref();
 }
 
 function startWorker(): Worker | undefined {
+  clearTimeout(idleTimer);
+  idleTimer = undefined;
   if (worker || unavailable) return worker;
   try {
     const w = new Worker(WORKER_CODE, { eval: true, name: 'sdk-blob-hash' });
@@ -87,6 +112,7 @@ function startWorker(): Worker | undefined {
     });
     // A dead worker fails the hashes it held; later hashes start a new one.
     const fail = (err: Error) => {
+      if (stopped.has(w)) return;
       if (worker === w) worker = undefined;
       for (const [id, job] of jobs) {
         jobs.delete(id);
@@ -164,6 +190,11 @@ class WorkerHash implements BackgroundHash {
     this.#fail(new Error('cancelled'));
     this.w.postMessage({ t: 'x', id: this.#id });
   }
+}
+
+/** Whether the hashing worker is running (it stops once idle). */
+export function hashWorkerRunning(): boolean {
+  return worker !== undefined;
 }
 
 /** A sha256 computed on the hashing worker, or on this thread when no worker can run. */

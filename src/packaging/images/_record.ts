@@ -13,19 +13,29 @@ import type { Platform } from './platform.js';
 export async function recordImage(
   store: BlobStore,
   manifestBytes: Uint8Array,
-  info: { readonly source: string; readonly pinned?: string | undefined; readonly indexDigest?: string | undefined },
+  info: {
+    readonly source: string;
+    readonly pinned?: string | undefined;
+    readonly indexDigest?: string | undefined;
+    /** The source manifest is in the store already (a registry fetch stored it on arrival). */
+    readonly manifestStored?: boolean | undefined;
+  },
 ): Promise<FetchedImage> {
   const sourceDigest = sha256Digest(manifestBytes);
   const v2 = toDockerV2s2(manifestBytes, info.source);
   const sourceMediaType = parseManifest(manifestBytes, info.source).mediaType;
-  await store.put(manifestBytes, { expectedDigest: sourceDigest });
-  if (v2.digest !== sourceDigest) await store.put(v2.bytes, { expectedDigest: v2.digest });
-  for (const d of [v2.manifest.config, ...v2.manifest.layers]) {
-    if (!(await store.has(d.digest, d.size))) {
-      throw new PackagingError('BLOB_NOT_FOUND', `${info.source}: blob ${d.digest} (${d.size} bytes) is missing from the store`, {
-        hint: 'The image source is incomplete; fetch the image again.',
-      });
-    }
+  // The writes and checks are independent: run at once (each is a few file system calls).
+  const blobs = [v2.manifest.config, ...v2.manifest.layers];
+  const [present] = await Promise.all([
+    Promise.all(blobs.map((d) => store.has(d.digest, d.size))),
+    info.manifestStored ? undefined : store.put(manifestBytes, { expectedDigest: sourceDigest }),
+    v2.digest !== sourceDigest ? store.put(v2.bytes, { expectedDigest: v2.digest }) : undefined,
+  ]);
+  const missing = blobs.find((_, i) => !present[i]);
+  if (missing) {
+    throw new PackagingError('BLOB_NOT_FOUND', `${info.source}: blob ${missing.digest} (${missing.size} bytes) is missing from the store`, {
+      hint: 'The image source is incomplete; fetch the image again.',
+    });
   }
   const cfg = JSON.parse(Buffer.from(await store.read(v2.manifest.config.digest)).toString('utf8')) as {
     os?: string;

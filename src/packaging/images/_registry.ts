@@ -4,6 +4,7 @@
  * errors mapped to typed `RegistryError`s. Written here because the npm clients are
  * read-only wrappers that cannot stream into a verifying store or resume (dependencies.md §4).
  */
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -114,44 +115,110 @@ function pump(body: Readable, onChunk: (chunk: Buffer) => Promise<void> | undefi
   });
 }
 
-/** A pull-side session with one registry host, shared by the images fetched from it. */
+/**
+ * What the pulls from one registry with one set of connection options share: the HTTP agents
+ * (kept-alive connections, so TLS handshakes happen once, not once per image), the last
+ * authentication challenge (no 401 round trip per image) and the tokens per scope.
+ */
+interface SharedConnection {
+  readonly http: HttpClient;
+  readonly tokens: Map<string, { token: string; expires: number }>;
+  challenge: Challenge | undefined;
+  /** `null`: not read yet. */
+  creds: BasicCredentials | undefined | null;
+  /** Sessions using it; when none, it is closed after {@link IDLE_CLOSE_MS}. */
+  users: number;
+  idle: NodeJS.Timeout | undefined;
+}
+
+/**
+ * How long a connection no session uses stays open for the next pull (the next image of a
+ * loop of fetchImage calls). Its sockets never keep the process alive (idle keep-alive sockets
+ * are unreferenced, and so is this timer).
+ */
+const IDLE_CLOSE_MS = 5_000;
+
+const shared = new Map<string, SharedConnection>();
+
+/** One key per registry and set of connection options (credentials and CA hashed, not kept). */
+function connectionKey(registry: string, c: RegistryConnection): string {
+  const h = createHash('sha256').update(
+    JSON.stringify([registry, c.plainHttp ?? false, c.insecure ?? false, c.proxy ?? null, c.authFile ?? null, c.retries ?? null, c.auth?.username ?? null, c.auth?.password ?? null, c.auth?.bearerToken ?? null]),
+  );
+  if (c.ca !== undefined) h.update('\0').update(c.ca);
+  return h.digest('hex');
+}
+
+function acquire(key: string, connection: RegistryConnection): SharedConnection {
+  let conn = shared.get(key);
+  if (!conn) {
+    // No socket limit here: each fetch bounds its own parallel downloads, and fetches running
+    // at once (pack's images) share the connections.
+    const http = new HttpClient({ ca: connection.ca, insecureTls: connection.insecure, maxSockets: Number.POSITIVE_INFINITY, proxy: connection.proxy });
+    conn = { http, tokens: new Map(), challenge: undefined, creds: null, users: 0, idle: undefined };
+    shared.set(key, conn);
+  }
+  if (conn.idle) clearTimeout(conn.idle);
+  conn.idle = undefined;
+  conn.users++;
+  return conn;
+}
+
+function release(key: string, conn: SharedConnection): void {
+  conn.users--;
+  if (conn.users > 0) return;
+  conn.idle = setTimeout(() => {
+    if (conn.users > 0 || shared.get(key) !== conn) return;
+    shared.delete(key);
+    conn.http.close();
+  }, IDLE_CLOSE_MS);
+  conn.idle.unref();
+}
+
+/** A pull-side session with one registry host: one image's fetch. Sessions with the same connection options share connections, challenge and tokens. */
 export class RegistrySession {
+  readonly #key: string;
+  readonly #conn: SharedConnection;
   readonly #http: HttpClient;
   readonly #base: string;
-  readonly #tokens = new Map<string, { token: string; expires: number }>();
-  #challenge: Challenge | undefined;
-  #creds: BasicCredentials | undefined | null = null;
+  readonly #tokens: Map<string, { token: string; expires: number }>;
   readonly #retries: number;
-  /** Bytes received from the registry, bodies only. */
+  #closed = false;
+  /** Bytes received from the registry by this session, bodies only. */
   bytesDownloaded = 0;
 
   constructor(
     readonly registry: string,
     readonly connection: RegistryConnection,
-    maxSockets: number,
   ) {
     const host = registry === 'docker.io' ? 'registry-1.docker.io' : registry;
     this.#base = `${connection.plainHttp ? 'http' : 'https'}://${host}`;
-    this.#http = new HttpClient({ ca: connection.ca, insecureTls: connection.insecure, maxSockets, proxy: connection.proxy });
+    this.#key = connectionKey(registry, connection);
+    this.#conn = acquire(this.#key, connection);
+    this.#http = this.#conn.http;
+    this.#tokens = this.#conn.tokens;
     this.#retries = connection.retries ?? 5;
   }
 
+  /** Ends this session; the connections stay open a few seconds for the next one. */
   close(): void {
-    this.#http.close();
+    if (this.#closed) return;
+    this.#closed = true;
+    release(this.#key, this.#conn);
   }
 
   async #credentials(): Promise<BasicCredentials | undefined> {
-    if (this.#creds !== null) return this.#creds;
+    if (this.#conn.creds !== null) return this.#conn.creds;
     const a = this.connection.auth;
-    if (a?.username !== undefined && a.password !== undefined) this.#creds = { username: a.username, password: a.password };
-    else if (this.connection.authFile === false) this.#creds = undefined;
-    else this.#creds = await credentialsFromFiles(this.registry, this.connection.authFile);
-    return this.#creds;
+    if (a?.username !== undefined && a.password !== undefined) this.#conn.creds = { username: a.username, password: a.password };
+    else if (this.connection.authFile === false) this.#conn.creds = undefined;
+    else this.#conn.creds = await credentialsFromFiles(this.registry, this.connection.authFile);
+    return this.#conn.creds;
   }
 
   async #authorization(scope: string, signal: AbortSignal | undefined): Promise<string | undefined> {
     if (this.connection.auth?.bearerToken) return `Bearer ${this.connection.auth.bearerToken}`;
-    const ch = this.#challenge;
+    const ch = this.#conn.challenge;
     if (!ch) return undefined;
     const creds = await this.#credentials();
     if (ch.scheme === 'basic') {
@@ -285,7 +352,7 @@ export class RegistrySession {
         const body = await readBody(res, 1 << 20).catch(() => Buffer.alloc(0));
         const ch = parseChallenge(res.headers['www-authenticate']);
         if (ch) {
-          this.#challenge = ch;
+          this.#conn.challenge = ch;
           // A token the registry no longer accepts must not be served from the cache again.
           this.#tokens.clear();
           authRetried = true;

@@ -44,8 +44,12 @@ const INGEST_SLOTS = 1;
 const freeBuffers: Buffer[] = [];
 /** Ingests of this process of 1 MiB or more (manifests and configs do not count). */
 let largeIngests = 0;
-/** Kept for the next blob; more would raise the peak resident size of a pack. */
-const FREE_BUFFERS = 2 * SLOTS;
+/**
+ * Kept for the next blob: what one stream with `reuseBuffers` uses (the ISO writer reads one
+ * blob at a time), which also covers the ingests hashed on the worker of a pack's parallel
+ * downloads. Each kept buffer stays resident for the rest of the process.
+ */
+const FREE_BUFFERS = SLOTS;
 /** Closes an ingest's file once, and stops counting it in `largeIngests`. */
 function closeOnce(fh: FileHandle, large: boolean): () => Promise<void> {
   let closed = false;

@@ -15,7 +15,7 @@ import { join, posix } from 'node:path';
 import { PassThrough, type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import * as tar from 'tar-stream';
+import type * as tar from 'tar-stream';
 import { fromSystemError, ValidationError } from '../../errors.js';
 import { sha256Digest } from './_digest.js';
 import { type BuiltLayer, type CacheableEntry, cachedLayer } from './_layer-cache.js';
@@ -260,7 +260,8 @@ async function tarLayer(
   store: BlobStore,
   signal: AbortSignal | undefined,
 ): Promise<BuiltLayer & { bytesCompressed: number }> {
-  const pack = tar.pack();
+  // Loaded on first use: importing the images module (a pull) does not pay for tar-stream.
+  const pack = (await import('tar-stream')).pack();
   const diffHash = createHash('sha256');
   let bytes = 0;
   const tee = new Transform({

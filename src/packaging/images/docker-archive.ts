@@ -17,7 +17,6 @@ import { access, open, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import * as tar from 'tar-stream';
 import { PackagingError, RegistryError, throwIfAborted } from '../../errors.js';
 import { isDigest, sha256Digest } from './_digest.js';
 import { pickReference, sameImage, selectPlatform } from './_select.js';
@@ -106,7 +105,8 @@ interface Scanned {
 async function scan(path: string, options: ReadDockerArchiveOptions): Promise<Scanned> {
   const files = new Map<string, Stored>();
   const aliases = new Map<string, string>();
-  const extract = tar.extract();
+  // Loaded on first use: importing the images module (a pull) does not pay for tar-stream.
+  const extract = (await import('tar-stream')).extract();
   await checkArchiveFile(path);
   // The stream is made after every await that can fail, and goes straight into pipeline(),
   // which listens to its 'error' events: an unreadable file never becomes an unhandled error.

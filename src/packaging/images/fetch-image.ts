@@ -150,7 +150,7 @@ async function fetchFromRegistry(source: RegistryImageSource, options: FetchImag
   const { store, signal } = options;
   const emit = options.onProgress ?? (() => undefined);
   const concurrency = options.concurrency ?? 4;
-  const session = new RegistrySession(ref.registry, source, concurrency + 2);
+  const session = new RegistrySession(ref.registry, source);
   try {
     const getManifest = async (reference: string, expected: string | undefined, mediaType?: string) => {
       if (expected && (await store.has(expected))) {
@@ -205,7 +205,8 @@ async function fetchFromRegistry(source: RegistryImageSource, options: FetchImag
       emit({ type: status === 'present' ? 'blob-cached' : 'blob-done', source: name, digest: d.digest, size: d.size });
     });
     const pinned = `${ref.registry}/${ref.repository}@${top.digest}`;
-    const image = await recordImage(store, manifest.bytes, { source: name, pinned, indexDigest });
+    // getManifest stored it (or found it in the store).
+    const image = await recordImage(store, manifest.bytes, { source: name, pinned, indexDigest, manifestStored: true });
     emit({ type: 'image-done', source: name, image, bytesDownloaded: session.bytesDownloaded });
     return image;
   } finally {

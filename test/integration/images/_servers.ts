@@ -205,6 +205,44 @@ export async function startTokenServer(certs: TestCerts, users: Record<string, s
   };
 }
 
+/** A TCP forwarder to `target` (host:port) that counts the connections clients open through it. */
+export interface CountingForwarder {
+  readonly host: string;
+  /** Connections accepted so far. */
+  connections(): number;
+  stop(): Promise<void>;
+}
+
+export async function startCountingForwarder(target: string): Promise<CountingForwarder> {
+  const [targetHost, targetPort] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
+  let count = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    count++;
+    const upstream = net.connect(targetPort, targetHost);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return {
+    host: `127.0.0.1:${port}`,
+    connections: () => count,
+    stop: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
 /** nginx serving `<root>/images` as MetalK8s does: common constants + the rendered solution snippet. */
 export interface StaticRegistry {
   readonly host: string;

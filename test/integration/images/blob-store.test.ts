@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PackagingError } from '../../../src/errors.js';
 import { sha256Digest } from '../../../src/packaging/images/_digest.js';
-import { buildImage, type FetchProgressEvent, fetchImage, openBlobStore, planRegistryLayout, writeLayout } from '../../../src/packaging/images/index.js';
+import { hashWorkerRunning } from '../../../src/packaging/images/_hash-worker.js';
+import { type BlobStore, buildImage, type FetchProgressEvent, fetchImage, openBlobStore, planRegistryLayout, writeLayout } from '../../../src/packaging/images/index.js';
 import { pushImages, testImage } from './_images.js';
 import { type Registry, startRegistry, tempDir } from './_servers.js';
 
@@ -15,6 +16,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
+
+/** Streams a blob with reused buffers, copying each chunk before asking for the next, as the ISO writer does. */
+async function copyOut(store: BlobStore, digest: string): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of store.open(digest, { reuseBuffers: true })) parts.push(Buffer.from(c));
+  return Buffer.concat(parts);
+}
 
 describe('blob store', () => {
   it('stores by digest, refuses wrong digests and sizes, and leaves no temp file', async () => {
@@ -76,12 +84,7 @@ describe('blob store', () => {
     // 9.5 MiB: more chunks than buffers, and a short last chunk.
     const bytes = randomBytes(9.5 * 1024 * 1024);
     const { digest } = await store.put(bytes);
-    const copy = async () => {
-      // The caller copies each chunk before asking for the next, as the ISO writer does.
-      const parts: Buffer[] = [];
-      for await (const c of store.open(digest, { reuseBuffers: true })) parts.push(Buffer.from(c));
-      return Buffer.concat(parts);
-    };
+    const copy = () => copyOut(store, digest);
     expect((await copy()).equals(bytes)).toBe(true);
     // One byte flipped in the sixth MiB (a buffer read for the second time).
     const damaged = Buffer.from(bytes);
@@ -91,6 +94,27 @@ describe('blob store', () => {
     expect((err as PackagingError).code).toBe('BLOB_DIGEST_MISMATCH');
     // A stream abandoned half-way leaves nothing running (the process would not exit otherwise).
     for await (const _ of store.open(digest, { reuseBuffers: true })) break;
+  });
+
+  it('stops the hashing thread once idle, and a later stream starts one that still catches damage', async () => {
+    const store = await openBlobStore({ dir: join(dir, 's2c') });
+    const bytes = randomBytes(3.5 * 1024 * 1024);
+    const { digest } = await store.put(bytes);
+    const copy = () => copyOut(store, digest);
+    expect((await copy()).equals(bytes)).toBe(true);
+    const deadline = Date.now() + 5000;
+    while (hashWorkerRunning() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(hashWorkerRunning()).toBe(false);
+    const damaged = Buffer.from(bytes);
+    damaged[3 * 1024 * 1024 + 5] = damaged[3 * 1024 * 1024 + 5]! ^ 0x80;
+    await writeFile(store.path(digest), damaged);
+    const err = await copy().catch((e: unknown) => e);
+    expect((err as PackagingError).code).toBe('BLOB_DIGEST_MISMATCH');
+    // Two streams back to back, the second after the first worker's exit: both verified.
+    await writeFile(store.path(digest), bytes);
+    expect((await copy()).equals(bytes)).toBe(true);
+    await new Promise((r) => setTimeout(r, 400));
+    expect((await copy()).equals(bytes)).toBe(true);
   });
 
   it('prunes unused blobs, keeping what is asked and what was used recently', async () => {

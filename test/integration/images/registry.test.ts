@@ -15,7 +15,7 @@ import {
   writeOciLayout,
 } from '../../../src/packaging/images/index.js';
 import { pushImages, skopeoDigest, testImage, writeMultiPlatformLayout, push } from './_images.js';
-import { makeCerts, type Registry, run, startFaultyProxy, startTinyproxy, startRegistry, startTokenServer, type TestCerts, type TokenServer, tempDir } from './_servers.js';
+import { makeCerts, type Registry, run, startCountingForwarder, startFaultyProxy, startTinyproxy, startRegistry, startTokenServer, type TestCerts, type TokenServer, tempDir } from './_servers.js';
 
 let dir: string;
 let src: BlobStore;
@@ -81,6 +81,24 @@ describe('pull from docker-registry without auth (plain HTTP)', () => {
     const pinned: FetchProgressEvent[] = [];
     await fetchImage({ kind: 'registry', reference: ga.pinned!, plainHttp: true }, { store, onProgress: (e) => pinned.push(e) });
     expect((pinned.find((e) => e.type === 'image-done') as { bytesDownloaded: number }).bytesDownloaded).toBe(0);
+  });
+
+  it('a second image from the same registry reuses the connections of the first', async () => {
+    const fwd = await startCountingForwarder(reg.host);
+    try {
+      const store = await freshStore();
+      const pull = (repo: string) => fetchImage({ kind: 'registry', reference: `${fwd.host}/${repo}:1.0`, plainHttp: true }, { store, concurrency: 1 });
+      await pull('demo/a');
+      const afterFirst = fwd.connections();
+      expect(afterFirst).toBeGreaterThan(0);
+      const gb = await pull('demo/b');
+      expect(gb.sourceDigest).toBe(b.sourceDigest);
+      // Manifest, config and own layer of the second image: no new connection (and no new TLS
+      // handshake or authentication round trip on a real registry).
+      expect(fwd.connections()).toBe(afterFirst);
+    } finally {
+      await fwd.stop();
+    }
   });
 
   it('resumes a cut blob download with a Range request, and retries 429 and 503 with backoff', async () => {
@@ -296,6 +314,15 @@ describe('pull from docker-registry behind a bearer-token flow', () => {
     expect(got.sourceDigest).toBe(b.sourceDigest);
     const mine = tokens.requests.slice(before);
     expect(mine).toEqual([{ scope: 'repository:demo/b:pull', user: 'vendor' }]);
+  });
+
+  it('a second pull of the same repository with the same credentials asks for no new token', async () => {
+    const before = tokens.requests.length;
+    const source = { kind: 'registry', reference: `${reg.host}/demo/b:2.0`, plainHttp: true, auth: { username: 'vendor', password: 'tok3n-pass' } } as const;
+    await fetchImage(source, { store: await freshStore() });
+    await fetchImage(source, { store: await freshStore() });
+    // The first one may reuse the token of the test above (same credentials, a few seconds ago).
+    expect(tokens.requests.length - before).toBeLessThanOrEqual(1);
   });
 
   it('refuses anonymous pulls with REGISTRY_AUTH_FAILED', async () => {
