@@ -6,7 +6,8 @@
  */
 import { parseAllDocuments } from 'yaml';
 import type { IsoEntryInfo, IsoImage } from './iso/iso-reader.js';
-import { SDK_INDEX_PATH, type SdkIndex } from './pack.js';
+import type { SdkIndex } from './pack.js';
+import { SDK_INDEX_PATH } from './_sdk-index.js';
 import { isRecord } from '../_record.js';
 
 /** A 64-hex file name: an image blob named by its sha256. */

@@ -15,7 +15,8 @@ import { BLOB_NAME, yamlDocuments } from './_archive.js';
 import { metalk8sYamlProblems } from './_metalk8s-yaml.js';
 import { MediaTypes } from './images/media-types.js';
 import type { IsoEntryInfo, IsoImage } from './iso/iso-reader.js';
-import { SDK_INDEX_PATH, type SdkIndex } from './pack.js';
+import type { SdkIndex } from './pack.js';
+import { SDK_INDEX_PATH } from './_sdk-index.js';
 import { checkPlatformFile } from './platform-objects.js';
 
 const SOLUTIONS_API = 'solutions.metalk8s.scality.com/v1alpha1';

@@ -11,7 +11,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { archiveFiles, cmp, imageFolders, type ArchiveObject, nameOf, parseSdkIndex, readSmallFiles, yamlDocuments, yamlObject } from './_archive.js';
 import { type IsoEntryInfo, openIso } from './iso/iso-reader.js';
-import { SDK_INDEX_PATH } from './pack.js';
+import { SDK_INDEX_PATH } from './_sdk-index.js';
 
 /** Options of {@link inspect}. */
 export interface InspectOptions {

@@ -27,9 +27,7 @@ import { type IsoEntry, type IsoFileSource, writeIso } from './iso/iso-writer.js
 import { type BuildTime, resolveBuildTime } from './build-time.js';
 import { checkSolutionInputs } from './check-solution-inputs.js';
 import { loadSolutionFile, solutionBaseDir } from './solution-file.js';
-
-/** Path of the SDK's index inside the ISO. */
-export const SDK_INDEX_PATH = 'sdk/index.json';
+import { SDK_INDEX_PATH, signatureMessage } from './_sdk-index.js';
 
 /** Progress of {@link pack}. */
 export type PackProgressEvent =
@@ -286,18 +284,6 @@ function signingKeyOf(key: string | KeyObject): KeyObject {
       cause: err,
     });
   }
-}
-
-/**
- * The signed message of a `.sig` file: the ISO's sha256 digest (32 raw bytes).
- *
- * @example
- * ```ts
- * const ok = verify(null, signatureMessage(result.sha256), publicKey, Buffer.from(sigText, 'base64'));
- * ```
- */
-export function signatureMessage(sha256Hex: string): Buffer {
-  return Buffer.from(sha256Hex, 'hex');
 }
 
 /**

@@ -27,7 +27,8 @@ import { checksumsOf } from './_checksum-file.js';
 import { hashImage } from './_hash-image.js';
 import { checkCrds, checkImages, checkManifest, checkPlatform, checkPrimaryManifest, checkRegistryConfig, checkRoles, Issues } from './_verify-metalk8s.js';
 import { type IsoEntryInfo, type IsoImage, openIso } from './iso/iso-reader.js';
-import { SDK_INDEX_PATH, type SdkIndex, signatureMessage } from './pack.js';
+import type { SdkIndex } from './pack.js';
+import { SDK_INDEX_PATH, signatureMessage } from './_sdk-index.js';
 
 /** Files up to this size are read for the checks (manifest, index, CRDs, roles, platform objects). */
 const SMALL_FILE_MAX = 64 * 1024 * 1024;
