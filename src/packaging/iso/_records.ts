@@ -116,8 +116,7 @@ export function dirBytes(dir: DirNode, p: Plan, joliet: boolean): Uint8Array {
     const idString = joliet ? k.jolietId! : k.primaryId;
     const idLength = joliet ? idString.length * 2 : idString.length;
     const date7 = nodeDate7(k, p.date7);
-    const lba = k.kind === 'dir' ? (joliet ? k.jLba : k.lba) : k.kind === 'file' ? k.extent.lba : p.dataLba;
-    const size = k.kind === 'dir' ? (joliet ? k.jSize : k.size) : k.kind === 'file' ? k.extent.size : 0;
+    const { lba, size } = nodeExtent(k, p, joliet);
     const flags = k.kind === 'dir' ? 2 : 0;
     const n = recordCount(k);
     if (joliet || (k.ce === undefined && k.kind !== 'symlink' && Buffer.byteLength(k.name, 'utf8') <= NM_MAX)) {

@@ -3,10 +3,10 @@
  * entries (paths, modes and times checked), and the table of extents, where identical content
  * is stored once. Private to the ISO module.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { IsoError, throwIfAborted } from '../../errors.js';
 import type { SdkErrorCode } from '../../error-codes.js';
-import { createSha256 } from './_hasher.js';
 import { CeArea, type CeChunk } from './_layout.js';
 import { RR_NAME_MAX } from './_names.js';
 import type { Extent } from './_sink.js';
@@ -297,7 +297,7 @@ function resolveExtent(e: IsoFileEntry, byKey: Map<string, Extent>, all: Extent[
     key =
       src.contentKey !== undefined
         ? `key:${src.contentKey}`
-        : `sha:${createSha256().update(data).digest('hex')}`;
+        : `sha:${createHash('sha256').update(data).digest('hex')}`;
   } else if (src.kind === 'stream') {
     if (!Number.isSafeInteger(src.size) || src.size < 0) {
       throw isoError(
