@@ -60,6 +60,32 @@ function closeOnce(fh: FileHandle, large: boolean): () => Promise<void> {
     await fh.close();
   };
 }
+/**
+ * Writes every byte of `chunks` at file offset `at`: one `writev` for the lot, again for what a
+ * short write left. Both ingest paths write through it.
+ */
+async function writeAllAt(fh: FileHandle, chunks: readonly Uint8Array[], at: number): Promise<void> {
+  let left = chunks.reduce((n, c) => n + c.byteLength, 0);
+  let pos = at;
+  let rest = chunks;
+  while (left > 0) {
+    const { bytesWritten } = await fh.writev(rest, pos);
+    left -= bytesWritten;
+    pos += bytesWritten;
+    if (left === 0) break;
+    let skip = bytesWritten;
+    const next: Uint8Array[] = [];
+    for (const c of rest) {
+      if (skip >= c.byteLength) skip -= c.byteLength;
+      else {
+        next.push(skip > 0 ? c.subarray(skip) : c);
+        skip = 0;
+      }
+    }
+    rest = next;
+  }
+}
+
 function takeBuffer(): Buffer {
   return freeBuffers.pop() ?? Buffer.from(new SharedArrayBuffer(CHUNK));
 }
@@ -270,13 +296,6 @@ class FsBlobStore implements BlobStore {
     /** File offset of the next write. */
     let position = 0;
     let failed: unknown;
-    const writeAll = async (buf: Buffer, at: number) => {
-      let done = 0;
-      while (done < buf.byteLength) {
-        const { bytesWritten } = await fh.write(buf, done, buf.byteLength - done, at + done);
-        done += bytesWritten;
-      }
-    };
     const submit = () => {
       const buf = current!;
       const view = buf.subarray(0, fill);
@@ -285,7 +304,7 @@ class FsBlobStore implements BlobStore {
       current = undefined;
       fill = 0;
       hash ??= backgroundHash();
-      const wrote = writeAll(view, at).catch((err: unknown) => {
+      const wrote = writeAllAt(fh, [view], at).catch((err: unknown) => {
         failed ??= err;
       });
       busy.push({ buf, done: Promise.all([wrote, hash.update(view)]).then(() => undefined) });
@@ -349,7 +368,7 @@ class FsBlobStore implements BlobStore {
           // One partial buffer: hash it here, write it once.
           const view = current.subarray(0, fill);
           digest = `sha256:${createHash('sha256').update(view).digest('hex')}`;
-          await writeAll(view, position);
+          await writeAllAt(fh, [view], position);
           position += fill;
           fill = 0;
           await drain();
@@ -389,27 +408,6 @@ class FsBlobStore implements BlobStore {
     let position = 0;
     let inflight: Promise<void> | undefined;
     let failed: unknown;
-    const writeAll = async (chunks: Uint8Array[], at: number, bytes: number) => {
-      let left = bytes;
-      let pos = at;
-      // writev: one system call for the gathered chunks, no copy into a bigger buffer.
-      while (left > 0) {
-        const { bytesWritten } = await fh.writev(chunks, pos);
-        left -= bytesWritten;
-        pos += bytesWritten;
-        if (left === 0) break;
-        let skip = bytesWritten;
-        const rest: Uint8Array[] = [];
-        for (const c of chunks) {
-          if (skip >= c.byteLength) skip -= c.byteLength;
-          else {
-            rest.push(skip > 0 ? c.subarray(skip) : c);
-            skip = 0;
-          }
-        }
-        chunks = rest;
-      }
-    };
     /** Waits for the write in flight; throws its error. */
     const settle = async () => {
       if (inflight) await inflight;
@@ -425,7 +423,7 @@ class FsBlobStore implements BlobStore {
       pending = [];
       pendingBytes = 0;
       position += bytes;
-      inflight = writeAll(chunks, at, bytes).catch((err: unknown) => {
+      inflight = writeAllAt(fh, chunks, at).catch((err: unknown) => {
         failed = err;
       });
     };
