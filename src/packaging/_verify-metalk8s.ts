@@ -21,6 +21,25 @@ import { checkPlatformFile } from './platform-objects.js';
 
 const SOLUTIONS_API = 'solutions.metalk8s.scality.com/v1alpha1';
 const JINJA_RE = /\{\{|\{%|\{#/;
+/** `images/<name>/<tag>/manifest.json`. */
+const IMAGE_MANIFEST_RE = /^images\/([^/]+)\/([^/]+)\/manifest\.json$/;
+
+/**
+ * Whether one of the checks (here, in `verify.ts` and the solution rules) reads a file's
+ * content. Only these files are kept from the hashing pass; every other file is hashed and
+ * compared with the SDK index, never held in memory.
+ */
+export function readByChecks(path: string): boolean {
+  return (
+    path === SDK_INDEX_PATH ||
+    path === 'manifest.yaml' ||
+    path === 'registry-config.inc.j2' ||
+    path === 'operator/deploy/role.yaml' ||
+    path.startsWith('operator/deploy/crds/') ||
+    path.startsWith('platform/') ||
+    IMAGE_MANIFEST_RE.test(path)
+  );
+}
 
 /** The issues a verification collects, in the order found. */
 export class Issues {
@@ -213,7 +232,7 @@ export function checkRegistryConfig(small: Map<string, Uint8Array>, files: reado
     issues.error('REGISTRY_CONFIG_NOT_JINJA_SAFE', 'registry-config.inc.j2', `line ${line} holds Jinja syntax "${m[0]}" other than {{ repository }} and {{ registry_root }}: MetalK8s renders this file with Jinja`, 'Regenerate the snippet; image names and tags must not contain { or }.');
   }
   for (const p of small.keys()) {
-    const im = /^images\/([^/]+)\/([^/]+)\/manifest\.json$/.exec(p);
+    const im = IMAGE_MANIFEST_RE.exec(p);
     if (!im) continue;
     if (!text.includes(`/${im[1]}/manifests/${im[2]}"`)) {
       issues.error('REGISTRY_CONFIG_IMAGE_MISSING', 'registry-config.inc.j2', `has no location serving ${im[1]}:${im[2]}: the image would not be pullable`, 'Regenerate the snippet from the images/ folder.');

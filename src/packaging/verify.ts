@@ -25,7 +25,7 @@ import { checkArchiveObjects } from '../solution/_archive-rules.js';
 import { archiveFiles, isBlobPath, parseSdkIndex } from './_archive.js';
 import { checksumsOf } from './_checksum-file.js';
 import { hashImage } from './_hash-image.js';
-import { checkCrds, checkImages, checkManifest, checkPlatform, checkPrimaryManifest, checkRegistryConfig, checkRoles, Issues } from './_verify-metalk8s.js';
+import { checkCrds, checkImages, checkManifest, checkPlatform, checkPrimaryManifest, checkRegistryConfig, checkRoles, Issues, readByChecks } from './_verify-metalk8s.js';
 import { type IsoEntryInfo, type IsoImage, openIso } from './iso/iso-reader.js';
 import type { SdkIndex } from './pack.js';
 import { SDK_INDEX_PATH, signatureMessage } from './_sdk-index.js';
@@ -229,7 +229,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
     }
     options.onProgress?.({ type: 'phase', phase: 'read' });
     // The small files the checks read are kept from the one pass (not read a second time).
-    const { sha256, size, digests } = await hashImage(path, iso, files, options, (f) => !isBlobPath(f.path) && f.size <= SMALL_FILE_MAX);
+    const { sha256, size, digests } = await hashImage(path, iso, files, options, (f) => f.size <= SMALL_FILE_MAX && readByChecks(f.path));
     if (iso && size < iso.volumeSize) {
       issues.error('ISO_TRUNCATED', basename(path), `the file has ${size} bytes but its volume descriptor says ${iso.volumeSize}: the ISO is truncated`, 'Download or copy the ISO again and compare its checksum.');
     }
@@ -239,7 +239,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
       return { path, size, sha256, ok: false, issues: issues.list, checksum, signature, indexed: false, filesChecked: 0, blobsChecked: 0 };
     }
 
-    // Content of every file, from the one pass.
+    // Content of the files the checks read, from the one pass.
     const small = new Map<string, Uint8Array>();
     let blobsChecked = 0;
     for (const f of files) {
@@ -254,7 +254,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
         if (d && d.digest !== want) {
           issues.error('BLOB_DIGEST_MISMATCH', f.path, `content has sha256 ${d.digest}, not the digest it is named by`, 'The blob was damaged or altered after packing: do not import this ISO; get it again.');
         }
-      } else if (f.size <= SMALL_FILE_MAX) {
+      } else if (f.size <= SMALL_FILE_MAX && readByChecks(f.path)) {
         if (d?.bytes) {
           small.set(f.path, d.bytes);
           continue;
