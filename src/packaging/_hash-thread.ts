@@ -17,16 +17,18 @@
  * Why this and not `postMessage` per chunk: the blob store hashed through messages (one request
  * and one acknowledgement per 1 MiB chunk), and a first ISO writer did so per 128 KiB buffer; on
  * the project's 2-core machines that messaging cost as much CPU as the second core saved
- * (`bench/hash-thread.mjs` measures both on the same bytes). Here a message goes once per stream
- * (to register its ring, and its digest back).
+ * (the blob store's re-check through messages against this ring: the same or better in
+ * `bench/pack.mjs`, with less CPU). Here a message goes once per stream (to register its ring,
+ * and its digest back).
  *
  * Threads: one worker serves any number of rings, one buffer of each in turn. A ring asked for
  * as `dedicated` (the whole image of an ISO write or a verify) gets a thread of its own, since
  * the blob store's re-check runs at the same time and two hashes of each byte need both cores;
- * the other rings share one thread. A thread is started on first use (about 20 ms and 10 MiB),
- * is referenced only while it has a ring, so it never keeps the process alive, and stops once it
- * has had none for {@link IDLE_STOP_MS} (its memory goes back to the system between the phases
- * of a pack, and the next ring reuses it when it comes sooner). With `threaded: false` (small
+ * the other rings share one thread. A thread is started on first use (about 20 ms and 10 MiB)
+ * or taken idle, is referenced only while it has a ring, so it never keeps the process alive,
+ * and stops once it has had none for {@link IDLE_STOP_MS} (its memory goes back to the system
+ * between the phases of a pack, and the next ring reuses it when it comes sooner); a dedicated
+ * ring's thread stops with it (an idle thread at exit made `solution verify` 30 ms slower). With `threaded: false` (small
  * work: a thread costs more than it saves), on a single core, or where no thread can start, the
  * same ring hashes on the calling thread. The worker is written as a string and run with `eval`,
  * so the published package needs no separate worker file.
@@ -304,12 +306,18 @@ class HashThread {
     if (ring.dedicated) this.dedicated = false;
     if (this.rings.size > 0) return;
     this.worker.unref();
+    // A dedicated ring hashed a whole image: its thread is stopped now (a command ends soon
+    // after, and a thread still running then delays its exit).
+    if (ring.dedicated) return this.stop();
     this.idleTimer = setTimeout(() => {
-      if (this.rings.size > 0) return;
-      forget(this);
-      void this.worker.terminate();
+      if (this.rings.size === 0) this.stop();
     }, IDLE_STOP_MS);
     this.idleTimer.unref();
+  }
+
+  private stop(): void {
+    forget(this);
+    void this.worker.terminate();
   }
 
   private post(message: object): void {

@@ -102,6 +102,17 @@ describe('hash ring', () => {
     expect(hashThreadsRunning()).toBe(2);
     const results = await Promise.all([...rings, dedicated].map((r, k) => feed(r, 200 + k * 50, 1, 'async')));
     for (const { ours, expected } of results) expect(ours).toBe(expected);
+    // The dedicated ring's thread stopped with it; the shared one waits for more work.
+    expect(hashThreadsRunning()).toBe(1);
+  });
+
+  it('a dedicated ring takes an idle thread, and stops it once its digest is in', async () => {
+    const shared = await feed(openHashRing({ size: SIZE, threaded: true }), 10, 0);
+    expect(shared.ours).toBe(shared.expected);
+    expect(hashThreadsRunning()).toBe(1);
+    const whole = await feed(openHashRing({ size: SIZE, threaded: true, dedicated: true }), 10, 0);
+    expect(whole.ours).toBe(whole.expected);
+    expect(hashThreadsRunning()).toBe(0);
   });
 
   it('stops its threads once idle, and a later ring starts one that hashes correctly', async () => {
