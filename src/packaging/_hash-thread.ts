@@ -93,7 +93,7 @@ export interface HashRingOptions {
 
 /** Time without rings after which a hashing thread is stopped (bridges the gaps between blobs). */
 export const IDLE_STOP_MS = 200;
-/** Longest wait for the hashing thread before the stream is failed (it only hashes: it does not stall). */
+/** Longest blocking wait for the hashing thread before the stream is failed (it only hashes: it does not stall). */
 const STALL_MS = 60_000;
 /**
  * Ring memory kept for later rings: what one stream of the blob store uses (the ISO writer
@@ -426,8 +426,11 @@ class ThreadedRing extends Ring {
         if (this.failure) throw this.broken();
         const consumed = Atomics.load(this.ctl, CONSUMED);
         if (consumed >= wanted) return this.memory.views[slot % this.slots]!;
-        const wait = waitAsync(this.ctl, CONSUMED, consumed, STALL_MS);
-        if ((wait.async ? await wait.value : wait.value) === 'timed-out') throw this.stalled();
+        // No timeout: Node runs a waitAsync timeout as a delayed task of its own, and with one a
+        // wait resolved 'timed-out' long before it (2 pack-sized runs of 5, nodejs/node#44409).
+        // A thread that dies wakes its waiters (fail()); a live one only hashes.
+        const wait = waitAsync(this.ctl, CONSUMED, consumed, Number.POSITIVE_INFINITY);
+        if (wait.async) await wait.value;
       }
     } finally {
       Atomics.store(this.ctl, WANTED, 0);
