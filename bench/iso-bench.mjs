@@ -166,6 +166,12 @@ const dropImageCache = () => {
   spawnSync('sync');
   spawnSync('dd', [`if=${out}`, 'iflag=nocache', 'count=0', 'status=none']);
 };
+// The floor of a hashed write for any Node.js program: start Node, then SHA-256 the finished
+// image's bytes (already written, in the page cache) on one core. A hashed write of a new image
+// cannot take less, whatever its layout and copy cost; compared with genisoimage's write alone.
+const hashOnly = "const fs=require('fs'),h=require('crypto').createHash('sha256'),b=Buffer.allocUnsafe(1<<20),fd=fs.openSync(process.argv[1],'r');let n;while((n=fs.readSync(fd,b))>0)h.update(b.subarray(0,n));h.digest('hex')";
+const floorRuns = [];
+for (let i = 0; i < runs; i++) floorRuns.push(timed(process.execPath, ['-e', hashOnly, out]));
 const coldRuns = [];
 const diskRuns = [];
 for (let i = 0; i < Math.min(runs, 3); i++) {
@@ -178,6 +184,8 @@ const vWall = median(verifyRuns.map((r) => r.seconds));
 const sWall = median(sumRuns.map((r) => r.seconds));
 console.log(`| solution verify (page cache warm) | ${(isoSize / 1048576).toFixed(0)} MiB | ${f2(vWall)} s, ${rate(vWall)} | ${f2(median(verifyRuns.map((r) => r.user)))} | ${f2(median(verifyRuns.map((r) => r.sys)))} | ${Math.max(...verifyRuns.map((r) => r.rssMiB)).toFixed(1)} MiB | | |`);
 console.log(`| sha256sum of the image (page cache warm) | ${(isoSize / 1048576).toFixed(0)} MiB | ${f2(sWall)} s, ${rate(sWall)} | ${f2(median(sumRuns.map((r) => r.user)))} | ${f2(median(sumRuns.map((r) => r.sys)))} | ${Math.max(...sumRuns.map((r) => r.rssMiB)).toFixed(1)} MiB | | |`);
+const fWall = median(floorRuns.map((r) => r.seconds));
+console.log(`| floor of a hashed write in Node.js: start node, sha256 of the finished image (page cache warm) | ${(isoSize / 1048576).toFixed(0)} MiB | ${f2(fWall)} s (${f2(Math.min(...floorRuns.map((r) => r.seconds)))}-${f2(Math.max(...floorRuns.map((r) => r.seconds)))}) | ${f2(median(floorRuns.map((r) => r.user)))} | ${f2(median(floorRuns.map((r) => r.sys)))} | ${Math.max(...floorRuns.map((r) => r.rssMiB)).toFixed(1)} MiB | | ${f2(fWall / wallOf('genisoimage|new'))}x genisoimage |`);
 const cWall = median(coldRuns.map((r) => r.seconds));
 const dWall = median(diskRuns.map((r) => r.seconds));
 console.log(`| solution verify (image not in the page cache) | ${(isoSize / 1048576).toFixed(0)} MiB | ${f2(cWall)} s, ${rate(cWall)} | ${f2(median(coldRuns.map((r) => r.user)))} | ${f2(median(coldRuns.map((r) => r.sys)))} | ${Math.max(...coldRuns.map((r) => r.rssMiB)).toFixed(1)} MiB | | |`);
@@ -185,9 +193,8 @@ console.log(`| physical limit: the disk's read speed (dd iflag=direct bs=4M) | $
 fs.rmSync(out, { force: true });
 
 // The same bytes laid out as a packed solution lays out its blobs (`images/<name>/<tag>/<sha256>`,
-// hard links to the same files): verify checks each blob against its name and keeps none in
-// memory, where the bench tree above has 5,000 small files outside images/ that it reads into
-// memory to check them.
+// hard links to the same files): verify checks each blob against its name, where the bench tree
+// above has 5,000 small files outside images/ that are only hashed.
 const solutionSrc = path.join(base, 'solution-src');
 if (!fs.existsSync(path.join(solutionSrc, '.complete'))) {
   fs.rmSync(solutionSrc, { recursive: true, force: true });
