@@ -308,7 +308,10 @@ class HashThread {
     this.worker.unref();
     // A dedicated ring hashed a whole image: its thread is stopped now (a command ends soon
     // after, and a thread still running then delays its exit).
-    if (ring.dedicated) return this.stop();
+    if (ring.dedicated) {
+      this.stop();
+      return;
+    }
     this.idleTimer = setTimeout(() => {
       if (this.rings.size === 0) this.stop();
     }, IDLE_STOP_MS);
