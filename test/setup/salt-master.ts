@@ -61,6 +61,9 @@ export async function saltVenv(): Promise<string> {
   }
 }
 
+/** A salt process exited before salt-api accepted a login. */
+class SaltStartError extends Error {}
+
 async function waitForLogin(url: string, username: string, token: string, procs: ChildProcess[], log: string) {
   const deadline = Date.now() + 90_000;
   let last = '';
@@ -68,7 +71,7 @@ async function waitForLogin(url: string, username: string, token: string, procs:
     for (const p of procs) {
       if (p.exitCode !== null) {
         const text = await readFile(log, 'utf8').catch(() => '');
-        throw new Error(`salt process exited with code ${p.exitCode} while starting:\n${text.slice(-3000)}`);
+        throw new SaltStartError(`salt process exited with code ${p.exitCode} while starting:\n${text.slice(-3000)}`);
       }
     }
     try {
@@ -174,11 +177,35 @@ export async function saltApiAccounts(kc: KubeConfig): Promise<{
 }
 
 /** Starts salt-master + salt-api against the cluster of `kubeconfig` (a path); call `stop()` when done. */
+/** Attempts at starting salt-master and salt-api (see {@link startRealSaltApi}). */
+const START_ATTEMPTS = 3;
+
+/**
+ * A real salt-master and salt-api on free ports of 127.0.0.1. `freePort()` hands out a port that
+ * another process may bind before salt does (test files run in parallel): when a salt process
+ * exits while starting, both are started again in a new root, on new ports, and the reason is
+ * printed.
+ */
 export async function startRealSaltApi(options: { readonly kubeconfigPath: string }): Promise<RealSaltApi> {
   const venv = await saltVenv();
   const kc = new KubeConfig();
   kc.loadFromFile(options.kubeconfigPath);
-  const { admin, limited, unprivileged } = await saltApiAccounts(kc);
+  const accounts = await saltApiAccounts(kc);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startSalt(options.kubeconfigPath, venv, accounts);
+    } catch (err) {
+      if (!(err instanceof SaltStartError) || attempt >= START_ATTEMPTS) throw err;
+      console.warn(`salt did not start (attempt ${attempt} of ${START_ATTEMPTS}), starting it again on new ports: ${err.message.slice(-1500)}`);
+    }
+  }
+}
+
+async function startSalt(
+  kubeconfigPath: string,
+  venv: string,
+  { admin, limited, unprivileged }: Awaited<ReturnType<typeof saltApiAccounts>>,
+): Promise<RealSaltApi> {
   const root = await mkdtemp(path.join(tmpdir(), 'sdk-salt-'));
   const [publishPort, retPort, apiPort] = [await freePort(), await freePort(), await freePort()];
   const { username, token } = admin;
@@ -186,7 +213,7 @@ export async function startRealSaltApi(options: { readonly kubeconfigPath: strin
   await mkdir(path.join(root, 'conf'), { recursive: true });
   // root_dir is prepended to extension_modules and the log files.
   await cp(path.join(fixtures, '_auth'), path.join(root, 'ext/auth'), { recursive: true });
-  await cp(options.kubeconfigPath, path.join(root, 'conf/admin.kubeconfig'));
+  await cp(kubeconfigPath, path.join(root, 'conf/admin.kubeconfig'));
   // MetalK8s' ACL (metalk8s-reference.md §3.4): node-admins get everything, the
   // storage-operator only its volume functions (state.sls limited by its `mods` kwarg).
   const storageOperatorPerms = [
