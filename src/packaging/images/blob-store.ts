@@ -9,8 +9,8 @@
  * worst both download a blob and rename identical bytes over each other. A stored blob is hashed
  * again whenever it is read (`read`, `open`), so a damaged cache (bit rot, a torn write, a byte
  * changed by hand) fails the build instead of giving a valid-looking ISO; `open` with
- * `reuseBuffers` does that hashing on a second core (_hash-worker.ts), and so does an ingest of a
- * large blob while other large ones run (parallel downloads).
+ * `reuseBuffers` does that hashing on a second core (../_hash-thread.ts), and so does an ingest
+ * of a large blob while other large ones run (parallel downloads).
  *
  * @module
  */
@@ -21,9 +21,9 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fromSystemError, PackagingError, throwIfAborted } from '../../errors.js';
+import { type HashRing, openHashRing } from '../_hash-thread.js';
 import { FOREIGN_TEMP_MAX_AGE_MS, HOST_TAG, isAbandoned } from '../_stale-temp.js';
 import { digestHex, isDigest } from './_digest.js';
-import { type BackgroundHash, backgroundHash } from './_hash-worker.js';
 import { pruneLayerCache } from './_layer-cache.js';
 
 /** Size of each read when a blob is streamed. */
@@ -36,30 +36,8 @@ const SLOTS = 4;
  * raised it by 12 MiB, three by 17 MiB, for no measurable speed).
  */
 const INGEST_SLOTS = 1;
-/**
- * Buffers of finished streams, for the next: the memory of a SharedArrayBuffer is only given
- * back when the garbage collector runs, so a fresh set per blob grew the resident size by
- * 4 MiB per blob of the ISO.
- */
-const freeBuffers: Buffer[] = [];
 /** Ingests of this process of 1 MiB or more (manifests and configs do not count). */
 let largeIngests = 0;
-/**
- * Kept for the next blob: what one stream with `reuseBuffers` uses (the ISO writer reads one
- * blob at a time), which also covers the ingests hashed on the worker of a pack's parallel
- * downloads. Each kept buffer stays resident for the rest of the process.
- */
-const FREE_BUFFERS = SLOTS;
-/** Closes an ingest's file once, and stops counting it in `largeIngests`. */
-function closeOnce(fh: FileHandle, large: boolean): () => Promise<void> {
-  let closed = false;
-  return async () => {
-    if (closed) return;
-    closed = true;
-    if (large) largeIngests--;
-    await fh.close();
-  };
-}
 /**
  * Writes every byte of `chunks` at file offset `at`: one `writev` for the lot, again for what a
  * short write left. Both ingest paths write through it.
@@ -86,11 +64,173 @@ async function writeAllAt(fh: FileHandle, chunks: readonly Uint8Array[], at: num
   }
 }
 
-function takeBuffer(): Buffer {
-  return freeBuffers.pop() ?? Buffer.from(new SharedArrayBuffer(CHUNK));
+/**
+ * How one ingest path hashes and writes the bytes appended to it; the ingest object around it
+ * ({@link FsBlobStore.ingest}) owns the checks, the file and the commit.
+ */
+interface IngestPath {
+  /** Bytes appended so far. */
+  readonly written: number;
+  /** Appends `chunk` (see {@link BlobIngest.write}). */
+  write(chunk: Uint8Array): Promise<void> | undefined;
+  /** Writes what is left and returns the hex digest of every byte. */
+  finish(): Promise<string>;
+  /** Stops: waits for what is in flight, hashes nothing more. */
+  stop(): Promise<void>;
 }
-function giveBuffer(buf: Buffer): void {
-  if (freeBuffers.length < FREE_BUFFERS) freeBuffers.push(buf);
+
+/**
+ * Hashed on this thread: the chunks themselves are gathered into 1 MiB writes, no copy. For
+ * small blobs, and a large one downloading alone: there it measured faster than the hashing
+ * thread, whose core serves the registry and the file writes.
+ */
+function hashedHere(fh: FileHandle): IngestPath {
+  const hash: Hash = createHash('sha256');
+  let written = 0;
+  // Chunks are gathered into 1 MiB writes: one await per network chunk costs about 3x. One
+  // write is in flight while the next MiB arrives: awaiting each write before reading on
+  // stalled the download (the sender waits while the kernel copies into the page cache).
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  /** File offset of the next write. */
+  let position = 0;
+  let inflight: Promise<void> | undefined;
+  let failed: unknown;
+  /** Waits for the write in flight; throws its error. */
+  const settle = async () => {
+    if (inflight) await inflight;
+    inflight = undefined;
+    if (failed !== undefined) throw failed;
+  };
+  const flush = async () => {
+    await settle();
+    if (pendingBytes === 0) return;
+    const chunks = pending;
+    const at = position;
+    position += pendingBytes;
+    pending = [];
+    pendingBytes = 0;
+    inflight = writeAllAt(fh, chunks, at).catch((err: unknown) => {
+      failed = err;
+    });
+  };
+  return {
+    get written() {
+      return written;
+    },
+    write: (chunk) => {
+      hash.update(chunk);
+      pending.push(chunk);
+      pendingBytes += chunk.byteLength;
+      written += chunk.byteLength;
+      return pendingBytes >= CHUNK ? flush() : undefined;
+    },
+    finish: async () => {
+      await flush();
+      await settle();
+      return hash.digest('hex');
+    },
+    stop: async () => {
+      await inflight;
+    },
+  };
+}
+
+/**
+ * Hashed on the second core (../_hash-thread.ts), for a large blob downloading beside others
+ * (parallel downloads, where this thread is the bottleneck): its bytes are copied into the 1 MiB
+ * buffer of a hash ring (a memcpy costs a fraction of a sha256), and a full buffer is written to
+ * the file and hashed at once.
+ */
+function hashedOnThread(fh: FileHandle): IngestPath {
+  let ring: HashRing | undefined;
+  let written = 0;
+  /** The buffer being filled, and how much of it is. */
+  let current: Buffer | undefined;
+  let fill = 0;
+  /** File offset of the next write. */
+  let position = 0;
+  let failed: unknown;
+  /** The write in flight from each slot of the ring: the slot is filled again once it is done. */
+  const writes: (Promise<void> | undefined)[] = [];
+  let submitted = 0;
+  const submit = () => {
+    const buf = current!;
+    const at = position;
+    const k = submitted++ % INGEST_SLOTS;
+    ring!.update(buf, fill);
+    position += fill;
+    const wrote: Promise<void> = writeAllAt(fh, [buf.subarray(0, fill)], at)
+      .catch((err: unknown) => {
+        failed ??= err;
+      })
+      .finally(() => {
+        if (writes[k] === wrote) writes[k] = undefined;
+      });
+    writes[k] = wrote;
+    current = undefined;
+    fill = 0;
+  };
+  /** The next buffer: at once when its last write is done and the thread has hashed it. */
+  const take = (): Buffer | Promise<Buffer> => {
+    ring ??= openHashRing({ size: CHUNK, slots: INGEST_SLOTS });
+    const writing = writes[submitted % INGEST_SLOTS];
+    const free = ring.nextBuffer();
+    if (writing === undefined && !(free instanceof Promise)) return free;
+    return Promise.all([free, writing]).then(([buf]) => buf);
+  };
+  /** Copies from `chunk[off]` into the current buffer, submitting it when full; returns the new offset. */
+  const copyIn = (chunk: Uint8Array, off: number): number => {
+    const buf = current!;
+    const n = Math.min(CHUNK - fill, chunk.byteLength - off);
+    buf.set(off === 0 && n === chunk.byteLength ? chunk : chunk.subarray(off, off + n), fill);
+    fill += n;
+    if (fill === CHUNK) submit();
+    return off + n;
+  };
+  /** The slow path of `write`: waits for buffers as the rest of `chunk` needs them. */
+  const copyRest = async (chunk: Uint8Array, off: number): Promise<void> => {
+    while (off < chunk.byteLength) {
+      current ??= await take();
+      off = copyIn(chunk, off);
+    }
+    written += chunk.byteLength;
+  };
+  return {
+    get written() {
+      return written;
+    },
+    write: (chunk) => {
+      if (failed !== undefined) throw failed;
+      // No promise while a buffer is free (the common case): one await per network chunk
+      // (16 KiB over TLS) is a measurable share of a download's CPU time.
+      let off = 0;
+      while (off < chunk.byteLength) {
+        if (!current) {
+          const next = take();
+          if (next instanceof Promise) return copyRest(chunk, off);
+          current = next;
+        }
+        off = copyIn(chunk, off);
+      }
+      written += chunk.byteLength;
+      return undefined;
+    },
+    finish: async () => {
+      if (current && fill > 0) submit();
+      current = undefined;
+      await Promise.all(writes);
+      if (failed !== undefined) {
+        await ring?.close();
+        throw failed;
+      }
+      return ring ? ((await ring.digest()) ?? '') : createHash('sha256').digest('hex');
+    },
+    stop: async () => {
+      await ring?.close();
+      await Promise.all(writes);
+    },
+  };
 }
 
 /**
@@ -278,178 +418,35 @@ class FsBlobStore implements BlobStore {
     // <pid>-<host>-<random>: a later run can tell when its writer is gone (_stale-temp.ts).
     const tmp = join(this.dir, 'tmp', `${process.pid}-${HOST_TAG}-${randomBytes(8).toString('hex')}`);
     const fh = await open(tmp, 'w', 0o644);
-    // A large blob downloading beside others (parallel downloads, where the main thread is the
-    // bottleneck) is hashed on the second core (_hash-worker.ts): its bytes are copied into a
-    // 1 MiB buffer in shared memory (a memcpy costs a fraction of a sha256), and a full buffer
-    // is written to the file and hashed at once. Small blobs and a lone download are hashed
-    // here (#ingestHere).
+    // A large blob downloading beside other large ones is hashed on the second core; small
+    // blobs and a lone download are hashed here.
     const big = (options.expectedSize ?? 0) >= CHUNK;
     if (big) largeIngests++;
-    if (!big || largeIngests === 1) return this.#ingestHere(tmp, fh, big, options);
-    let hash: BackgroundHash | undefined;
-    let written = 0;
-    /** The buffer being filled, and how much of it is. */
-    let current: Buffer | undefined;
-    let fill = 0;
-    /** Buffers being written and hashed, oldest first; each may be reused once `done`. */
-    const busy: { buf: Buffer; done: Promise<void> }[] = [];
-    /** File offset of the next write. */
-    let position = 0;
-    let failed: unknown;
-    const submit = () => {
-      const buf = current!;
-      const view = buf.subarray(0, fill);
-      const at = position;
-      position += fill;
-      current = undefined;
-      fill = 0;
-      hash ??= backgroundHash();
-      const wrote = writeAllAt(fh, [view], at).catch((err: unknown) => {
-        failed ??= err;
-      });
-      busy.push({ buf, done: Promise.all([wrote, hash.update(view)]).then(() => undefined) });
-    };
-    /** A free buffer: a new one while fewer than INGEST_SLOTS are in use, else the oldest once done. */
-    const nextBuffer = async (): Promise<Buffer> => {
-      if (busy.length < INGEST_SLOTS) return takeBuffer();
-      const oldest = busy.shift()!;
-      await oldest.done;
-      return oldest.buf;
-    };
-    /** Waits for every write and hash in flight, then gives their buffers back. */
-    const drain = async () => {
-      await Promise.all(busy.map((b) => b.done));
-      for (const b of busy.splice(0)) giveBuffer(b.buf);
-      if (current) giveBuffer(current);
-      current = undefined;
-    };
-    /** Copies from `chunk[off]` into the current buffer, submitting it when full; returns the new offset. */
-    const copyIn = (chunk: Uint8Array, off: number): number => {
-      const buf = current!;
-      const n = Math.min(CHUNK - fill, chunk.byteLength - off);
-      buf.set(off === 0 && n === chunk.byteLength ? chunk : chunk.subarray(off, off + n), fill);
-      fill += n;
-      if (fill === CHUNK) submit();
-      return off + n;
-    };
-    /** The slow path of `write`: waits for buffers as the rest of `chunk` needs them. */
-    const copyRest = async (chunk: Uint8Array, off: number): Promise<void> => {
-      while (off < chunk.byteLength) {
-        current ??= await nextBuffer();
-        off = copyIn(chunk, off);
-      }
-      written += chunk.byteLength;
-    };
-    const close = closeOnce(fh, true);
+    const path = !big || largeIngests === 1 ? hashedHere(fh) : hashedOnThread(fh);
     const what = options.what ?? options.expectedDigest ?? 'blob';
+    let closed = false;
+    /** Closes the file once, and stops counting the ingest in `largeIngests`. */
+    const close = async () => {
+      if (closed) return;
+      closed = true;
+      if (big) largeIngests--;
+      await fh.close();
+    };
     return {
       get bytesWritten() {
-        return written;
+        return path.written;
       },
       write: (chunk: Uint8Array): Promise<void> | undefined => {
         throwIfAborted(options.signal, `writing ${what}`);
-        if (failed !== undefined) throw failed;
-        // No promise while a buffer is free (the common case): one await per network chunk
-        // (16 KiB over TLS) is a measurable share of a download's CPU time.
-        let off = 0;
-        while (off < chunk.byteLength) {
-          if (!current) {
-            if (busy.length < INGEST_SLOTS) current = takeBuffer();
-            else return copyRest(chunk, off);
-          }
-          off = copyIn(chunk, off);
-        }
-        written += chunk.byteLength;
-        return undefined;
+        return path.write(chunk);
       },
       commit: async () => {
-        let digest: string;
-        if (!hash && current) {
-          // One partial buffer: hash it here, write it once.
-          const view = current.subarray(0, fill);
-          digest = `sha256:${createHash('sha256').update(view).digest('hex')}`;
-          await writeAllAt(fh, [view], position);
-          position += fill;
-          fill = 0;
-          await drain();
-        } else {
-          if (current && fill > 0) submit();
-          await drain();
-          if (failed !== undefined) throw failed;
-          digest = `sha256:${hash ? await hash.digest() : createHash('sha256').digest('hex')}`;
-        }
-        if (failed !== undefined) throw failed;
+        const digest = `sha256:${await path.finish()}`;
         await close();
-        return this.#settle(tmp, what, options, digest, written);
+        return this.#settle(tmp, what, options, digest, path.written);
       },
       abort: async () => {
-        hash?.cancel();
-        await drain();
-        await close().catch(() => undefined);
-        await unlink(tmp).catch(() => undefined);
-      },
-    };
-  }
-
-  /**
-   * An ingest hashed on this thread: the chunks themselves are gathered into 1 MiB writes, no
-   * copy. For small blobs, and a large one downloading alone: there it measured faster than
-   * the worker, whose core serves the registry and the file writes.
-   */
-  #ingestHere(tmp: string, fh: FileHandle, big: boolean, options: PutOptions): BlobIngest {
-    const hash: Hash = createHash('sha256');
-    let written = 0;
-    // Chunks are gathered into 1 MiB writes: one await per network chunk costs about 3x. One
-    // write is in flight while the next MiB arrives: awaiting each write before reading on
-    // stalled the download (the sender waits while the kernel copies into the page cache).
-    let pending: Uint8Array[] = [];
-    let pendingBytes = 0;
-    /** File offset of the next write. */
-    let position = 0;
-    let inflight: Promise<void> | undefined;
-    let failed: unknown;
-    /** Waits for the write in flight; throws its error. */
-    const settle = async () => {
-      if (inflight) await inflight;
-      inflight = undefined;
-      if (failed !== undefined) throw failed;
-    };
-    const flush = async () => {
-      await settle();
-      if (pendingBytes === 0) return;
-      const chunks = pending;
-      const bytes = pendingBytes;
-      const at = position;
-      pending = [];
-      pendingBytes = 0;
-      position += bytes;
-      inflight = writeAllAt(fh, chunks, at).catch((err: unknown) => {
-        failed = err;
-      });
-    };
-    const close = closeOnce(fh, big);
-    const what = options.what ?? options.expectedDigest ?? 'blob';
-    return {
-      get bytesWritten() {
-        return written;
-      },
-      write: (chunk: Uint8Array): Promise<void> | undefined => {
-        throwIfAborted(options.signal, `writing ${what}`);
-        hash.update(chunk);
-        pending.push(chunk);
-        pendingBytes += chunk.byteLength;
-        written += chunk.byteLength;
-        return pendingBytes >= 1 << 20 ? flush() : undefined;
-      },
-      commit: async () => {
-        await flush();
-        await settle();
-        await close();
-        const digest = `sha256:${hash.digest('hex')}`;
-        return this.#settle(tmp, what, options, digest, written);
-      },
-      abort: async () => {
-        await inflight;
+        await path.stop();
         await close().catch(() => undefined);
         await unlink(tmp).catch(() => undefined);
       },
@@ -544,22 +541,20 @@ class FsBlobStore implements BlobStore {
       }
       return;
     }
-    // A few buffers in shared memory, hashed on the second core (_hash-worker.ts) while the
-    // caller copies them; a buffer is read into again once the caller asked for a later chunk
-    // and the worker has hashed it. Without `verify`, the same reused buffers: no garbage per
+    // A ring of a few buffers, hashed on the second core (../_hash-thread.ts) while the caller
+    // copies them; a buffer is read into again once the caller asked for a later chunk and the
+    // thread has hashed it. Without `verify`, the same ring, hashing nothing: no garbage per
     // chunk, so memory stays flat however big the blobs. The mismatch is thrown after the last
     // chunk, before the caller can finish (the ISO writer then removes its temporary file).
     const fh = await open(path, 'r');
-    const hash = verify ? backgroundHash() : undefined;
-    const slots = Array.from({ length: SLOTS }, () => ({ buf: takeBuffer(), hashed: Promise.resolve() }));
-    const readInto = async (slot: (typeof slots)[number], position: number) => {
-      await slot.hashed;
-      const { bytesRead } = await fh.read(slot.buf, 0, CHUNK, position);
-      return slot.buf.subarray(0, bytesRead);
+    const ring = openHashRing({ size: CHUNK, slots: SLOTS, hash: verify });
+    const readInto = async (position: number) => {
+      const buf = await ring.nextBuffer();
+      const { bytesRead } = await fh.read(buf, 0, CHUNK, position);
+      return buf.subarray(0, bytesRead);
     };
     // One read ahead, so the disk (or page cache) works while the caller copies.
-    let n = 0;
-    let next = readInto(slots[0]!, 0);
+    let next = readInto(0);
     let done = false;
     try {
       let size = 0;
@@ -567,24 +562,19 @@ class FsBlobStore implements BlobStore {
         const bytes = await next;
         if (bytes.byteLength === 0) break;
         size += bytes.byteLength;
-        if (hash) slots[n % SLOTS]!.hashed = hash.update(bytes);
-        n++;
-        next = readInto(slots[n % SLOTS]!, size);
+        ring.update(bytes, bytes.byteLength);
+        next = readInto(size);
         yield bytes;
       }
       done = true;
-      if (hash) {
-        const actual = `sha256:${await hash.digest()}`;
-        if (actual !== digest) throw mismatch(`stored blob ${path}`, digest, actual, size);
-      }
+      const hex = await ring.digest();
+      if (hex !== undefined && `sha256:${hex}` !== digest) throw mismatch(`stored blob ${path}`, digest, `sha256:${hex}`, size);
     } finally {
       if (!done) {
-        hash?.cancel();
         await next.catch(() => undefined);
+        await ring.close();
       }
       await fh.close();
-      // The caller is done with every chunk, the worker with every buffer of a finished hash.
-      for (const slot of slots) giveBuffer(slot.buf);
     }
   }
 

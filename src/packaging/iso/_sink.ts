@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import type { Writable } from 'node:stream';
 import { AbortError, IsoError, throwIfAborted } from '../../errors.js';
-import { createImageHasher, type ImageHasher } from './_hasher.js';
+import { type HashRing, openHashRing } from '../_hash-thread.js';
 import { SECTOR, sectors } from './_encoding.js';
 import type { IsoFileSource, IsoWriteProgress } from './iso-writer.js';
 
@@ -41,12 +41,17 @@ const YIELD_EVERY = 4 * 1024 * 1024;
  */
 const THREADED_HASH_MIN = 64 * 1024 * 1024;
 
+/** The error of a broken hash ring, for the ISO modules. */
+export const isoRingError = (message: string, hint: string): IsoError => new IsoError('ISO_INTERNAL', message, { hint });
+
 /**
  * The hasher of an image of about `bytes` bytes and the buffers its bytes move through (start it
- * early: a thread may boot).
+ * early: a thread may boot): a ring of 32 buffers on a thread of its own (the blob store's
+ * re-check of the blobs it copies runs at the same time), or two hashed inline.
  */
-export function createSinkHasher(hash: boolean, bytes: number): ImageHasher {
-  return createImageHasher(hash, { size: BUFFER_SIZE, ...(bytes < THREADED_HASH_MIN ? { threaded: false } : {}) });
+export function createSinkHasher(hash: boolean, bytes: number): HashRing {
+  const inline = !hash || bytes < THREADED_HASH_MIN;
+  return openHashRing({ size: BUFFER_SIZE, hash, slots: inline ? 2 : 32, dedicated: true, error: isoRingError, ...(inline ? { threaded: false } : {}) });
 }
 
 export class Sink {
@@ -64,7 +69,7 @@ export class Sink {
     private readonly total: number,
     private readonly onProgress: ((e: IsoWriteProgress) => void) | undefined,
     private readonly signal: AbortSignal | undefined,
-    private readonly hasher: ImageHasher,
+    private readonly hasher: HashRing,
   ) {
     this.buf = hasher.buffer();
   }

@@ -24,7 +24,7 @@ import { sourceDate } from '../_source-date-epoch.js';
 import { SECTOR } from './_encoding.js';
 import { plan } from './_layout.js';
 import { ceBlocks, dirBytes, type Identifiers, pathTable, terminator, volumeDescriptor } from './_records.js';
-import type { ImageHasher } from './_hasher.js';
+import type { HashRing } from '../_hash-thread.js';
 import { copyExtent, createSinkHasher, Sink } from './_sink.js';
 import { buildTree, countHardLinks, type DirNode, isoError } from './_tree.js';
 
@@ -362,7 +362,7 @@ export async function writeIso(options: WriteIsoOptions): Promise<WriteIsoResult
 
 async function writePlanned(
   options: WriteIsoOptions,
-  hasher: ImageHasher,
+  hasher: HashRing,
   date: Date,
   ids: Identifiers,
   joliet: boolean,
