@@ -13,8 +13,8 @@ import { isRecord } from '../_record.js';
 /** A 64-hex file name: an image blob named by its sha256. */
 export const BLOB_NAME = /^[0-9a-f]{64}$/;
 
-/** Largest non-blob file read into memory. */
-const SMALL_FILE_MAX = 64 * 1024 * 1024;
+/** Largest non-blob file read into memory (by `inspect`, `diff` and the checks of `verify`). */
+export const SMALL_FILE_MAX = 64 * 1024 * 1024;
 
 /** Every regular file of the archive (default view), in walk order. */
 export async function archiveFiles(iso: IsoImage, signal?: AbortSignal): Promise<IsoEntryInfo[]> {

@@ -22,16 +22,13 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type Issue, IsoError, PackagingError, SdkError } from '../errors.js';
 import { checkArchiveObjects } from '../solution/_archive-rules.js';
-import { archiveFiles, isBlobPath, parseSdkIndex } from './_archive.js';
+import { archiveFiles, isBlobPath, parseSdkIndex, SMALL_FILE_MAX } from './_archive.js';
 import { checksumsOf } from './_checksum-file.js';
 import { hashImage } from './_hash-image.js';
 import { checkCrds, checkImages, checkManifest, checkPlatform, checkPrimaryManifest, checkRegistryConfig, checkRoles, Issues, readByChecks } from './_verify-metalk8s.js';
 import { type IsoEntryInfo, type IsoImage, openIso } from './iso/iso-reader.js';
 import type { SdkIndex } from './pack.js';
 import { SDK_INDEX_PATH, signatureMessage } from './_sdk-index.js';
-
-/** Files up to this size are read for the checks (manifest, index, CRDs, roles, platform objects). */
-const SMALL_FILE_MAX = 64 * 1024 * 1024;
 
 /** Progress of {@link verify}. */
 export type VerifyProgressEvent =
@@ -229,7 +226,8 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
     }
     options.onProgress?.({ type: 'phase', phase: 'read' });
     // The small files the checks read are kept from the one pass (not read a second time).
-    const { sha256, size, digests } = await hashImage(path, iso, files, options, (f) => f.size <= SMALL_FILE_MAX && readByChecks(f.path));
+    const forChecks = (f: IsoEntryInfo) => f.size <= SMALL_FILE_MAX && readByChecks(f.path);
+    const { sha256, size, digests } = await hashImage(path, iso, files, options, forChecks);
     if (iso && size < iso.volumeSize) {
       issues.error('ISO_TRUNCATED', basename(path), `the file has ${size} bytes but its volume descriptor says ${iso.volumeSize}: the ISO is truncated`, 'Download or copy the ISO again and compare its checksum.');
     }
@@ -254,7 +252,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
         if (d && d.digest !== want) {
           issues.error('BLOB_DIGEST_MISMATCH', f.path, `content has sha256 ${d.digest}, not the digest it is named by`, 'The blob was damaged or altered after packing: do not import this ISO; get it again.');
         }
-      } else if (f.size <= SMALL_FILE_MAX && readByChecks(f.path)) {
+      } else if (forChecks(f)) {
         if (d?.bytes) {
           small.set(f.path, d.bytes);
           continue;
