@@ -8,15 +8,18 @@ const TRIES = 20;
 
 /**
  * First port of the kernel's ephemeral range (`ip_local_port_range`), from which outgoing
- * connections take their local port; 32768 (Linux' default) when it cannot be read.
+ * connections take their local port; 32768 (Linux' default) when it cannot be read. Read once.
  */
+let ephemeral: number | undefined;
 function ephemeralStart(): number {
+  if (ephemeral !== undefined) return ephemeral;
   try {
     const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
-    return Number.isInteger(low) && low > 1024 ? low : 32768;
+    ephemeral = Number.isInteger(low) && low > 1024 ? low : 32768;
   } catch {
-    return 32768;
+    ephemeral = 32768;
   }
+  return ephemeral;
 }
 
 /** Listens on `port` and closes again: the port bound, or undefined when it is taken (`EADDRINUSE`). */
