@@ -60,6 +60,21 @@ function ceFor(chunk: CeChunk): Uint8Array {
   return ceEntry(chunk.area.lba + chunk.block, chunk.offset, chunk.length);
 }
 
+/** First sector of section `s` of a file whose extent starts at `lba` (see {@link ISO_MAX_SECTION}). */
+function sectionLba(lba: number, s: number): number {
+  return lba + s * (ISO_MAX_SECTION / SECTOR);
+}
+
+/** Bytes of section `s` of a file of `size` bytes written as `count` sections. */
+function sectionSize(size: number, count: number, s: number): number {
+  return count === 1 ? size : Math.min(ISO_MAX_SECTION, size - s * ISO_MAX_SECTION);
+}
+
+/** Record flags of section `s` of `count`: every section but the last has the multi-extent bit. */
+function sectionFlags(flags: number, count: number, s: number): number {
+  return s < count - 1 ? flags | 0x80 : flags;
+}
+
 /** Writes an ASCII (primary) or UCS-2 (Joliet) identifier at `off`; returns its length in bytes. */
 function putId(buf: Uint8Array, off: number, id: string, joliet: boolean): number {
   if (!joliet) {
@@ -126,8 +141,7 @@ export function dirBytes(dir: DirNode, p: Plan, joliet: boolean): Uint8Array {
       const changed7 = k.ctime ? recordDate(k.ctime) : date7;
       for (let s = 0; s < n; s++) {
         const at = reserve(len);
-        const sectionSize = n === 1 ? size : Math.min(ISO_MAX_SECTION, size - s * ISO_MAX_SECTION);
-        const idAt = putRecordHead(buf, at, len, lba + s * (ISO_MAX_SECTION / SECTOR), sectionSize, date7, s < n - 1 ? flags | 0x80 : flags, idLength);
+        const idAt = putRecordHead(buf, at, len, sectionLba(lba, s), sectionSize(size, n, s), date7, sectionFlags(flags, n, s), idLength);
         putId(buf, idAt, idString, joliet);
         if (name === undefined) continue;
         let q = idAt + idLength + (idLength % 2 === 0 ? 1 : 0);
@@ -142,9 +156,9 @@ export function dirBytes(dir: DirNode, p: Plan, joliet: boolean): Uint8Array {
     if (k.ce) sua.push(ceFor(k.ce));
     for (let s = 0; s < n; s++) {
       put({
-        lba: lba + s * (ISO_MAX_SECTION / SECTOR),
-        size: n === 1 ? size : Math.min(ISO_MAX_SECTION, size - s * ISO_MAX_SECTION),
-        flags: s < n - 1 ? flags | 0x80 : flags,
+        lba: sectionLba(lba, s),
+        size: sectionSize(size, n, s),
+        flags: sectionFlags(flags, n, s),
         id,
         sua,
         date7,
