@@ -21,17 +21,17 @@
  * `bench/pack.mjs`, with less CPU). Here a message goes once per stream (to register its ring,
  * and its digest back).
  *
- * Threads: one worker serves any number of rings, one buffer of each in turn. A ring asked for
- * as `dedicated` (the whole image of an ISO write or a verify) gets a thread of its own, since
- * the blob store's re-check runs at the same time and two hashes of each byte need both cores;
- * the other rings share one thread. A thread is started on first use (about 20 ms and 10 MiB)
- * or taken idle, is referenced only while it has a ring, so it never keeps the process alive,
- * and stops once it has had none for {@link IDLE_STOP_MS} (its memory goes back to the system
- * between the phases of a pack, and the next ring reuses it when it comes sooner); a dedicated
- * ring's thread stops with it (an idle thread at exit made `solution verify` 30 ms slower). With `threaded: false` (small
- * work: a thread costs more than it saves), on a single core, or where no thread can start, the
- * same ring hashes on the calling thread. The worker is written as a string and run with `eval`,
- * so the published package needs no separate worker file.
+ * Threads: one worker serves any number of rings, one buffer of each in turn. A ring asked for as
+ * `dedicated` (the whole image of an ISO write or a verify) gets a thread of its own, since the
+ * blob store's re-check runs at the same time and two hashes of each byte need both cores; the
+ * other rings share one thread. A thread is started on first use (about 20 ms and 10 MiB) or taken
+ * idle, is referenced only while it has a ring, so it never keeps the process alive, and stops
+ * once it has had none for {@link IDLE_STOP_MS} (its memory goes back to the system between the
+ * phases of a pack, and the next ring reuses it when it comes sooner); a dedicated ring's thread
+ * stops with it (an idle thread at exit made `solution verify` 30 ms slower). With
+ * `threaded: false` (small work: a thread costs more than it saves), on a single core, or where no
+ * thread can start, the same ring hashes on the calling thread. The worker is written as a string and run
+ * with `eval`, so the published package needs no separate worker file.
  *
  * The buffers of a finished ring are kept for the next rings (up to {@link KEEP_BYTES}): the
  * memory of a SharedArrayBuffer is given back only when the garbage collector runs, so fresh
