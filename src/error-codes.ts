@@ -92,6 +92,7 @@ export const SDK_ERROR_CODES = {
   ISO_OPEN_FAILED: 'IsoError',
   ISO_OUTPUT_FAILED: 'IsoError',
   ISO_READ_FAILED: 'IsoError',
+  ISO_SOURCE_CHANGED: 'IsoError',
   ISO_SOURCE_NOT_A_DIRECTORY: 'IsoError',
   ISO_SOURCE_NOT_A_FILE: 'IsoError',
   ISO_SOURCE_SIZE_MISMATCH: 'IsoError',

@@ -12,7 +12,7 @@
 import { createHash, createPrivateKey, type KeyObject, sign } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { AbortError, type Issue, PackagingError, SdkError, throwIfAborted, ValidationError } from '../errors.js';
+import { AbortError, type Issue, IsoError, PackagingError, SdkError, throwIfAborted, ValidationError } from '../errors.js';
 import { render } from '../solution/render.js';
 import type { BuildFile, ImageSourceInput } from '../solution/schema.js';
 import type { Solution } from '../solution/validate.js';
@@ -23,7 +23,7 @@ import { type FetchProgressEvent, fetchImage, type ImageSource } from './images/
 import type { FetchedImage } from './images/fetched-image.js';
 import { parsePlatform } from './images/platform.js';
 import { planRegistryLayout } from './images/registry-layout.js';
-import { type IsoEntry, type IsoFileSource, writeIso } from './iso/iso-writer.js';
+import { type FileFingerprint, type IsoEntry, type IsoFileSource, writeIso } from './iso/iso-writer.js';
 import { type BuildTime, resolveBuildTime } from './build-time.js';
 import { checkSolutionInputs } from './check-solution-inputs.js';
 import { loadSolutionFile, solutionBaseDir } from './solution-file.js';
@@ -35,7 +35,12 @@ export type PackProgressEvent =
   | { readonly type: 'image-start'; readonly name: string; readonly tag: string; readonly index: number; readonly count: number }
   | { readonly type: 'image-bytes'; readonly name: string; readonly tag: string; readonly bytes: number; readonly total: number }
   | { readonly type: 'image-done'; readonly name: string; readonly tag: string; readonly bytesDownloaded: number; readonly digest: string }
-  | { readonly type: 'write'; readonly bytesWritten: number; readonly bytesTotal: number };
+  | { readonly type: 'write'; readonly bytesWritten: number; readonly bytesTotal: number }
+  /**
+   * A blob copied on the store's trust record changed during the write: the ISO is written again
+   * with every stored blob hashed as it is copied (`reason`: which file).
+   */
+  | { readonly type: 'store-recheck'; readonly reason: string };
 
 /** Options of {@link pack}. Give either `solution` or `configPath`. */
 export interface PackOptions {
@@ -84,6 +89,14 @@ export interface PackOptions {
   readonly buildCache?: boolean | undefined;
   /** Images fetched at the same time. @default 3 */
   readonly imageConcurrency?: number | undefined;
+  /**
+   * Hash every blob taken from the store again as it is copied into the ISO, even one whose file
+   * has not changed since the store last hashed it (its trust record, see {@link BlobStore.trusted}).
+   * Catches damage below the file system, which leaves a file's metadata alone, at the cost of
+   * reading every byte twice (on a second core).
+   * @default false
+   */
+  readonly recheckStore?: boolean | undefined;
   readonly onProgress?: ((event: PackProgressEvent) => void) | undefined;
   readonly signal?: AbortSignal | undefined;
 }
@@ -125,6 +138,13 @@ export interface PackResult {
   readonly images: readonly PackedImage[];
   /** Image bytes not written thanks to layers shared between images. */
   readonly dedupSavedBytes: number;
+  /**
+   * Distinct blobs of the ISO and how their bytes were checked: `ingested`, downloaded or built
+   * by this run (hashed on the way in); `trusted`, taken from the store on its trust record
+   * (unchanged since last hashed); `rehashed`, hashed again while copied (every blob, after a
+   * `store-recheck`).
+   */
+  readonly blobs: { readonly ingested: number; readonly trusted: number; readonly rehashed: number };
   /** Layers of built images: how many came from the build cache, how many were built, bytes compressed. */
   readonly build: { readonly layersCached: number; readonly layersBuilt: number; readonly bytesCompressed: number };
   /** Warnings of the solution's validation (errors stop the pack). */
@@ -460,29 +480,46 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     files: indexFiles,
   };
 
-  const entries: IsoEntry[] = [];
-  for (const [path, bytes] of rendered.files) entries.push({ path, type: 'file', source: { kind: 'bytes', data: bytes } });
-  for (const f of plan.files) {
-    if (f.kind !== 'blob') {
-      entries.push({ path: f.isoPath, type: 'file', source: { kind: 'bytes', data: f.bytes } });
-      continue;
+  // How each blob's bytes are known to be right. One this run downloaded or built was hashed on its
+  // way in, and one whose file has not changed since the store last hashed it has a trust
+  // record: the writer reads either file itself, through its own buffer, checking when it opens
+  // it, and again after the copy, that it is still the file of the record (`expect`). Any other
+  // blob is streamed through the store, which hashes it again beside the copy; with
+  // `recheckStore`, every blob this run did not hash itself.
+  const blobDigests = [...new Set(plan.files.flatMap((f) => (f.kind === 'blob' ? [f.digest] : [])))];
+  const records = await Promise.all(
+    blobDigests.map((d) => (options.recheckStore && !ingestedNow.has(d) ? undefined : store.trusted(d))),
+  );
+  const trust = new Map<string, FileFingerprint>();
+  blobDigests.forEach((d, i) => {
+    const record = records[i];
+    if (record) trust.set(d, record);
+  });
+  /** The image's entries; `hashAll`: every blob streamed and hashed again (after ISO_SOURCE_CHANGED). */
+  const entriesFor = (hashAll: boolean): IsoEntry[] => {
+    const entries: IsoEntry[] = [];
+    for (const [path, bytes] of rendered.files) entries.push({ path, type: 'file', source: { kind: 'bytes', data: bytes } });
+    for (const f of plan.files) {
+      if (f.kind !== 'blob') {
+        entries.push({ path: f.isoPath, type: 'file', source: { kind: 'bytes', data: f.bytes } });
+        continue;
+      }
+      const expect = hashAll ? undefined : trust.get(f.digest);
+      const source: IsoFileSource = !hashAll && (ingestedNow.has(f.digest) || expect)
+        ? { kind: 'path', path: store.path(f.digest), contentKey: f.digest, ...(expect ? { expect } : {}) }
+        : { kind: 'stream', size: f.size, open: () => store.open(f.digest, { verify: true, reuseBuffers: true }), contentKey: f.digest };
+      entries.push({ path: f.isoPath, type: 'file', source });
     }
-    // A blob this run downloaded was hashed on its way in: the writer reads its file itself,
-    // through its own buffer (no shared 1 MiB buffers, one copy less). A blob that was already
-    // in the store is streamed through the store, which hashes it again beside the copy.
-    const source: IsoFileSource = ingestedNow.has(f.digest)
-      ? { kind: 'path', path: store.path(f.digest), contentKey: f.digest }
-      : { kind: 'stream', size: f.size, open: () => store.open(f.digest, { verify: true, reuseBuffers: true }), contentKey: f.digest };
-    entries.push({ path: f.isoPath, type: 'file', source });
-  }
-  entries.push({ path: SDK_INDEX_PATH, type: 'file', source: { kind: 'bytes', data: enc.encode(`${JSON.stringify(index, null, 2)}\n`) } });
+    entries.push({ path: SDK_INDEX_PATH, type: 'file', source: { kind: 'bytes', data: enc.encode(`${JSON.stringify(index, null, 2)}\n`) } });
+    return entries;
+  };
 
   onProgress?.({ type: 'phase', phase: 'write' });
   const outDir = resolve(options.outDir);
   const isoName = `${solution.id}.iso`;
   const isoPath = join(outDir, isoName);
   await mkdir(outDir, { recursive: true });
-  const written = await writeIso({
+  const write = (entries: IsoEntry[]) => writeIso({
     entries,
     output: isoPath,
     volumeId: volumeIdOf(solution),
@@ -493,6 +530,22 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     signal,
     onProgress: (e) => onProgress?.({ type: 'write', bytesWritten: e.bytesWritten, bytesTotal: e.bytesTotal }),
   });
+  let written: Awaited<ReturnType<typeof writeIso>>;
+  let hashAll = false;
+  try {
+    written = await write(entriesFor(false));
+  } catch (err) {
+    // A blob copied on its trust record changed after it was checked (the writer left nothing):
+    // write again, hashing every stored blob, so a damaged one fails with BLOB_DIGEST_MISMATCH
+    // (and is removed, for the next build to fetch again) and an intact one is recorded anew.
+    if (!(err instanceof IsoError && err.code === 'ISO_SOURCE_CHANGED') || trust.size === 0) throw err;
+    onProgress?.({ type: 'store-recheck', reason: err.message });
+    hashAll = true;
+    written = await write(entriesFor(true));
+  }
+  const ingested = blobDigests.filter((d) => ingestedNow.has(d)).length;
+  const trustedUsed = hashAll ? 0 : blobDigests.filter((d) => !ingestedNow.has(d) && trust.has(d)).length;
+  const blobCounts = { ingested, trusted: trustedUsed, rehashed: hashAll ? blobDigests.length : blobDigests.length - ingested - trustedUsed };
   const tWrite = performance.now();
   const isoSha256 = written.sha256;
   if (isoSha256 === undefined) throw new PackagingError('INTERNAL', 'the ISO writer returned no sha256');
@@ -523,6 +576,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     ...(signaturePath ? { signaturePath } : {}),
     images,
     dedupSavedBytes: allBlobBytes - plan.uniqueBlobBytes,
+    blobs: blobCounts,
     build,
     warnings: solution.warnings,
     buildTime,

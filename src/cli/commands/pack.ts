@@ -17,6 +17,7 @@ interface PackCliOptions {
   concurrency?: string;
   buildCache?: boolean;
   allowOutsideInputs?: boolean;
+  recheckStore?: boolean;
   json?: boolean;
   quiet?: boolean;
 }
@@ -72,6 +73,7 @@ export function registerPackCommands(program: Command): void {
     .option('--concurrency <n>', 'parallel blob downloads per image', '4')
     .option('--no-build-cache', 'tar and compress every layer of built images again')
     .option('--allow-outside-inputs', 'accept build files outside the solution folder')
+    .option('--recheck-store', 'hash every blob taken from the blob store again, even one unchanged since it was last hashed')
     .option('--json', 'JSON event lines on stdout, for CI')
     .option('-q, --quiet', 'print errors only')
     .action(
@@ -105,6 +107,7 @@ export function registerPackCommands(program: Command): void {
               concurrency: Number(opts.concurrency) || 4,
               buildCache: opts.buildCache !== false,
               allowOutsideInputs: opts.allowOutsideInputs,
+              recheckStore: opts.recheckStore,
               signal,
               onProgress: (e) => {
                 switch (e.type) {
@@ -124,6 +127,9 @@ export function registerPackCommands(program: Command): void {
                   case 'write':
                     progress.update({ phase: 'writing ISO', done: e.bytesWritten, total: e.bytesTotal });
                     break;
+                  case 'store-recheck':
+                    out.warn(`${e.reason}; writing the ISO again, hashing every blob of the store`);
+                    break;
                 }
               },
             }),
@@ -136,6 +142,7 @@ export function registerPackCommands(program: Command): void {
             `  sha256   ${result.sha256}  (also in ${result.checksumPath})`,
             ...(result.signaturePath ? [`  signed   ${result.signaturePath}`] : []),
             `  images   ${result.images.length}, ${formatBytes(result.dedupSavedBytes)} saved by shared layers`,
+            `  blobs    ${result.blobs.ingested} fetched or built now, ${result.blobs.trusted} unchanged in the store since hashed, ${result.blobs.rehashed} hashed again`,
             ...result.images.map((i) => `    ${`${i.name}:${i.tag}`.padEnd(32)} ${i.manifestDigest}  ${formatBytes(i.size)}`),
             ...(result.build.layersBuilt + result.build.layersCached > 0
               ? [

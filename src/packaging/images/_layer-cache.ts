@@ -128,7 +128,7 @@ async function lookup(store: BlobStore, key: string): Promise<BuiltLayer | undef
   if (e.checksum !== entryChecksum(key, layer)) return undefined;
   if (!(await store.has(layer.digest, layer.size))) return undefined;
   try {
-    await store.verify(layer.digest);
+    await store.verify(layer.digest, { ifChanged: true });
   } catch {
     return undefined;
   }

@@ -15,16 +15,19 @@
  * @module
  */
 import { createHash, type Hash, randomBytes } from 'node:crypto';
-import { createReadStream, type Stats } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
+import { type BigIntStats, createReadStream, type Stats } from 'node:fs';
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fromSystemError, PackagingError, throwIfAborted } from '../../errors.js';
+import { type FileFingerprint, fingerprintOf, formatFingerprint, parseFingerprint, sameFile } from '../_file-fingerprint.js';
 import { type HashRing, openHashRing } from '../_hash-thread.js';
 import { FOREIGN_TEMP_MAX_AGE_MS, HOST_TAG, isAbandoned } from '../_stale-temp.js';
 import { digestHex, isDigest } from './_digest.js';
 import { pruneLayerCache } from './_layer-cache.js';
+
+export type { FileFingerprint } from '../_file-fingerprint.js';
 
 /** Size of each read when a blob is streamed. */
 const CHUNK = 1 << 20;
@@ -348,8 +351,26 @@ export interface BlobStore {
       readonly reuseBuffers?: boolean | undefined;
     },
   ): AsyncIterable<Uint8Array>;
-  /** Re-hashes a stored blob; throws `BLOB_DIGEST_MISMATCH` (and removes the file) when it is corrupt. */
-  verify(digest: string): Promise<void>;
+  /**
+   * Re-hashes a stored blob; throws `BLOB_DIGEST_MISMATCH` (and removes the file) when it is
+   * corrupt. With `ifChanged`, a blob whose file still matches its trust record
+   * ({@link BlobStore.trusted}) is not read.
+   */
+  verify(
+    digest: string,
+    options?: {
+      /** Skip the hashing when the file has not changed since it was last hashed. @default false */
+      readonly ifChanged?: boolean | undefined;
+    },
+  ): Promise<void>;
+  /**
+   * The blob's file, when its bytes were hashed and found right and the file has not changed
+   * since (same device, inode, size, modification and change time); `undefined` when it is
+   * absent, was never hashed by this store, or changed. A caller may then copy the file without
+   * hashing it, and should check that the file it opens still has this fingerprint (an ISO path
+   * source's `expect`). Damage below the file system is not seen: see the module comment.
+   */
+  trusted(digest: string): Promise<FileFingerprint | undefined>;
   /**
    * Removes blobs not in `keep` (and not used for `olderThanMs`), the build cache entries of the
    * layers removed, and the temporary files of writers that are gone.
@@ -386,6 +407,47 @@ class FsBlobStore implements BlobStore {
     return join(this.dir, 'blobs', 'sha256', digestHex(digest));
   }
 
+  /** Path of a blob's trust record. */
+  #recordPath(digest: string): string {
+    return join(this.dir, 'verified', 'sha256', digestHex(digest));
+  }
+
+  /**
+   * Records that the blob's bytes were hashed and found right while its file was `before`, when
+   * it still is (`after`, taken once the hashing was done). Records are an optimisation: a store
+   * where they cannot be written still works, every blob is hashed as before.
+   */
+  async #record(digest: string, before: BigIntStats | undefined, after: BigIntStats | undefined): Promise<void> {
+    if (!before || !after || !sameFile(before, after)) return;
+    const tmp = this.#tempPath();
+    try {
+      await writeFile(tmp, formatFingerprint(fingerprintOf(before)), { mode: 0o644 });
+      await rename(tmp, this.#recordPath(digest));
+    } catch {
+      await unlink(tmp).catch(() => undefined);
+    }
+  }
+
+  /** Removes a blob and its trust record (a corrupt blob, or pruned). */
+  async #remove(digest: string): Promise<void> {
+    await unlink(this.#recordPath(digest)).catch(() => undefined);
+    await unlink(this.path(digest)).catch(() => undefined);
+  }
+
+  /** A new temporary file name: <pid>-<host>-<random>, so a later run can tell when its writer is gone (_stale-temp.ts). */
+  #tempPath(): string {
+    return join(this.dir, 'tmp', `${process.pid}-${HOST_TAG}-${randomBytes(8).toString('hex')}`);
+  }
+
+  async trusted(digest: string): Promise<FileFingerprint | undefined> {
+    const [text, st] = await Promise.all([
+      readFile(this.#recordPath(digest), 'utf8').catch(() => undefined),
+      stat(this.path(digest), { bigint: true }).catch(() => undefined),
+    ]);
+    const recorded = text === undefined ? undefined : parseFingerprint(text);
+    return recorded && st?.isFile() && sameFile(recorded, st) ? recorded : undefined;
+  }
+
   async #stat(digest: string): Promise<Stats | undefined> {
     try {
       return await stat(this.path(digest));
@@ -398,8 +460,12 @@ class FsBlobStore implements BlobStore {
   async has(digest: string, size?: number): Promise<boolean> {
     const st = await this.#stat(digest);
     if (!st || (size !== undefined && st.size !== size)) return false;
+    // The mark of use goes on the trust record when there is one: setting the blob's own times
+    // would change its change time, and the record would no longer match.
     const now = new Date();
-    await utimes(this.path(digest), now, now).catch(() => undefined);
+    await utimes(this.#recordPath(digest), now, now)
+      .catch(() => utimes(this.path(digest), now, now))
+      .catch(() => undefined);
     return true;
   }
 
@@ -415,8 +481,7 @@ class FsBlobStore implements BlobStore {
 
   async ingest(options: PutOptions = {}): Promise<BlobIngest> {
     if (options.expectedDigest !== undefined && !isDigest(options.expectedDigest)) throw notDigest(options.expectedDigest);
-    // <pid>-<host>-<random>: a later run can tell when its writer is gone (_stale-temp.ts).
-    const tmp = join(this.dir, 'tmp', `${process.pid}-${HOST_TAG}-${randomBytes(8).toString('hex')}`);
+    const tmp = this.#tempPath();
     const fh = await open(tmp, 'w', 0o644);
     // A large blob downloading beside other large ones is hashed on the second core; small
     // blobs and a lone download are hashed here.
@@ -466,6 +531,9 @@ class FsBlobStore implements BlobStore {
       });
     }
     await rename(tmp, this.path(digest));
+    // Hashed as they were written: the file as it is now is the one those bytes are in.
+    const st = await stat(this.path(digest), { bigint: true }).catch(() => undefined);
+    await this.#record(digest, st, st);
     return { digest, size: written };
   }
 
@@ -517,7 +585,7 @@ class FsBlobStore implements BlobStore {
     }
     const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     if (actual !== digest) {
-      await unlink(this.path(digest)).catch(() => undefined);
+      await this.#remove(digest);
       throw mismatch(`stored blob ${this.path(digest)}`, digest, actual, bytes.byteLength);
     }
     return bytes;
@@ -526,7 +594,9 @@ class FsBlobStore implements BlobStore {
   async *open(digest: string, options: Parameters<BlobStore['open']>[1] = {}): AsyncIterable<Uint8Array> {
     const path = this.path(digest);
     const verify = options.verify ?? true;
+    const statNow = () => stat(path, { bigint: true }).catch(() => undefined);
     if (!options.reuseBuffers) {
+      const before = verify ? await statNow() : undefined;
       const hash = createHash('sha256');
       let size = 0;
       for await (const chunk of createReadStream(path, { highWaterMark: CHUNK })) {
@@ -538,6 +608,7 @@ class FsBlobStore implements BlobStore {
       if (verify) {
         const actual = `sha256:${hash.digest('hex')}`;
         if (actual !== digest) throw mismatch(`stored blob ${path}`, digest, actual, size);
+        await this.#record(digest, before, await statNow());
       }
       return;
     }
@@ -547,6 +618,7 @@ class FsBlobStore implements BlobStore {
     // chunk, so memory stays flat however big the blobs. The mismatch is thrown after the last
     // chunk, before the caller can finish (the ISO writer then removes its temporary file).
     const fh = await open(path, 'r');
+    const before = verify ? await fh.stat({ bigint: true }).catch(() => undefined) : undefined;
     const ring = openHashRing({ size: CHUNK, slots: SLOTS, hash: verify });
     const readInto = async (position: number) => {
       const buf = await ring.nextBuffer();
@@ -569,6 +641,7 @@ class FsBlobStore implements BlobStore {
       done = true;
       const hex = await ring.digest();
       if (hex !== undefined && `sha256:${hex}` !== digest) throw mismatch(`stored blob ${path}`, digest, `sha256:${hex}`, size);
+      if (hex !== undefined) await this.#record(digest, before, await statNow());
     } finally {
       if (!done) {
         await next.catch(() => undefined);
@@ -578,18 +651,22 @@ class FsBlobStore implements BlobStore {
     }
   }
 
-  async verify(digest: string): Promise<void> {
+  async verify(digest: string, options: Parameters<BlobStore['verify']>[1] = {}): Promise<void> {
+    if (options.ifChanged && (await this.trusted(digest))) return;
+    const path = this.path(digest);
+    const before = await stat(path, { bigint: true }).catch(() => undefined);
     const hash = createHash('sha256');
     let size = 0;
-    for await (const chunk of createReadStream(this.path(digest), { highWaterMark: 1 << 20 })) {
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
       hash.update(chunk as Buffer);
       size += (chunk as Buffer).byteLength;
     }
     const actual = `sha256:${hash.digest('hex')}`;
     if (actual !== digest) {
-      await unlink(this.path(digest)).catch(() => undefined);
-      throw mismatch(`stored blob ${this.path(digest)}`, digest, actual, size);
+      await this.#remove(digest);
+      throw mismatch(`stored blob ${path}`, digest, actual, size);
     }
+    await this.#record(digest, before, await stat(path, { bigint: true }).catch(() => undefined));
   }
 
   async prune(options: PruneOptions = {}): Promise<PruneResult> {
@@ -599,14 +676,25 @@ class FsBlobStore implements BlobStore {
     let removed = 0;
     let bytes = 0;
     const root = join(this.dir, 'blobs', 'sha256');
-    for (const name of await readdir(root)) {
+    const records = join(this.dir, 'verified', 'sha256');
+    const names = await readdir(root);
+    for (const name of names) {
       if (keep.has(`sha256:${name}`)) continue;
       const p = join(root, name);
       const st = await stat(p).catch(() => undefined);
-      if (!st || st.mtimeMs > cutoff) continue;
-      await rm(p, { force: true });
+      if (!st) continue;
+      // Last used: the blob's time, or its record's, which `has()` sets instead when there is one.
+      const rec = await stat(join(records, name)).catch(() => undefined);
+      if (Math.max(st.mtimeMs, rec?.mtimeMs ?? 0) > cutoff) continue;
+      await this.#remove(`sha256:${name}`);
       removed++;
       bytes += st.size;
+    }
+    // Records whose blob is gone (removed by hand, or by a store of an older SDK).
+    const present = new Set(names);
+    for (const name of await readdir(records).catch(() => [] as string[])) {
+      if (present.has(name) || (await stat(join(root, name)).catch(() => undefined))) continue;
+      await rm(join(records, name), { force: true });
     }
     // Build cache entries naming a blob that is gone would only be misses: drop them.
     if (removed > 0) await pruneLayerCache(this);
@@ -646,6 +734,7 @@ class FsBlobStore implements BlobStore {
 export async function openBlobStore(options: OpenBlobStoreOptions = {}): Promise<BlobStore> {
   const dir = options.dir ?? join(defaultCacheDir(), 'blobs');
   await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+  await mkdir(join(dir, 'verified', 'sha256'), { recursive: true });
   await mkdir(join(dir, 'tmp'), { recursive: true });
   return new FsBlobStore(dir);
 }

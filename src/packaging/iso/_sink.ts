@@ -9,7 +9,8 @@ import type { Writable } from 'node:stream';
 import { AbortError, IsoError, throwIfAborted } from '../../errors.js';
 import { type HashRing, openHashRing } from '../_hash-thread.js';
 import { SECTOR, sectors } from './_encoding.js';
-import type { IsoFileSource, IsoWriteProgress } from './iso-writer.js';
+import { sameFile } from '../_file-fingerprint.js';
+import type { IsoFileSource, IsoPathSource, IsoWriteProgress } from './iso-writer.js';
 
 const enc = new TextEncoder();
 
@@ -171,6 +172,17 @@ function mismatch(ext: Extent, actual: string): IsoError {
   });
 }
 
+function changed(ext: Extent, path: string, when: string): IsoError {
+  return new IsoError('ISO_SOURCE_CHANGED', `${JSON.stringify(path)} (${ext.label}) ${when} is not the file that was checked before the write`, {
+    hint: 'Another program changed, replaced or touched the file during the write: do not change files while the image is written, and write it again.',
+  });
+}
+
+/** Throws `ISO_SOURCE_CHANGED` when the open file `fd` no longer matches the source's `expect`. */
+function checkExpected(ext: Extent, src: IsoPathSource, fd: number, when: string): void {
+  if (src.expect && !sameFile(src.expect, fs.fstatSync(fd, { bigint: true }))) throw changed(ext, src.path, when);
+}
+
 export async function copyExtent(ext: Extent, sink: Sink): Promise<void> {
   const src = ext.source;
   if (src.kind === 'bytes') {
@@ -183,6 +195,7 @@ export async function copyExtent(ext: Extent, sink: Sink): Promise<void> {
       throw new IsoError('ISO_SOURCE_UNREADABLE', `cannot open ${JSON.stringify(src.path)}`, { hint: 'Check the file.', cause: err });
     }
     try {
+      checkExpected(ext, src, fd, 'as opened');
       let pos = 0;
       while (pos < ext.size) {
         // No promise per read while the buffer has room (thousands of reads per image).
@@ -196,6 +209,7 @@ export async function copyExtent(ext: Extent, sink: Sink): Promise<void> {
       // One byte more than planned tells a file that grew; a read is cheaper than an fstat here
       // (no Stats object per file, and trees have thousands of small files).
       if (fs.readSync(fd, PROBE, 0, 1, ext.size) !== 0) throw mismatch(ext, 'more bytes');
+      checkExpected(ext, src, fd, 'once copied');
     } finally {
       fs.closeSync(fd);
     }

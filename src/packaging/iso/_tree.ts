@@ -289,7 +289,7 @@ function resolveExtent(e: IsoFileEntry, byKey: Map<string, Extent>, all: Extent[
     size = st.size;
     key = src.contentKey !== undefined ? `key:${src.contentKey}` : `ino:${st.dev}:${st.ino}`;
     // The stats given are not kept: on a big tree they would outlive planning by thousands.
-    if (src.stats !== undefined) source = { kind: 'path', path: src.path };
+    if (src.stats !== undefined) source = { kind: 'path', path: src.path, ...(src.expect ? { expect: src.expect } : {}) };
   } else if (src.kind === 'bytes') {
     const data = typeof src.data === 'string' ? enc.encode(src.data) : src.data;
     source = { kind: 'bytes', data };

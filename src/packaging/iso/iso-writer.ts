@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { IsoError, throwIfAborted } from '../../errors.js';
+import type { FileFingerprint } from '../_file-fingerprint.js';
 import { HOST_TAG, isAbandoned } from '../_stale-temp.js';
 import { sourceDate } from '../_source-date-epoch.js';
 import { SECTOR } from './_encoding.js';
@@ -44,6 +45,8 @@ export const ISO_WRITE_MAX_DEPTH = 64;
 /** Timestamp used when neither `timestamp` nor `SOURCE_DATE_EPOCH` is given: 2000-01-01T00:00:00Z. */
 export const DEFAULT_ISO_TIMESTAMP: Date = new Date(Date.UTC(2000, 0, 1));
 
+export type { FileFingerprint } from '../_file-fingerprint.js';
+
 /** Content read from a file on disk. Its size is taken from `stat` while planning. */
 export interface IsoPathSource {
   readonly kind: 'path';
@@ -58,6 +61,14 @@ export interface IsoPathSource {
    * fails the write.
    */
   readonly stats?: IsoSourceStats | undefined;
+  /**
+   * The file as the caller checked it (an `fs.BigIntStats`, or what a blob store's `trusted()`
+   * returns): when the file the writer opens, or the file once copied,
+   * has another device, inode, size, modification or change time, the write fails with
+   * `ISO_SOURCE_CHANGED` and no image is left. For content checked before the write and not
+   * hashed again on the way.
+   */
+  readonly expect?: FileFingerprint | undefined;
 }
 
 /** What the writer needs to know of a source file before copying it. */

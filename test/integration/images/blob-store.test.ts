@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PackagingError } from '../../../src/errors.js';
@@ -16,6 +16,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
+
+/** Where the store keeps a blob's trust record. */
+const recordOf = (store: BlobStore, digest: string) => join(store.dir, 'verified', 'sha256', digest.slice('sha256:'.length));
 
 /** Streams a blob with reused buffers, copying each chunk before asking for the next, as the ISO writer does. */
 async function copyOut(store: BlobStore, digest: string): Promise<Buffer> {
@@ -122,14 +125,70 @@ describe('blob store', () => {
     const a = await store.put(randomBytes(100));
     const b = await store.put(randomBytes(200));
     const c = await store.put(randomBytes(300));
+    const d = await store.put(randomBytes(400));
     const old = new Date(Date.now() - 10 * 86400_000);
-    await utimes(store.path(a.digest), old, old);
-    await utimes(store.path(b.digest), old, old);
+    // Last used ten days ago: the blob's times and its trust record's (has() sets the record's).
+    for (const x of [a, b, d]) {
+      await utimes(store.path(x.digest), old, old);
+      await utimes(recordOf(store, x.digest), old, old);
+    }
+    // Used now: has() marks it on its record, and prune reads that.
+    expect(await store.has(d.digest)).toBe(true);
     expect(await store.prune({ keep: [b.digest], olderThanMs: 86400_000 })).toEqual({ removed: 1, bytes: 100, tempFilesRemoved: 0, tempBytesRemoved: 0 });
     expect(await store.has(a.digest)).toBe(false);
     expect(await store.has(b.digest)).toBe(true);
     expect(await store.has(c.digest)).toBe(true);
-    expect(await store.prune()).toEqual({ removed: 2, bytes: 500, tempFilesRemoved: 0, tempBytesRemoved: 0 });
+    expect(await store.has(d.digest)).toBe(true);
+    expect(await store.prune()).toEqual({ removed: 3, bytes: 900, tempFilesRemoved: 0, tempBytesRemoved: 0 });
+    // No record outlives its blob.
+    expect(await readdir(join(store.dir, 'verified', 'sha256'))).toEqual([]);
+  });
+
+  it('keeps a trust record of each blob it hashed, which any change to the file voids', async () => {
+    const store = await openBlobStore({ dir: join(dir, 's4') });
+    const bytes = randomBytes(2 << 20);
+    const { digest } = await store.put(bytes);
+    const path = store.path(digest);
+    const st = await stat(path, { bigint: true });
+    expect(await store.trusted(digest)).toEqual({ dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs });
+    // Marking the blob as used does not void its record.
+    expect(await store.has(digest)).toBe(true);
+    expect(await store.trusted(digest)).toBeDefined();
+
+    // A chmod voids it; hashing the blob again (verify, or a verified stream) records it anew.
+    await chmod(path, 0o600);
+    expect(await store.trusted(digest)).toBeUndefined();
+    await store.verify(digest, { ifChanged: true });
+    expect(await store.trusted(digest)).toBeDefined();
+    await chmod(path, 0o644);
+    expect(await store.trusted(digest)).toBeUndefined();
+    expect((await copyOut(store, digest)).equals(bytes)).toBe(true);
+    expect(await store.trusted(digest)).toBeDefined();
+
+    // The same bytes put in its place by rename: another inode, no record.
+    await writeFile(`${path}.new`, bytes);
+    await rename(`${path}.new`, path);
+    expect(await store.trusted(digest)).toBeUndefined();
+    await store.verify(digest);
+
+    // Other bytes of the same size, with the old modification time set back: the change time
+    // still moved, so the blob is hashed again and the damage found.
+    const before = await stat(path);
+    const damaged = Buffer.from(bytes);
+    damaged[12345]! ^= 0x10;
+    await writeFile(path, damaged);
+    await utimes(path, before.atime, before.mtime);
+    expect(await store.trusted(digest)).toBeUndefined();
+    const err = await store.verify(digest, { ifChanged: true }).catch((e: unknown) => e);
+    expect((err as PackagingError).code).toBe('BLOB_DIGEST_MISMATCH');
+    expect(await store.has(digest)).toBe(false);
+    expect(await store.trusted(digest)).toBeUndefined();
+
+    // A record that is not one (a torn or foreign file) is no trust.
+    const other = await store.put(randomBytes(1000));
+    await writeFile(recordOf(store, other.digest), 'v1 1 2 3\n');
+    expect(await store.trusted(other.digest)).toBeUndefined();
+    expect(await store.has(other.digest)).toBe(true);
   });
 
   it('writeLayout copies (atomically, world-readable) when the store is on another filesystem', async (ctx) => {

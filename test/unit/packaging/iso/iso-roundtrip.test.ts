@@ -384,6 +384,29 @@ describe('writeIso refuses impossible input with a typed error', () => {
     expect(fs.existsSync(out)).toBe(false);
   });
 
+  it('a path source with `expect`: written while the file is the one checked, refused once it was touched or replaced', async () => {
+    const f = path.join(tmp, 'expect.bin');
+    fs.writeFileSync(f, Buffer.alloc(70_000, 3));
+    const entry = (expect: fs.BigIntStats): IsoEntry[] => [{ path: 'expect.bin', type: 'file', source: { kind: 'path', path: f, expect } }];
+    const checked = fs.statSync(f, { bigint: true });
+    const plain = await writeToBuffer({ entries: [{ path: 'expect.bin', type: 'file', source: { kind: 'path', path: f } }], volumeId: 'T' });
+    expect((await writeToBuffer({ entries: entry(checked), volumeId: 'T' })).bytes.equals(plain.bytes)).toBe(true);
+    const refused = async (what: RegExp) => {
+      const out = path.join(tmp, 'expect.iso');
+      const err = await writeIso({ output: out, volumeId: 'T', entries: entry(checked) }).catch((e: unknown) => e);
+      expect((err as IsoError).code).toBe('ISO_SOURCE_CHANGED');
+      expect((err as IsoError).message).toMatch(what);
+      expect(fs.existsSync(out)).toBe(false);
+    };
+    // Same size, same bytes, same modification time: only the change time moved (chmod).
+    fs.chmodSync(f, 0o600);
+    await refused(/expect\.bin.*as opened is not the file that was checked/);
+    // The same bytes renamed in its place: another inode.
+    fs.writeFileSync(`${f}.new`, Buffer.alloc(70_000, 3));
+    fs.renameSync(`${f}.new`, f);
+    await refused(/expect\.bin/);
+  });
+
   it('stops on abort and removes the partial file', async () => {
     const out = path.join(tmp, 'aborted.iso');
     const controller = new AbortController();
