@@ -25,6 +25,7 @@
 // Run after `npm run build`:
 //   node bench/pack.mjs [--images 4] [--base-mib 100] [--own-mib 200] [--runs 3]
 //   node bench/pack.mjs --curve 1,2,4 [--curve-images 20] [--runs 1]
+//   --hold: keep the registry, the warm store and the reference tree after the tables (until a signal)
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -82,7 +83,7 @@ if (args[0] === '--child-pack') {
       .map(([p, m]) => [p, Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Math.round(v / MiB)]))]),
   );
   const downloaded = r.images.reduce((n, i) => n + i.bytesDownloaded, 0);
-  process.stdout.write(JSON.stringify({ seconds, path: r.path, size: r.size, downloaded, timings: r.timings, peaks, composition }));
+  process.stdout.write(JSON.stringify({ seconds, path: r.path, size: r.size, downloaded, timings: r.timings, blobs: r.blobs, peaks, composition }));
   process.exit(0);
 }
 
@@ -394,6 +395,16 @@ try {
     ];
     for (const i of [...vs.issues, ...vr.issues].filter((x) => x.severity === 'error')) lines.push(`  verify error: ${i.code} ${i.path}: ${i.message}`);
     process.stdout.write(`${lines.join('\n')}\n`);
+    if (args.includes('--hold')) {
+      // For profiling by hand: the registry, the warm store and the reference tree stay until a signal.
+      process.stderr.write(
+        `holding until SIGINT/SIGTERM. Warm pack: node ${here} --child-pack ${host} ${N} <out> ${cache}; plain write: node ${cliPath} iso create -o <iso> ${join(work, `ref-root-${L}`)}\n`,
+      );
+      await new Promise((r) => {
+        process.once('SIGINT', r);
+        process.once('SIGTERM', r);
+      });
+    }
   }
 } finally {
   registry?.kill('SIGTERM');
