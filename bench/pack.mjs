@@ -28,7 +28,7 @@
 //   --hold: keep the registry, the warm store and the reference tree after the tables (until a signal)
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,6 +140,24 @@ async function timed(cmd, cmdArgs, env) {
 // static-container-registry.py: its time is not charged to the reference.
 const withoutSnippet = (t) => ({ ...t, seconds: t.seconds - Number(/snippet=([\d.]+)/.exec(t.stdout)?.[1] ?? 0) });
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** Every regular file under `dir`. */
+async function filesUnder(dir) {
+  const out = [];
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) out.push(join(e.parentPath ?? e.path, e.name));
+  return out;
+}
+/** Reads every byte of `files` (into the page cache), through one 1 MiB buffer. */
+async function readAll(files) {
+  const buf = Buffer.alloc(MiB);
+  for (const f of files) {
+    const fh = await open(f, 'r');
+    try {
+      while ((await fh.read(buf, 0, MiB, null)).bytesRead > 0);
+    } finally {
+      await fh.close();
+    }
+  }
+}
 const fmt = (x, d = 2) => x.toFixed(d);
 /** `images 120, write 148`: the high-water mark at the end of each phase that raised it. */
 const fmtPeaks = (peaks = {}) => {
@@ -335,12 +353,19 @@ try {
 
     // 4. Warm repacks, nothing changed, interleaved with a plain ISO write of the same bytes:
     //    `solution iso create` of the reference's tree (the same blobs, hard-linked), with sha256.
+    //    Both sides' input files are read just before each run (not timed): "warm" means in the
+    //    page cache, and a host that pages out file pages idle for a minute (DAMON reclaim on this
+    //    machine's virtual machines) otherwise turns either side's run into a disk read at random.
     const warm = [];
     const plain = [];
+    const storeFiles = await blobFiles(cache);
+    const refFiles = await filesUnder(join(work, `ref-root-${L}`));
     for (let r = 0; r < RUNS; r++) {
       process.stderr.write(`warm repack ${r + 1}/${RUNS}…\n`);
+      await readAll(storeFiles);
       warm.push(await sdkPack(join(work, 'sdk-warm'), cache));
       await rm(join(work, 'sdk-warm'), { recursive: true, force: true });
+      await readAll(refFiles);
       plain.push(await timed(process.execPath, [cliPath, 'iso', 'create', '--quiet', '-o', join(work, 'plain.iso'), join(work, `ref-root-${L}`)]));
       await rm(join(work, 'plain.iso'), { force: true });
     }

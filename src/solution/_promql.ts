@@ -21,8 +21,15 @@
 import { createRequire } from 'node:module';
 import type { EditorState as EditorStateType } from '@codemirror/state';
 import type { SyntaxNode, Tree } from '@lezer/common';
-import { EqlRegex, NeqRegex, parser, StringLiteral } from '@prometheus-io/lezer-promql';
+import type * as LezerPromql from '@prometheus-io/lezer-promql';
 import { re2Error } from './_regexp.js';
+
+let grammar: typeof LezerPromql | undefined;
+/** The PromQL grammar, loaded on the first expression: a solution without alerts does not pay its 10 ms import. */
+function promql(): typeof LezerPromql {
+  grammar ??= createRequire(import.meta.url)('@prometheus-io/lezer-promql') as typeof LezerPromql;
+  return grammar;
+}
 
 /** A problem in a PromQL expression: 1-based line and column. */
 export interface PromqlProblem {
@@ -45,7 +52,7 @@ function position(expr: string, offset: number): { line: number; column: number 
 /** Returns the first syntax error of `expr`, or `undefined` when it parses. */
 export function checkPromql(expr: string): PromqlProblem | undefined {
   if (expr.trim() === '') return { kind: 'syntax', line: 1, column: 1, message: 'empty expression' };
-  const tree = parser.parse(expr);
+  const tree = promql().parser.parse(expr);
   let found: PromqlProblem | undefined;
   tree.iterate({
     enter(node) {
@@ -153,6 +160,7 @@ export function lintPromql(original: string, options: { readonly requireInstant?
     if (d.severity !== 'error') continue;
     out.push({ kind: 'type', ...position(expr, d.from), message: d.message });
   }
+  const { EqlRegex, NeqRegex, StringLiteral } = promql();
   tree.iterate({
     enter(node) {
       if (node.type.id !== EqlRegex && node.type.id !== NeqRegex) return undefined;

@@ -1,6 +1,6 @@
 /**
- * `solution images pull|layout|prune`: fetch images into the shared blob store, lay them out
- * as MetalK8s' static registry, clean the store. Thin: parsing and printing only.
+ * `solution images pull|layout|verify|prune`: fetch images into the shared blob store, lay them
+ * out as MetalK8s' static registry, check and clean the store. Thin: parsing and printing only.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,7 +19,8 @@ import {
   writeLayout,
 } from '../../packaging/images/index.js';
 import { outPath } from '../_options.js';
-import { action, Output } from '../_output.js';
+import { action, Output, withInterrupt } from '../_output.js';
+import { formatBytes, ProgressDisplay } from '../_progress.js';
 
 interface ConnectionFlags {
   readonly store?: string;
@@ -143,6 +144,32 @@ export function registerImagesCommands(program: Command): void {
       (_d, flags) => new Output(flags),
     ),
   );
+
+  images
+    .command('verify')
+    .description('Hash every blob of the store again; remove the damaged ones, which the next pack fetches or builds again.')
+    .option('--store <dir>', 'blob store directory (default: the user cache)')
+    .option('--json', 'one JSON event per line')
+    .option('-q, --quiet', 'print problems only')
+    .action(
+      action(
+        async (flags) => {
+          const out = new Output(flags);
+          const progress = new ProgressDisplay(out, { quiet: flags.quiet });
+          const store = await openBlobStore({ dir: flags.store ?? join(defaultCacheDir(), 'blobs') });
+          const r = await withInterrupt((signal) =>
+            store.verifyAll({ signal, onProgress: (e) => progress.update({ phase: `hashing ${e.total} blobs`, done: e.bytes, total: e.totalBytes }) }),
+          );
+          progress.done();
+          if (r.damaged.length > 0) {
+            out.problems(r.damaged.map((d) => `damaged, removed: ${d}`).join('\n'));
+            process.exitCode = 1;
+          }
+          out.result(`${r.blobs} blobs, ${formatBytes(r.bytes)} hashed: ${r.damaged.length === 0 ? 'all intact' : `${r.damaged.length} damaged and removed`}`, r);
+        },
+        (flags) => new Output(flags),
+      ),
+    );
 
   images
     .command('prune')

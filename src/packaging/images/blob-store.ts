@@ -293,6 +293,22 @@ export interface BlobIngest {
   abort(): Promise<void>;
 }
 
+/** Options of {@link BlobStore.verifyAll}. */
+export interface VerifyAllOptions {
+  /** After each blob: how many are done, of how many, and their bytes. */
+  readonly onProgress?: ((e: { readonly done: number; readonly total: number; readonly bytes: number; readonly totalBytes: number }) => void) | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** What {@link BlobStore.verifyAll} found. */
+export interface VerifyAllResult {
+  /** Blobs hashed, and their bytes. */
+  readonly blobs: number;
+  readonly bytes: number;
+  /** Digests of the blobs whose bytes did not match (removed). */
+  readonly damaged: readonly string[];
+}
+
 /** Options of {@link BlobStore.prune}. */
 export interface PruneOptions {
   /** Digests to keep whatever their age. */
@@ -371,6 +387,12 @@ export interface BlobStore {
    * source's `expect`). Damage below the file system is not seen: see the module comment.
    */
   trusted(digest: string): Promise<FileFingerprint | undefined>;
+  /**
+   * Hashes every blob of the store again, whatever its trust record says: removes the damaged
+   * ones (a later fetch or build stores them again) and records the others anew. For a store kept
+   * for a long time, where damage below the file system is possible (`solution images verify`).
+   */
+  verifyAll(options?: VerifyAllOptions): Promise<VerifyAllResult>;
   /**
    * Removes blobs not in `keep` (and not used for `olderThanMs`), the build cache entries of the
    * layers removed, and the temporary files of writers that are gone.
@@ -667,6 +689,32 @@ class FsBlobStore implements BlobStore {
       throw mismatch(`stored blob ${path}`, digest, actual, size);
     }
     await this.#record(digest, before, await stat(path, { bigint: true }).catch(() => undefined));
+  }
+
+  async verifyAll(options: VerifyAllOptions = {}): Promise<VerifyAllResult> {
+    const root = join(this.dir, 'blobs', 'sha256');
+    const found: { digest: string; size: number }[] = [];
+    for (const name of (await readdir(root)).sort()) {
+      const digest = `sha256:${name}`;
+      if (!isDigest(digest)) continue;
+      const st = await stat(join(root, name)).catch(() => undefined);
+      if (st?.isFile()) found.push({ digest, size: st.size });
+    }
+    const totalBytes = found.reduce((n, b) => n + b.size, 0);
+    const damaged: string[] = [];
+    let bytes = 0;
+    for (const [i, b] of found.entries()) {
+      throwIfAborted(options.signal, 'verifying the blob store');
+      try {
+        await this.verify(b.digest);
+      } catch (err) {
+        if ((err as PackagingError).code === 'BLOB_DIGEST_MISMATCH') damaged.push(b.digest);
+        else if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fromSystemError(err, { doing: `verify ${this.path(b.digest)}` }) ?? err;
+      }
+      bytes += b.size;
+      options.onProgress?.({ done: i + 1, total: found.length, bytes, totalBytes });
+    }
+    return { blobs: found.length, bytes, damaged };
   }
 
   async prune(options: PruneOptions = {}): Promise<PruneResult> {

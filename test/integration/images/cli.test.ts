@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,6 +42,30 @@ describe('solution images', () => {
     expect(result.data.images[0]).toMatchObject({ name: 'hello', tag: '1.0' });
     expect((await readdir(join(out, 'images/hello/1.0'))).length).toBe(4);
     expect(await readFile(join(out, 'registry-config.inc.j2'), 'utf8')).toContain(result.data.images[0].manifestDigest);
+  });
+
+  it('verify hashes every blob of the store, removes a damaged one and fails, then the store is whole again', async () => {
+    const storeDir = join(dir, 'store-verify');
+    const store = await openBlobStore({ dir: storeDir });
+    const kept = await store.put(Buffer.alloc(3 << 20, 1));
+    const hurt = await store.put(Buffer.alloc(2 << 20, 2));
+    const ok = await solution(['images', 'verify', '--store', storeDir]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/^2 blobs, 5\.0 MiB hashed: all intact/);
+    // One byte changed, and the file's modification time set back: its trust record does not
+    // matter here, every blob is hashed.
+    const { atime, mtime } = await stat(store.path(hurt.digest));
+    const bytes = await readFile(store.path(hurt.digest));
+    bytes[1000]! ^= 1;
+    await writeFile(store.path(hurt.digest), bytes);
+    await utimes(store.path(hurt.digest), atime, mtime);
+    const bad = await solution(['images', 'verify', '--store', storeDir, '--json']);
+    expect(bad.code).toBe(1);
+    const result = bad.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((e) => e.type === 'result');
+    expect(result.data).toEqual({ blobs: 2, bytes: 5 << 20, damaged: [hurt.digest] });
+    expect(await store.has(hurt.digest)).toBe(false);
+    expect(await store.trusted(kept.digest)).toBeDefined();
+    expect((await solution(['images', 'verify', '--store', storeDir])).code).toBe(0);
   });
 
   it('explains a bad --image and a missing source without a stack trace', async () => {
