@@ -312,12 +312,6 @@ class HashThread {
       this.stop();
       return;
     }
-    this.stopWhenIdle();
-  }
-
-  /** Stops the thread once it has had no ring for {@link IDLE_STOP_MS}. */
-  stopWhenIdle(): void {
-    clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => {
       if (this.rings.size === 0) this.stop();
     }, IDLE_STOP_MS);
@@ -499,24 +493,6 @@ export function openHashRing(options: HashRingOptions): HashRing {
   const thread = threaded ? threadFor(dedicated) : undefined;
   if (thread) return new ThreadedRing(memory, options, thread, dedicated);
   return new InlineRing(memory, options);
-}
-
-/**
- * Starts a hashing thread now, for a ring asked for soon: a thread takes 20 to 50 ms to boot, and
- * the first ring's writer waits for it once its buffers are full. `pack` calls it as it starts
- * on the images: in a repack where nothing changed, the ISO write begins some 30 ms later. The
- * thread stops after {@link IDLE_STOP_MS} without a ring, as any idle one; nothing is started on
- * one core, where rings hash inline, or when an idle thread is there already.
- */
-export function startHashThread(): void {
-  if (unavailable || availableParallelism() < 2 || threads.some((t) => t.rings.size === 0)) return;
-  try {
-    const thread = new HashThread();
-    threads.push(thread);
-    thread.stopWhenIdle();
-  } catch {
-    unavailable = true;
-  }
 }
 
 /** How many hashing threads are running (they stop once idle). */

@@ -27,7 +27,6 @@ import { type FileFingerprint, type IsoEntry, type IsoFileSource, writeIso } fro
 import { type BuildTime, resolveBuildTime } from './build-time.js';
 import { checkSolutionInputs } from './check-solution-inputs.js';
 import { loadSolutionFile, solutionBaseDir } from './solution-file.js';
-import { startHashThread } from './_hash-thread.js';
 import { SDK_INDEX_PATH, signatureMessage } from './_sdk-index.js';
 
 /** Progress of {@link pack}. */
@@ -355,9 +354,6 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   const tRender = performance.now();
 
   onProgress?.({ type: 'phase', phase: 'images' });
-  // The ISO's hashing thread boots while the manifests are asked for: when every image is in the
-  // store, the write starts some 30 ms later, and would otherwise wait for the thread.
-  startHashThread();
   const store: BlobStore = await openBlobStore({ dir: options.cacheDir ?? join(defaultCacheDir(), 'blobs') });
   // Left by an earlier pack killed with SIGKILL; those of packs still running are kept.
   await store.removeAbandonedTemp();

@@ -6,10 +6,9 @@
  * running.
  */
 import { createHash, randomFillSync } from 'node:crypto';
-import { availableParallelism } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IsoError, PackagingError } from '../../../src/errors.js';
-import { type HashRing, hashThreadsRunning, IDLE_STOP_MS, openHashRing, startHashThread } from '../../../src/packaging/_hash-thread.js';
+import { type HashRing, hashThreadsRunning, IDLE_STOP_MS, openHashRing } from '../../../src/packaging/_hash-thread.js';
 import { createSinkHasher } from '../../../src/packaging/iso/_sink.js';
 
 const SIZE = 4096;
@@ -113,24 +112,6 @@ describe('hash ring', () => {
     expect(hashThreadsRunning()).toBe(1);
     const whole = await feed(openHashRing({ size: SIZE, threaded: true, dedicated: true }), 10, 0);
     expect(whole.ours).toBe(whole.expected);
-    expect(hashThreadsRunning()).toBe(0);
-  });
-
-  it('a thread started ahead is taken by the next ring, and stops when no ring comes', async (ctx) => {
-    if (availableParallelism() < 2) {
-      console.log('skipped: one core, where rings hash inline and no thread is started ahead');
-      ctx.skip();
-    }
-    startHashThread();
-    startHashThread();
-    expect(hashThreadsRunning()).toBe(1);
-    const whole = await feed(openHashRing({ size: SIZE, dedicated: true }), 20, 0);
-    expect(whole.ours).toBe(whole.expected);
-    // The dedicated ring ran on the thread started ahead (no second one), which stopped with it.
-    expect(hashThreadsRunning()).toBe(0);
-    startHashThread();
-    expect(hashThreadsRunning()).toBe(1);
-    await new Promise((r) => setTimeout(r, IDLE_STOP_MS * 3));
     expect(hashThreadsRunning()).toBe(0);
   });
 
