@@ -7,9 +7,9 @@
 import * as fs from 'node:fs';
 import type { Writable } from 'node:stream';
 import { AbortError, IsoError, throwIfAborted } from '../../errors.js';
+import { sameFile } from '../_file-fingerprint.js';
 import { type HashRing, openHashRing } from '../_hash-thread.js';
 import { SECTOR, sectors } from './_encoding.js';
-import { sameFile } from '../_file-fingerprint.js';
 import type { IsoFileSource, IsoPathSource, IsoWriteProgress } from './iso-writer.js';
 
 const enc = new TextEncoder();
