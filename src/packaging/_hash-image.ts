@@ -6,7 +6,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { IsoError, throwIfAborted } from '../errors.js';
-import { openHashRing } from './_hash-thread.js';
+import { openHashRing, THREADED_HASH_MIN } from './_hash-thread.js';
 import type { IsoEntryInfo, IsoImage } from './iso/iso-reader.js';
 import type { VerifyOptions } from './verify.js';
 
@@ -85,7 +85,13 @@ export async function hashImage(
     pieces.sort((a, b) => a.start - b.start || a.end - b.end);
     // The whole-image hash runs on a second core (when there is one) while this thread hashes
     // the files: each byte is hashed twice, at the same time.
-    const whole = openHashRing({ size: CHUNK, slots: 8, dedicated: true, error: (message, hint) => new IsoError('ISO_INTERNAL', message, { hint }) });
+    const whole = openHashRing({
+      size: CHUNK,
+      slots: 8,
+      dedicated: true,
+      error: (message, hint) => new IsoError('ISO_INTERNAL', message, { hint }),
+      ...(size < THREADED_HASH_MIN ? { threaded: false } : {}),
+    });
     let pos = 0;
     let next = 0;
     let active: Piece[] = [];

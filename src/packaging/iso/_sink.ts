@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import type { Writable } from 'node:stream';
 import { AbortError, IsoError, throwIfAborted } from '../../errors.js';
 import { sameFile } from '../_file-fingerprint.js';
-import { type HashRing, openHashRing } from '../_hash-thread.js';
+import { type HashRing, openHashRing, THREADED_HASH_MIN } from '../_hash-thread.js';
 import { SECTOR, sectors } from './_encoding.js';
 import type { IsoFileSource, IsoPathSource, IsoWriteProgress } from './iso-writer.js';
 
@@ -35,12 +35,6 @@ const IO_SLICE = BUFFER_SIZE;
 const PROBE = Buffer.alloc(1);
 /** Progress events, abort checks and event-loop turns happen every this many bytes. */
 const YIELD_EVERY = 4 * 1024 * 1024;
-
-/**
- * Images with less file data than this are hashed inline: starting the hashing thread costs about
- * 20 ms and 10 MiB of RSS, more than it saves on a small image.
- */
-const THREADED_HASH_MIN = 64 * 1024 * 1024;
 
 /** The error of a broken hash ring, for the ISO modules. */
 export const isoRingError = (message: string, hint: string): IsoError => new IsoError('ISO_INTERNAL', message, { hint });

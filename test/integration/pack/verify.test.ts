@@ -2,6 +2,7 @@ import { copyFile, open, readFile, rm, truncate, writeFile } from 'node:fs/promi
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openIso } from '../../../src/packaging/iso/iso-reader.js';
+import { writeIso } from '../../../src/packaging/iso/iso-writer.js';
 import type { PackResult } from '../../../src/packaging/pack.js';
 import { verify } from '../../../src/packaging/verify.js';
 import { EXAMPLE, ed25519, packFolder, sh, solution, tempDir } from './_pack.js';
@@ -183,6 +184,26 @@ describe('verify on a packed example', () => {
     const strict = solution('verify', iso, '--strict');
     expect(strict.status).toBe(1);
     expect(strict.stdout).toMatch(/^FAILED .*: 0 error\(s\), 2 warning\(s\)/);
+  });
+
+  it('an image of more than 64 MiB, hashed on the second core: its sha256 matches SHA256SUM, and one byte changed is found', async () => {
+    const big = join(dir, 'big');
+    await sh('mkdir', ['-p', big]);
+    const iso = join(big, 'big.iso');
+    const data = Buffer.alloc(70 << 20);
+    for (let i = 0; i < data.length; i += 4096) data.writeUInt32LE(i, i);
+    const written = await writeIso({ output: iso, volumeId: 'BIG', entries: [{ path: 'data.bin', type: 'file', source: { kind: 'bytes', data } }] });
+    await writeFile(join(big, 'SHA256SUM'), `${written.sha256}  big.iso\n`);
+    const good = await verify({ path: iso });
+    expect(good.checksum).toBe('match');
+    expect(good.sha256).toBe(written.sha256);
+    // One byte of the file's data, 40 MiB into the image.
+    const fh = await open(iso, 'r+');
+    await fh.write(Buffer.from([0xff]), 0, 1, 40 << 20);
+    await fh.close();
+    const bad = await verify({ path: iso });
+    expect(bad.checksum).toBe('mismatch');
+    expect(bad.ok).toBe(false);
   });
 
   it('a file that is not an ISO is one issue, not a crash', async () => {
