@@ -219,6 +219,14 @@ try {
     `bytes downloaded by a cold SDK pull: ${sdk[0].downloaded} (distinct blobs ${uniqueBytes})`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+  if (args.includes('--hold')) {
+    // For profiling by hand: the registry stays until a signal.
+    process.stderr.write(`holding until SIGINT/SIGTERM. Cold pull: node ${fileURLToPath(import.meta.url)} --pull-worker <new store dir> ${host} ${N} ${CONCURRENCY}\n`);
+    await new Promise((r) => {
+      process.once('SIGINT', r);
+      process.once('SIGTERM', r);
+    });
+  }
 } finally {
   registry?.kill('SIGTERM');
   await rm(work, { recursive: true, force: true });
