@@ -373,6 +373,8 @@ export async function pack(options: PackOptions): Promise<PackResult> {
       if (e.type === 'image-done') bytesDownloaded = e.bytesDownloaded;
       if (e.type === 'blob-done') ingestedNow.add(e.digest);
       if (e.type === 'layer-built') {
+        // Compressed and stored by this run: hashed on its way in, like a download.
+        if (!e.cached) ingestedNow.add(e.digest);
         if (e.cached) build.layersCached++;
         else build.layersBuilt++;
         build.bytesCompressed += e.bytesCompressed;
