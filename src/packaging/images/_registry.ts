@@ -78,14 +78,19 @@ function isRetryable(err: unknown): boolean {
 
 /**
  * Feeds every chunk of `body` to `onChunk`, pausing the stream while the promise `onChunk`
- * returns is pending; resolves at the end of the body. A throw or rejection of `onChunk`
- * destroys the body and rejects, and so does an error or a premature close of the body.
- * 'data' events, not `for await`: an async iterator costs a few microseconds per chunk, and
- * TLS delivers 16 KiB chunks (a tenth of the CPU time of a download over TLS).
+ * returns is pending; resolves at the end of the body, once the last chunk's promise has
+ * settled too (a stream emits 'end' after its last 'data' even while paused: resolving then
+ * let a download be counted short, resumed with a Range request, and its last chunk appended
+ * twice). A throw or rejection of `onChunk` destroys the body and rejects, and so does an error
+ * or a premature close of the body. 'data' events, not `for await`: an async iterator costs a
+ * few microseconds per chunk, and TLS delivers 16 KiB chunks (a tenth of the CPU time of a
+ * download over TLS).
  */
-function pump(body: Readable, onChunk: (chunk: Buffer) => Promise<void> | undefined): Promise<void> {
+export function pump(body: Readable, onChunk: (chunk: Buffer) => Promise<void> | undefined): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let failed = false;
+    /** The promise of the chunk being handled, while there is one. */
+    let pending: Promise<void> | undefined;
     const fail = (err: unknown) => {
       if (failed) return;
       failed = true;
@@ -103,13 +108,14 @@ function pump(body: Readable, onChunk: (chunk: Buffer) => Promise<void> | undefi
       }
       if (wait) {
         body.pause();
-        wait.then(() => {
+        pending = wait.then(() => {
           if (!failed) body.resume();
         }, fail);
       }
     };
     body.on('data', onData);
-    finished(body).then(() => {
+    finished(body).then(async () => {
+      await pending;
       if (!failed) resolve();
     }, fail);
   });

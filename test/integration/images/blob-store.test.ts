@@ -69,6 +69,35 @@ describe('blob store', () => {
     expect(await readdir(join(store.dir, 'tmp'))).toEqual([]);
   });
 
+  it('counts a chunk in bytesWritten as soon as it is handed over, also while it waits for a buffer of the hashing thread', async () => {
+    // Two large ingests at once: the second is hashed on the second core, through one buffer.
+    const store = await openBlobStore({ dir: join(dir, 's1w') });
+    const a = randomBytes(4 << 20);
+    const b = randomBytes(4 << 20);
+    const feed = async (bytes: Buffer) => {
+      const ing = await store.ingest({ expectedDigest: sha256Digest(bytes), expectedSize: bytes.length });
+      let fed = 0;
+      let waited = 0;
+      for (let off = 0; off < bytes.length; off += 65536) {
+        const chunk = bytes.subarray(off, off + 65536);
+        const wait = ing.write(chunk);
+        fed += chunk.length;
+        // What a resumed download would ask the registry for: every byte after those handed over.
+        expect(ing.bytesWritten).toBe(fed);
+        if (wait) {
+          waited++;
+          await wait;
+        }
+      }
+      await ing.commit();
+      return waited;
+    };
+    const [, waitedB] = await Promise.all([feed(a), feed(b)]);
+    // The threaded ingest did wait for its buffer: the case this test is about happened.
+    expect(waitedB).toBeGreaterThan(0);
+    expect(Buffer.from(await store.read(sha256Digest(b))).equals(b)).toBe(true);
+  });
+
   it('detects a blob corrupted on disk, on read, verify and stream', async () => {
     const store = await openBlobStore({ dir: join(dir, 's2') });
     const { digest } = await store.put(randomBytes(1000));
