@@ -14,7 +14,13 @@ function arrived(...parts: string[]): Readable {
   return body;
 }
 
-const later = (ms: number, then: () => void) => new Promise<void>((r) => setTimeout(() => (then(), r()), ms));
+const later = (ms: number, then: () => void) =>
+  new Promise<void>((r) =>
+    setTimeout(() => {
+      then();
+      r();
+    }, ms),
+  );
 
 describe('pump', () => {
   it('resolves only once the last chunk is handled, though the body ended while it was', async () => {
