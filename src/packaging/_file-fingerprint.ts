@@ -5,8 +5,6 @@
  *
  * @module
  */
-import type { BigIntStats } from 'node:fs';
-
 /**
  * A file as it was at one moment: device, inode, size, modification and change time (ns). An
  * `fs.BigIntStats` (`stat(path, { bigint: true })`) is one. Writing to the file, `chmod`, a new
@@ -18,11 +16,6 @@ export interface FileFingerprint {
   readonly size: bigint;
   readonly mtimeNs: bigint;
   readonly ctimeNs: bigint;
-}
-
-/** Just the five fields of a `stat`, not the whole object (records are kept per blob). */
-export function fingerprintOf(st: BigIntStats | FileFingerprint): FileFingerprint {
-  return { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
 }
 
 /** Whether two fingerprints are of the same file, unchanged. */

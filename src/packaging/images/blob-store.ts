@@ -21,7 +21,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fromSystemError, PackagingError, throwIfAborted } from '../../errors.js';
-import { type FileFingerprint, fingerprintOf, formatFingerprint, parseFingerprint, sameFile } from '../_file-fingerprint.js';
+import { type FileFingerprint, formatFingerprint, parseFingerprint, sameFile } from '../_file-fingerprint.js';
 import { type HashRing, openHashRing } from '../_hash-thread.js';
 import { FOREIGN_TEMP_MAX_AGE_MS, HOST_TAG, isAbandoned } from '../_stale-temp.js';
 import { digestHex, isDigest } from './_digest.js';
@@ -446,11 +446,16 @@ class FsBlobStore implements BlobStore {
     if (!before || !after || !sameFile(before, after)) return;
     const tmp = this.#tempPath();
     try {
-      await writeFile(tmp, formatFingerprint(fingerprintOf(before)), { mode: 0o644 });
+      await writeFile(tmp, formatFingerprint(before), { mode: 0o644 });
       await rename(tmp, this.#recordPath(digest));
     } catch {
       await unlink(tmp).catch(() => undefined);
     }
+  }
+
+  /** The blob file's `stat` with nanoseconds, what trust records hold; `undefined` when it is absent. */
+  #statExact(digest: string): Promise<BigIntStats | undefined> {
+    return stat(this.path(digest), { bigint: true }).catch(() => undefined);
   }
 
   /** Removes a blob and its trust record (a corrupt blob, or pruned). */
@@ -467,7 +472,7 @@ class FsBlobStore implements BlobStore {
   async trusted(digest: string): Promise<FileFingerprint | undefined> {
     const [text, st] = await Promise.all([
       readFile(this.#recordPath(digest), 'utf8').catch(() => undefined),
-      stat(this.path(digest), { bigint: true }).catch(() => undefined),
+      this.#statExact(digest),
     ]);
     const recorded = text === undefined ? undefined : parseFingerprint(text);
     return recorded && st?.isFile() && sameFile(recorded, st) ? recorded : undefined;
@@ -557,7 +562,7 @@ class FsBlobStore implements BlobStore {
     }
     await rename(tmp, this.path(digest));
     // Hashed as they were written: the file as it is now is the one those bytes are in.
-    const st = await stat(this.path(digest), { bigint: true }).catch(() => undefined);
+    const st = await this.#statExact(digest);
     await this.#record(digest, st, st);
     return { digest, size: written };
   }
@@ -619,9 +624,8 @@ class FsBlobStore implements BlobStore {
   async *open(digest: string, options: Parameters<BlobStore['open']>[1] = {}): AsyncIterable<Uint8Array> {
     const path = this.path(digest);
     const verify = options.verify ?? true;
-    const statNow = () => stat(path, { bigint: true }).catch(() => undefined);
     if (!options.reuseBuffers) {
-      const before = verify ? await statNow() : undefined;
+      const before = verify ? await this.#statExact(digest) : undefined;
       const hash = createHash('sha256');
       let size = 0;
       for await (const chunk of createReadStream(path, { highWaterMark: CHUNK })) {
@@ -633,7 +637,7 @@ class FsBlobStore implements BlobStore {
       if (verify) {
         const actual = `sha256:${hash.digest('hex')}`;
         if (actual !== digest) throw mismatch(`stored blob ${path}`, digest, actual, size);
-        await this.#record(digest, before, await statNow());
+        await this.#record(digest, before, await this.#statExact(digest));
       }
       return;
     }
@@ -666,7 +670,7 @@ class FsBlobStore implements BlobStore {
       done = true;
       const hex = await ring.digest();
       if (hex !== undefined && `sha256:${hex}` !== digest) throw mismatch(`stored blob ${path}`, digest, `sha256:${hex}`, size);
-      if (hex !== undefined) await this.#record(digest, before, await statNow());
+      if (hex !== undefined) await this.#record(digest, before, await this.#statExact(digest));
     } finally {
       if (!done) {
         await next.catch(() => undefined);
@@ -679,7 +683,7 @@ class FsBlobStore implements BlobStore {
   async verify(digest: string, options: Parameters<BlobStore['verify']>[1] = {}): Promise<void> {
     if (options.ifChanged && (await this.trusted(digest))) return;
     const path = this.path(digest);
-    const before = await stat(path, { bigint: true }).catch(() => undefined);
+    const before = await this.#statExact(digest);
     const hash = createHash('sha256');
     let size = 0;
     for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
@@ -691,7 +695,7 @@ class FsBlobStore implements BlobStore {
       await this.#remove(digest);
       throw mismatch(`stored blob ${path}`, digest, actual, size);
     }
-    await this.#record(digest, before, await stat(path, { bigint: true }).catch(() => undefined));
+    await this.#record(digest, before, await this.#statExact(digest));
   }
 
   async verifyAll(options: VerifyAllOptions = {}): Promise<VerifyAllResult> {
