@@ -12,20 +12,15 @@
  *
  * @module
  */
-import { createRequire } from 'node:module';
-import type { parse as parseCelType } from '@marcbachmann/cel-js';
+import type * as CelJs from '@marcbachmann/cel-js';
 import type { Issue } from '../errors.js';
 import { API_VERSION_NAME_RE, DNS_SUBDOMAIN_RE, KIND_RE } from './_names.js';
 import { re2Error, re2Matches } from './_regexp.js';
 import type { IssueCode } from '../error-codes.js';
 import { isRecord } from '../_record.js';
+import { lazyModule } from './_lazy-module.js';
 
-let parseCel: typeof parseCelType | undefined;
-/** The CEL parser, loaded on the first rule: a solution without CEL rules does not pay its 11 ms import. */
-function celParser(): typeof parseCelType {
-  parseCel ??= (createRequire(import.meta.url)('@marcbachmann/cel-js') as { parse: typeof parseCelType }).parse;
-  return parseCel;
-}
+const cel = lazyModule<typeof CelJs>('@marcbachmann/cel-js');
 
 type Json = Record<string, unknown>;
 
@@ -68,7 +63,7 @@ class Out {
 
 function celSyntaxError(expr: string): string | undefined {
   try {
-    celParser()(expr);
+    cel().parse(expr);
     return undefined;
   } catch (err) {
     return (err instanceof Error ? err.message : String(err)).split('\n')[0];

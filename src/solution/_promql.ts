@@ -22,14 +22,11 @@ import { createRequire } from 'node:module';
 import type { EditorState as EditorStateType } from '@codemirror/state';
 import type { SyntaxNode, Tree } from '@lezer/common';
 import type * as LezerPromql from '@prometheus-io/lezer-promql';
+import { lazyModule } from './_lazy-module.js';
 import { re2Error } from './_regexp.js';
 
-let grammar: typeof LezerPromql | undefined;
-/** The PromQL grammar, loaded on the first expression: a solution without alerts does not pay its 10 ms import. */
-function promql(): typeof LezerPromql {
-  grammar ??= createRequire(import.meta.url)('@prometheus-io/lezer-promql') as typeof LezerPromql;
-  return grammar;
-}
+/** The PromQL grammar (the linter below loads its own copy). */
+const promql = lazyModule<typeof LezerPromql>('@prometheus-io/lezer-promql');
 
 /** A problem in a PromQL expression: 1-based line and column. */
 export interface PromqlProblem {

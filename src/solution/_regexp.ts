@@ -7,15 +7,10 @@
  *
  * @module
  */
-import { createRequire } from 'node:module';
-import type { RE2JS as RE2JSType } from 're2js';
+import type * as Re2js from 're2js';
+import { lazyModule } from './_lazy-module.js';
 
-let re2js: typeof RE2JSType | undefined;
-/** re2js, loaded on the first pattern: a solution without patterns does not pay its 8 ms import. */
-function RE2(): typeof RE2JSType {
-  re2js ??= (createRequire(import.meta.url)('re2js') as { RE2JS: typeof RE2JSType }).RE2JS;
-  return re2js;
-}
+const re2js = lazyModule<typeof Re2js>('re2js');
 
 const cache = new Map<string, string | undefined>();
 
@@ -24,7 +19,7 @@ export function re2Error(pattern: string): string | undefined {
   if (cache.has(pattern)) return cache.get(pattern);
   let out: string | undefined;
   try {
-    RE2().compile(pattern);
+    re2js().RE2JS.compile(pattern);
   } catch (err) {
     out = (err instanceof Error ? err.message : String(err)).replace(/^error parsing regexp: /, '');
   }
@@ -35,5 +30,5 @@ export function re2Error(pattern: string): string | undefined {
 
 /** Whether `value` matches `pattern` anywhere, as Go's `regexp.MatchString` (the pattern must compile). */
 export function re2Matches(pattern: string, value: string): boolean {
-  return RE2().compile(pattern).matcher(value).find();
+  return re2js().RE2JS.compile(pattern).matcher(value).find();
 }
