@@ -2,11 +2,12 @@
  * SaltAPI client (salt-api `rest_cherrypy`), as MetalK8s exposes it on the bootstrap node.
  *
  * It logs in with `eauth: kubernetes_rbac` (a username and a Kubernetes bearer token), sends
- * `X-Auth-Token` on every call, logs in again once when the server answers 401 (the token
- * expired, or salt-api restarted after a Solution import), and speaks the `local`,
- * `local_async`, `runner`, `runner_async` and `wheel` clients, job polling (`/jobs/<jid>` and
- * `jobs.print_job`), the `/events` stream, and orchestrate runs read down to the first failed
- * step.
+ * `X-Auth-Token` on every call, logs in again when the server answers 401 (the token expired, or
+ * salt-api restarted after a Solution import; a fresh token refused too is tried once more after
+ * 300 ms, because the restart can land between the new login and the call), and speaks the
+ * `local`, `local_async`, `runner`, `runner_async` and `wheel` clients, job polling
+ * (`/jobs/<jid>` and `jobs.print_job`), the `/events` stream, and orchestrate runs read down to
+ * the first failed step.
  *
  * Written by hand: the npm SaltAPI clients are unmaintained, know nothing of `kubernetes_rbac`
  * and cannot take the cluster CA. Tokens never appear in errors (see {@link redact}).
@@ -173,6 +174,13 @@ export interface OrchestrateResult {
   /** The raw job return. */
   readonly raw: unknown;
 }
+
+/**
+ * How long the client waits before it logs in again when a token it has just been given is
+ * refused: salt-api restarts after a Solution import (MetalK8s regenerates the salt-master static
+ * pod) and forgets its tokens, and the restart can fall between a new login and the call.
+ */
+const RELOGIN_PAUSE_MS = 300;
 
 /** One event from `/events`. */
 export interface SaltEvent {
@@ -449,13 +457,7 @@ export class SaltApiClient {
    * ```
    */
   async *events(options: CallOptions = {}): AsyncGenerator<SaltEvent> {
-    const session = this.#session ?? (await this.login(options));
-    let res = await this.#send('GET', `/events?token=${encodeURIComponent(session.token)}`, undefined, session.token, options.signal, true);
-    if (res.status === 401) {
-      await res.text();
-      const fresh = await this.login(options);
-      res = await this.#send('GET', `/events?token=${encodeURIComponent(fresh.token)}`, undefined, fresh.token, options.signal, true);
-    }
+    const res = await this.#withToken((token) => this.#send('GET', `/events?token=${encodeURIComponent(token)}`, undefined, token, options.signal, true), options.signal);
     if (res.status !== 200) throw this.#httpError(res.status, await res.text(), '/events');
     try {
       for await (const raw of parseSse(res.body)) {
@@ -481,6 +483,28 @@ export class SaltApiClient {
 
   // --- internals -------------------------------------------------------------------------
 
+  /**
+   * Sends with the kept token (a new one when there is none or it expires within 5 s). A 401 to
+   * the kept token means the server forgot it: log in and send again. A 401 to a fresh token
+   * gets one more login after `RELOGIN_PAUSE_MS`. A 401 left after that is the server's answer
+   * (a call the user's ACL does not allow), for the caller to report.
+   */
+  async #withToken(send: (token: string) => Promise<HttpAnswer>, signal: AbortSignal | undefined): Promise<HttpAnswer> {
+    const expired = this.#session && this.#session.expire > 0 && this.#session.expire * 1000 < Date.now() + 5000;
+    const kept = this.#session && expired !== true ? this.#session : undefined;
+    let res = await send(kept ? kept.token : (await this.login({ signal })).token);
+    if (res.status === 401 && kept) {
+      await res.text();
+      res = await send((await this.login({ signal })).token);
+    }
+    if (res.status === 401) {
+      await res.text();
+      await sleep(RELOGIN_PAUSE_MS, signal, 'SaltAPI login');
+      res = await send((await this.login({ signal })).token);
+    }
+    return res;
+  }
+
   async #run(lowstate: Lowstate, signal: AbortSignal | undefined): Promise<unknown> {
     const answer = await this.#authorized('POST', '/', [lowstate], signal);
     if (!isRecord(answer) || !Array.isArray(answer.return)) throw this.#badAnswer('/', 'no "return" list');
@@ -488,14 +512,7 @@ export class SaltApiClient {
   }
 
   async #authorized(method: string, path: string, body: unknown, signal: AbortSignal | undefined): Promise<unknown> {
-    const expired = this.#session && this.#session.expire > 0 && this.#session.expire * 1000 < Date.now() + 5000;
-    const session = !this.#session || expired ? await this.login({ signal }) : this.#session;
-    let res = await this.#send(method, path, body, session.token, signal);
-    if (res.status === 401) {
-      await res.text();
-      const fresh = await this.login({ signal });
-      res = await this.#send(method, path, body, fresh.token, signal);
-    }
+    const res = await this.#withToken((token) => this.#send(method, path, body, token, signal), signal);
     const text = await res.text();
     if (res.status < 200 || res.status >= 300) throw this.#httpError(res.status, text, path);
     try {

@@ -379,6 +379,27 @@ export function describeSaltApiConformance(name: string, start: () => Promise<Sa
       expect(again.token).not.toBe(first.token);
     });
 
+    it('logs in once more when salt-api forgets its tokens between the new login and the call (a restart after an import)', async () => {
+      const seen: string[] = [];
+      let logins = 0;
+      const client = new SaltApiClient({
+        url: target.url,
+        username: target.username,
+        token: target.token,
+        fetch: async (url, init) => {
+          const path = new URL(url).pathname;
+          const res = await fetch(url, init);
+          seen.push(`${init.method} ${path} ${res.status}`);
+          if (path === '/login' && ++logins === 2) await target.revokeTokens();
+          return res;
+        },
+      });
+      await client.login();
+      await target.revokeTokens();
+      expect(await client.runner({ fun: 'test.arg', arg: ['after-two-revokes'] })).toMatchObject({ args: ['after-two-revokes'] });
+      expect(seen).toEqual(['POST /login 200', 'POST / 401', 'POST /login 200', 'POST / 401', 'POST /login 200', 'POST / 200']);
+    });
+
     it('works through an injected fetch', async () => {
       const seen: string[] = [];
       const client = new SaltApiClient({
