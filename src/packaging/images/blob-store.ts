@@ -36,9 +36,11 @@ const SLOTS = 4;
 /**
  * Buffers of an ingest hashed on the worker: one. A download waits while its MiB is written
  * and hashed, the parallel ones fill the time, and pack's peak RSS stays where it was (two each
- * raised it by 12 MiB, three by 17 MiB, for no measurable speed). Only one is tested: with 2 or
- * 4, pulls forced through this path (every large blob, `bench/images.mjs`) failed with a digest
- * mismatch, or hung, in 1 to 2 runs of 25; with 1, none of 25 did. The cause is not found yet.
+ * raised it by 12 MiB, three by 17 MiB, for no measurable speed). With 2 or 4, pulls forced
+ * through this path (every large blob, `bench/images.mjs`) used to hang in about 1 run of 15:
+ * a wait of the hash ring that had outlived its need cleared the wake-up a later wait had asked
+ * for (fixed in ../_hash-thread.ts, `unwant`). Since, 90 such pulls with 2 and 60 with 4 passed;
+ * the digest mismatch an earlier series had once did not come back in them.
  */
 const INGEST_SLOTS = 1;
 /** Ingests of this process of 1 MiB or more (manifests and configs do not count). */
@@ -193,8 +195,14 @@ function hashedOnThread(fh: FileHandle): IngestPath {
     if (fill === CHUNK) submit();
     return off + n;
   };
-  /** The slow path of `write`: waits for buffers as the rest of `chunk` needs them. */
-  const copyRest = async (chunk: Uint8Array, off: number): Promise<void> => {
+  /**
+   * The slow path of `write`: waits for the buffer `write` was promised (not asked for again: a
+   * second request could find the buffer free and leave the first one waiting), then for more as
+   * the rest of `chunk` needs them.
+   */
+  const copyRest = async (chunk: Uint8Array, off: number, next: Promise<Buffer>): Promise<void> => {
+    current = await next;
+    off = copyIn(chunk, off);
     while (off < chunk.byteLength) {
       current ??= await take();
       off = copyIn(chunk, off);
@@ -215,7 +223,7 @@ function hashedOnThread(fh: FileHandle): IngestPath {
       while (off < chunk.byteLength) {
         if (!current) {
           const next = take();
-          if (next instanceof Promise) return copyRest(chunk, off);
+          if (next instanceof Promise) return copyRest(chunk, off, next);
           current = next;
         }
         off = copyIn(chunk, off);

@@ -95,6 +95,30 @@ describe('hash ring', () => {
     expect(await ring.digest()).toBe(expected.digest('hex'));
   });
 
+  it('a wait that outlives its need does not leave a later wait unwoken (the hang of a pull with two ingest buffers)', async () => {
+    // 32 MiB buffers: each takes the thread ~15 ms to hash, far longer than the steps below.
+    const ring = openHashRing({ size: 32 << 20, slots: 1, threaded: true });
+    const expected = createHash('sha256');
+    const hand = (buf: Buffer, i: number) => {
+      buf.fill(i);
+      expected.update(buf);
+      ring.update(buf, buf.length);
+    };
+    hand(ring.buffer(), 1);
+    // Asked for, then found free another way before that wait has run again: it is left behind.
+    const leftBehind = ring.nextBuffer();
+    expect(leftBehind).toBeInstanceOf(Promise);
+    hand(ring.buffer(), 2);
+    // The next wait starts while the one left behind has yet to finish.
+    const later = ring.nextBuffer();
+    expect(later).toBeInstanceOf(Promise);
+    await leftBehind;
+    const woken = await Promise.race([later, new Promise<'never woken'>((r) => setTimeout(() => r('never woken'), 5000))]);
+    expect(woken).toBeInstanceOf(Buffer);
+    hand(woken as Buffer, 3);
+    expect(await ring.digest()).toBe(expected.digest('hex'));
+  });
+
   it('rings hashed at the same time share one thread, each with its own digest; a dedicated ring gets its own', async () => {
     const rings = [0, 1, 2].map(() => openHashRing({ size: SIZE, slots: 4, threaded: true }));
     expect(hashThreadsRunning()).toBe(1);
