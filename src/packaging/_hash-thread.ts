@@ -417,7 +417,7 @@ class ThreadedRing extends Ring {
   /**
    * Clears WANTED once a wait for `wanted` is over, unless a later wait has set it since: a
    * wait may outlive the need for it (a caller that asked, then found the buffer free), and
-   * clearing a later wait's WANTED left that one never woken (a pull hung in about 1 of 15
+   * clearing a later wait's WANTED left that one never woken (a pull hung in 1 or 2 of 30
    * runs with two ingest buffers).
    */
   private unwant(wanted: number): void {

@@ -37,7 +37,7 @@ const SLOTS = 4;
  * Buffers of an ingest hashed on the worker: one. A download waits while its MiB is written
  * and hashed, the parallel ones fill the time, and pack's peak RSS stays where it was (two each
  * raised it by 12 MiB, three by 17 MiB, for no measurable speed). With 2 or 4, pulls forced
- * through this path (every large blob, `bench/images.mjs`) used to hang in about 1 run of 15:
+ * through this path (every large blob, `bench/images.mjs`) used to hang in 1 or 2 runs of 30:
  * a wait of the hash ring that had outlived its need cleared the wake-up a later wait had asked
  * for (fixed in ../_hash-thread.ts, `unwant`). Since, 90 such pulls with 2 and 60 with 4 passed;
  * the digest mismatch an earlier series had once did not come back in them.
