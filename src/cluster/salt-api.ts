@@ -490,8 +490,8 @@ export class SaltApiClient {
    * (a call the user's ACL does not allow), for the caller to report.
    */
   async #withToken(send: (token: string) => Promise<HttpAnswer>, signal: AbortSignal | undefined): Promise<HttpAnswer> {
-    const expired = this.#session && this.#session.expire > 0 && this.#session.expire * 1000 < Date.now() + 5000;
-    const kept = this.#session && expired !== true ? this.#session : undefined;
+    const s = this.#session;
+    const kept = s && !(s.expire > 0 && s.expire * 1000 < Date.now() + 5000) ? s : undefined;
     let res = await send(kept ? kept.token : (await this.login({ signal })).token);
     if (res.status === 401 && kept) {
       await res.text();

@@ -202,7 +202,6 @@ function hashedOnThread(fh: FileHandle): IngestPath {
    */
   const copyRest = async (chunk: Uint8Array, off: number, next: Promise<Buffer>): Promise<void> => {
     current = await next;
-    off = copyIn(chunk, off);
     while (off < chunk.byteLength) {
       current ??= await take();
       off = copyIn(chunk, off);
