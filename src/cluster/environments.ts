@@ -226,11 +226,22 @@ export class EnvironmentsApi {
    * ```
    */
   async addSolution(environment: string, options: AddSolutionOptions): Promise<AddSolutionResult> {
-    const { signal, onProgress, name, version } = options;
-    const env = (await this.list({ signal })).find((e) => e.name === environment);
+    const env = (await this.list({ signal: options.signal })).find((e) => e.name === environment);
     if (!env) {
       throw new ClusterError('ENVIRONMENT_NOT_FOUND', `environment ${environment} does not exist`, { hint: `Create it first (solution env create ${environment}).` });
     }
+    return this.#add(env, options);
+  }
+
+  /**
+   * addSolution on the environment as `env` read it: the version it moves from, and whether
+   * anything changed, are those of that read (an upgrade reads the environment once, before it
+   * compares the CRDs of both versions; a second read could see another client's upgrade land
+   * meanwhile and report nothing moved).
+   */
+  async #add(env: EnvironmentInfo, options: AddSolutionOptions): Promise<AddSolutionResult> {
+    const { signal, onProgress, name, version } = options;
+    const environment = env.name;
     const entries = (await readAvailable(this.#ctx.kubeConfig, signal))[name] ?? [];
     if (!entries.some((e) => e.version === version)) {
       throw new ClusterError('SOLUTION_VERSION_NOT_IMPORTED', `${name} ${version} is not imported in the cluster`, {
@@ -281,7 +292,7 @@ export class EnvironmentsApi {
         for (const c of changes) options.onProgress?.({ type: 'warning', message: `${name} ${current} → ${version}: ${c.message}` });
       }
     }
-    return this.addSolution(environment, options);
+    return env ? this.#add(env, options) : this.addSolution(environment, options);
   }
 
   /**
