@@ -226,11 +226,16 @@ export class EnvironmentsApi {
    * ```
    */
   async addSolution(environment: string, options: AddSolutionOptions): Promise<AddSolutionResult> {
-    const env = (await this.list({ signal: options.signal })).find((e) => e.name === environment);
+    return this.#add(await this.#find(environment, options.signal), options);
+  }
+
+  /** The environment to add a Solution to, or `ENVIRONMENT_NOT_FOUND`. */
+  async #find(environment: string, signal: AbortSignal | undefined): Promise<EnvironmentInfo> {
+    const env = (await this.list({ signal })).find((e) => e.name === environment);
     if (!env) {
       throw new ClusterError('ENVIRONMENT_NOT_FOUND', `environment ${environment} does not exist`, { hint: `Create it first (solution env create ${environment}).` });
     }
-    return this.#add(env, options);
+    return env;
   }
 
   /**
@@ -275,12 +280,12 @@ export class EnvironmentsApi {
    */
   async upgradeSolution(environment: string, options: UpgradeSolutionOptions): Promise<UpgradeSolutionResult> {
     const { name, version } = options;
-    const env = (await this.list(options)).find((e) => e.name === environment);
-    const current = env?.solutions[name];
-    if (env && current === undefined) {
+    const env = await this.#find(environment, options.signal);
+    const current = env.solutions[name];
+    if (current === undefined) {
       throw new ClusterError('SOLUTION_NOT_IN_ENVIRONMENT', `${name} is not in environment ${environment}`, { hint: `Add it instead (solution env add ${environment} ${name} ${version}).` });
     }
-    if (current !== undefined && current !== version) {
+    if (current !== version) {
       const entries = (await readAvailable(this.#ctx.kubeConfig, options.signal))[name] ?? [];
       const from = entries.find((e) => e.version === current);
       const to = entries.find((e) => e.version === version);
@@ -292,7 +297,7 @@ export class EnvironmentsApi {
         for (const c of changes) options.onProgress?.({ type: 'warning', message: `${name} ${current} → ${version}: ${c.message}` });
       }
     }
-    return env ? this.#add(env, options) : this.addSolution(environment, options);
+    return this.#add(env, options);
   }
 
   /**
