@@ -7,6 +7,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { type Cluster, connect, type ServicesOptions, saltApiFromEnv } from '../cluster/index.js';
 import { INGRESS_URL_ENV, SALT_API_ENV } from '../cluster/salt-api-env.js';
 import { ClusterError } from '../errors.js';
+import { FLAG_RULES, numericOption } from './_options.js';
 
 /** Connection flags of every cluster command. */
 export interface ConnectionFlags {
@@ -21,7 +22,7 @@ export interface ConnectionFlags {
   saltApiToken?: string;
   saltApiCaFile?: string;
   sshHost?: string;
-  sshPort?: string;
+  sshPort?: number;
   sshUser?: string;
   sshKey?: string;
   json?: boolean;
@@ -37,7 +38,7 @@ export function withConnectionFlags<T extends Command<unknown[], Record<string, 
     .option('--salt-api-token <token>', `SaltAPI bearer token (default: $${SALT_API_ENV.token})`)
     .option('--salt-api-ca-file <pem>', `CA of the SaltAPI certificate (default: $${SALT_API_ENV.caFile})`)
     .option('--ssh-host <host>', 'bootstrap node for --upload')
-    .option('--ssh-port <port>', 'SSH port', '22')
+    .addOption(numericOption('--ssh-port <port>', 'SSH port', FLAG_RULES.port).default(22))
     .option('--ssh-user <user>', 'SSH user', 'root')
     .option('--ssh-key <file>', 'SSH private key for --upload')
     .option('--ingress-url <url>', `control-plane ingress for Prometheus, Alertmanager and Loki (default: $${INGRESS_URL_ENV}, else the ClusterConfig)`)
@@ -78,7 +79,7 @@ export async function connectFrom(flags: ConnectionFlags, signal: AbortSignal): 
   const ca = caFile ? await readFile(caFile, 'utf8') : undefined;
   const ssh =
     flags.sshHost && flags.sshKey
-      ? { host: flags.sshHost, port: Number(flags.sshPort ?? 22), user: flags.sshUser ?? 'root', privateKey: await readFile(flags.sshKey, 'utf8') }
+      ? { host: flags.sshHost, port: flags.sshPort ?? 22, user: flags.sshUser ?? 'root', privateKey: await readFile(flags.sshKey, 'utf8') }
       : undefined;
   const services = servicesFrom(flags);
   return connect({

@@ -11,7 +11,7 @@
 import type { Command as CommandType } from '@commander-js/extra-typings';
 import { Command } from '@commander-js/extra-typings';
 import { SDK_VERSION } from '../version.js';
-import { formatError, isClosedOutput, stopOnClosedOutput, stopOnSignals } from './_output.js';
+import { errorEvent, formatError, isClosedOutput, stopOnClosedOutput, stopOnSignals } from './_output.js';
 
 type Register = (program: CommandType) => void;
 
@@ -53,7 +53,10 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (!isClosedOutput(err)) {
-    process.stderr.write(`${formatError(err)}\n`);
+    // An error thrown while the flags are parsed (a bad numeric value) comes here, before any
+    // command has made its Output: `--json` still gets its one JSON error event.
+    if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify(errorEvent(err))}\n`);
+    else process.stderr.write(`${formatError(err)}\n`);
     process.exitCode = 1;
   }
 }

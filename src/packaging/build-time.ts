@@ -8,6 +8,7 @@
  * @module
  */
 import { execFile } from 'node:child_process';
+import { numberOption } from '../_number-option.js';
 import { sourceDateEpoch } from './_source-date-epoch.js';
 
 /** Where a build time came from. */
@@ -59,7 +60,9 @@ export function gitCommitTime(dir: string): Promise<number | undefined> {
  * ```
  */
 export async function resolveBuildTime(options: ResolveBuildTimeOptions = {}): Promise<BuildTime> {
-  if (options.sourceDateEpoch !== undefined) return { epoch: options.sourceDateEpoch, from: 'option' };
+  // The last second an ISO 9660 directory record can date (2155-12-31T23:59:59Z): refused here,
+  // before a pack fetches its images, rather than by the ISO writer at the end.
+  if (options.sourceDateEpoch !== undefined) return { epoch: numberOption('sourceDateEpoch', options.sourceDateEpoch, { integer: true, min: 0, max: 5_869_583_999, unit: 'seconds since 1970' }), from: 'option' };
   const env = sourceDateEpoch(options.env);
   if (env !== undefined) return { epoch: env, from: 'SOURCE_DATE_EPOCH' };
   if (options.dir !== undefined) {

@@ -15,6 +15,7 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { numberOption } from '../_number-option.js';
 import { type Issue, PackagingError, ValidationError } from '../errors.js';
 import type { Solution } from '../solution/validate.js';
 import { validateSolution } from '../solution/validate.js';
@@ -108,6 +109,7 @@ function inputsOf(solution: Solution, baseDir: string): string[] {
  */
 export async function devSolution(options: DevSolutionOptions): Promise<void> {
   const { signal } = options;
+  const debounceMs = numberOption('debounceMs', options.debounceMs, { min: 0, max: 60_000, unit: 'milliseconds' }) ?? 150;
   const outDir = resolve(options.outDir);
   const cacheDir = options.cacheDir !== undefined ? resolve(options.cacheDir) : undefined;
   const first = resolve(options.configPath);
@@ -133,7 +135,7 @@ export async function devSolution(options: DevSolutionOptions): Promise<void> {
         running = undefined;
         if (pending.size > 0 && !signal.aborted) schedule();
       });
-    }, options.debounceMs ?? 150);
+    }, debounceMs);
   };
 
   const onEvent = (base: string) => (_event: string, name: string | Buffer | null) => {

@@ -8,7 +8,7 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { open, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { fromSystemError, PackagingError } from '../errors.js';
+import { fromSystemError, PackagingError, SdkError } from '../errors.js';
 
 /** Options of {@link keygen}. */
 export interface KeygenOptions {
@@ -60,7 +60,7 @@ export async function keygen(options: KeygenOptions): Promise<KeygenResult> {
   const privateKeyPath = resolve(options.privateKeyPath);
   const publicKeyPath = resolve(options.publicKeyPath ?? (/\.pem$/.test(privateKeyPath) ? privateKeyPath.replace(/\.pem$/, '.pub.pem') : `${privateKeyPath}.pub.pem`));
   if (publicKeyPath === privateKeyPath) {
-    throw new PackagingError('OPTION_INVALID', 'the public and private key paths are the same', { hint: 'Give two different paths.' });
+    throw new SdkError('OPTION_INVALID', 'the public and private key paths are the same', { hint: 'Give two different paths.' });
   }
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const der = publicKey.export({ type: 'spki', format: 'der' });

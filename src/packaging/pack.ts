@@ -13,6 +13,7 @@ import { createHash, createPrivateKey, type KeyObject, sign } from 'node:crypto'
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { AbortError, type Issue, IsoError, PackagingError, SdkError, throwIfAborted, ValidationError } from '../errors.js';
+import { DOWNLOAD_CONCURRENCY, numberOption } from '../_number-option.js';
 import { render } from '../solution/render.js';
 import type { BuildFile, ImageSourceInput } from '../solution/schema.js';
 import type { Solution } from '../solution/validate.js';
@@ -80,14 +81,14 @@ export interface PackOptions {
   readonly buildHost?: string | undefined;
   /** Ed25519 private key (PEM text or KeyObject): writes `<iso>.sig`, a detached signature of the ISO's sha256. */
   readonly signingKey?: string | KeyObject | undefined;
-  /** Parallel blob downloads per image. @default 4 */
+  /** Parallel blob downloads per image: a whole number from 1 to 64. @default 4 */
   readonly concurrency?: number | undefined;
   /**
    * Reuse layers of built images whose inputs did not change (the build cache in the blob store).
    * @default true
    */
   readonly buildCache?: boolean | undefined;
-  /** Images fetched at the same time. @default 3 */
+  /** Images fetched at the same time: a whole number from 1 to 64. @default 3 */
   readonly imageConcurrency?: number | undefined;
   /**
    * Hash every blob taken from the store again as it is copied into the ISO, even one whose file
@@ -317,6 +318,9 @@ function signingKeyOf(key: string | KeyObject): KeyObject {
  */
 export async function pack(options: PackOptions): Promise<PackResult> {
   const { signal, onProgress } = options;
+  // Before anything is loaded or fetched: NaN started no fetch at all.
+  numberOption('concurrency', options.concurrency, DOWNLOAD_CONCURRENCY);
+  numberOption('imageConcurrency', options.imageConcurrency, { ...DOWNLOAD_CONCURRENCY, unit: 'images at once' });
   const t0 = performance.now();
   onProgress?.({ type: 'phase', phase: 'load' });
   let solution = options.solution;

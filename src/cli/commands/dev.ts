@@ -2,18 +2,18 @@ import { rm } from 'node:fs/promises';
 import { relative } from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
 import type { Cluster } from '../../cluster/index.js';
-import { PackagingError } from '../../errors.js';
 import { type DevRound, devSolution } from '../../packaging/dev.js';
 import type { PackResult } from '../../packaging/pack.js';
 import type { Solution } from '../../solution/validate.js';
 import { action, errorEvent, formatError, formatIssues, Output } from '../_output.js';
+import { FLAG_RULES, numericOption } from '../_options.js';
 import { formatBytes } from '../_progress.js';
 import { type ConnectionFlags, connectFrom, withConnectionFlags } from '../_connection.js';
 
 interface DevCliOptions extends ConnectionFlags {
   out?: string;
   cacheDir?: string;
-  sourceDateEpoch?: string;
+  sourceDateEpoch?: number;
   emulator?: boolean;
   env?: string;
 }
@@ -77,19 +77,13 @@ export function registerDevCommands(program: Command): void {
       .argument('[path]', 'solution file, or the folder holding solution.config.ts', '.')
       .option('-o, --out <dir>', 'folder each round writes its ISO into', 'out')
       .option('--cache-dir <dir>', 'blob store shared between builds (default: the user cache folder)')
-      .option('--source-date-epoch <seconds>', 'build time of every round (default: as pack)')
+      .addOption(numericOption('--source-date-epoch <seconds>', 'build time of every round (default: as pack)', FLAG_RULES.epoch))
       .option('--emulator', 'import each round into the running emulator (eval "$(solution emulator up)") and upgrade an environment')
       .option('--env <name>', 'environment --emulator upgrades, created if missing (default: <name>-dev)'),
   ).action(
     action(
       async (path: string, opts: DevCliOptions) => {
         const out = new Output(opts);
-        let epoch: number | undefined;
-        if (opts.sourceDateEpoch !== undefined) {
-          if (!/^\d+$/.test(opts.sourceDateEpoch))
-            throw new PackagingError('OPTION_INVALID', `--source-date-epoch "${opts.sourceDateEpoch}" is not a number of seconds`, { hint: 'For example --source-date-epoch 0.' });
-          epoch = Number(opts.sourceDateEpoch);
-        }
         const ctl = new AbortController();
         const stop = () => ctl.abort();
         process.once('SIGINT', stop);
@@ -103,7 +97,7 @@ export function registerDevCommands(program: Command): void {
             configPath: path,
             outDir: opts.out ?? 'out',
             cacheDir: opts.cacheDir,
-            sourceDateEpoch: epoch,
+            sourceDateEpoch: opts.sourceDateEpoch,
             version: opts.emulator ? (v, round) => `${v.split('+')[0]}-dev.${started}.${round}` : undefined,
             afterPack: opts.emulator ? emulatorStep(opts) : undefined,
             signal: ctl.signal,

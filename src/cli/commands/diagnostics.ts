@@ -12,6 +12,7 @@ import { parseSince } from '../../cluster/diagnostics-snapshot.js';
 import { SALT_API_ENV } from '../../cluster/salt-api-env.js';
 import { SdkError } from '../../errors.js';
 import { loadSolutionFile } from '../../packaging/solution-file.js';
+import { FLAG_RULES, numericOption } from '../_options.js';
 import { action, Output, withInterrupt } from '../_output.js';
 import { ProgressDisplay } from '../_progress.js';
 import { type ConnectionFlags, servicesFrom, withConnectionFlags } from './cluster.js';
@@ -89,22 +90,20 @@ export function registerDiagnosticsCommands(program: Command): void {
       .description('Collect a redacted support bundle (.tar.gz) of the cluster as it concerns Solutions; Secrets are never read.')
       .requiredOption('-o, --output <file>', 'bundle to write')
       .option('--since <duration>', 'events, logs and Salt jobs newer than this (30m, 24h, 7d)', '24h')
-      .option('--max-size <MiB>', 'largest uncompressed size; logs are dropped beyond it', '256'),
+      .addOption(numericOption('--max-size <MiB>', 'largest uncompressed size; logs are dropped beyond it', FLAG_RULES.mebibytes).default(256)),
   ).action(
     action(
-      async (flags: Flags & { output: string; since: string; maxSize: string }) => {
+      async (flags: Flags & { output: string; since: string; maxSize: number }) => {
         const out = new Output(flags);
         await withInterrupt(async (signal) => {
           parseSince(flags.since);
-          const maxMiB = Number(flags.maxSize);
-          if (!Number.isFinite(maxMiB) || maxMiB <= 0) throw new SdkError('MAX_SIZE_INVALID', `--max-size ${flags.maxSize} is not a positive number of MiB`, { hint: 'Pass e.g. --max-size 256.' });
           const target = await diagnosticsTarget(flags, out, signal);
           const bar = process.stderr.isTTY && !flags.json && !flags.quiet ? new ProgressDisplay(out) : undefined;
           const r = await supportBundle(target, {
             output: flags.output,
             env: flags.env,
             since: flags.since,
-            maxBytes: maxMiB * 1024 * 1024,
+            maxBytes: flags.maxSize * 1024 * 1024,
             registryUrl: flags.registryUrl ?? process.env.METALK8S_REGISTRY_URL,
             alerts: alertmanagerSource(target.alerts),
             signal,

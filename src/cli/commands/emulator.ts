@@ -8,6 +8,7 @@ import { INGRESS_URL_ENV, SALT_API_ENV } from '../../cluster/salt-api-env.js';
 import { ClusterError } from '../../errors.js';
 import { Size } from '../../solution/size.js';
 import { DEFAULT_METALK8S_VERSION, metalk8sFeatures } from '../../solution/metalk8s-version.js';
+import { FLAG_RULES, numericOption } from '../_options.js';
 import { action, handleSignalsYourself, Output } from '../_output.js';
 
 /** What `emulator serve` writes once the emulator is up, read by `up` and `down`. */
@@ -95,7 +96,7 @@ export function registerEmulatorCommands(program: Command): void {
     .option('--state-dir <dir>', 'where the emulator keeps its state and logs', defaultStateDir())
     .option('--metalk8s-version <version>', 'MetalK8s version to play: what the cluster claims and what its orchestrates write', DEFAULT_METALK8S_VERSION)
     .addOption(new Option('--cluster-version <version>', 'former name of --metalk8s-version').hideHelp())
-    .option('--timeout <seconds>', 'give up when not up after this long (the first run builds the binaries)', '3600')
+    .addOption(numericOption('--timeout <seconds>', 'give up when not up after this long (the first run builds the binaries)', FLAG_RULES.timeoutSeconds).default(3600))
     .option('--disk <spec>', 'a loop-device disk for a workload node, <node>:<size>[:<content>], e.g. node-1:100Gi or node-2:50Gi:ext4; repeat it (needs root)', collect, [] as string[])
     .option('--monitoring', 'also run Prometheus, Alertmanager and a Loki stand-in behind the control-plane ingress')
     .option('--json', 'print the credentials as one JSON object')
@@ -122,7 +123,7 @@ export function registerEmulatorCommands(program: Command): void {
         );
         closeSync(fd);
         child.unref();
-        const deadline = Date.now() + Number(opts.timeout) * 1000;
+        const deadline = Date.now() + opts.timeout * 1000;
         for (;;) {
           const state = await readState(dir);
           if (state) {

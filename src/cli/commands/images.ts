@@ -18,7 +18,7 @@ import {
   planRegistryLayout,
   writeLayout,
 } from '../../packaging/images/index.js';
-import { outPath } from '../_options.js';
+import { FLAG_RULES, numericOption, outPath } from '../_options.js';
 import { action, Output, withInterrupt } from '../_output.js';
 import { formatBytes, ProgressDisplay } from '../_progress.js';
 
@@ -28,7 +28,7 @@ interface ConnectionFlags {
   readonly insecure?: boolean;
   readonly plainHttp?: boolean;
   readonly ca?: string;
-  readonly concurrency?: string;
+  readonly concurrency?: number;
   readonly json?: boolean;
   readonly quiet?: boolean;
 }
@@ -67,7 +67,7 @@ function common<A extends unknown[], O extends Record<string, any>>(cmd: Command
     .option('--insecure', 'do not verify registry TLS certificates')
     .option('--plain-http', 'talk plain HTTP to registries')
     .option('--ca <file>', 'PEM CA bundle to trust for registries')
-    .option('--concurrency <n>', 'parallel blob downloads', '4')
+    .addOption(numericOption('--concurrency <n>', 'parallel blob downloads', FLAG_RULES.downloads).default(4))
     .option('--json', 'one JSON event per line')
     .option('-q, --quiet', 'print errors only');
 }
@@ -92,7 +92,7 @@ export function registerImagesCommands(program: Command): void {
           const image = await fetchImage(source, {
             store,
             platform: parsePlatform(flags.platform ?? 'linux/amd64'),
-            concurrency: Number(flags.concurrency ?? 4),
+            concurrency: flags.concurrency,
             onProgress: progress(out),
           });
           results.push({ source: text, pinned: image.pinned, sourceDigest: image.sourceDigest, manifestDigest: image.manifestDigest });
@@ -129,7 +129,7 @@ export function registerImagesCommands(program: Command): void {
           const image = await fetchImage(await withConnection(parseImageSource(text), flags), {
             store,
             platform: parsePlatform(flags.platform ?? 'linux/amd64'),
-            concurrency: Number(flags.concurrency ?? 4),
+            concurrency: flags.concurrency,
             onProgress: progress(out),
           });
           list.push({ name, tag, image });
@@ -175,14 +175,14 @@ export function registerImagesCommands(program: Command): void {
     .command('prune')
     .description('Remove blobs from the store that were not used recently.')
     .option('--store <dir>', 'blob store directory (default: the user cache)')
-    .option('--older-than <days>', 'only blobs unused for this many days', '30')
+    .addOption(numericOption('--older-than <days>', 'only blobs unused for this many days', FLAG_RULES.days).default(30))
     .option('--json', 'one JSON event per line')
     .action(
       action(
         async (flags) => {
           const out = new Output(flags);
           const store = await openBlobStore({ dir: flags.store ?? join(defaultCacheDir(), 'blobs') });
-          const r = await store.prune({ olderThanMs: Number(flags.olderThan) * 86400_000 });
+          const r = await store.prune({ olderThanMs: flags.olderThan * 86400_000 });
           out.result(`removed ${r.removed} blobs, ${r.bytes} bytes${r.tempFilesRemoved ? `, and ${r.tempFilesRemoved} temporary files left by killed builds (${r.tempBytesRemoved ?? 0} bytes)` : ""}`, r);
         },
         (flags) => new Output(flags),

@@ -4,6 +4,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import { type Alert, connectPlatform, type HealthReport, type PlatformServices, type QueryResult } from '../../cluster/index.js';
 import { ClusterError } from '../../errors.js';
+import { FLAG_RULES, numericOption } from '../_options.js';
 import { type ConnectionFlags, type Handler, run as runCluster, servicesFrom, withConnectionFlags } from './cluster.js';
 
 /** These commands need the kubeconfig and the services, not the SaltAPI. */
@@ -161,14 +162,14 @@ export function registerMonitoringCommands(program: Command): void {
       .option('-c, --container <name>', 'only this container')
       .option('-f, --follow', 'keep printing lines as they come (Ctrl-C stops)')
       .option('--since <duration>', 'only lines newer than this (10m, 2h)')
-      .option('--tail <n>', 'only the last lines of each container')
+      .addOption(numericOption('--tail <n>', 'only the last lines of each container', FLAG_RULES.lines))
       .option('-p, --previous', 'the previous (crashed) instance of each container')
       .option('--timestamps', 'print the runtime timestamps')
       .option('--no-prefix', 'do not prefix lines with pod/container')
       .option('--loki', 'read from Loki (fluent-bit labels) instead of the API server')
       .option('--grep <text...>', 'with --loki: lines containing each text'),
   ).action(
-    run<ConnectionFlags & { component?: string; container?: string; follow?: boolean; since?: string; tail?: string; previous?: boolean; timestamps?: boolean; prefix: boolean; loki?: boolean; grep?: string[] }>(
+    run<ConnectionFlags & { component?: string; container?: string; follow?: boolean; since?: string; tail?: number; previous?: boolean; timestamps?: boolean; prefix: boolean; loki?: boolean; grep?: string[] }>(
       async (cluster, out, signal, [env = '', name = ''], flags) => {
         const print = (line: string, data: Record<string, unknown>): void => {
           if (out.json) out.event({ type: 'log', ...data });
@@ -180,8 +181,7 @@ export function registerMonitoringCommands(program: Command): void {
           }
           return;
         }
-        const tail = flags.tail === undefined ? undefined : Number(flags.tail);
-        if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new ClusterError('TAIL_INVALID', `--tail ${flags.tail}: not a line count`, { hint: 'Pass a whole number.' });
+        const tail = flags.tail;
         try {
           for await (const l of cluster.logs.containers(env, name, { component: flags.component, container: flags.container, follow: flags.follow, since: flags.since, tail, previous: flags.previous, timestamps: flags.timestamps, signal })) {
             print(`${l.time ? `${l.time} ` : ''}${flags.prefix ? `[${l.pod}/${l.container}] ` : ''}${l.line}`, { ...l });

@@ -8,6 +8,7 @@ import type { Command } from '@commander-js/extra-typings';
 import type { NodeProgressEvent, NodeRole, PreflightCheck } from '../../cluster/index.js';
 import { ClusterError } from '../../errors.js';
 import type { Output } from '../_output.js';
+import { FLAG_RULES, numericOption } from '../_options.js';
 import { ProgressDisplay } from '../_progress.js';
 import { type ConnectionFlags, run, withConnectionFlags } from './cluster.js';
 
@@ -62,13 +63,6 @@ function reporter(out: Output): (e: NodeProgressEvent) => void {
   };
 }
 
-function seconds(v: string | undefined, flag: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new ClusterError('CLI_BAD_FLAG', `${flag} ${v}: not a number of seconds`, { hint: `Give ${flag} in seconds, e.g. 300.` });
-  return n;
-}
-
 function printChecks(checks: readonly PreflightCheck[]): string {
   return table([['CHECK', 'STATUS', 'EVIDENCE'], ...checks.map((c) => [c.id, c.status, `${c.evidence}${c.hint && c.status !== 'pass' ? ` (${c.hint})` : ''}`])]);
 }
@@ -97,14 +91,14 @@ export function registerNodesCommands(program: Command): void {
       .argument('<name>', 'Node name (also its Salt minion id)')
       .requiredOption('-r, --role <role...>', `roles: ${ROLES.join(', ')}`)
       .requiredOption('--host <host>', 'host name or IP address the bootstrap node reaches it by')
-      .option('--port <port>', 'SSH port', '22')
+      .addOption(numericOption('--port <port>', 'SSH port', FLAG_RULES.port).default(22))
       .option('--user <user>', 'SSH user', 'root')
       .option('--key-path <path>', 'SSH key path on the bootstrap node (default /etc/metalk8s/pki/salt-bootstrap)')
       .option('--sudo', 'run through sudo (needed unless the user is root)')
       .option('-l, --label <key=value...>', 'extra labels')
       .option('--display-name <name>', 'display name (label metalk8s.scality.com/name)'),
   ).action(
-    run<ConnectionFlags & { role: string[]; host: string; port: string; user: string; keyPath?: string; sudo?: boolean; label?: string[]; displayName?: string }>(
+    run<ConnectionFlags & { role: string[]; host: string; port: number; user: string; keyPath?: string; sudo?: boolean; label?: string[]; displayName?: string }>(
       async (cluster, out, signal, [name = ''], f) => {
         for (const r of f.role) {
           if (!ROLES.includes(r as NodeRole)) throw new ClusterError('NODE_DECLARATION_INVALID', `roles: unknown role "${r}"`, { hint: `Roles are ${ROLES.join(', ')}.` });
@@ -117,7 +111,7 @@ export function registerNodesCommands(program: Command): void {
         }
         const r = await cluster.nodes.declare(name, {
           roles: f.role as NodeRole[],
-          ssh: { host: f.host, port: Number(f.port), user: f.user, keyPath: f.keyPath, sudo: f.sudo === true },
+          ssh: { host: f.host, port: f.port, user: f.user, keyPath: f.keyPath, sudo: f.sudo === true },
           labels,
           displayName: f.displayName,
           signal,
@@ -149,10 +143,10 @@ export function registerNodesCommands(program: Command): void {
       .description('Deploy a declared node (metalk8s.orchestrate.deploy_node); follows a deploy already running.')
       .argument('<name>')
       .option('--skip-draining', 'do not drain the node first')
-      .option('--drain-timeout <seconds>', 'drain timeout passed to deploy_node'),
+      .addOption(numericOption('--drain-timeout <seconds>', 'drain timeout passed to deploy_node', FLAG_RULES.wholeSeconds)),
   ).action(
-    run<ConnectionFlags & { skipDraining?: boolean; drainTimeout?: string }>(async (cluster, out, signal, [name = ''], f) => {
-      const r = await cluster.nodes.deploy(name, { skipDraining: f.skipDraining, drainTimeoutSeconds: seconds(f.drainTimeout, '--drain-timeout'), signal, onProgress: reporter(out) });
+    run<ConnectionFlags & { skipDraining?: boolean; drainTimeout?: number }>(async (cluster, out, signal, [name = ''], f) => {
+      const r = await cluster.nodes.deploy(name, { skipDraining: f.skipDraining, drainTimeoutSeconds: f.drainTimeout, signal, onProgress: reporter(out) });
       out.result(`${name} is deployed and Ready (Salt job ${r.jid}${r.followed ? ', followed' : ''})`, r);
     }),
   );
@@ -165,10 +159,10 @@ export function registerNodesCommands(program: Command): void {
       .option('--ignore-daemonsets', 'leave DaemonSet Pods')
       .option('--delete-emptydir-data', 'evict Pods with emptyDir data')
       .option('--force', 'evict Pods no controller will recreate')
-      .option('--grace-period <seconds>', 'seconds each Pod gets (default: its own)')
-      .option('--timeout <seconds>', 'give up after this long (default: never)')
+      .addOption(numericOption('--grace-period <seconds>', 'seconds each Pod gets (default: its own)', FLAG_RULES.wholeSeconds))
+      .addOption(numericOption('--timeout <seconds>', 'give up after this long (default: never)', FLAG_RULES.seconds))
       .option('--pod-selector <selector>', 'only Pods matching this label selector')
-      .option('--concurrency <n>', 'Pods evicted at once (default: all)')
+      .addOption(numericOption('--concurrency <n>', 'Pods evicted at once (default: all)', FLAG_RULES.count))
       .option('--disable-eviction', 'delete instead of evict (bypasses PodDisruptionBudgets)')
       .option('--dry-run', 'list what would be evicted'),
   ).action(
@@ -177,23 +171,23 @@ export function registerNodesCommands(program: Command): void {
         ignoreDaemonsets?: boolean;
         deleteEmptydirData?: boolean;
         force?: boolean;
-        gracePeriod?: string;
-        timeout?: string;
+        gracePeriod?: number;
+        timeout?: number;
         podSelector?: string;
-        concurrency?: string;
+        concurrency?: number;
         disableEviction?: boolean;
         dryRun?: boolean;
       }
     >(async (cluster, out, signal, [name = ''], f) => {
-      const timeout = seconds(f.timeout, '--timeout');
+      const timeout = f.timeout;
       const r = await cluster.nodes.drain(name, {
         ignoreDaemonSets: f.ignoreDaemonsets,
         deleteEmptyDirData: f.deleteEmptydirData,
         force: f.force,
-        gracePeriodSeconds: f.gracePeriod === undefined ? undefined : Number(f.gracePeriod),
+        gracePeriodSeconds: f.gracePeriod,
         timeoutMs: timeout === undefined ? undefined : timeout * 1000,
         podSelector: f.podSelector,
-        concurrency: f.concurrency === undefined ? undefined : Number(f.concurrency),
+        concurrency: f.concurrency,
         disableEviction: f.disableEviction,
         dryRun: f.dryRun,
         signal,
@@ -220,15 +214,15 @@ export function registerNodesCommands(program: Command): void {
       .argument('<name>')
       .option('--etcd-member-removed', 'the node\'s etcd member was removed already (etcdctl member remove)')
       .option('--delete-claims', 'delete the PersistentVolumeClaims that still hold its Volumes (their data is lost with the node)')
-      .option('--volumes-timeout <seconds>', 'how long its Volumes may take to be deleted', '600')
-      .option('--drain-timeout <seconds>', 'give up draining after this long'),
+      .addOption(numericOption('--volumes-timeout <seconds>', 'how long its Volumes may take to be deleted', FLAG_RULES.timeoutSeconds).default(600))
+      .addOption(numericOption('--drain-timeout <seconds>', 'give up draining after this long', FLAG_RULES.seconds)),
   ).action(
-    run<ConnectionFlags & { etcdMemberRemoved?: boolean; deleteClaims?: boolean; volumesTimeout: string; drainTimeout?: string }>(async (cluster, out, signal, [name = ''], f) => {
-      const drainTimeout = seconds(f.drainTimeout, '--drain-timeout');
+    run<ConnectionFlags & { etcdMemberRemoved?: boolean; deleteClaims?: boolean; volumesTimeout: number; drainTimeout?: number }>(async (cluster, out, signal, [name = ''], f) => {
+      const drainTimeout = f.drainTimeout;
       const r = await cluster.nodes.remove(name, {
         etcdMemberRemoved: f.etcdMemberRemoved,
         deleteClaims: f.deleteClaims,
-        volumesTimeoutMs: (seconds(f.volumesTimeout, '--volumes-timeout') ?? 600) * 1000,
+        volumesTimeoutMs: f.volumesTimeout * 1000,
         drain: { ignoreDaemonSets: true, deleteEmptyDirData: true, ...(drainTimeout === undefined ? {} : { timeoutMs: drainTimeout * 1000 }) },
         signal,
         onProgress: reporter(out),

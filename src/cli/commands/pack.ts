@@ -3,7 +3,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { PackagingError } from '../../errors.js';
 import { keygen } from '../../packaging/keygen.js';
 import { pack } from '../../packaging/pack.js';
-import { hiddenOutAlias, outPath } from '../_options.js';
+import { FLAG_RULES, hiddenOutAlias, numericOption, outPath } from '../_options.js';
 import { action, Output, withInterrupt } from '../_output.js';
 import { formatBytes, ProgressDisplay } from '../_progress.js';
 
@@ -11,10 +11,10 @@ interface PackCliOptions {
   out?: string;
   outDir?: string;
   cacheDir?: string;
-  sourceDateEpoch?: string;
+  sourceDateEpoch?: number;
   platform?: string;
   sign?: string;
-  concurrency?: string;
+  concurrency?: number;
   buildCache?: boolean;
   allowOutsideInputs?: boolean;
   recheckStore?: boolean;
@@ -64,13 +64,16 @@ export function registerPackCommands(program: Command): void {
     .option('-o, --out <dir>', 'folder to write <name>-<version>.iso and SHA256SUM into (default: out)')
     .addOption(hiddenOutAlias('--out-dir'))
     .option('--cache-dir <dir>', 'blob store shared between builds (default: the user cache folder)')
-    .option(
-      '--source-date-epoch <seconds>',
-      'build time, for reproducible ISOs (default: $SOURCE_DATE_EPOCH, else the last git commit time of the solution folder, else 0)',
+    .addOption(
+      numericOption(
+        '--source-date-epoch <seconds>',
+        'build time, for reproducible ISOs (default: $SOURCE_DATE_EPOCH, else the last git commit time of the solution folder, else 0)',
+        FLAG_RULES.epoch,
+      ),
     )
     .option('--platform <os/arch>', 'platform of images that do not set one', 'linux/amd64')
     .option('--sign <key.pem>', 'Ed25519 private key: writes <iso>.sig')
-    .option('--concurrency <n>', 'parallel blob downloads per image', '4')
+    .addOption(numericOption('--concurrency <n>', 'parallel blob downloads per image', FLAG_RULES.downloads).default(4))
     .option('--no-build-cache', 'tar and compress every layer of built images again')
     .option('--allow-outside-inputs', 'accept build files outside the solution folder')
     .option('--recheck-store', 'hash every blob taken from the blob store again, even one unchanged since it was last hashed')
@@ -81,12 +84,6 @@ export function registerPackCommands(program: Command): void {
         async (path: string, opts: PackCliOptions) => {
           const out = new Output(opts);
           const progress = new ProgressDisplay(out, { quiet: opts.quiet });
-          let epoch: number | undefined;
-          if (opts.sourceDateEpoch !== undefined) {
-            if (!/^\d+$/.test(opts.sourceDateEpoch))
-              throw new PackagingError('OPTION_INVALID', `--source-date-epoch "${opts.sourceDateEpoch}" is not a number of seconds`, { hint: 'For example --source-date-epoch "$(git log -1 --format=%ct)".' });
-            epoch = Number(opts.sourceDateEpoch);
-          }
           let signingKey: string | undefined;
           if (opts.sign) {
             try {
@@ -101,10 +98,10 @@ export function registerPackCommands(program: Command): void {
               configPath: path,
               outDir: outPath('pack', [opts.out, opts.outDir], 'out'),
               cacheDir: opts.cacheDir,
-              sourceDateEpoch: epoch,
+              sourceDateEpoch: opts.sourceDateEpoch,
               platform: opts.platform,
               signingKey,
-              concurrency: Number(opts.concurrency) || 4,
+              concurrency: opts.concurrency,
               buildCache: opts.buildCache !== false,
               allowOutsideInputs: opts.allowOutsideInputs,
               recheckStore: opts.recheckStore,

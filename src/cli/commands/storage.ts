@@ -18,6 +18,7 @@ import {
   wipeDevice,
 } from '../../storage/index.js';
 import { ClusterError } from '../../errors.js';
+import { FLAG_RULES, numericOption } from '../_options.js';
 import type { Output } from '../_output.js';
 import { type ConnectionFlags, run, withConnectionFlags } from './cluster.js';
 
@@ -162,10 +163,10 @@ export function registerStorageCommands(program: Command): void {
         .description('Plan, then create the Volumes and wait until each is Available (or say why not).')
         .argument('[path]', 'solution file or directory', '.')
         .option('--dangerous', 'allow formatting raw block devices (their data is lost)')
-        .option('--timeout <seconds>', 'give up on a Volume after this long', '600'),
+        .addOption(numericOption('--timeout <seconds>', 'give up on a Volume after this long', FLAG_RULES.timeoutSeconds).default(600)),
     ),
   ).action(
-    run<PlanFlags & { dangerous?: boolean; timeout?: string }>(async (cluster, out, signal, [path = '.'], flags) => {
+    run<PlanFlags & { dangerous?: boolean; timeout?: number }>(async (cluster, out, signal, [path = '.'], flags) => {
       const plan = await makePlan(cluster, path, flags, signal);
       if (!plan.ok) {
         out.result(planText(plan), plan);
@@ -173,7 +174,7 @@ export function registerStorageCommands(program: Command): void {
         return;
       }
       out.info(planText(plan));
-      const result = await applyVolumePlan(cluster, plan, { dangerous: flags.dangerous === true, timeoutMs: Number(flags.timeout ?? 600) * 1000, signal, onProgress: report(out) });
+      const result = await applyVolumePlan(cluster, plan, { dangerous: flags.dangerous === true, timeoutMs: (flags.timeout ?? 600) * 1000, signal, onProgress: report(out) });
       const failed = result.volumes.filter((v) => v.outcome !== 'available');
       out.result(
         result.ok ? `${result.volumes.length} Volume(s) available` : failed.map((v) => `${v.name} ${v.outcome}: ${v.reason ? `${v.reason}: ` : ''}${v.message ?? ''}`).join('\n'),

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { numberOption } from '../../_number-option.js';
 import { PackagingError, RegistryError, redact, throwIfAborted } from '../../errors.js';
 import { type BasicCredentials, credentialsFromFiles } from './_credentials.js';
 import { HttpClient, type HttpResponse, readBody } from './_http.js';
@@ -197,13 +198,14 @@ export class RegistrySession {
     readonly registry: string,
     readonly connection: RegistryConnection,
   ) {
+    // First: a session that throws after acquire() would hold its connection pool.
+    this.#retries = numberOption('retries', connection.retries, { integer: true, min: 1, max: 100, unit: 'attempts' }) ?? 5;
     const host = registry === 'docker.io' ? 'registry-1.docker.io' : registry;
     this.#base = `${connection.plainHttp ? 'http' : 'https'}://${host}`;
     this.#key = connectionKey(registry, connection);
     this.#conn = acquire(this.#key, connection);
     this.#http = this.#conn.http;
     this.#tokens = this.#conn.tokens;
-    this.#retries = connection.retries ?? 5;
   }
 
   /** Ends this session; the connections stay open a few seconds for the next one. */

@@ -16,6 +16,7 @@ import { PassThrough, type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type * as tar from 'tar-stream';
+import { meetsRule } from '../../_number-option.js';
 import { fromSystemError, ValidationError } from '../../errors.js';
 import { sha256Digest } from './_digest.js';
 import { type BuiltLayer, type CacheableEntry, cachedLayer } from './_layer-cache.js';
@@ -170,6 +171,9 @@ async function layerEntries(layer: LayerInput, index: number): Promise<Entry[]> 
     layer.files.forEach((f, i) => {
       const name = normalise(f.path, `${where}.files[${i}].path`);
       const type = f.type ?? 'file';
+      if (f.mode !== undefined && !meetsRule(f.mode, { integer: true, min: 0, max: 0o7777, unit: 'permission bits' })) {
+        throw invalid(`${where}.files[${i}].mode`, `${String(f.mode)} is not a file mode`, 'Give the permission bits as an octal number from 0o0 to 0o7777, e.g. 0o755.');
+      }
       if (type === 'directory') entries.push({ name, type, mode: f.mode ?? 0o755, size: 0 });
       else if (type === 'symlink') {
         if (!f.target) throw invalid(`${where}.files[${i}].target`, 'a symlink needs a target', 'Set target.');

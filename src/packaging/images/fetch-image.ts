@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { DOWNLOAD_CONCURRENCY, numberOption } from '../../_number-option.js';
 import { RegistryError, throwIfAborted } from '../../errors.js';
 import { sha256Digest } from './_digest.js';
 import { type RegistryConnection, RegistrySession } from './_registry.js';
@@ -98,7 +99,7 @@ export interface FetchImageOptions {
   readonly store: BlobStore;
   /** Platform for multi-platform images (a source's own `platform` wins). @default linux/amd64 */
   readonly platform?: Platform | undefined;
-  /** Parallel blob downloads. @default 4 */
+  /** Parallel blob downloads: a whole number from 1 to 64. @default 4 */
   readonly concurrency?: number | undefined;
   /** Cancels the fetch. */
   readonly signal?: AbortSignal | undefined;
@@ -259,6 +260,8 @@ export async function fetchImagePlatforms(source: ImageSource, options: FetchIma
  */
 export async function fetchImage(source: ImageSource, options: FetchImageOptions): Promise<FetchedImage> {
   throwIfAborted(options.signal, 'fetching an image');
+  // NaN here started no download at all: the image came back without its layers fetched.
+  numberOption('concurrency', options.concurrency, DOWNLOAD_CONCURRENCY);
   const platform = ('platform' in source ? source.platform : undefined) ?? options.platform;
   let image: FetchedImage;
   switch (source.kind) {

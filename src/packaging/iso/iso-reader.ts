@@ -13,6 +13,7 @@
  */
 import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
+import { numberOption } from '../../_number-option.js';
 import { IsoError, throwIfAborted } from '../../errors.js';
 import { BufferSource, type ByteSource, FdSource, le16, le32, malformed, truncated } from './_byte-source.js';
 import { fromUcs2, parseRecordDate, SECTOR } from './_encoding.js';
@@ -420,8 +421,8 @@ export class IsoImage {
 
   /** Reads a whole regular file into memory (refuses files above `maxBytes`). */
   async readFile(target: string | IsoEntryInfo, options?: IsoReadFileOptions): Promise<Buffer> {
+    const max = numberOption('maxBytes', options?.maxBytes, { min: 0, unit: 'bytes' }) ?? 512 * 1024 * 1024;
     const entry = await this.resolveFile(target, options);
-    const max = options?.maxBytes ?? 512 * 1024 * 1024;
     if (entry.size > max) {
       throw new IsoError('ISO_FILE_TOO_LARGE', `"/${entry.path}" has ${entry.size} bytes, more than ${max}`, {
         hint: 'Use createReadStream() for large files.',
@@ -526,6 +527,14 @@ async function readVolume(source: ByteSource, signal: AbortSignal | undefined): 
  */
 export async function openIso(source: string | number | Uint8Array, options?: OpenIsoOptions): Promise<IsoImage> {
   throwIfAborted(options?.signal, 'ISO open');
+  const l = options?.limits;
+  // A NaN limit compares false with every size: it would turn the limit off, not tighten it.
+  const limits = {
+    maxDirectoryBytes: numberOption('limits.maxDirectoryBytes', l?.maxDirectoryBytes, { integer: true, min: 2048, unit: 'bytes' }) ?? 64 * 1024 * 1024,
+    maxDepth: numberOption('limits.maxDepth', l?.maxDepth, { integer: true, min: 1, unit: 'levels' }) ?? 64,
+    maxSections: numberOption('limits.maxSections', l?.maxSections, { integer: true, min: 1, unit: 'sections' }) ?? 4096,
+    maxContinuations: numberOption('limits.maxContinuations', l?.maxContinuations, { integer: true, min: 0, unit: 'continuation areas' }) ?? 16,
+  };
   let src: ByteSource;
   if (typeof source === 'string') {
     let fd: number;
@@ -558,13 +567,7 @@ export async function openIso(source: string | number | Uint8Array, options?: Op
   try {
     const volume = await readVolume(src, options?.signal);
     const skip = await detectRockRidge(src, volume.root);
-    const l = options?.limits;
-    return new IsoImage(src, volume, skip, {
-      maxDirectoryBytes: l?.maxDirectoryBytes ?? 64 * 1024 * 1024,
-      maxDepth: l?.maxDepth ?? 64,
-      maxSections: l?.maxSections ?? 4096,
-      maxContinuations: l?.maxContinuations ?? 16,
-    });
+    return new IsoImage(src, volume, skip, limits);
   } catch (err) {
     await src.close();
     throw err;

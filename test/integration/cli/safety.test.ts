@@ -103,6 +103,57 @@ describe('ordinary mistakes: typed codes naming the field or file, and what to d
   });
 });
 
+describe('numeric flags: a bad value is refused before the command does anything', () => {
+  it('images prune --older-than abc / -1 / empty removes nothing; 0 removes the unused blob', async () => {
+    const { openBlobStore } = await import('../../../src/packaging/images/index.js');
+    const dir = join(tmp, 'prune-store');
+    const store = await openBlobStore({ dir });
+    const blob = await store.put(randomBytes(1000));
+    for (const bad of ['abc', '-1', '', '3O']) {
+      const r = solution('images', 'prune', '--store', dir, '--older-than', bad);
+      expect(r.code, bad).toBe(1);
+      expect(r.stderr).toContain('--older-than');
+      expect(r.stderr).toContain('[OPTION_VALUE_INVALID]');
+      expect(r.stderr).toContain('hint: For example --older-than 30.');
+      expect(existsSync(store.path(blob.digest)), bad).toBe(true);
+    }
+    // --json: the one JSON error event, on stdout, though no command had started.
+    const j = solution('images', 'prune', '--store', dir, '--older-than', 'NaN', '--json');
+    expect(j.code).toBe(1);
+    expect(JSON.parse(j.stdout)).toMatchObject({ type: 'error', code: 'VALIDATION_FAILED', issues: [{ code: 'OPTION_VALUE_INVALID', path: '--older-than' }] });
+    const ok = solution('images', 'prune', '--store', dir, '--older-than', '0', '--json');
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout).data.removed).toBe(1);
+    expect(existsSync(store.path(blob.digest))).toBe(false);
+  });
+
+  it('is checked before any connection: the flag is named, not the unreachable registry or cluster', () => {
+    const env = { KUBECONFIG: join(tmp, 'no-such-kubeconfig') };
+    const cases: [string[], string][] = [
+      [['images', 'pull', '--concurrency', '0', 'docker://127.0.0.1:1/x:1'], '--concurrency'],
+      [['images', 'layout', '-o', join(tmp, 'layout'), '--concurrency', '1.5', '-i', 'a:1=docker://127.0.0.1:1/x:1'], '--concurrency'],
+      [['pack', 'examples/zenko-like', '-o', join(tmp, 'never'), '--concurrency', 'four'], '--concurrency'],
+      [['pack', 'examples/zenko-like', '-o', join(tmp, 'never'), '--source-date-epoch', '-5'], '--source-date-epoch'],
+      [['nodes', 'drain', 'node-1', '--timeout', 'soon'], '--timeout'],
+      [['nodes', 'drain', 'node-1', '--grace-period', '2.5'], '--grace-period'],
+      [['nodes', 'remove', 'node-1', '--volumes-timeout', '0'], '--volumes-timeout'],
+      [['nodes', 'declare', 'node-1', '-r', 'node', '--host', 'h', '--port', '70000'], '--port'],
+      [['import', 'x.iso', '--upload', '--ssh-host', '127.0.0.1', '--ssh-key', '/dev/null', '--ssh-port', 'ssh'], '--ssh-port'],
+      [['logs', 'env', 'zenko', '--tail', '-3'], '--tail'],
+      [['volumes', 'apply', 'examples/zenko-like', '--timeout', 'NaN'], '--timeout'],
+      [['support-bundle', '-o', join(tmp, 'b.tar.gz'), '--max-size', '0'], '--max-size'],
+    ];
+    for (const [args, flag] of cases) {
+      const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...env } });
+      expect(r.status, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toContain(`error   ${flag}: `);
+      expect(r.stderr, args.join(' ')).toContain('[OPTION_VALUE_INVALID]');
+    }
+    expect(existsSync(join(tmp, 'never'))).toBe(false);
+    expect(existsSync(join(tmp, 'layout'))).toBe(false);
+  });
+});
+
 describe('non-regular files and signals', () => {
   let fifo: string;
   beforeAll(() => {

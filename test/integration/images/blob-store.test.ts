@@ -173,6 +173,22 @@ describe('blob store', () => {
     expect(await readdir(join(store.dir, 'verified', 'sha256'))).toEqual([]);
   });
 
+  it('refuses an age that is not a number of milliseconds, 0 or more, and removes nothing', async () => {
+    const store = await openBlobStore({ dir: join(dir, 's3-bad-age') });
+    const a = await store.put(randomBytes(100));
+    const old = new Date(Date.now() - 10 * 86400_000);
+    await utimes(store.path(a.digest), old, old);
+    await utimes(recordOf(store, a.digest), old, old);
+    // NaN compared false with every time, and a negative age put the cutoff in the future: both
+    // removed every blob not kept.
+    for (const olderThanMs of [Number.NaN, -1, Number.POSITIVE_INFINITY]) {
+      await expect(store.prune({ olderThanMs })).rejects.toMatchObject({ code: 'OPTION_INVALID', message: expect.stringContaining('olderThanMs') });
+    }
+    // (Not has(): it marks the blob used.)
+    expect((await stat(store.path(a.digest))).size).toBe(100);
+    expect((await store.prune({ olderThanMs: 86400_000 })).removed).toBe(1);
+  });
+
   it('keeps a trust record of each blob it hashed, which any change to the file voids', async () => {
     const store = await openBlobStore({ dir: join(dir, 's4') });
     const bytes = randomBytes(2 << 20);
