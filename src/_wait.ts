@@ -3,6 +3,13 @@
  * waited for) and `pollUntil`, the loop that asks until an answer comes or the time is up.
  */
 import { AbortError, throwIfAborted } from './errors.js';
+import { numberOption } from './_number-option.js';
+
+/**
+ * The longest delay a Node.js timer keeps (2^31 - 1 ms, about 24.8 days): a longer one fires
+ * after 1 ms instead, so a poll interval above it would poll without pause.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
 
 /** Resolves after `ms`, or rejects with an `AbortError` about `what` as soon as `signal` aborts. */
 export function sleep(ms: number, signal?: AbortSignal | undefined, what = 'waiting'): Promise<void> {
@@ -27,7 +34,7 @@ export function sleep(ms: number, signal?: AbortSignal | undefined, what = 'wait
 export interface PollOptions {
   /** What is waited for, for the `AbortError` and the `onWait` calls. */
   readonly what: string;
-  /** How long to keep asking. */
+  /** How long to keep asking: a number of milliseconds, 0 or more. */
   readonly timeoutMs: number;
   /** Pause between two probes. @default 500 */
   readonly intervalMs?: number | undefined;
@@ -38,9 +45,12 @@ export interface PollOptions {
 
 /**
  * Calls `probe` until it gives a value other than `undefined`, and returns it; `undefined` when
- * `timeoutMs` passed first. Throws an `AbortError` when `signal` aborts.
+ * `timeoutMs` passed first. Throws an `AbortError` when `signal` aborts, and `OPTION_INVALID`
+ * for a `timeoutMs` that is not a finite number, 0 or more.
  */
 export async function pollUntil<T>(probe: () => Promise<T | undefined>, options: PollOptions): Promise<T | undefined> {
+  // The last line of defence: `elapsedMs > NaN` is never true, so a NaN timeout polled forever.
+  numberOption('timeoutMs', options.timeoutMs, { min: 0, unit: 'milliseconds' });
   const start = Date.now();
   for (;;) {
     throwIfAborted(options.signal, options.what);

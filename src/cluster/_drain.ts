@@ -13,12 +13,14 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { ClusterError, type ServiceErrorOptions, throwIfAborted } from '../errors.js';
 import type { SdkErrorCode } from '../error-codes.js';
 import { kubeFailure, kubeGet, kubePatch, kubeRequest } from '../_kube.js';
-import { sleep } from '../_wait.js';
+import { numberOption } from '../_number-option.js';
+import { MAX_TIMER_MS, sleep } from '../_wait.js';
 
 /** How a drain evicts (the `kubectl drain` flags). */
 export interface DrainSettings {
   /**
-   * Seconds each Pod gets to stop; -1 uses the Pod's own `terminationGracePeriodSeconds`.
+   * Seconds each Pod gets to stop, a whole number; -1 uses the Pod's own
+   * `terminationGracePeriodSeconds`.
    * @default -1
    */
   readonly gracePeriodSeconds?: number | undefined;
@@ -37,13 +39,13 @@ export interface DrainSettings {
   readonly podSelector?: string | undefined;
   /** Report what would be evicted; change nothing (not even the cordon). @default false */
   readonly dryRun?: boolean | undefined;
-  /** Pods evicted at the same time; 0 means all at once, as kubectl. @default 0 */
+  /** Pods evicted at the same time, a whole number; 0 means all at once, as kubectl. @default 0 */
   readonly concurrency?: number | undefined;
   /** Delete Pods instead of evicting them: PodDisruptionBudgets are NOT honoured. @default false */
   readonly disableEviction?: boolean | undefined;
   /** Do not wait for Pods whose deletion started more than this many seconds ago. @default 0 (wait) */
   readonly skipWaitForDeleteTimeoutSeconds?: number | undefined;
-  /** Delay before retrying an eviction a PodDisruptionBudget refused (kubectl: 5 s). @default 5000 */
+  /** Delay before retrying an eviction a PodDisruptionBudget refused (kubectl: 5 s), at most 2147483647. @default 5000 */
   readonly evictionRetryDelayMs?: number | undefined;
 }
 
@@ -98,6 +100,22 @@ type Verdict = { readonly action: 'evict'; readonly warning?: string } | { reado
 
 const id = (p: Pod): string => `${p.metadata.namespace}/${p.metadata.name}`;
 
+/**
+ * Checks the numbers of `o` before anything is cordoned or evicted (`OPTION_INVALID` naming the
+ * option, `prefix` first: `drain.` for the `drain` of `nodes.remove`). A NaN timeout
+ * waited forever; a NaN grace period or concurrency silently became the Pod's own and all at
+ * once; a fractional grace period was refused by the API server after the cordon.
+ */
+export function checkDrainSettings(o: DrainSettings | undefined, prefix = ''): void {
+  if (!o) return;
+  // int64 in DeleteOptions; every negative value meant the Pod's own, -1 is the one documented.
+  numberOption(`${prefix}gracePeriodSeconds`, o.gracePeriodSeconds, { integer: true, min: -1, unit: 'seconds' });
+  numberOption(`${prefix}timeoutMs`, o.timeoutMs, { min: 0, unit: 'milliseconds' });
+  numberOption(`${prefix}concurrency`, o.concurrency, { integer: true, min: 0, unit: 'Pods evicted at once' });
+  numberOption(`${prefix}skipWaitForDeleteTimeoutSeconds`, o.skipWaitForDeleteTimeoutSeconds, { min: 0, unit: 'seconds' });
+  numberOption(`${prefix}evictionRetryDelayMs`, o.evictionRetryDelayMs, { min: 0, max: MAX_TIMER_MS, unit: 'milliseconds' });
+}
+
 /** Sets `spec.unschedulable`; returns whether it changed. Throws `NODE_NOT_FOUND`. */
 export async function setUnschedulable(kc: KubeConfig, node: string, value: boolean, signal?: AbortSignal): Promise<boolean> {
   const path = `/api/v1/nodes/${encodeURIComponent(node)}`;
@@ -146,7 +164,8 @@ async function verdict(kc: KubeConfig, pod: Pod, o: DrainSettings, now: number, 
 /**
  * Drains a Node as `kubectl drain` does.
  *
- * @throws {@link DrainError} `DRAIN_BLOCKED` (Pods the options do not allow to evict, all
+ * @throws `OPTION_INVALID` for a number out of its range, before anything changes;
+ *   {@link DrainError} `DRAIN_BLOCKED` (Pods the options do not allow to evict, all
  *   listed, nothing evicted), `DRAIN_TIMEOUT` (the Pods left), `DRAIN_EVICTION_FAILED`.
  */
 export async function drainNode(
@@ -154,6 +173,7 @@ export async function drainNode(
   node: string,
   o: DrainSettings & { readonly signal?: AbortSignal | undefined; readonly onProgress?: ((e: DrainProgressEvent) => void) | undefined },
 ): Promise<DrainResult> {
+  checkDrainSettings(o);
   const { signal } = o;
   const dryRun = o.dryRun === true;
   let cordoned = false;

@@ -14,7 +14,8 @@ import { clusterVersion, getNode, type NodeCallOptions, type NodeInfo, nodePath 
 import { DEPLOY_JOB_ANNOTATION, DEPLOY_PENDING_PREFIX, DEPLOY_RESULT_ANNOTATION, DEPLOY_STARTED_ANNOTATION, encodeDeployResult, isNodeReady, VERSION_LABEL } from './_node-model.js';
 import { type JobStatus, orchestrateResult, type SaltEvent } from './salt-api.js';
 import { describeFailure, type SaltStateStep } from './salt-results.js';
-import { sleep } from '../_wait.js';
+import { numberOption } from '../_number-option.js';
+import { MAX_TIMER_MS, sleep } from '../_wait.js';
 
 /** The SLS MetalK8s deploys a node with. */
 export const DEPLOY_NODE_SLS = 'metalk8s.orchestrate.deploy_node';
@@ -23,13 +24,13 @@ export const DEPLOY_NODE_SLS = 'metalk8s.orchestrate.deploy_node';
 export interface DeployOptions extends NodeCallOptions {
   /** Do not drain the node first (pillar `orchestrate.skip_draining`). @default false */
   readonly skipDraining?: boolean | undefined;
-  /** Drain timeout passed to the orchestrate, seconds (`orchestrate.drain_timeout`). @default MetalK8s' (1 h) */
+  /** Drain timeout passed to the orchestrate, seconds (`orchestrate.drain_timeout`); 0 leaves MetalK8s' own. @default MetalK8s' (1 h) */
   readonly drainTimeoutSeconds?: number | undefined;
   /** Give up following the job after this long (the job goes on). @default 3600000 */
   readonly timeoutMs?: number | undefined;
   /** How long the node may take to become Ready after the job. @default 300000 */
   readonly readyTimeoutMs?: number | undefined;
-  /** Job polling interval, besides the event stream. @default 2000 */
+  /** Job polling interval, besides the event stream, at most 2147483647. @default 2000 */
   readonly pollIntervalMs?: number | undefined;
 }
 
@@ -85,6 +86,12 @@ export async function withDeployJob(ctx: LifecycleContext, n: NodeInfo, signal?:
 
 /** The body of {@link NodesApi.deploy}: claims the deploy on the Node, starts the job (or follows the recorded one). */
 export async function deployNode(ctx: LifecycleContext, name: string, options: DeployOptions): Promise<DeployResult> {
+  // Before the deploy is claimed: a NaN timeout followed the job forever, a NaN drain timeout
+  // was silently MetalK8s' own, a negative one went into the pillar.
+  numberOption('drainTimeoutSeconds', options.drainTimeoutSeconds, { min: 0, unit: 'seconds' });
+  numberOption('timeoutMs', options.timeoutMs, { min: 0, unit: 'milliseconds' });
+  numberOption('readyTimeoutMs', options.readyTimeoutMs, { min: 0, unit: 'milliseconds' });
+  numberOption('pollIntervalMs', options.pollIntervalMs, { min: 0, max: MAX_TIMER_MS, unit: 'milliseconds' });
   const { signal, onProgress } = options;
   const kc = ctx.kubeConfig;
   for (let attempt = 0; ; attempt++) {

@@ -5,12 +5,13 @@
  * and its Salt key, each step skipped when already done so that a rerun converges.
  */
 import { ClusterError } from '../errors.js';
-import { type DrainResult, type DrainSettings, drainNode } from './_drain.js';
+import { checkDrainSettings, type DrainResult, type DrainSettings, drainNode } from './_drain.js';
 import { kubeFailure, kubeGet, kubeRequest } from '../_kube.js';
 import type { LifecycleContext } from './_lifecycle.js';
 import { getNode, type NodeCallOptions, nodePath } from './_node-info.js';
 import { type NodeObject, nodeRoles } from './_node-model.js';
 import { checkNodeClaims, deleteNodeVolumes, nodeVolumes } from './_node-volumes.js';
+import { numberOption } from '../_number-option.js';
 import { sleep } from '../_wait.js';
 
 /** Options of {@link NodesApi.remove}. */
@@ -111,6 +112,9 @@ async function etcdMember(ctx: LifecycleContext, name: string, all: readonly Nod
 /** The body of {@link NodesApi.remove}. */
 export async function removeNode(ctx: LifecycleContext, name: string, options: RemoveNodeOptions): Promise<RemoveNodeResult> {
   const { signal, onProgress } = options;
+  // Before the first request: the drain comes after the refusals, the Volumes after the drain.
+  checkDrainSettings(options.drain, 'drain.');
+  numberOption('volumesTimeoutMs', options.volumesTimeoutMs, { min: 0, unit: 'milliseconds' });
   const kc = ctx.kubeConfig;
   const node = await getNode(kc, name, signal);
   let drained: DrainResult | undefined;

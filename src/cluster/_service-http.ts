@@ -10,6 +10,8 @@ import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { AbortError, ClusterError } from '../errors.js';
 import { kubeGet } from '../_kube.js';
+import { numberOption } from '../_number-option.js';
+import { MAX_TIMER_MS } from '../_wait.js';
 
 /** A platform service the SDK talks to. */
 export type PlatformService = 'prometheus' | 'alertmanager' | 'loki';
@@ -52,8 +54,17 @@ export interface ServicesOptions {
   readonly lokiUrl?: string | undefined;
   /** PEM CA for `https` URLs. @default the kubeconfig's cluster CA */
   readonly ca?: string | undefined;
-  /** Per-request timeout. @default 30000 */
+  /** Per-request timeout; 0 sets none. At most 2147483647. @default 30000 */
   readonly timeoutMs?: number | undefined;
+}
+
+/**
+ * Checks the numbers of `options` (`OPTION_INVALID`, named `services.…`). Node's `http` threw a
+ * RangeError on every request for a NaN or negative timeout, and cut one above the longest
+ * timer to it with a warning.
+ */
+export function checkServicesOptions(options: ServicesOptions | undefined): void {
+  numberOption('services.timeoutMs', options?.timeoutMs, { min: 0, max: MAX_TIMER_MS, unit: 'milliseconds' });
 }
 
 /** One answer of a platform service. */
@@ -231,6 +242,7 @@ export class ServiceClient {
 
 /** The clients of the three services, sharing one options object. */
 export function serviceClients(kc: KubeConfig, options: ServicesOptions = {}): Record<PlatformService, ServiceClient> {
+  checkServicesOptions(options);
   return {
     prometheus: new ServiceClient('prometheus', kc, options),
     alertmanager: new ServiceClient('alertmanager', kc, options),

@@ -9,7 +9,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { ClusterError } from '../errors.js';
 import { Discovery, kubeFailure, kubeGet, kubeRequest } from '../_kube.js';
 import type { LifecycleContext } from './_lifecycle.js';
-import type { ServicesOptions } from './_service-http.js';
+import { checkServicesOptions, type ServicesOptions } from './_service-http.js';
+import { numberOption } from '../_number-option.js';
 import { EnvironmentsApi } from './environments.js';
 import { NodesApi } from './nodes.js';
 import { type KubeconfigSource, loadKubeConfig, type PlatformServices, platformServices } from './platform.js';
@@ -37,7 +38,7 @@ export interface ConnectSaltApi {
 /** SSH access to the bootstrap node for {@link connect}. */
 export interface ConnectSsh {
   readonly host: string;
-  /** @default 22 */
+  /** A whole number from 1 to 65535. @default 22 */
   readonly port?: number | undefined;
   readonly user: string;
   /** Private key text (PEM or OpenSSH). */
@@ -83,7 +84,8 @@ export type { PlatformService, ServiceEndpoint, ServiceRoute, ServicesOptions } 
  * Connects to a MetalK8s cluster: reads its version and bootstrap node, finds and logs in to
  * its SaltAPI.
  *
- * @throws `ClusterError` `KUBE_API_UNREACHABLE`, `NOT_METALK8S`, `SALT_AUTH_FAILED`.
+ * @throws `ClusterError` `KUBE_API_UNREACHABLE`, `NOT_METALK8S`, `SALT_AUTH_FAILED`;
+ *   `SdkError` `OPTION_INVALID` for an SSH port or a services timeout out of range.
  * @example
  * ```ts
  * const cluster = await connect({ kubeconfigPath: '/etc/kubernetes/admin.conf', saltApi: { username, token } });
@@ -91,6 +93,9 @@ export type { PlatformService, ServiceEndpoint, ServiceRoute, ServicesOptions } 
  * ```
  */
 export async function connect(options: ConnectOptions): Promise<Cluster> {
+  // Before the first request. ssh2 took a NaN or 0 port for 22 without a word.
+  numberOption('ssh.port', options.ssh?.port, { integer: true, min: 1, max: 65_535, unit: 'ports', noun: 'a TCP port (1 to 65535)' });
+  checkServicesOptions(options.services);
   const kc = await loadKubeConfig(options);
   const ns = await kubeGet<{ metadata: { annotations?: Record<string, string> } }>(kc, '/api/v1/namespaces/kube-system', options.signal);
   const version = ns?.metadata.annotations?.['metalk8s.scality.com/cluster-version'];

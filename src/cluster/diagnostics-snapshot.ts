@@ -13,6 +13,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { SdkError, throwIfAborted } from '../errors.js';
 import { SDK_VERSION } from '../version.js';
 import { kubeGet, kubeRequest } from '../_kube.js';
+import { numberOption } from '../_number-option.js';
 import type { KubernetesObject } from '../solution/kubernetes-object.js';
 import { headManifest } from './_registry-head.js';
 import { type AvailableEntry, ENV_CONFIGMAP, ENV_LABEL, readAvailable } from './_lifecycle.js';
@@ -166,13 +167,13 @@ export interface CollectOptions {
   readonly env?: string | undefined;
   /** Events, logs and Salt jobs newer than this: `30m`, `24h`, `7d`, or seconds. @default '24h' */
   readonly since?: string | number | undefined;
-  /** Lines kept from the end of each container log. @default 2000 */
+  /** Lines kept from the end of each container log: a whole number, 0 or more. @default 2000 */
   readonly logTailLines?: number | undefined;
-  /** Bytes kept from the end of each container log. @default 1 MiB */
+  /** Bytes kept from the end of each container log: a whole number, 1 or more. @default 1 MiB */
   readonly logLimitBytes?: number | undefined;
-  /** Stop collecting logs once they add up to this. @default 64 MiB */
+  /** Stop collecting logs once they add up to this: a whole number, 0 or more (0: no log). @default 64 MiB */
   readonly maxLogBytes?: number | undefined;
-  /** Salt jobs kept, newest first. @default 30 */
+  /** Salt jobs kept, newest first: a whole number, 0 or more. @default 30 */
   readonly maxSaltJobs?: number | undefined;
   /**
    * The cluster registry (`http://<bootstrap control-plane IP>:8080`), asked whether each
@@ -185,6 +186,19 @@ export interface CollectOptions {
   readonly now?: (() => Date) | undefined;
   readonly signal?: AbortSignal | undefined;
   readonly onProgress?: ((event: CollectProgressEvent) => void) | undefined;
+}
+
+/**
+ * Checks the numbers of a collection (`OPTION_INVALID` naming the option) before anything is
+ * read. `tailLines` and `limitBytes` are the API server's int64 (`limitBytes` 1 or more); a NaN
+ * log budget or Salt job count turned the limit off.
+ */
+function checkCollectOptions(options: CollectOptions): void {
+  numberOption('logTailLines', options.logTailLines, { integer: true, min: 0, unit: 'lines' });
+  numberOption('logLimitBytes', options.logLimitBytes, { integer: true, min: 1, unit: 'bytes' });
+  // Whole: what is left of it becomes the limitBytes of the last logs.
+  numberOption('maxLogBytes', options.maxLogBytes, { integer: true, min: 0, unit: 'bytes' });
+  numberOption('maxSaltJobs', options.maxSaltJobs, { integer: true, min: 0, unit: 'Salt jobs' });
 }
 
 /** Seconds in `30m`, `24h`, `7d`, `90s` or a number of seconds; throws on anything else. */
@@ -266,6 +280,7 @@ export function parseClusterImage(ref: string): { id: string; image: string; tag
  * ```
  */
 export async function collectSnapshot(target: DiagnosticsTarget, options: CollectOptions = {}): Promise<DiagnosticsSnapshot> {
+  checkCollectOptions(options);
   const kc = target.kubeConfig;
   const { signal } = options;
   const now = (options.now ?? (() => new Date()))();

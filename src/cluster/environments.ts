@@ -5,6 +5,7 @@
  * @module
  */
 import { ClusterError } from '../errors.js';
+import { numberOption } from '../_number-option.js';
 import { metalk8sFeatures } from '../solution/metalk8s-version.js';
 import { crdChanges } from '../packaging/diff.js';
 import { crdFilesOfIso } from './_crd-changes.js';
@@ -104,6 +105,11 @@ function webhookSupported(saltenv: string): boolean {
   } catch {
     return true; // an unknown version format: let MetalK8s decide
   }
+}
+
+/** Checked before the environment is read: a NaN timeout waited for the operator forever, after the ConfigMaps changed. */
+function checkTimeout(options: AddSolutionOptions): void {
+  numberOption('timeoutMs', options.timeoutMs, { min: 0, unit: 'milliseconds' });
 }
 
 /** The environments of a cluster. Get it from {@link connect}. */
@@ -226,6 +232,7 @@ export class EnvironmentsApi {
    * ```
    */
   async addSolution(environment: string, options: AddSolutionOptions): Promise<AddSolutionResult> {
+    checkTimeout(options);
     return this.#add(await this.#find(environment, options.signal), options);
   }
 
@@ -279,6 +286,7 @@ export class EnvironmentsApi {
    * ```
    */
   async upgradeSolution(environment: string, options: UpgradeSolutionOptions): Promise<UpgradeSolutionResult> {
+    checkTimeout(options);
     const { name, version } = options;
     const env = await this.#find(environment, options.signal);
     const current = env.solutions[name];

@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { AbortError, ClusterError } from '../errors.js';
 import { kubeGet } from '../_kube.js';
+import { numberOption } from '../_number-option.js';
 import { environmentNamespaces } from './_platform.js';
 import type { ServiceClient } from './_service-http.js';
 import { type DurationInput, parseDuration } from './alerts.js';
@@ -39,7 +40,7 @@ export interface ContainerLogsOptions {
   readonly follow?: boolean | undefined;
   /** Only lines newer than this duration (`10m`) or time. @default all */
   readonly since?: DurationInput | Date | undefined;
-  /** Only the last lines of each container. @default all */
+  /** Only the last lines of each container: a whole number, 0 or more. @default all */
   readonly tail?: number | undefined;
   /** The previous (crashed) instance of each container. @default false */
   readonly previous?: boolean | undefined;
@@ -83,9 +84,9 @@ export interface LokiQueryOptions {
   readonly start?: Date | undefined;
   /** @default now */
   readonly end?: Date | undefined;
-  /** Entries per request; MetalK8s' UI asks 4999. @default 4999 */
+  /** Entries per request, a whole number, 1 or more; MetalK8s' UI asks 4999. @default 4999 */
   readonly pageSize?: number | undefined;
-  /** Stop after this many entries. @default no limit */
+  /** Stop after this many entries: a whole number, 1 or more. @default no limit */
   readonly maxEntries?: number | undefined;
   readonly signal?: AbortSignal | undefined;
 }
@@ -131,6 +132,15 @@ export function logql(labels: LokiLabels, options: LogqlOptions = {}): string {
     throw new ClusterError('LOGQL_NO_MATCHER', 'a Loki query needs at least one label (namespace, app, pod, container…)', { hint: 'Give an environment or labels.' });
   }
   return `${selector(ns, { labels: exact })}${contains.map((c) => ` |= ${quoteLabelValue(c)}`).join('')}`;
+}
+
+/**
+ * The paging numbers of a Loki query. A NaN `maxEntries` turned the limit off and 0 still gave
+ * one entry; Loki refuses a `limit` below 1.
+ */
+function checkPaging(options: Pick<LokiQueryOptions, 'pageSize' | 'maxEntries'>): void {
+  numberOption('pageSize', options.pageSize, { integer: true, min: 1, unit: 'entries' });
+  numberOption('maxEntries', options.maxEntries, { integer: true, min: 1, unit: 'entries' });
 }
 
 function messageOf(line: string): string {
@@ -184,6 +194,7 @@ export class LokiApi {
    * ```
    */
   async *queryRange(options: LokiQueryOptions): AsyncGenerator<LokiEntry> {
+    checkPaging(options);
     const query = options.query ?? logql(options.labels ?? {}, { contains: options.contains });
     const endDate = options.end ?? new Date();
     const startNs = BigInt((options.start ?? new Date(endDate.getTime() - 3_600_000)).getTime()) * 1_000_000n;
@@ -274,6 +285,7 @@ export class LogsApi {
     name: string,
     options: Omit<LokiQueryOptions, 'query' | 'labels'> & { readonly component?: string | undefined; readonly container?: string | undefined; readonly since?: DurationInput | undefined } = {},
   ): AsyncGenerator<LokiEntry> {
+    checkPaging(options);
     const namespace = await environmentNamespaces(this.#kc, environment, options.signal);
     const app = options.component === 'operator' ? `${name}-operator` : options.component;
     const end = options.end ?? new Date();
@@ -313,6 +325,8 @@ export class LogsApi {
    * ```
    */
   async *containers(environment: string, name: string, options: ContainerLogsOptions = {}): AsyncGenerator<ContainerLogLine> {
+    // tailLines is an int64 the API server wants 0 or more; NaN went out as `tailLines=NaN`.
+    numberOption('tail', options.tail, { integer: true, min: 0, unit: 'lines' });
     const pods = await this.pods(environment, name, options);
     const sources = pods.flatMap((p) =>
       (p.spec?.containers ?? []).filter((c) => options.container === undefined || c.name === options.container).map((c) => ({ namespace: p.metadata.namespace, pod: p.metadata.name, container: c.name })),

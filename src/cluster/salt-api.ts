@@ -17,7 +17,8 @@
 import { AbortError, ClusterError, redact, throwIfAborted } from '../errors.js';
 import { type FetchLike, type HttpAnswer, requestWithFetch, requestWithNode } from './_salt-http.js';
 import { parseSse } from './_salt-sse.js';
-import { sleep } from '../_wait.js';
+import { numberOption } from '../_number-option.js';
+import { MAX_TIMER_MS, sleep } from '../_wait.js';
 import { describeFailure, firstFailedStep, type SaltStepFailure, stateRuns, type SaltStateRun } from './salt-results.js';
 import { isRecord } from '../_record.js';
 
@@ -46,7 +47,8 @@ export interface SaltApiOptions {
   /** A `fetch` to use instead of the built-in `node:https` transport (then `ca` is ignored). */
   readonly fetch?: FetchLike | undefined;
   /**
-   * Time allowed for one request (not for a job, see {@link WaitOptions.timeoutMs}).
+   * Time allowed for one request (not for a job, see {@link WaitOptions.timeoutMs}): a whole
+   * number from 1 to 2147483647.
    * @default 60000
    */
   readonly requestTimeoutMs?: number | undefined;
@@ -82,7 +84,7 @@ export interface LocalCall {
   readonly fun: string;
   readonly arg?: readonly unknown[] | undefined;
   readonly kwarg?: Readonly<Record<string, unknown>> | undefined;
-  /** Salt's own timeout for gathering minion returns, seconds. */
+  /** Salt's own timeout for gathering minion returns, seconds (0 or more). */
   readonly timeout?: number | undefined;
 }
 
@@ -124,7 +126,7 @@ export interface JobStatus {
 /** Polling settings for {@link SaltApiClient.waitForJob}. */
 export interface WaitOptions extends CallOptions {
   /**
-   * Delay between two polls.
+   * Delay between two polls, at most 2147483647.
    * @default 1000
    */
   readonly pollIntervalMs?: number | undefined;
@@ -212,6 +214,9 @@ export class SaltApiClient {
   #session: SaltToken | undefined;
 
   constructor(options: SaltApiOptions) {
+    // AbortSignal.timeout threw a RangeError on every request for NaN, a negative or a
+    // fractional value, aborted each at once for 0, and after 1 ms above the longest timer.
+    numberOption('requestTimeoutMs', options.requestTimeoutMs, { integer: true, min: 1, max: MAX_TIMER_MS, unit: 'milliseconds' });
     this.#options = options;
     this.#base = options.url.replace(/\/+$/, '');
   }
@@ -385,6 +390,7 @@ export class SaltApiClient {
    * ```
    */
   async waitForJob(jid: string, options: WaitOptions = {}): Promise<JobStatus> {
+    checkWaitOptions(options);
     const interval = options.pollIntervalMs ?? 1000;
     const timeout = options.timeoutMs ?? 3_600_000;
     const started = Date.now();
@@ -426,6 +432,8 @@ export class SaltApiClient {
    * ```
    */
   async orchestrate(mods: string, options: OrchestrateOptions = {}): Promise<OrchestrateResult> {
+    // Before the job starts, not when waitForJob gets them.
+    checkWaitOptions(options);
     const kwarg: Record<string, unknown> = {};
     if (options.saltenv !== undefined) kwarg.saltenv = options.saltenv;
     if (options.pillar !== undefined) kwarg.pillar = options.pillar;
@@ -599,7 +607,14 @@ export class SaltApiClient {
   }
 }
 
+/** The polling numbers of {@link WaitOptions}: a NaN timeout polled forever, a NaN interval without pause. */
+function checkWaitOptions(options: Pick<WaitOptions, 'pollIntervalMs' | 'timeoutMs'>): void {
+  numberOption('pollIntervalMs', options.pollIntervalMs, { min: 0, max: MAX_TIMER_MS, unit: 'milliseconds' });
+  numberOption('timeoutMs', options.timeoutMs, { min: 0, unit: 'milliseconds' });
+}
+
 function localLowstate(call: LocalCall): Lowstate {
+  numberOption('timeout', call.timeout, { min: 0, unit: 'seconds' });
   const low: Lowstate = { tgt: call.tgt, fun: call.fun };
   if (call.tgtType !== undefined) low.tgt_type = call.tgtType;
   if (call.arg !== undefined) low.arg = call.arg;

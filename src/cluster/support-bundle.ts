@@ -20,6 +20,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { PackagingError, SdkError, throwIfAborted } from '../errors.js';
+import { numberOption } from '../_number-option.js';
 import {
   type CollectOptions,
   type CollectProgressEvent,
@@ -85,8 +86,8 @@ export interface SupportBundleOptions extends Omit<CollectOptions, 'onProgress'>
   /** Where to write the `.tar.gz`. */
   readonly output: string;
   /**
-   * Largest uncompressed size of the files; logs are dropped (largest first, and said so in
-   * `index.json`) to stay under it. @default 256 MiB
+   * Largest uncompressed size of the files, 0 or more; logs are dropped (largest first, and said
+   * so in `index.json`) to stay under it. @default 256 MiB
    */
   readonly maxBytes?: number | undefined;
   readonly onProgress?: ((event: SupportBundleProgressEvent) => void) | undefined;
@@ -133,6 +134,7 @@ export interface BundleFilesResult {
  */
 export function bundleFiles(snapshot: DiagnosticsSnapshot, options: BundleFilesOptions = {}): BundleFilesResult {
   const { maxBytes = 256 << 20 } = options;
+  checkMaxBytes(maxBytes);
   const report = new RedactionReport();
   const files = new Map<string, Buffer>();
   const counts: Record<string, number> = {};
@@ -182,6 +184,11 @@ export function bundleFiles(snapshot: DiagnosticsSnapshot, options: BundleFilesO
   return { files, index, redactions };
 }
 
+/** A NaN `maxBytes` compared false with every size: no log was ever dropped. */
+function checkMaxBytes(maxBytes: number | undefined): void {
+  numberOption('maxBytes', maxBytes, { min: 0, unit: 'bytes' });
+}
+
 /** Writes bundle files as a deterministic `.tar.gz` to `output` (temp path, then rename). */
 async function writeTarGz(files: Map<string, Buffer>, mtime: Date, output: string, signal?: AbortSignal, onFile?: (n: number, bytes: number) => void): Promise<{ bytes: number; sha256: string }> {
   const tmp = join(dirname(output), `.${randomBytes(6).toString('hex')}.tmp`);
@@ -228,6 +235,8 @@ async function writeTarGz(files: Map<string, Buffer>, mtime: Date, output: strin
  * ```
  */
 export async function supportBundle(target: DiagnosticsTarget, options: SupportBundleOptions): Promise<SupportBundleResult> {
+  // Before the collection (which checks its own numbers first), not after it.
+  checkMaxBytes(options.maxBytes);
   const output = resolve(options.output);
   const snapshot = await collectSnapshot(target, { ...options, onProgress: options.onProgress });
   const { files, index, redactions } = bundleFiles(snapshot, { maxBytes: options.maxBytes });

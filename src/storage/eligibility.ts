@@ -8,6 +8,7 @@
  */
 import type { BlockDevice, DeniedReason, DeviceHealth, DeviceWarning } from './model.js';
 import type { LsblkDevice, SmartHealth } from './probe-output.js';
+import { numberOption } from '../_number-option.js';
 import { humanBytes } from './quantity.js';
 
 /** Options of {@link describeDevices}. */
@@ -18,15 +19,26 @@ export interface DescribeDevicesOptions {
    */
   readonly types?: readonly string[] | undefined;
   /**
-   * Devices smaller than this are refused outright (directpv refuses below 512 MiB).
+   * Devices smaller than this are refused outright (directpv refuses below 512 MiB); 0 or more.
    * @default 536870912 (512 MiB)
    */
   readonly minSizeBytes?: number | undefined;
   /**
-   * NVMe wear (percentage used) from which a device is warned about.
+   * NVMe wear (percentage used, which NVMe reports up to 255) from which a device is warned
+   * about; 0 or more.
    * @default 80
    */
   readonly wornPercent?: number | undefined;
+}
+
+/**
+ * Checks the numbers of {@link DescribeDevicesOptions} (`OPTION_INVALID` naming the option): a
+ * NaN `minSizeBytes` or `wornPercent` compared false with every size and wear, so it turned the
+ * check off instead of setting it.
+ */
+export function checkDescribeDevicesOptions(options: DescribeDevicesOptions): void {
+  numberOption('minSizeBytes', options.minSizeBytes, { min: 0, unit: 'bytes' });
+  numberOption('wornPercent', options.wornPercent, { min: 0, unit: 'percent of rated life' });
 }
 
 /** What the probes of one node printed, parsed. */
@@ -75,6 +87,7 @@ function health(smart: SmartHealth | undefined): DeviceHealth | undefined {
  * ```
  */
 export function describeDevices(probed: ProbedNode, options: DescribeDevicesOptions = {}): BlockDevice[] {
+  checkDescribeDevicesOptions(options);
   const types = options.types ?? ['disk', 'part', 'lvm'];
   const minSize = options.minSizeBytes ?? 512 * 2 ** 20;
   const worn = options.wornPercent ?? 80;

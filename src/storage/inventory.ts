@@ -9,7 +9,7 @@
 import type { Cluster } from '../cluster/connect.js';
 import { kubeGet } from '../_kube.js';
 import { ClusterError, throwIfAborted } from '../errors.js';
-import { describeDevices, type DescribeDevicesOptions } from './eligibility.js';
+import { checkDescribeDevicesOptions, describeDevices, type DescribeDevicesOptions } from './eligibility.js';
 import type { Inventory, NodeInventory, VolumeGroup } from './model.js';
 import { parseBlkidExport, parseDiskLinks, parseLsblk, parsePvs, parseSmartctl, parseVgs, type SmartHealth } from './probe-output.js';
 
@@ -98,6 +98,8 @@ export async function runOnNode(cluster: Pick<Cluster, 'salt'>, node: string, co
  * ```
  */
 export async function inventory(cluster: Pick<Cluster, 'kubeConfig' | 'salt'>, options: InventoryOptions = {}): Promise<Inventory> {
+  // Before the nodes are probed, rather than once per node inside the probe.
+  checkDescribeDevicesOptions(options);
   const kc = cluster.kubeConfig;
   const nodeList = (await kubeGet<{ items: NodeObject[] }>(kc, '/api/v1/nodes', options.signal))?.items ?? [];
   const wanted = options.nodes;

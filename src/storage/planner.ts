@@ -31,6 +31,7 @@ import {
   type VolumeManifest,
   type VolumeSourceKind,
 } from './model.js';
+import { numberOption } from '../_number-option.js';
 import { formatNodeQuantity, humanBytes } from './quantity.js';
 
 /** xfsprogs refuses filesystems under 300 MB (platform-reference §E). */
@@ -70,7 +71,7 @@ export interface PlanVolumesOptions {
    */
   readonly sources?: Readonly<Record<string, VolumeSourceKind>> | undefined;
   /**
-   * Bytes kept free in every LVM group (topolvm's `spare-gb`).
+   * Bytes kept free in every LVM group (topolvm's `spare-gb`), 0 or more.
    * @default 5% of the group, at least one extent
    */
   readonly lvmSpareBytes?: number | undefined;
@@ -230,6 +231,9 @@ function roundUp(n: number, step: number): number {
  */
 export function planVolumes(input: PlanVolumesInput): VolumePlan {
   const opts = input.options ?? {};
+  // A negative spare made room beyond a group's free space: the plan held LVs that cannot fit.
+  numberOption('options.lvmSpareBytes', opts.lvmSpareBytes, { min: 0, unit: 'bytes' });
+  for (const [i, v] of (input.existing ?? []).entries()) numberOption(`existing[${i}].sizeBytes`, v.sizeBytes, { min: 0, unit: 'bytes' });
   const sol = input.solution;
   const fsTypes: Record<string, 'ext4' | 'xfs'> = { metalk8s: 'ext4', ...opts.storageClassFsTypes };
   for (const sc of sol.definition.storageClasses ?? []) fsTypes[sc.name] = sc.fsType;
