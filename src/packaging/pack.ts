@@ -21,6 +21,7 @@ import { SDK_VERSION } from '../version.js';
 import { type BlobStore, defaultCacheDir, openBlobStore } from './images/blob-store.js';
 import type { BuildImageOptions, LayerFile } from './images/build-image.js';
 import { type FetchProgressEvent, fetchImage, type ImageSource } from './images/fetch-image.js';
+import { pool } from './images/_pool.js';
 import type { FetchedImage } from './images/fetched-image.js';
 import { parsePlatform } from './images/platform.js';
 import { planRegistryLayout } from './images/registry-layout.js';
@@ -414,36 +415,9 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   // A few images at a time: downloads overlap, and layers shared between images are fetched
   // once (the store makes concurrent fetches of one blob wait for each other).
   const fetched: Fetched[] = new Array(rendered.images.length);
-  const ctl = new AbortController();
-  const onOuterAbort = () => ctl.abort(signal?.reason);
-  signal?.addEventListener('abort', onOuterAbort, { once: true });
-  try {
-    let next = 0;
-    let firstError: unknown;
-    const worker = async () => {
-      try {
-        while (next < rendered.images.length) {
-          const i = next++;
-          throwIfAborted(ctl.signal, 'pack');
-          fetched[i] = await fetchOne(rendered.images[i]!, i, ctl.signal);
-        }
-      } catch (err) {
-        // Stop the other downloads at once; they are awaited before the error is reported.
-        if (!ctl.signal.aborted) {
-          firstError = err;
-          ctl.abort(err);
-        }
-        throw err;
-      }
-    };
-    const workers = Array.from({ length: Math.min(options.imageConcurrency ?? 3, rendered.images.length) }, worker);
-    const results = await Promise.allSettled(workers);
-    if (results.some((r) => r.status === 'rejected')) {
-      throw signal?.aborted ? new AbortError('pack', { cause: signal.reason }) : firstError;
-    }
-  } finally {
-    signal?.removeEventListener('abort', onOuterAbort);
-  }
+  await pool(rendered.images, options.imageConcurrency ?? 3, signal, 'pack', async (img, signal, i) => {
+    fetched[i] = await fetchOne(img, i, signal);
+  });
   const tImages = performance.now();
 
   onProgress?.({ type: 'phase', phase: 'layout' });

@@ -9,6 +9,7 @@ import { ValidationError } from '../../errors.js';
 import {
   type BlobStore,
   defaultCacheDir,
+  type FetchedImage,
   type FetchProgressEvent,
   fetchImage,
   type ImageSource,
@@ -18,6 +19,7 @@ import {
   planRegistryLayout,
   writeLayout,
 } from '../../packaging/images/index.js';
+import { pool } from '../../packaging/images/_pool.js';
 import { FLAG_RULES, numericOption, outPath } from '../_options.js';
 import { action, Output, withInterrupt } from '../_output.js';
 import { formatBytes, ProgressDisplay } from '../_progress.js';
@@ -55,6 +57,9 @@ function progress(out: Output): (e: FetchProgressEvent) => void {
   };
 }
 
+/** Images fetched at the same time by `pull` and `layout`, as `pack` does. */
+const IMAGES_AT_ONCE = 3;
+
 async function openStore(flags: ConnectionFlags): Promise<BlobStore> {
   return openBlobStore({ dir: flags.store ?? join(defaultCacheDir(), 'blobs') });
 }
@@ -85,18 +90,20 @@ export function registerImagesCommands(program: Command): void {
     action(
       async (sources, flags: ConnectionFlags) => {
         const out = new Output(flags);
+        // Every source is parsed (and its CA read) before anything is fetched.
+        const platform = parsePlatform(flags.platform ?? 'linux/amd64');
+        const parsed: ImageSource[] = [];
+        for (const text of sources) parsed.push(await withConnection(parseImageSource(text), flags));
         const store = await openStore(flags);
-        const results = [];
-        for (const text of sources) {
-          const source = await withConnection(parseImageSource(text), flags);
-          const image = await fetchImage(source, {
-            store,
-            platform: parsePlatform(flags.platform ?? 'linux/amd64'),
-            concurrency: flags.concurrency,
-            onProgress: progress(out),
-          });
-          results.push({ source: text, pinned: image.pinned, sourceDigest: image.sourceDigest, manifestDigest: image.manifestDigest });
-        }
+        const results: { source: string; pinned: string | undefined; sourceDigest: string; manifestDigest: string }[] = new Array(sources.length);
+        // A few images at a time, as pack fetches them: a registry far away answers each
+        // request after a round trip, and the images' requests overlap.
+        await withInterrupt((signal) =>
+          pool(parsed, IMAGES_AT_ONCE, signal, 'images pull', async (source, signal, i) => {
+            const image = await fetchImage(source, { store, platform, concurrency: flags.concurrency, signal, onProgress: progress(out) });
+            results[i] = { source: sources[i]!, pinned: image.pinned, sourceDigest: image.sourceDigest, manifestDigest: image.manifestDigest };
+          }),
+        );
         out.result(results.map((r) => `${r.source}\n  source   ${r.sourceDigest}\n  v2s2     ${r.manifestDigest}${r.pinned ? `\n  pinned   ${r.pinned}` : ''}`).join('\n'), results);
       },
       (_s, flags) => new Output(flags),
@@ -115,8 +122,8 @@ export function registerImagesCommands(program: Command): void {
       async (dirArg, flags: ConnectionFlags & { image: string[]; out?: string }) => {
         const out = new Output(flags);
         const dir = outPath('images layout', [dirArg, flags.out]);
-        const store = await openStore(flags);
-        const list = [];
+        const platform = parsePlatform(flags.platform ?? 'linux/amd64');
+        const specs: { name: string; tag: string; source: ImageSource }[] = [];
         for (const [i, spec] of flags.image.entries()) {
           const m = /^([^:=]+):([^=]+)=(.+)$/.exec(spec);
           if (!m) {
@@ -126,14 +133,15 @@ export function registerImagesCommands(program: Command): void {
             );
           }
           const [, name = '', tag = '', text = ''] = m;
-          const image = await fetchImage(await withConnection(parseImageSource(text), flags), {
-            store,
-            platform: parsePlatform(flags.platform ?? 'linux/amd64'),
-            concurrency: flags.concurrency,
-            onProgress: progress(out),
-          });
-          list.push({ name, tag, image });
+          specs.push({ name, tag, source: await withConnection(parseImageSource(text), flags) });
         }
+        const store = await openStore(flags);
+        const list: { name: string; tag: string; image: FetchedImage }[] = new Array(specs.length);
+        await withInterrupt((signal) =>
+          pool(specs, IMAGES_AT_ONCE, signal, 'images layout', async ({ name, tag, source }, signal, i) => {
+            list[i] = { name, tag, image: await fetchImage(source, { store, platform, concurrency: flags.concurrency, signal, onProgress: progress(out) }) };
+          }),
+        );
         const plan = await planRegistryLayout(list, { store });
         const written = await writeLayout(plan, dir);
         out.result(

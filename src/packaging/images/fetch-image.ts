@@ -6,6 +6,7 @@
  * @module
  */
 import { DOWNLOAD_CONCURRENCY, numberOption } from '../../_number-option.js';
+import { pool } from './_pool.js';
 import { RegistryError, throwIfAborted } from '../../errors.js';
 import { sha256Digest } from './_digest.js';
 import { type RegistryConnection, RegistrySession } from './_registry.js';
@@ -109,42 +110,6 @@ export interface FetchImageOptions {
   readonly buildCache?: boolean | undefined;
 }
 
-/**
- * Runs `fn` over `items`, `limit` at a time. On the first failure the others are cancelled
- * (through the signal passed to `fn`) and awaited, so no download is left writing when the
- * error reaches the caller.
- */
-async function pool<T>(
-  items: readonly T[],
-  limit: number,
-  outer: AbortSignal | undefined,
-  fn: (item: T, signal: AbortSignal) => Promise<void>,
-): Promise<void> {
-  const ctl = new AbortController();
-  const onAbort = () => ctl.abort(outer?.reason);
-  outer?.addEventListener('abort', onAbort, { once: true });
-  let next = 0;
-  let first: { error: unknown } | undefined;
-  const worker = async () => {
-    while (!ctl.signal.aborted && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await fn(item, ctl.signal);
-      } catch (error) {
-        if (!first) first = { error };
-        ctl.abort(error);
-      }
-    }
-  };
-  try {
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  } finally {
-    outer?.removeEventListener('abort', onAbort);
-  }
-  if (first) throw first.error;
-  throwIfAborted(outer, 'fetching an image');
-}
-
 async function fetchFromRegistry(source: RegistryImageSource, options: FetchImageOptions): Promise<FetchedImage> {
   const ref = parseImageReference(source.reference);
   const name = formatImageReference(ref);
@@ -185,7 +150,7 @@ async function fetchFromRegistry(source: RegistryImageSource, options: FetchImag
     emit({ type: 'manifest', source: name, digest: manifest.digest });
     const blobs: Descriptor[] = [parsed.config, ...parsed.layers];
     const unique = [...new Map(blobs.map((b) => [b.digest, b])).values()];
-    await pool(unique, concurrency, signal, async (d, signal) => {
+    await pool(unique, concurrency, signal, `fetching ${name}`, async (d, signal) => {
       throwIfAborted(signal, `fetching ${name}`);
       let got = 0;
       const produce = () => {

@@ -68,6 +68,28 @@ describe('solution images', () => {
     expect((await solution(['images', 'verify', '--store', storeDir])).code).toBe(0);
   });
 
+  it('pull of several images reports them in the order given, and names the one that fails', async () => {
+    const src = await openBlobStore({ dir: join(dir, 'src') });
+    const layouts: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const image = await buildImage({ layers: [{ files: [{ path: `/f${i}`, content: `image ${i}` }] }] }, { store: src });
+      await writeOciLayout([{ image, reference: '1.0' }], join(dir, `many-${i}`), { store: src });
+      layouts.push(`oci:${join(dir, `many-${i}`)}:1.0`);
+    }
+    const storeDir = join(dir, 'store-many');
+    const r = await solution(['images', 'pull', '--store', storeDir, '--json', ...layouts]);
+    expect(r.code, r.stderr).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.find((e) => e.type === 'result').data.map((x: { source: string }) => x.source)).toEqual(layouts);
+    expect(events.filter((e) => e.type === 'image-done')).toHaveLength(4);
+    // One missing source among others: the command fails, naming it; nothing is reported as pulled.
+    const bad = await solution(['images', 'pull', '--store', join(dir, 'store-many-bad'), layouts[0]!, `oci:${join(dir, 'nope')}`, layouts[1]!]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(join(dir, 'nope'));
+    expect(bad.stderr).toMatch(/\[OCI_LAYOUT_NOT_FOUND\]/);
+    expect(bad.stdout).toBe('');
+  });
+
   it('explains a bad --image and a missing source without a stack trace', async () => {
     const bad = await solution(['images', 'layout', join(dir, 'x'), '--store', join(dir, 'store'), '-i', 'nonsense']);
     expect(bad.code).toBe(1);
