@@ -12,6 +12,7 @@ import { crdFilesOfIso } from './_crd-changes.js';
 import { deleteObject, kubeFailure, kubeGet, kubePatch, kubeRequest } from '../_kube.js';
 import type { KubernetesObject } from '../solution/kubernetes-object.js';
 import {
+  type AvailableEntry,
   ENV_ANNOTATION,
   ENV_CONFIGMAP,
   ENV_LABEL,
@@ -249,12 +250,13 @@ export class EnvironmentsApi {
    * addSolution on the environment as `env` read it: the version it moves from, and whether
    * anything changed, are those of that read (an upgrade reads the environment once, before it
    * compares the CRDs of both versions; a second read could see another client's upgrade land
-   * meanwhile and report nothing moved).
+   * meanwhile and report nothing moved). `imported`: the versions of the Solution the caller
+   * already read from `metalk8s-solutions`, so that an upgrade reads that ConfigMap once.
    */
-  async #add(env: EnvironmentInfo, options: AddSolutionOptions): Promise<AddSolutionResult> {
+  async #add(env: EnvironmentInfo, options: AddSolutionOptions, imported?: readonly AvailableEntry[]): Promise<AddSolutionResult> {
     const { signal, onProgress, name, version } = options;
     const environment = env.name;
-    const entries = (await readAvailable(this.#ctx.kubeConfig, signal))[name] ?? [];
+    const entries = imported ?? (await readAvailable(this.#ctx.kubeConfig, signal))[name] ?? [];
     if (!entries.some((e) => e.version === version)) {
       throw new ClusterError('SOLUTION_VERSION_NOT_IMPORTED', `${name} ${version} is not imported in the cluster`, {
         hint: `Imported versions: ${entries.map((e) => e.version).join(', ') || 'none'}. Import the ISO first (solution import).`,
@@ -293,8 +295,9 @@ export class EnvironmentsApi {
     if (current === undefined) {
       throw new ClusterError('SOLUTION_NOT_IN_ENVIRONMENT', `${name} is not in environment ${environment}`, { hint: `Add it instead (solution env add ${environment} ${name} ${version}).` });
     }
+    let entries: readonly AvailableEntry[] | undefined;
     if (current !== version) {
-      const entries = (await readAvailable(this.#ctx.kubeConfig, options.signal))[name] ?? [];
+      entries = (await readAvailable(this.#ctx.kubeConfig, options.signal))[name] ?? [];
       const from = entries.find((e) => e.version === current);
       const to = entries.find((e) => e.version === version);
       if (from && to) {
@@ -305,7 +308,7 @@ export class EnvironmentsApi {
         for (const c of changes) options.onProgress?.({ type: 'warning', message: `${name} ${current} → ${version}: ${c.message}` });
       }
     }
-    return this.#add(env, options);
+    return this.#add(env, options, entries);
   }
 
   /**
