@@ -39,7 +39,10 @@ describe('inventory from Prometheus (read-only fallback)', () => {
     prom = spawn('prometheus', [`--config.file=${path.join(dir, 'prom.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: 'ignore' });
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const r = await fetch(`${url}/api/v1/query?query=node_uname_info`).then((x) => x.json(), () => undefined) as { data?: { result?: unknown[] } } | undefined;
+      // Until it is ready Prometheus answers 503 "Service Unavailable" as text: not JSON, not yet.
+      const r = (await fetch(`${url}/api/v1/query?query=node_uname_info`)
+        .then((x) => x.json())
+        .catch(() => undefined)) as { data?: { result?: unknown[] } } | undefined;
       if ((r?.data?.result?.length ?? 0) > 0) break;
       if (Date.now() > deadline) throw new Error('Prometheus did not scrape the metrics within 60 s');
       await new Promise((res) => setTimeout(res, 500));
