@@ -26,6 +26,9 @@ export interface NumberRule {
 /** Parallel downloads (`fetchImage`, `pack`, `solution images pull --concurrency`): 1 to 64. */
 export const DOWNLOAD_CONCURRENCY: NumberRule = { integer: true, min: 1, max: 64, unit: 'downloads at once' };
 
+/** A TCP port: SSH of the bootstrap node and of a new node, `--port`, `--ssh-port`. */
+export const TCP_PORT: NumberRule = { integer: true, min: 1, max: 65_535, unit: 'ports', noun: 'a TCP port (1 to 65535)' };
+
 /** Whether `value` satisfies `rule`. */
 export function meetsRule(value: unknown, rule: NumberRule): value is number {
   return (

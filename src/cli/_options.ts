@@ -4,7 +4,7 @@
  * hidden aliases so existing scripts keep working.
  */
 import { Option } from '@commander-js/extra-typings';
-import { DOWNLOAD_CONCURRENCY, describeRule, meetsRule, type NumberRule } from '../_number-option.js';
+import { DOWNLOAD_CONCURRENCY, describeRule, meetsRule, type NumberRule, TCP_PORT } from '../_number-option.js';
 import { ValidationError } from '../errors.js';
 
 /** A hidden, former spelling of `--out` (`--out-dir`, `--output`). */
@@ -66,7 +66,7 @@ export function numericOption<F extends string>(flags: F, description: string, r
 
 /** The rules of the numeric flags, one per kind of value. */
 export const FLAG_RULES = {
-  port: { integer: true, min: 1, max: 65535, unit: 'ports', noun: 'a TCP port (1 to 65535)', example: '22' },
+  port: { ...TCP_PORT, example: '22' },
   seconds: { min: 0, unit: 'seconds', example: '300' },
   wholeSeconds: { integer: true, min: 0, unit: 'seconds', example: '30' },
   timeoutSeconds: { min: 1, unit: 'seconds', example: '600' },

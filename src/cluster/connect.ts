@@ -10,7 +10,7 @@ import { ClusterError } from '../errors.js';
 import { Discovery, kubeFailure, kubeGet, kubeRequest } from '../_kube.js';
 import type { LifecycleContext } from './_lifecycle.js';
 import { checkServicesOptions, type ServicesOptions } from './_service-http.js';
-import { numberOption } from '../_number-option.js';
+import { numberOption, TCP_PORT } from '../_number-option.js';
 import { EnvironmentsApi } from './environments.js';
 import { NodesApi } from './nodes.js';
 import { type KubeconfigSource, loadKubeConfig, type PlatformServices, platformServices } from './platform.js';
@@ -94,7 +94,7 @@ export type { PlatformService, ServiceEndpoint, ServiceRoute, ServicesOptions } 
  */
 export async function connect(options: ConnectOptions): Promise<Cluster> {
   // Before the first request. ssh2 took a NaN or 0 port for 22 without a word.
-  numberOption('ssh.port', options.ssh?.port, { integer: true, min: 1, max: 65_535, unit: 'ports', noun: 'a TCP port (1 to 65535)' });
+  numberOption('ssh.port', options.ssh?.port, TCP_PORT);
   checkServicesOptions(options.services);
   const kc = await loadKubeConfig(options);
   const ns = await kubeGet<{ metadata: { annotations?: Record<string, string> } }>(kc, '/api/v1/namespaces/kube-system', options.signal);
