@@ -26,6 +26,18 @@ export interface NumberRule {
 /** Parallel downloads (`fetchImage`, `pack`, `solution images pull --concurrency`): 1 to 64. */
 export const DOWNLOAD_CONCURRENCY: NumberRule = { integer: true, min: 1, max: 64, unit: 'downloads at once' };
 
+/**
+ * The longest delay a Node.js timer keeps (2^31 - 1 ms, about 24.8 days): a longer one fires
+ * after 1 ms instead, so a poll interval above it would poll without pause.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** A duration in milliseconds, 0 or more: how long to wait, how old. */
+export const MILLISECONDS: NumberRule = { min: 0, unit: 'milliseconds' };
+
+/** A delay handed to a timer (a poll interval, a retry delay): 0 to {@link MAX_TIMER_MS}. */
+export const TIMER_MS: NumberRule = { min: 0, max: MAX_TIMER_MS, unit: 'milliseconds' };
+
 /** A TCP port: SSH of the bootstrap node and of a new node, `--port`, `--ssh-port`. */
 export const TCP_PORT: NumberRule = { integer: true, min: 1, max: 65_535, unit: 'ports', noun: 'a TCP port (1 to 65535)' };
 

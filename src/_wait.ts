@@ -3,13 +3,7 @@
  * waited for) and `pollUntil`, the loop that asks until an answer comes or the time is up.
  */
 import { AbortError, throwIfAborted } from './errors.js';
-import { numberOption } from './_number-option.js';
-
-/**
- * The longest delay a Node.js timer keeps (2^31 - 1 ms, about 24.8 days): a longer one fires
- * after 1 ms instead, so a poll interval above it would poll without pause.
- */
-export const MAX_TIMER_MS = 2_147_483_647;
+import { MILLISECONDS, numberOption } from './_number-option.js';
 
 /** Resolves after `ms`, or rejects with an `AbortError` about `what` as soon as `signal` aborts. */
 export function sleep(ms: number, signal?: AbortSignal | undefined, what = 'waiting'): Promise<void> {
@@ -50,7 +44,7 @@ export interface PollOptions {
  */
 export async function pollUntil<T>(probe: () => Promise<T | undefined>, options: PollOptions): Promise<T | undefined> {
   // The last line of defence: `elapsedMs > NaN` is never true, so a NaN timeout polled forever.
-  numberOption('timeoutMs', options.timeoutMs, { min: 0, unit: 'milliseconds' });
+  numberOption('timeoutMs', options.timeoutMs, MILLISECONDS);
   const start = Date.now();
   for (;;) {
     throwIfAborted(options.signal, options.what);

@@ -13,8 +13,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { ClusterError, type ServiceErrorOptions, throwIfAborted } from '../errors.js';
 import type { SdkErrorCode } from '../error-codes.js';
 import { kubeFailure, kubeGet, kubePatch, kubeRequest } from '../_kube.js';
-import { numberOption } from '../_number-option.js';
-import { MAX_TIMER_MS, sleep } from '../_wait.js';
+import { MILLISECONDS, numberOption, TIMER_MS } from '../_number-option.js';
+import { sleep } from '../_wait.js';
 
 /** How a drain evicts (the `kubectl drain` flags). */
 export interface DrainSettings {
@@ -110,10 +110,10 @@ export function checkDrainSettings(o: DrainSettings | undefined, prefix = ''): v
   if (!o) return;
   // int64 in DeleteOptions; every negative value meant the Pod's own, -1 is the one documented.
   numberOption(`${prefix}gracePeriodSeconds`, o.gracePeriodSeconds, { integer: true, min: -1, unit: 'seconds' });
-  numberOption(`${prefix}timeoutMs`, o.timeoutMs, { min: 0, unit: 'milliseconds' });
+  numberOption(`${prefix}timeoutMs`, o.timeoutMs, MILLISECONDS);
   numberOption(`${prefix}concurrency`, o.concurrency, { integer: true, min: 0, unit: 'Pods evicted at once' });
   numberOption(`${prefix}skipWaitForDeleteTimeoutSeconds`, o.skipWaitForDeleteTimeoutSeconds, { min: 0, unit: 'seconds' });
-  numberOption(`${prefix}evictionRetryDelayMs`, o.evictionRetryDelayMs, { min: 0, max: MAX_TIMER_MS, unit: 'milliseconds' });
+  numberOption(`${prefix}evictionRetryDelayMs`, o.evictionRetryDelayMs, TIMER_MS);
 }
 
 /** Sets `spec.unschedulable`; returns whether it changed. Throws `NODE_NOT_FOUND`. */

@@ -14,8 +14,8 @@ import { clusterVersion, getNode, type NodeCallOptions, type NodeInfo, nodePath 
 import { DEPLOY_JOB_ANNOTATION, DEPLOY_PENDING_PREFIX, DEPLOY_RESULT_ANNOTATION, DEPLOY_STARTED_ANNOTATION, encodeDeployResult, isNodeReady, VERSION_LABEL } from './_node-model.js';
 import { type JobStatus, orchestrateResult, type SaltEvent } from './salt-api.js';
 import { describeFailure, type SaltStateStep } from './salt-results.js';
-import { numberOption } from '../_number-option.js';
-import { MAX_TIMER_MS, sleep } from '../_wait.js';
+import { MILLISECONDS, numberOption, TIMER_MS } from '../_number-option.js';
+import { sleep } from '../_wait.js';
 
 /** The SLS MetalK8s deploys a node with. */
 export const DEPLOY_NODE_SLS = 'metalk8s.orchestrate.deploy_node';
@@ -89,9 +89,9 @@ export async function deployNode(ctx: LifecycleContext, name: string, options: D
   // Before the deploy is claimed: a NaN timeout followed the job forever, a NaN drain timeout
   // was silently MetalK8s' own, a negative one went into the pillar.
   numberOption('drainTimeoutSeconds', options.drainTimeoutSeconds, { min: 0, unit: 'seconds' });
-  numberOption('timeoutMs', options.timeoutMs, { min: 0, unit: 'milliseconds' });
-  numberOption('readyTimeoutMs', options.readyTimeoutMs, { min: 0, unit: 'milliseconds' });
-  numberOption('pollIntervalMs', options.pollIntervalMs, { min: 0, max: MAX_TIMER_MS, unit: 'milliseconds' });
+  numberOption('timeoutMs', options.timeoutMs, MILLISECONDS);
+  numberOption('readyTimeoutMs', options.readyTimeoutMs, MILLISECONDS);
+  numberOption('pollIntervalMs', options.pollIntervalMs, TIMER_MS);
   const { signal, onProgress } = options;
   const kc = ctx.kubeConfig;
   for (let attempt = 0; ; attempt++) {

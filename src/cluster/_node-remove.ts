@@ -11,7 +11,7 @@ import type { LifecycleContext } from './_lifecycle.js';
 import { getNode, type NodeCallOptions, nodePath } from './_node-info.js';
 import { type NodeObject, nodeRoles } from './_node-model.js';
 import { checkNodeClaims, deleteNodeVolumes, nodeVolumes } from './_node-volumes.js';
-import { numberOption } from '../_number-option.js';
+import { MILLISECONDS, numberOption } from '../_number-option.js';
 import { sleep } from '../_wait.js';
 
 /** Options of {@link NodesApi.remove}. */
@@ -114,7 +114,7 @@ export async function removeNode(ctx: LifecycleContext, name: string, options: R
   const { signal, onProgress } = options;
   // Before the first request: the drain comes after the refusals, the Volumes after the drain.
   checkDrainSettings(options.drain, 'drain.');
-  numberOption('volumesTimeoutMs', options.volumesTimeoutMs, { min: 0, unit: 'milliseconds' });
+  numberOption('volumesTimeoutMs', options.volumesTimeoutMs, MILLISECONDS);
   const kc = ctx.kubeConfig;
   const node = await getNode(kc, name, signal);
   let drained: DrainResult | undefined;

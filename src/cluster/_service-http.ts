@@ -10,8 +10,7 @@ import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { AbortError, ClusterError } from '../errors.js';
 import { kubeGet } from '../_kube.js';
-import { numberOption } from '../_number-option.js';
-import { MAX_TIMER_MS } from '../_wait.js';
+import { numberOption, TIMER_MS } from '../_number-option.js';
 
 /** A platform service the SDK talks to. */
 export type PlatformService = 'prometheus' | 'alertmanager' | 'loki';
@@ -64,7 +63,7 @@ export interface ServicesOptions {
  * timer to it with a warning.
  */
 export function checkServicesOptions(options: ServicesOptions | undefined): void {
-  numberOption('services.timeoutMs', options?.timeoutMs, { min: 0, max: MAX_TIMER_MS, unit: 'milliseconds' });
+  numberOption('services.timeoutMs', options?.timeoutMs, TIMER_MS);
 }
 
 /** One answer of a platform service. */

@@ -5,7 +5,7 @@
  * @module
  */
 import { ClusterError } from '../errors.js';
-import { numberOption } from '../_number-option.js';
+import { MILLISECONDS, numberOption } from '../_number-option.js';
 import { metalk8sFeatures } from '../solution/metalk8s-version.js';
 import { crdChanges } from '../packaging/diff.js';
 import { crdFilesOfIso } from './_crd-changes.js';
@@ -110,7 +110,7 @@ function webhookSupported(saltenv: string): boolean {
 
 /** Checked before the environment is read: a NaN timeout waited for the operator forever, after the ConfigMaps changed. */
 function checkTimeout(options: AddSolutionOptions): void {
-  numberOption('timeoutMs', options.timeoutMs, { min: 0, unit: 'milliseconds' });
+  numberOption('timeoutMs', options.timeoutMs, MILLISECONDS);
 }
 
 /** The environments of a cluster. Get it from {@link connect}. */

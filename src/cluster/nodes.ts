@@ -16,7 +16,7 @@ import { ClusterError, throwIfAborted } from '../errors.js';
 import { type DrainResult, type DrainSettings, drainNode, nodeNotFound, setUnschedulable } from './_drain.js';
 import { kubeFailure, kubeGet, kubeRequest } from '../_kube.js';
 import type { LifecycleContext } from './_lifecycle.js';
-import { numberOption, TCP_PORT } from '../_number-option.js';
+import { MILLISECONDS, numberOption, TCP_PORT } from '../_number-option.js';
 import { type DeployOptions, type DeployResult, deployNode, withDeployJob } from './_node-deploy.js';
 import { clusterVersion, getNode, type NodeCallOptions, type NodeInfo, nodeInfo } from './_node-info.js';
 import { type NodeDeclaration, type NodeManifest, type NodeObject, type NodeRole, type NodeSsh, nodeManifest } from './_node-model.js';
@@ -172,8 +172,8 @@ export class NodesApi {
   async preflight(name: string, options: PreflightOptions = {}): Promise<PreflightResult> {
     // The declared port is checked by declare (nodeManifest); this one overrides it.
     numberOption('ssh.port', options.ssh?.port, TCP_PORT);
-    numberOption('clockWarnMs', options.clockWarnMs, { min: 0, unit: 'milliseconds' });
-    numberOption('clockFailMs', options.clockFailMs, { min: 0, unit: 'milliseconds' });
+    numberOption('clockWarnMs', options.clockWarnMs, MILLISECONDS);
+    numberOption('clockFailMs', options.clockFailMs, MILLISECONDS);
     const node = await getNode(this.#ctx.kubeConfig, name, options.signal);
     if (!node) throw nodeNotFound(name);
     const n = nodeInfo(node);

@@ -17,8 +17,8 @@
 import { AbortError, ClusterError, redact, throwIfAborted } from '../errors.js';
 import { type FetchLike, type HttpAnswer, requestWithFetch, requestWithNode } from './_salt-http.js';
 import { parseSse } from './_salt-sse.js';
-import { numberOption } from '../_number-option.js';
-import { MAX_TIMER_MS, sleep } from '../_wait.js';
+import { MILLISECONDS, numberOption, TIMER_MS } from '../_number-option.js';
+import { sleep } from '../_wait.js';
 import { describeFailure, firstFailedStep, type SaltStepFailure, stateRuns, type SaltStateRun } from './salt-results.js';
 import { isRecord } from '../_record.js';
 
@@ -216,7 +216,7 @@ export class SaltApiClient {
   constructor(options: SaltApiOptions) {
     // AbortSignal.timeout threw a RangeError on every request for NaN, a negative or a
     // fractional value, aborted each at once for 0, and after 1 ms above the longest timer.
-    numberOption('requestTimeoutMs', options.requestTimeoutMs, { integer: true, min: 1, max: MAX_TIMER_MS, unit: 'milliseconds' });
+    numberOption('requestTimeoutMs', options.requestTimeoutMs, { ...TIMER_MS, integer: true, min: 1 });
     this.#options = options;
     this.#base = options.url.replace(/\/+$/, '');
   }
@@ -609,8 +609,8 @@ export class SaltApiClient {
 
 /** The polling numbers of {@link WaitOptions}: a NaN timeout polled forever, a NaN interval without pause. */
 function checkWaitOptions(options: Pick<WaitOptions, 'pollIntervalMs' | 'timeoutMs'>): void {
-  numberOption('pollIntervalMs', options.pollIntervalMs, { min: 0, max: MAX_TIMER_MS, unit: 'milliseconds' });
-  numberOption('timeoutMs', options.timeoutMs, { min: 0, unit: 'milliseconds' });
+  numberOption('pollIntervalMs', options.pollIntervalMs, TIMER_MS);
+  numberOption('timeoutMs', options.timeoutMs, MILLISECONDS);
 }
 
 function localLowstate(call: LocalCall): Lowstate {

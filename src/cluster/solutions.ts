@@ -10,7 +10,7 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ClusterError, type Issue } from '../errors.js';
-import { numberOption } from '../_number-option.js';
+import { MILLISECONDS, numberOption } from '../_number-option.js';
 import { openIso } from '../packaging/iso/index.js';
 import { REQUIRES_METALK8S_ANNOTATION } from '../solution/render.js';
 import { satisfiesRange } from '../solution/_version-range.js';
@@ -212,7 +212,7 @@ export class SolutionsApi {
    */
   async import(iso: string, options: ImportOptions = {}): Promise<ImportResult> {
     // Before the ISO is read and the archive registered: a NaN timeout waited forever after the import.
-    numberOption('timeoutMs', options.timeoutMs, { min: 0, unit: 'milliseconds' });
+    numberOption('timeoutMs', options.timeoutMs, MILLISECONDS);
     const { signal, onProgress } = options;
     const local = resolve(iso);
     onProgress?.({ type: 'step', step: 'check-iso', status: 'started' });

@@ -8,13 +8,13 @@
 import type { Cluster } from '../cluster/connect.js';
 import { applyObject, Discovery, kubeFailure, kubeGet, kubeRequest } from '../_kube.js';
 import { ClusterError, throwIfAborted } from '../errors.js';
-import { numberOption } from '../_number-option.js';
+import { MILLISECONDS, numberOption, TIMER_MS } from '../_number-option.js';
 import { inventory, runOnNode } from './inventory.js';
 import { type BlockDevice, isUnrecoverable, sourceKind, VOLUME_API_VERSION, type VolumeCondition, type VolumePhase, type VolumeSourceKind, volumePhase } from './model.js';
 import type { ExistingVolume, PlannedVolume, VolumePlan } from './planner.js';
 import { humanBytes, parseNodeQuantity } from './quantity.js';
 import { claimPhase, requestVolumeDelete, VOLUMES_PATH as VOLUMES, waitVolumesGone } from '../_volumes.js';
-import { MAX_TIMER_MS, sleep } from '../_wait.js';
+import { sleep } from '../_wait.js';
 
 const FIELD_MANAGER = 'metalk8s-solution-sdk';
 
@@ -189,9 +189,9 @@ function sameDevice(d: BlockDevice, path: string): boolean {
  */
 export async function applyVolumePlan(cluster: StorageCluster, plan: VolumePlan, options: ApplyVolumePlanOptions = {}): Promise<ApplyVolumePlanResult> {
   // Before any Volume is created: with a NaN timeout a Volume that never settles was watched forever.
-  numberOption('timeoutMs', options.timeoutMs, { min: 0, unit: 'milliseconds' });
-  numberOption('noStatusTimeoutMs', options.noStatusTimeoutMs, { min: 0, unit: 'milliseconds' });
-  numberOption('pollIntervalMs', options.pollIntervalMs, { min: 0, max: MAX_TIMER_MS, unit: 'milliseconds' });
+  numberOption('timeoutMs', options.timeoutMs, MILLISECONDS);
+  numberOption('noStatusTimeoutMs', options.noStatusTimeoutMs, MILLISECONDS);
+  numberOption('pollIntervalMs', options.pollIntervalMs, TIMER_MS);
   const kc = cluster.kubeConfig;
   const signal = options.signal;
   if (!plan.ok) {
@@ -342,7 +342,7 @@ export interface DeleteVolumeOptions {
  */
 export async function deleteVolume(cluster: StorageCluster, name: string, options: DeleteVolumeOptions = {}): Promise<void> {
   // Before the deletion is asked: a NaN timeout waited for the Volume to go forever.
-  numberOption('timeoutMs', options.timeoutMs, { min: 0, unit: 'milliseconds' });
+  numberOption('timeoutMs', options.timeoutMs, MILLISECONDS);
   const kc = cluster.kubeConfig;
   const signal = options.signal;
   const v = (await listVolumes(cluster, { signal })).find((x) => x.name === name);

@@ -20,7 +20,7 @@ import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, unli
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { numberOption } from '../../_number-option.js';
+import { MILLISECONDS, numberOption } from '../../_number-option.js';
 import { fromSystemError, PackagingError, throwIfAborted } from '../../errors.js';
 import { type FileFingerprint, formatFingerprint, parseFingerprint, sameFile } from '../_file-fingerprint.js';
 import { type HashRing, openHashRing } from '../_hash-thread.js';
@@ -736,7 +736,7 @@ class FsBlobStore implements BlobStore {
     const keep = new Set<string>();
     for (const d of options.keep ?? []) keep.add(d);
     // Checked before anything is removed: a NaN or negative age made every blob look old enough.
-    const cutoff = Date.now() - (numberOption('olderThanMs', options.olderThanMs, { min: 0, unit: 'milliseconds' }) ?? 0);
+    const cutoff = Date.now() - (numberOption('olderThanMs', options.olderThanMs, MILLISECONDS) ?? 0);
     let removed = 0;
     let bytes = 0;
     const root = join(this.dir, 'blobs', 'sha256');
