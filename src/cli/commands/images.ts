@@ -60,6 +60,22 @@ function progress(out: Output): (e: FetchProgressEvent) => void {
 /** Images fetched at the same time by `pull` and `layout`, as `pack` does. */
 const IMAGES_AT_ONCE = 3;
 
+/**
+ * Fetches `sources` into `store`, {@link IMAGES_AT_ONCE} at a time, as `pack` does (a registry far
+ * away answers each request after a round trip, and the images' requests overlap); the images
+ * come back in the order of `sources`. Ctrl-C or the first failure stops the others.
+ */
+async function fetchInOrder(store: BlobStore, sources: readonly ImageSource[], flags: ConnectionFlags, out: Output, what: string): Promise<FetchedImage[]> {
+  const platform = parsePlatform(flags.platform ?? 'linux/amd64');
+  const images: FetchedImage[] = new Array(sources.length);
+  await withInterrupt((signal) =>
+    pool(sources, IMAGES_AT_ONCE, signal, what, async (source, signal, i) => {
+      images[i] = await fetchImage(source, { store, platform, concurrency: flags.concurrency, signal, onProgress: progress(out) });
+    }),
+  );
+  return images;
+}
+
 async function openStore(flags: ConnectionFlags): Promise<BlobStore> {
   return openBlobStore({ dir: flags.store ?? join(defaultCacheDir(), 'blobs') });
 }
@@ -91,19 +107,10 @@ export function registerImagesCommands(program: Command): void {
       async (sources, flags: ConnectionFlags) => {
         const out = new Output(flags);
         // Every source is parsed (and its CA read) before anything is fetched.
-        const platform = parsePlatform(flags.platform ?? 'linux/amd64');
         const parsed: ImageSource[] = [];
         for (const text of sources) parsed.push(await withConnection(parseImageSource(text), flags));
-        const store = await openStore(flags);
-        const results: { source: string; pinned: string | undefined; sourceDigest: string; manifestDigest: string }[] = new Array(sources.length);
-        // A few images at a time, as pack fetches them: a registry far away answers each
-        // request after a round trip, and the images' requests overlap.
-        await withInterrupt((signal) =>
-          pool(parsed, IMAGES_AT_ONCE, signal, 'images pull', async (source, signal, i) => {
-            const image = await fetchImage(source, { store, platform, concurrency: flags.concurrency, signal, onProgress: progress(out) });
-            results[i] = { source: sources[i]!, pinned: image.pinned, sourceDigest: image.sourceDigest, manifestDigest: image.manifestDigest };
-          }),
-        );
+        const images = await fetchInOrder(await openStore(flags), parsed, flags, out, 'images pull');
+        const results = images.map((image, i) => ({ source: sources[i]!, pinned: image.pinned, sourceDigest: image.sourceDigest, manifestDigest: image.manifestDigest }));
         out.result(results.map((r) => `${r.source}\n  source   ${r.sourceDigest}\n  v2s2     ${r.manifestDigest}${r.pinned ? `\n  pinned   ${r.pinned}` : ''}`).join('\n'), results);
       },
       (_s, flags) => new Output(flags),
@@ -122,7 +129,6 @@ export function registerImagesCommands(program: Command): void {
       async (dirArg, flags: ConnectionFlags & { image: string[]; out?: string }) => {
         const out = new Output(flags);
         const dir = outPath('images layout', [dirArg, flags.out]);
-        const platform = parsePlatform(flags.platform ?? 'linux/amd64');
         const specs: { name: string; tag: string; source: ImageSource }[] = [];
         for (const [i, spec] of flags.image.entries()) {
           const m = /^([^:=]+):([^=]+)=(.+)$/.exec(spec);
@@ -136,12 +142,8 @@ export function registerImagesCommands(program: Command): void {
           specs.push({ name, tag, source: await withConnection(parseImageSource(text), flags) });
         }
         const store = await openStore(flags);
-        const list: { name: string; tag: string; image: FetchedImage }[] = new Array(specs.length);
-        await withInterrupt((signal) =>
-          pool(specs, IMAGES_AT_ONCE, signal, 'images layout', async ({ name, tag, source }, signal, i) => {
-            list[i] = { name, tag, image: await fetchImage(source, { store, platform, concurrency: flags.concurrency, signal, onProgress: progress(out) }) };
-          }),
-        );
+        const images = await fetchInOrder(store, specs.map((s) => s.source), flags, out, 'images layout');
+        const list = specs.map(({ name, tag }, i) => ({ name, tag, image: images[i]! }));
         const plan = await planRegistryLayout(list, { store });
         const written = await writeLayout(plan, dir);
         out.result(
