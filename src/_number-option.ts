@@ -32,6 +32,9 @@ export const DOWNLOAD_CONCURRENCY: NumberRule = { integer: true, min: 1, max: 64
  */
 export const MAX_TIMER_MS = 2_147_483_647;
 
+/** A size in bytes, 0 or more: a limit, a size to compare with. */
+export const BYTES: NumberRule = { min: 0, unit: 'bytes' };
+
 /** A duration in milliseconds, 0 or more: how long to wait, how old. */
 export const MILLISECONDS: NumberRule = { min: 0, unit: 'milliseconds' };
 

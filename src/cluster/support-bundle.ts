@@ -20,7 +20,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { PackagingError, SdkError, throwIfAborted } from '../errors.js';
-import { numberOption } from '../_number-option.js';
+import { BYTES, numberOption } from '../_number-option.js';
 import {
   type CollectOptions,
   type CollectProgressEvent,
@@ -186,7 +186,7 @@ export function bundleFiles(snapshot: DiagnosticsSnapshot, options: BundleFilesO
 
 /** A NaN `maxBytes` compared false with every size: no log was ever dropped. */
 function checkMaxBytes(maxBytes: number | undefined): void {
-  numberOption('maxBytes', maxBytes, { min: 0, unit: 'bytes' });
+  numberOption('maxBytes', maxBytes, BYTES);
 }
 
 /** Writes bundle files as a deterministic `.tar.gz` to `output` (temp path, then rename). */

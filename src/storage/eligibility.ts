@@ -8,7 +8,7 @@
  */
 import type { BlockDevice, DeniedReason, DeviceHealth, DeviceWarning } from './model.js';
 import type { LsblkDevice, SmartHealth } from './probe-output.js';
-import { numberOption } from '../_number-option.js';
+import { BYTES, numberOption } from '../_number-option.js';
 import { humanBytes } from './quantity.js';
 
 /** Options of {@link describeDevices}. */
@@ -37,7 +37,7 @@ export interface DescribeDevicesOptions {
  * check off instead of setting it.
  */
 export function checkDescribeDevicesOptions(options: DescribeDevicesOptions): void {
-  numberOption('minSizeBytes', options.minSizeBytes, { min: 0, unit: 'bytes' });
+  numberOption('minSizeBytes', options.minSizeBytes, BYTES);
   numberOption('wornPercent', options.wornPercent, { min: 0, unit: 'percent of rated life' });
 }
 

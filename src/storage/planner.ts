@@ -31,7 +31,7 @@ import {
   type VolumeManifest,
   type VolumeSourceKind,
 } from './model.js';
-import { numberOption } from '../_number-option.js';
+import { BYTES, numberOption } from '../_number-option.js';
 import { formatNodeQuantity, humanBytes } from './quantity.js';
 
 /** xfsprogs refuses filesystems under 300 MB (platform-reference §E). */
@@ -232,8 +232,8 @@ function roundUp(n: number, step: number): number {
 export function planVolumes(input: PlanVolumesInput): VolumePlan {
   const opts = input.options ?? {};
   // A negative spare made room beyond a group's free space: the plan held LVs that cannot fit.
-  numberOption('options.lvmSpareBytes', opts.lvmSpareBytes, { min: 0, unit: 'bytes' });
-  for (const [i, v] of (input.existing ?? []).entries()) numberOption(`existing[${i}].sizeBytes`, v.sizeBytes, { min: 0, unit: 'bytes' });
+  numberOption('options.lvmSpareBytes', opts.lvmSpareBytes, BYTES);
+  for (const [i, v] of (input.existing ?? []).entries()) numberOption(`existing[${i}].sizeBytes`, v.sizeBytes, BYTES);
   const sol = input.solution;
   const fsTypes: Record<string, 'ext4' | 'xfs'> = { metalk8s: 'ext4', ...opts.storageClassFsTypes };
   for (const sc of sol.definition.storageClasses ?? []) fsTypes[sc.name] = sc.fsType;

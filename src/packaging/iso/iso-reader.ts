@@ -13,7 +13,7 @@
  */
 import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
-import { numberOption } from '../../_number-option.js';
+import { BYTES, numberOption } from '../../_number-option.js';
 import { IsoError, throwIfAborted } from '../../errors.js';
 import { BufferSource, type ByteSource, FdSource, le16, le32, malformed, truncated } from './_byte-source.js';
 import { fromUcs2, parseRecordDate, SECTOR } from './_encoding.js';
@@ -421,7 +421,7 @@ export class IsoImage {
 
   /** Reads a whole regular file into memory (refuses files above `maxBytes`). */
   async readFile(target: string | IsoEntryInfo, options?: IsoReadFileOptions): Promise<Buffer> {
-    const max = numberOption('maxBytes', options?.maxBytes, { min: 0, unit: 'bytes' }) ?? 512 * 1024 * 1024;
+    const max = numberOption('maxBytes', options?.maxBytes, BYTES) ?? 512 * 1024 * 1024;
     const entry = await this.resolveFile(target, options);
     if (entry.size > max) {
       throw new IsoError('ISO_FILE_TOO_LARGE', `"/${entry.path}" has ${entry.size} bytes, more than ${max}`, {
